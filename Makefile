@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PORT ?= 8000
+
+.PHONY: setup setup-test run test lint migrate package lint-infra deploy bench coldstart clean
+
+setup:
+	@bash scripts/bootstrap.sh
+
+setup-test:
+	@bash scripts/bootstrap.sh --registry
+
+run: setup
+	@$(PY) -m chalicelib.cli serve --port $(PORT)
+
+test: setup-test
+	@$(PY) -m ruff check .
+	@$(PY) -m pytest -q
+
+lint: setup
+	@$(PY) -m ruff check .
+
+migrate: setup
+	@$(PY) -m chalicelib.cli migrate
+
+package: setup
+	@bash scripts/package.sh
+
+lint-infra: package
+	@bash scripts/lint-infra.sh
+
+deploy: package
+	@bash scripts/deploy.sh
+
+coldstart: setup
+	@$(PY) bench/coldstart.py
+
+clean:
+	rm -rf .venv build .pytest_cache .ruff_cache

@@ -1,0 +1,157 @@
+"""Admin and local-run commands: ``python -m chalicelib.cli <command>``.
+
+  serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations, examples, dev key, API
+  migrate                   apply pending SQL migrations
+  load-examples             (re)load examples/workflows/*.json (idempotent)
+  keys create NAME SCOPE..  create an API key (printed once)
+  keys list | keys revoke KEY_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from chalicelib.config import ConfigError, settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = PROJECT_DIR / "examples" / "workflows"
+
+
+def _use_embedded_if_needed() -> None:
+    """Starts the embedded server when DATABASE_URL is unset and exports its URL for this process."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    from chalicelib.stores.embedded import start_embedded
+
+    os.environ["DATABASE_URL"] = start_embedded(PROJECT_DIR / settings().data_dir / "pgdata")
+    settings.cache_clear()
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from chalicelib.container import services
+    from chalicelib.stores.migrations import apply_migrations
+
+    applied = apply_migrations(services().db)
+    print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
+
+
+def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int]:
+    """Loads every example through the catalog service; returns (created, already present)."""
+    from chalicelib.container import services
+    from chalicelib.domain.workflows import parse_new_version
+
+    created = present = 0
+    for path in sorted(directory.glob("*.json")):
+        result = services().catalog.create_version(parse_new_version(json.loads(path.read_text())), "examples")
+        created, present = (created + 1, present) if result.created else (created, present + 1)
+    return created, present
+
+
+def cmd_load_examples(_: argparse.Namespace) -> None:
+    created, present = load_examples()
+    print(f"examples: {created} created, {present} already present")
+
+
+def _dev_key() -> str:
+    """DEV_API_KEY, or a key generated once and kept under the data folder across restarts."""
+    if settings().dev_api_key:
+        return settings().dev_api_key  # type: ignore[return-value]
+    path = PROJECT_DIR / settings().data_dir / "dev-api-key"
+    if path.exists():
+        return path.read_text().strip()
+    key = f"rwc_dev_{secrets.token_urlsafe(24)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from chalicelib.container import services
+    from chalicelib.http.gateway import make_server
+
+    cmd_migrate(args)
+    cmd_load_examples(args)
+    key = _dev_key()
+    services().api_keys.ensure_dev_key(key)
+    from app import app  # imported late: the app reads settings on first use
+
+    server = make_server(app, _chalice_config(), "127.0.0.1", args.port)
+    base = f"http://127.0.0.1:{args.port}"
+    print(
+        f"\nWorkflow catalog API on {base} (Ctrl-C stops it)\n"
+        f"  API key (every scope): {key}\n"
+        f"  curl {base}/healthz\n"
+        f"  curl -H 'Authorization: Bearer {key}' {base}/api/v1/playbooks\n"
+        f"  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/playbooks/search?query=pod+OOMKilled'\n"
+        f"  OpenAPI: curl -H 'Authorization: Bearer {key}' {base}/api/v1/openapi.json\n",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+
+
+def _chalice_config() -> object:
+    from chalice.config import Config
+
+    config_file = PROJECT_DIR / ".chalice" / "config.json"
+    if not config_file.exists():
+        return Config.create(chalice_stage="local")
+    user_config = json.loads(config_file.read_text())
+    return Config(chalice_stage="local", user_provided_params={}, config_from_disk=user_config)
+
+
+def cmd_keys(args: argparse.Namespace) -> None:
+    from chalicelib.container import services
+
+    keys = services().api_keys
+    if args.action == "create":
+        key_id, token = keys.create(args.name, args.scopes)
+        print(f"key_id {key_id}\ntoken  {token}\n(the token is shown once; store it now)")
+    elif args.action == "list":
+        for row in keys.list():
+            state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+            print(f"{row['key_id']:14} {state:18} {' '.join(row['scopes']):60} {row['name']}")
+    elif args.action == "revoke":
+        print("revoked" if keys.revoke(args.key_id) else "no such active key")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate").set_defaults(func=cmd_migrate)
+    sub.add_parser("load-examples").set_defaults(func=cmd_load_examples)
+    keys = sub.add_parser("keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    create = keys_sub.add_parser("create")
+    create.add_argument("name")
+    create.add_argument("scopes", nargs="+")
+    keys_sub.add_parser("list")
+    revoke = keys_sub.add_parser("revoke")
+    revoke.add_argument("key_id")
+    keys.set_defaults(func=cmd_keys)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve" and args.port is None:
+            args.port = settings().port
+        _use_embedded_if_needed()
+        args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

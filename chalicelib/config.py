@@ -1,0 +1,132 @@
+"""Configuration from environment variables, parsed and validated in one place at start-up.
+
+Names are fixed by ../shared/docs/configuration.md (and documented in the README). A bad value
+raises ConfigError naming the variable, which stops start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+class ConfigError(ValueError):
+    pass
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DISPATCHERS = ("inline", "sqs")
+EMBEDDING_PROVIDERS = ("default", "sentence-transformers", "bedrock")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+    database_iam_auth: bool = False
+    data_dir: str = ".var"
+    port: int = 8000
+    dev_api_key: str | None = None
+    dispatcher: str = "inline"
+    registration_queue_url: str | None = None
+    embedding_provider: str = "default"
+    embedding_dimensions: int | None = None
+    bedrock_model_id: str = "amazon.titan-embed-text-v2:0"
+    log_level: str = "INFO"
+    registry_credentials: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    insecure_registries: tuple[str, ...] = ()
+    image_platform: str = "linux/amd64"
+    signature_policy_file: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    aws_region: str | None = None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
+    raw = (env.get(name) or default).strip()
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
+def _credentials(env: Mapping[str, str]) -> dict[str, Mapping[str, object]]:
+    raw = env.get("REGISTRY_CREDENTIALS")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"REGISTRY_CREDENTIALS is not valid JSON: {exc.msg}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError("REGISTRY_CREDENTIALS must be a JSON object of host -> object")
+    for host, entry in value.items():
+        if not ({"username", "password"} <= set(entry) or "secret_arn" in entry or entry.get("ecr") is True):
+            raise ConfigError(
+                f"REGISTRY_CREDENTIALS[{host!r}] needs username+password, secret_arn, or \"ecr\": true"
+            )
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    settings = Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        database_secret_arn=env.get("DATABASE_SECRET_ARN") or None,
+        database_iam_auth=_bool(env, "DATABASE_IAM_AUTH", False),
+        data_dir=env.get("CATALOG_DATA_DIR") or ".var",
+        port=_int(env, "PORT", 8000, 1, 65535),  # type: ignore[arg-type]
+        dev_api_key=env.get("DEV_API_KEY") or None,
+        dispatcher=_choice(env, "DISPATCHER", "inline", DISPATCHERS),
+        registration_queue_url=env.get("REGISTRATION_QUEUE_URL") or None,
+        embedding_provider=_choice(env, "EMBEDDING_PROVIDER", "default", EMBEDDING_PROVIDERS),
+        embedding_dimensions=_int(env, "EMBEDDING_DIMENSIONS", None, 8, 4096),
+        bedrock_model_id=env.get("BEDROCK_MODEL_ID") or "amazon.titan-embed-text-v2:0",
+        log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+        registry_credentials=_credentials(env),
+        insecure_registries=tuple(h.strip() for h in (env.get("INSECURE_REGISTRIES") or "").split(",") if h.strip()),
+        image_platform=env.get("IMAGE_PLATFORM") or "linux/amd64",
+        signature_policy_file=env.get("SIGNATURE_POLICY_FILE") or None,
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),  # type: ignore[arg-type]
+        aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+    )
+    if settings.dispatcher == "sqs" and not settings.registration_queue_url:
+        raise ConfigError("REGISTRATION_QUEUE_URL is required when DISPATCHER=sqs")
+    if settings.image_platform.count("/") not in (1, 2):
+        raise ConfigError(f"IMAGE_PLATFORM must look like os/arch[/variant], not {settings.image_platform!r}")
+    if settings.embedding_dimensions is not None and settings.embedding_provider == "bedrock" and settings.embedding_dimensions not in (256, 512, 1024):
+        raise ConfigError("EMBEDDING_DIMENSIONS must be 256, 512 or 1024 with the bedrock provider")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,86 @@
+"""Domain errors. Each kind maps to one RFC 7807 problem type in ``chalicelib.http.problems``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with the input, located by a JSON path such as ``$.labels.severity``."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class CatalogError(Exception):
+    """Base of every error the service reports to a client on purpose."""
+
+    slug = "internal-error"
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors or [])
+
+
+class ValidationFailed(CatalogError):
+    slug, status, title = "validation-error", 400, "Invalid request"
+
+
+class Unauthorized(CatalogError):
+    slug, status, title = "unauthorized", 401, "Authentication required"
+
+
+class Forbidden(CatalogError):
+    slug, status, title = "forbidden", 403, "Not allowed"
+
+
+class NotFound(CatalogError):
+    slug, status, title = "not-found", 404, "Not found"
+
+
+class ContentConflict(CatalogError):
+    slug, status, title = "content-conflict", 409, "Version exists with other content"
+
+
+class InvalidTransition(CatalogError):
+    slug, status, title = "invalid-transition", 409, "Invalid state transition"
+
+
+class ImmutableField(CatalogError):
+    slug, status, title = "immutable-field", 409, "Field cannot be changed"
+
+
+class PayloadTooLarge(CatalogError):
+    slug, status, title = "payload-too-large", 413, "Payload too large"
+
+
+class UnsupportedMediaType(CatalogError):
+    slug, status, title = "unsupported-media-type", 415, "Unsupported media type"
+
+
+class ServiceUnavailable(CatalogError):
+    slug, status, title = "service-unavailable", 503, "Service unavailable"
+
+
+@dataclass
+class ErrorCollector:
+    """Gathers every problem of an input so that one 400 lists them all."""
+
+    errors: list[FieldError] = field(default_factory=list)
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append(FieldError(path, message))
+
+    def extend(self, errors: list[FieldError]) -> None:
+        self.errors.extend(errors)
+
+    def raise_if_any(self, detail: str) -> None:
+        if self.errors:
+            raise ValidationFailed(detail, self.errors)

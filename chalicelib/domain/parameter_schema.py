@@ -1,0 +1,162 @@
+"""The parameter-schema rules of crd-and-schema.md, shared by the API, registration and execution.
+
+A workflow's ``parameters`` is a JSON Schema (draft 2020-12) object schema that the agent can use
+as a tool input schema. On top of being a valid schema: property names are environment variable
+names, each property has a scalar ``type`` (or an ``enum`` of scalars) and a ``description``,
+``additionalProperties`` is false or absent, ``$ref`` stays inside the document, defaults are valid,
+at most 100 parameters. Errors carry the JSON path of the rule that broke.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from chalicelib.domain.errors import FieldError
+
+MAX_PARAMETERS = 100
+MAX_SCHEMA_BYTES = 64 * 1024
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+SCALAR_TYPES = {"string", "integer", "number", "boolean"}
+ALLOWED_KEYWORDS = {
+    "$schema", "$id", "$defs", "$comment", "type", "title", "description", "properties",
+    "required", "additionalProperties", "dependentRequired", "examples",
+}
+
+
+def validate_parameter_schema(schema: object, path: str = "$.parameters") -> list[FieldError]:
+    """Returns every violation of the parameter-schema rules (empty when the schema is good)."""
+    if not isinstance(schema, Mapping):
+        return [FieldError(path, "must be a JSON Schema object")]
+    if len(json.dumps(schema, separators=(",", ":"))) > MAX_SCHEMA_BYTES:
+        return [FieldError(path, f"must be at most {MAX_SCHEMA_BYTES} bytes as JSON")]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        location = "".join(_json_path(exc.absolute_path))
+        return [FieldError(path + location, f"not a valid JSON Schema (draft 2020-12): {exc.message}")]
+
+    errors: list[FieldError] = []
+    for key in schema:
+        if key not in ALLOWED_KEYWORDS:
+            errors.append(FieldError(f"{path}.{key}", "keyword not allowed at the top level of a parameter schema"))
+    if schema.get("type") != "object":
+        errors.append(FieldError(f"{path}.type", "must be \"object\""))
+    if schema.get("additionalProperties", False) is not False:
+        errors.append(FieldError(f"{path}.additionalProperties", "must be false or absent (undeclared parameters are rejected)"))
+    errors.extend(_external_refs(schema, path))
+
+    properties = schema.get("properties", {})
+    if not isinstance(properties, Mapping):
+        return errors + [FieldError(f"{path}.properties", "must be an object")]
+    if len(properties) > MAX_PARAMETERS:
+        errors.append(FieldError(f"{path}.properties", f"at most {MAX_PARAMETERS} parameters"))
+    for name, prop in properties.items():
+        errors.extend(_check_property(name, prop, f"{path}.properties.{name}"))
+
+    declared = set(properties)
+    for index, name in enumerate(schema.get("required", [])):
+        if name not in declared:
+            errors.append(FieldError(f"{path}.required[{index}]", f"'{name}' is required but not declared in properties"))
+    for name, needed in schema.get("dependentRequired", {}).items():
+        for dep in [name, *needed]:
+            if dep not in declared:
+                errors.append(FieldError(f"{path}.dependentRequired.{name}", f"'{dep}' is not declared in properties"))
+    return errors
+
+
+def _check_property(name: str, prop: object, where: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not ENV_NAME.match(name):
+        errors.append(FieldError(where, "parameter names are environment variable names (^[A-Z][A-Z0-9_]*$)"))
+    if not isinstance(prop, Mapping):
+        return errors + [FieldError(where, "must be an object")]
+    kind = prop.get("type")
+    if kind is None and "enum" in prop:
+        if not all(isinstance(v, (str, int, float, bool)) for v in prop["enum"]):
+            errors.append(FieldError(f"{where}.enum", "enum values must be strings, numbers or booleans"))
+    elif kind not in SCALAR_TYPES:
+        errors.append(FieldError(f"{where}.type", "must be one of string, integer, number, boolean"))
+    description = prop.get("description")
+    if not isinstance(description, str) or not description.strip():
+        errors.append(FieldError(f"{where}.description", "every parameter needs a description"))
+    if "default" in prop:
+        problems = list(Draft202012Validator(prop).iter_errors(prop["default"]))
+        if problems:
+            errors.append(FieldError(f"{where}.default", f"default is not valid: {problems[0].message}"))
+    return errors
+
+
+def _external_refs(node: Any, where: str) -> Iterator[FieldError]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
+                yield FieldError(f"{where}.$ref", "references outside the document are not allowed")
+            else:
+                yield from _external_refs(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _external_refs(item, f"{where}[{index}]")
+
+
+def _json_path(parts: Any) -> Iterator[str]:
+    for part in parts:
+        yield f"[{part}]" if isinstance(part, int) else f".{part}"
+
+
+def validate_parameters(schema: Mapping[str, Any], values: object) -> tuple[list[FieldError], dict[str, Any]]:
+    """Validates proposed parameter values against a stored schema; applies defaults.
+
+    Undeclared names are always errors (the schema may omit ``additionalProperties``).
+    Returns (errors, parameters with defaults applied).
+    """
+    if not isinstance(values, Mapping):
+        return [FieldError("$.parameters", "must be an object of parameter name -> value")], {}
+    strict = dict(schema)
+    strict["additionalProperties"] = False
+    properties = schema.get("properties", {})
+    with_defaults = dict(values)
+    for name, prop in properties.items():
+        if name not in with_defaults and isinstance(prop, Mapping) and "default" in prop:
+            with_defaults[name] = prop["default"]
+    errors = []
+    for error in sorted(Draft202012Validator(strict).iter_errors(with_defaults), key=lambda e: list(e.path)):
+        if error.validator == "additionalProperties":
+            for name in sorted(set(values) - set(properties)):
+                errors.append(FieldError(f"$.parameters.{name}", f"'{name}' is not a declared parameter"))
+            continue
+        location = "".join(_json_path(error.absolute_path))
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else ""
+            location = f".{missing}" if missing else location
+        errors.append(FieldError(f"$.parameters{location}", _safe_message(error)))
+    return errors, with_defaults
+
+
+def _safe_message(error: Any) -> str:
+    """jsonschema messages quote the offending value; a writeOnly value must never be echoed."""
+    if error.validator in ("pattern", "enum", "type", "minLength", "maxLength", "format", "const"):
+        constraint = error.validator_value
+        if error.validator == "type":
+            return f"must be of type {constraint}"
+        if error.validator == "pattern":
+            return f"must match the pattern {constraint}"
+        if error.validator == "enum":
+            return f"must be one of {json.dumps(constraint)}"
+        if error.validator == "minLength":
+            return f"must be at least {constraint} characters"
+        if error.validator == "maxLength":
+            return f"must be at most {constraint} characters"
+        return f"must satisfy {error.validator} {json.dumps(constraint)}"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+        return f"must satisfy {error.validator} {error.validator_value}"
+    if error.validator == "required":
+        return "is required"
+    if error.validator == "dependentRequired":
+        return error.message
+    return f"does not satisfy {error.validator}"

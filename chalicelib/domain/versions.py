@@ -1,0 +1,49 @@
+"""Semantic versions: parsing, normalisation and the ordering that decides "latest"."""
+
+from __future__ import annotations
+
+import semver
+
+MAX_VERSION_LENGTH = 128
+
+
+def normalize_version(raw: object) -> str:
+    """Returns the SemVer 2.0.0 form of ``raw`` (a leading ``v`` is dropped) or raises ValueError."""
+    if not isinstance(raw, str):
+        raise ValueError("must be a string")
+    text = raw.strip()
+    if len(text) > MAX_VERSION_LENGTH:
+        raise ValueError(f"must be at most {MAX_VERSION_LENGTH} characters")
+    if text[:1] in ("v", "V"):
+        text = text[1:]
+    try:
+        return str(semver.Version.parse(text))
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a semantic version (MAJOR.MINOR.PATCH[-pre][+build])") from None
+
+
+def version_key(version: str) -> semver.Version:
+    """Sort key implementing SemVer precedence (pre-releases rank below their release)."""
+    return semver.Version.parse(version)
+
+
+def sort_key_parts(version: str) -> tuple[int, int, int, str, str]:
+    """The columns stored beside a version so that SQL can order by SemVer precedence.
+
+    ``prerelease_key`` encodes the SemVer pre-release rules as a byte-wise sortable string:
+    a release sorts after every pre-release (``~`` > any identifier character), numeric
+    identifiers compare numerically (zero-padded) and below alphanumeric ones.
+    """
+    parsed = semver.Version.parse(version)
+    if parsed.prerelease is None:
+        pre_key = "~"
+    else:
+        parts = []
+        for ident in parsed.prerelease.split("."):
+            if ident.isdigit():
+                parts.append("0" + ident.zfill(20))
+            else:
+                parts.append("1" + ident)
+        # "." (0x2E) sorts below "0"/"1", so a shorter identifier list ranks first, as SemVer says.
+        pre_key = ".".join(parts)
+    return parsed.major, parsed.minor, parsed.patch, pre_key, parsed.build or ""

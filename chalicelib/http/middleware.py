@@ -1,0 +1,57 @@
+"""HTTP middleware: correlation id, one structured log line per request, problems for framework errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
+from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, correlation_id_from, logger
+
+
+def request_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    started = time.perf_counter()
+    clear_bound()
+    correlation_id = correlation_id_from(event.headers.get(CORRELATION_HEADER.lower()))
+    uri = event.uri_params or {}
+    bind(correlation_id=correlation_id, workflow_id=uri.get("workflow_id"), version=uri.get("version"))
+    response = get_response(event)
+    if response.status_code >= 400 and not _is_problem(response):
+        # Errors raised by Chalice itself (outside our views) still answer RFC 7807.
+        detail = _framework_message(response.body)
+        response.body = json.dumps(status_problem(response.status_code, detail, event.path))
+        response.headers["Content-Type"] = PROBLEM_CONTENT_TYPE
+    response.headers[CORRELATION_HEADER] = correlation_id
+    route = (event.context or {}).get("resourcePath", event.path)
+    logger.info(
+        "request",
+        extra={
+            "http_method": event.method,
+            "route": route,
+            "path": event.path,
+            "status": response.status_code,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "principal": ((event.context or {}).get("authorizer") or {}).get("principalId"),
+        },
+    )
+    clear_bound()
+    return response
+
+
+def _is_problem(response: Response) -> bool:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return headers.get("content-type", "").startswith(PROBLEM_CONTENT_TYPE)
+
+
+def _framework_message(body: object) -> str:
+    try:
+        data = json.loads(body) if isinstance(body, (str, bytes)) else body
+        if isinstance(data, dict) and isinstance(data.get("Message"), str):
+            return data["Message"][:500]
+    except (ValueError, TypeError):
+        pass
+    return "The request could not be processed."

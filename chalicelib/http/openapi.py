@@ -1,0 +1,149 @@
+"""Assembles the OpenAPI 3.1 document from each routes module's OPENAPI_PATHS (and OPENAPI_SCHEMAS).
+
+tests/integration/test_openapi.py keeps it true: every Chalice route and method is documented,
+and nothing undocumented is served.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+LABEL_VALUE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+CORE_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "required": ["path", "message"],
+                                                  "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
+        },
+    },
+    "Labels": {
+        "type": "object",
+        "required": ["signal_type", "severity", "environment", "component"],
+        "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        "additionalProperties": LABEL_VALUE,
+    },
+    "NewVersion": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["workflow_id", "version", "title", "description", "labels", "container_image", "parameters"],
+        "properties": {
+            "workflow_id": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},
+            "version": {"type": "string", "description": "SemVer 2.0.0; a leading v is removed."},
+            "title": {"type": "string", "maxLength": 200},
+            "description": {"type": "string", "maxLength": 8000},
+            "labels": {"$ref": "#/components/schemas/Labels"},
+            "container_image": {"type": "string", "pattern": "@sha256:[a-f0-9]{64}$"},
+            "parameters": {"type": "object", "description": "JSON Schema (2020-12) object schema of the parameters."},
+            "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
+        },
+    },
+    "Version": {
+        "type": "object",
+        "properties": {
+            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
+            "description": {"type": "string"}, "labels": {"$ref": "#/components/schemas/Labels"},
+            "container_image": {"type": "string"}, "parameters": {"type": "object"},
+            "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
+            "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"}, "created_at": TIMESTAMP,
+            "created_by": {"type": "string"}, "enabled": {"type": "boolean"}, "is_latest": {"type": "boolean"},
+        },
+    },
+    "VersionPage": {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Version"}},
+                       "next_cursor": {"type": ["string", "null"]}},
+    },
+    "StatusChangeRecord": {
+        "type": "object",
+        "properties": {"field": {"type": "string"}, "from": {"type": ["string", "null"]}, "to": {"type": "string"},
+                       "reason": {"type": "string"}, "changed_by": {"type": "string"}, "changed_at": TIMESTAMP},
+    },
+    "VersionHistory": {
+        "type": "object",
+        "properties": {
+            "workflow_id": {"type": "string"},
+            "items": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/Version"},
+                {"type": "object", "properties": {"status_changes": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/StatusChangeRecord"}}}},
+            ]}},
+            "workflow_changes": {"type": "array", "items": {"$ref": "#/components/schemas/StatusChangeRecord"}},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "Workflow": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Version"},
+            {"type": "object", "properties": {
+                "latest_version": {"type": ["string", "null"]},
+                "versions": {"type": "array", "items": {"type": "object", "properties": {
+                    "version": {"type": "string"}, "status": {"type": "string"}, "created_at": TIMESTAMP}}},
+            }},
+        ]
+    },
+    "EnabledChange": {
+        "type": "object", "additionalProperties": False, "required": ["enabled", "reason"],
+        "properties": {"enabled": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 1000}},
+    },
+    "StatusChange": {
+        "type": "object", "additionalProperties": False, "required": ["status", "reason"],
+        "properties": {"status": {"type": "string", "enum": ["active", "deprecated"]},
+                       "reason": {"type": "string", "maxLength": 1000}},
+    },
+    "Rollback": {
+        "type": "object", "additionalProperties": False, "required": ["to_version", "reason"],
+        "properties": {"to_version": {"type": "string"}, "reason": {"type": "string", "maxLength": 1000}},
+    },
+    "RollbackResult": {
+        "type": "object",
+        "properties": {"workflow_id": {"type": "string"}, "latest_version": {"type": "string"},
+                       "deprecated_versions": {"type": "array", "items": {"type": "string"}}},
+    },
+    "Health": {"type": "object", "properties": {"status": {"type": "string"}, "database": {"type": "string"}}},
+}
+
+
+def _route_modules() -> list[Any]:
+    from chalicelib.routes import ops, playbooks
+
+    return [playbooks, ops]
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    schemas = dict(CORE_SCHEMAS)
+    for module in _route_modules():
+        for path, operations in module.OPENAPI_PATHS.items():
+            paths.setdefault(path, {}).update(operations)
+        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Remediation Workflow Catalog",
+            "version": "1.1.0",
+            "description": "Register, search, validate and execute container-based remediation workflows. "
+                           "Errors are RFC 7807 application/problem+json.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer",
+                           "description": "API key with scopes: catalog:read, catalog:write, registrations:write, "
+                                          "executions:write, admin."}
+            },
+        },
+    }

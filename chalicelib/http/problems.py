@@ -1,0 +1,60 @@
+"""RFC 7807 problem responses: the one place where errors become HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.domain.errors import CatalogError
+
+PROBLEM_BASE = "https://kubernaut.ai/problems"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# Status -> (slug, title) for problems that do not come from a domain error (gateway, framework).
+STATUS_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("validation-error", "Invalid request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("not-found", "Method not allowed"),
+    409: ("content-conflict", "Conflict"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("service-unavailable", "Too many requests"),
+    500: ("internal-error", "Internal error"),
+    502: ("service-unavailable", "Bad gateway"),
+    503: ("service-unavailable", "Service unavailable"),
+    504: ("service-unavailable", "Gateway timeout"),
+}
+
+
+def problem_body(status: int, slug: str, title: str, detail: str, instance: str | None = None,
+                 errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": f"{PROBLEM_BASE}/{slug}", "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(status: int, slug: str, title: str, detail: str, instance: str | None = None,
+                     errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(problem_body(status, slug, title, detail, instance, errors)),
+        status_code=status,
+        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **(headers or {})},
+    )
+
+
+def error_response(error: CatalogError, instance: str | None = None) -> Response:
+    return problem_response(
+        error.status, error.slug, error.title, error.detail, instance, [e.to_dict() for e in error.errors]
+    )
+
+
+def status_problem(status: int, detail: str, instance: str | None = None) -> dict[str, Any]:
+    slug, title = STATUS_PROBLEMS.get(status, ("internal-error", "Error"))
+    return problem_body(status, slug, title, detail, instance)

@@ -1,0 +1,127 @@
+"""Parsing of request bodies and query strings, with the limits hostile input needs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from chalice.app import Request
+
+from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.domain.labels import LABEL_KEY, MAX_VALUE_LENGTH
+
+JSON_TYPES = ("application/json", "application/problem+json")
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+MAX_CURSOR = 512
+LABEL_PREFIX = "label."
+
+
+def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object; 415 for another media type, 413 when too large, 400 when malformed."""
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        raise UnsupportedMediaType(f"Send the body as application/json (got '{content_type or 'none'}').")
+    raw = request.raw_body or b""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The body is {len(raw)} bytes; the limit is {max_bytes} bytes.")
+    try:
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except UnicodeDecodeError:
+        raise ValidationFailed("The body is not valid UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    except RecursionError:
+        raise ValidationFailed("The body nests too deeply.") from None
+    except _DuplicateKey as exc:
+        raise ValidationFailed(f"The body repeats the key '{exc.args[0]}'; keys must be unique.") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object.")
+    return body
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def query(request: Request) -> Mapping[str, str]:
+    return request.query_params or {}
+
+
+def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(f"'{name}' must be an integer.", [FieldError(f"$.{name}", "must be an integer")]) from None
+    if not low <= value <= high:
+        raise ValidationFailed(
+            f"'{name}' must be between {low} and {high}.", [FieldError(f"$.{name}", f"must be between {low} and {high}")]
+        )
+    return value
+
+
+def limit_param(params: Mapping[str, str]) -> int:
+    return int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+
+
+def bool_param(params: Mapping[str, str], name: str) -> bool | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ValidationFailed(f"'{name}' must be true or false.", [FieldError(f"$.{name}", "must be true or false")])
+
+
+def label_params(params: Mapping[str, str]) -> dict[str, str]:
+    """``label.<key>=<value>`` query parameters; keys must be label keys (nothing else reaches SQL)."""
+    labels: dict[str, str] = {}
+    errors: list[FieldError] = []
+    for name, value in params.items():
+        if not name.startswith(LABEL_PREFIX):
+            continue
+        key = name[len(LABEL_PREFIX):]
+        if not LABEL_KEY.match(key):
+            errors.append(FieldError(f"$.{name}", "label keys are lower_snake_case"))
+        elif not value.strip() or len(value) > MAX_VALUE_LENGTH:
+            errors.append(FieldError(f"$.{name}", f"a label value is 1-{MAX_VALUE_LENGTH} characters"))
+        else:
+            labels[key] = value
+    if errors:
+        raise ValidationFailed("Invalid label filter.", errors)
+    return labels
+
+
+def encode_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(params: Mapping[str, str], check: Any) -> Any:
+    """Decodes ``?cursor=``; ``check`` validates the decoded position's shape (returns bool)."""
+    raw = params.get("cursor")
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) > MAX_CURSOR:
+            raise ValueError
+        position = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if not check(position):
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed("The cursor is not valid; use next_cursor from a previous page.",
+                               [FieldError("$.cursor", "not a cursor this endpoint issued")]) from None
+    return position

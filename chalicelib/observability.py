@@ -1,0 +1,41 @@
+"""Structured JSON logging (aws-lambda-powertools Logger) and the correlation id.
+
+Every line carries level, message, timestamp, service, cold_start, function_name and the request
+id (powertools), plus the ids people search by: correlation_id and, where relevant, workflow_id,
+version, registration_id, execution_id. Secrets and parameter values are never passed to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+from aws_lambda_powertools import Logger
+
+# Must differ from the Chalice app name ("workflow-catalog"), or Chalice's own handler duplicates lines.
+SERVICE_NAME = "workflow-catalog-svc"
+CORRELATION_HEADER = "X-Correlation-Id"
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+logger = Logger(service=SERVICE_NAME, level=os.environ.get("LOG_LEVEL", "INFO").upper())
+
+
+def correlation_id_from(value: str | None) -> str:
+    """The caller's correlation id when it is sane, else a new one (never echo arbitrary input)."""
+    if value and _CORRELATION_ID.match(value):
+        return value
+    return str(uuid.uuid4())
+
+
+def bind(**ids: object) -> None:
+    """Adds ids (correlation_id, workflow_id, ...) to every following log line of this thread.
+
+    Thread-local keys: `make run` serves requests on threads, and one request's ids must not
+    leak into another's lines. A Lambda process serves one request at a time either way.
+    """
+    logger.thread_safe_append_keys(**{k: v for k, v in ids.items() if v is not None})
+
+
+def clear_bound() -> None:
+    logger.thread_safe_clear_keys()

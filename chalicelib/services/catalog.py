@@ -1,0 +1,248 @@
+"""Catalog use cases: create versions, read them, change lifecycle and enabled state, roll back.
+
+Every rule lives in chalicelib/domain; every statement in chalicelib/stores/workflow_store. This
+module decides, and wraps each multi-step write in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from psycopg2.extras import RealDictCursor
+
+from chalicelib.domain.errors import (
+    ContentConflict,
+    ErrorCollector,
+    ImmutableField,
+    InvalidTransition,
+    NotFound,
+)
+from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.workflows import (
+    ACTIVE,
+    DEPRECATED,
+    STATUSES,
+    NewVersion,
+    check_reason,
+    check_transition,
+    check_workflow_id,
+)
+from chalicelib.observability import logger
+from chalicelib.stores import workflow_store as store
+from chalicelib.stores.db import Database
+
+Row = dict[str, Any]
+
+
+class SearchIndexer(Protocol):
+    """Port: makes a freshly inserted version searchable, inside the inserting transaction."""
+
+    def index_version(self, cur: RealDictCursor, version_row: Row) -> None: ...
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    version: Row
+    created: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Row]
+    next_after: Any | None
+
+
+class CatalogService:
+    def __init__(self, db: Database, indexer: SearchIndexer | None = None) -> None:
+        self._db = db
+        self._indexer = indexer
+
+    # --- writes -------------------------------------------------------------------------------
+    def create_version(self, new: NewVersion, actor: str) -> CreateResult:
+        """201 on a new version, 200 when identical content exists, ContentConflict otherwise."""
+        with self._db.transaction() as cur:
+            result = self.create_version_in(cur, new, actor)
+        logger.info(
+            "workflow version created" if result.created else "workflow version already present",
+            extra={"workflow_id": new.workflow_id, "version": new.version, "content_hash": new.content_hash},
+        )
+        return result
+
+    def create_version_in(self, cur: RealDictCursor, new: NewVersion, actor: str) -> CreateResult:
+        """The create step inside a caller's transaction (the registration job writes its result too)."""
+        store.ensure_workflow(cur, new.workflow_id)
+        row_id = store.insert_version(cur, new, actor)
+        if row_id is None:
+            existing = store.get_version(cur, new.workflow_id, new.version)
+            assert existing is not None  # the conflicting row is committed and visible
+            if existing["content_hash"].strip() != new.content_hash:
+                raise ContentConflict(
+                    f"{new.workflow_id} {new.version} already exists with other content "
+                    f"(content_hash {existing['content_hash'].strip()}). Versions are immutable: "
+                    "bump the version to publish a change."
+                )
+            return CreateResult(existing, created=False)
+        row = store.get_version_by_id(cur, row_id)
+        assert row is not None
+        if self._indexer is not None:
+            self._indexer.index_version(cur, row)
+        store.record_change(cur, new.workflow_id, new.version, "status", None, new.status, "created", actor)
+        return CreateResult(row, created=True)
+
+    def change_status(self, workflow_id: str, version: str, body: Mapping[str, Any], actor: str) -> Row:
+        _reject_fields(body, allowed={"status", "reason"}, what="a version's status")
+        problems = ErrorCollector()
+        target = body.get("status")
+        if target not in STATUSES:
+            problems.add("$.status", "must be \"active\" or \"deprecated\"")
+        reason = check_reason(body, problems)
+        problems.raise_if_any("The status change is not valid; see errors.")
+        version = _version_in_path(version)
+        with self._db.transaction() as cur:
+            self._require_workflow(cur, workflow_id, lock=True)
+            row = self._require_version(cur, workflow_id, version)
+            check_transition(row["status"], target)
+            if row["status"] != target:
+                store.set_version_status(cur, row["id"], target)
+                store.record_change(cur, workflow_id, version, "status", row["status"], target, reason, actor)
+            updated = store.get_version(cur, workflow_id, version)
+        logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
+        return updated  # type: ignore[return-value]
+
+    def set_enabled(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
+        _reject_fields(body, allowed={"enabled", "reason"}, what="a workflow", others_immutable=True)
+        problems = ErrorCollector()
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            problems.add("$.enabled", "must be true or false")
+        reason = check_reason(body, problems)
+        problems.raise_if_any("The change is not valid; see errors.")
+        with self._db.transaction() as cur:
+            self.set_enabled_in(cur, workflow_id, enabled, reason, actor)  # type: ignore[arg-type]
+        logger.info("workflow enabled changed", extra={"workflow_id": workflow_id, "enabled": enabled})
+        return self.get_workflow(workflow_id)
+
+    def set_enabled_in(self, cur: RealDictCursor, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:
+        current = self._require_workflow(cur, workflow_id, lock=True)
+        if current["enabled"] != enabled:
+            store.set_enabled(cur, workflow_id, enabled)
+            store.record_change(
+                cur, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
+            )
+
+    def rollback(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
+        _reject_fields(body, allowed={"to_version", "reason"}, what="a rollback")
+        problems = ErrorCollector()
+        to_version = ""
+        try:
+            to_version = normalize_version(body.get("to_version"))
+        except ValueError as exc:
+            problems.add("$.to_version", str(exc))
+        reason = check_reason(body, problems)
+        problems.raise_if_any("The rollback is not valid; see errors.")
+        with self._db.transaction() as cur:
+            self._require_workflow(cur, workflow_id, lock=True)
+            target = self._require_version(cur, workflow_id, to_version)
+            if target["status"] != ACTIVE:
+                raise InvalidTransition(
+                    f"Cannot roll back to {to_version}: it is {target['status']}, and only an active version can "
+                    "become latest."
+                )
+            deprecated = [row["version"] for row in store.active_versions_above(cur, workflow_id, target)]
+            for version in deprecated:
+                row = store.get_version(cur, workflow_id, version)
+                store.set_version_status(cur, row["id"], DEPRECATED)  # type: ignore[index]
+                store.record_change(
+                    cur, workflow_id, version, "status", ACTIVE, DEPRECATED, f"rollback to {to_version}: {reason}", actor
+                )
+        logger.info(
+            "workflow rolled back",
+            extra={"workflow_id": workflow_id, "version": to_version, "deprecated_versions": deprecated},
+        )
+        return {"workflow_id": workflow_id, "latest_version": to_version, "deprecated_versions": deprecated}
+
+    # --- reads --------------------------------------------------------------------------------
+    def get_workflow(self, workflow_id: str) -> Row:
+        with self._db.cursor() as cur:
+            workflow = self._require_workflow(cur, workflow_id)
+            latest = store.latest_version(cur, workflow_id)
+            summaries = store.version_summaries(cur, workflow_id)
+        return {"workflow": workflow, "latest": latest, "versions": summaries}
+
+    def get_version(self, workflow_id: str, version: str) -> Row:
+        version = _version_in_path(version)
+        with self._db.cursor() as cur:
+            return self._require_version(cur, workflow_id, version)
+
+    def history(self, workflow_id: str, limit: int, after: list[Any] | None) -> tuple[list[Row], list[Row], Any]:
+        with self._db.cursor() as cur:
+            self._require_workflow(cur, workflow_id)
+            rows = store.list_versions(cur, workflow_id, limit + 1, after)
+            changes = store.changes(cur, workflow_id)
+        next_after = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_after = [last["major"], last["minor"], last["patch"], last["prerelease_key"], last["build"], last["id"]]
+        return rows, changes, next_after
+
+    def list_latest(
+        self,
+        status: str,
+        enabled: bool | None,
+        signal_type: str | None,
+        labels: Mapping[str, str],
+        limit: int,
+        after: str | None,
+    ) -> Page:
+        with self._db.cursor() as cur:
+            rows = store.list_latest(cur, status, enabled, signal_type, labels, limit + 1, after)
+        if len(rows) > limit:
+            return Page(rows[:limit], rows[limit - 1]["workflow_id"])
+        return Page(rows, None)
+
+    # --- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _require_workflow(cur: RealDictCursor, workflow_id: str, lock: bool = False) -> Row:
+        if check_workflow_id(workflow_id):
+            raise NotFound(f"No workflow '{workflow_id}'.")
+        row = store.lock_workflow(cur, workflow_id) if lock else store.get_workflow(cur, workflow_id)
+        if row is None:
+            raise NotFound(f"No workflow '{workflow_id}'.")
+        return row
+
+    @staticmethod
+    def _require_version(cur: RealDictCursor, workflow_id: str, version: str) -> Row:
+        row = store.get_version(cur, workflow_id, version)
+        if row is None:
+            raise NotFound(f"Workflow '{workflow_id}' has no version {version}.")
+        return row
+
+
+# Fields of a stored version that no request may change (content and identity).
+IMMUTABLE_FIELDS = frozenset({"title", "description", "labels", "container_image", "parameters", "version",
+                              "workflow_id", "content_hash", "created_at", "created_by", "status", "enabled"})
+
+
+def _reject_fields(body: Mapping[str, Any], allowed: set[str], what: str, others_immutable: bool = False) -> None:
+    """Immutable fields are a 409 immutable-field; unknown ones a 400, unless every other is immutable."""
+    extra = set(body) - allowed
+    immutable = sorted(extra if others_immutable else extra & IMMUTABLE_FIELDS)
+    if immutable:
+        raise ImmutableField(
+            f"{', '.join(immutable)} cannot be changed on {what}; only {', '.join(sorted(allowed))} can. "
+            "Versions are immutable: publish a new version to change content.",
+        )
+    problems = ErrorCollector()
+    for key in sorted(extra):
+        problems.add(f"$.{key}", "unknown field")
+    problems.raise_if_any("The request has unknown fields; see errors.")
+
+
+def _version_in_path(raw: str) -> str:
+    try:
+        return normalize_version(raw)
+    except ValueError:
+        raise NotFound(f"'{raw}' is not a semantic version, so no such version exists.") from None

