@@ -1,0 +1,1 @@
+"""Build-time tools for the AWS deployment (never packaged into the Lambda functions)."""

