@@ -4,11 +4,30 @@ from chalice import Chalice
 
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
+from chalicelib.routes.executions import executions
 from chalicelib.routes.ops import ops
 from chalicelib.routes.playbooks import playbooks
+from chalicelib.routes.registrations import registrations
+from chalicelib.routes.search import search
 
 app = Chalice(app_name="workflow-catalog")
 app.register_middleware(request_middleware, "http")
 app.register_blueprint(auth)
 app.register_blueprint(ops)
+app.register_blueprint(executions)
 app.register_blueprint(playbooks)
+app.register_blueprint(registrations)
+app.register_blueprint(search)
+
+
+@app.lambda_function(name="migrate")
+def migrate(event: dict, context: object) -> dict:
+    """Applies pending SQL migrations: run by CloudFormation on deploys that change them, or invoked directly."""
+    from chalicelib.adapters.aws.custom_resource import run_custom_resource
+    from chalicelib.container import services
+    from chalicelib.stores.migrations import apply_migrations
+
+    def run() -> dict[str, str]:
+        return {"applied": ",".join(apply_migrations(services().db))}
+
+    return dict(run_custom_resource(event, run, getattr(context, "log_stream_name", None)))

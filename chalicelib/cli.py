@@ -1,10 +1,10 @@
 """Admin and local-run commands: ``python -m chalicelib.cli <command>``.
 
-  serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations, examples, dev key, API
-  migrate                   apply pending SQL migrations
-  load-examples             (re)load examples/workflows/*.json (idempotent)
-  keys create NAME SCOPE..  create an API key (printed once)
-  keys list | keys revoke KEY_ID
+serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations, examples, dev key, API
+migrate                   apply pending SQL migrations
+load-examples             (re)load examples/workflows/*.json (idempotent)
+keys create NAME SCOPE..  create an API key (printed once)
+keys list | keys revoke KEY_ID
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
 from chalicelib.config import ConfigError, settings
+from chalicelib.domain.errors import CatalogError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "examples" / "workflows"
@@ -92,10 +94,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
         f"  OpenAPI: curl -H 'Authorization: Bearer {key}' {base}/api/v1/openapi.json\n",
         flush=True,
     )
+    # SIGTERM (docker stop, CI, a test) takes the Ctrl-C path, so the embedded database stops too.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _chalice_config() -> object:
@@ -124,8 +132,9 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chalicelib.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve")
     serve.add_argument("--port", type=int, default=None)
@@ -149,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except CatalogError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
         return 2
     return 0
 

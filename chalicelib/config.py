@@ -89,9 +89,7 @@ def _credentials(env: Mapping[str, str]) -> dict[str, Mapping[str, object]]:
         raise ConfigError("REGISTRY_CREDENTIALS must be a JSON object of host -> object")
     for host, entry in value.items():
         if not ({"username", "password"} <= set(entry) or "secret_arn" in entry or entry.get("ecr") is True):
-            raise ConfigError(
-                f"REGISTRY_CREDENTIALS[{host!r}] needs username+password, secret_arn, or \"ecr\": true"
-            )
+            raise ConfigError(f'REGISTRY_CREDENTIALS[{host!r}] needs username+password, secret_arn, or "ecr": true')
     return value
 
 
@@ -121,7 +119,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("REGISTRATION_QUEUE_URL is required when DISPATCHER=sqs")
     if settings.image_platform.count("/") not in (1, 2):
         raise ConfigError(f"IMAGE_PLATFORM must look like os/arch[/variant], not {settings.image_platform!r}")
-    if settings.embedding_dimensions is not None and settings.embedding_provider == "bedrock" and settings.embedding_dimensions not in (256, 512, 1024):
+    bedrock_dimensions = (256, 512, 1024)
+    if settings.embedding_provider == "bedrock" and settings.embedding_dimensions not in (None, *bedrock_dimensions):
         raise ConfigError("EMBEDDING_DIMENSIONS must be 256, 512 or 1024 with the bedrock provider")
     return settings
 

@@ -7,7 +7,9 @@ migrations, through Chalice's local API Gateway emulation.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -25,9 +27,9 @@ KEEP_TABLES = {"schema_migrations"}
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """URL of a migrated test database; DATABASE_URL points at it for the whole session."""
-    server_uri = start_embedded(tmp_path_factory.mktemp("pg") / "data")
+    server_uri = start_embedded(embedded_data_dir("catalog-test-pg-"), delete_on_exit=True)
     admin = psycopg2.connect(server_uri)
     admin.autocommit = True
     with admin.cursor() as cur:
@@ -47,6 +49,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         os.environ["DATABASE_URL"] = previous
     settings.cache_clear()
+
+
+def embedded_data_dir(prefix: str) -> Path:
+    """A fresh folder for an embedded server, outside pytest's 0700 temp root (see start_embedded)."""
+    return Path(tempfile.mkdtemp(prefix=prefix)) / "data"
 
 
 def empty_catalog(db: Database) -> None:

@@ -13,7 +13,8 @@ DOCKER_HUB = "docker.io"
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?$|^\[[0-9a-fA-F:]+\](?::[0-9]{1,5})?$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?$|^\[[0-9a-fA-F:]+\](?::[0-9]{{1,5}})?$")
 MAX_REFERENCE_LENGTH = 512
 
 
@@ -55,7 +56,7 @@ def parse_image_reference(text: str) -> ImageReference:
     last_slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > last_slash:
-        rest, tag = rest[:colon], rest[colon + 1:]
+        rest, tag = rest[:colon], rest[colon + 1 :]
         if not _TAG.match(tag):
             raise ValueError(f"'{tag}' is not a valid tag")
     parts = rest.split("/")

@@ -53,7 +53,7 @@ def validate_labels(labels: object, path: str = "$.labels", required: bool = Tru
     if required:
         for key in REQUIRED_LABELS:
             if key not in labels:
-                errors.append(FieldError(f"{path}.{key}", "is required (use \"*\" for any)"))
+                errors.append(FieldError(f"{path}.{key}", 'is required (use "*" for any)'))
     for key, value in labels.items():
         where = f"{path}.{key}"
         if not isinstance(key, str) or not LABEL_KEY.match(key):

@@ -84,12 +84,12 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
     problems.extend(check_pinned_image(image))
     parameters = body.get("parameters")
     if parameters is None:
-        problems.add("$.parameters", "is required (a JSON Schema object; use {\"type\": \"object\"} for none)")
+        problems.add("$.parameters", 'is required (a JSON Schema object; use {"type": "object"} for none)')
     else:
         problems.extend(validate_parameter_schema(parameters))
     status = body.get("status", ACTIVE)
     if status not in CREATE_STATUSES:
-        problems.add("$.status", "must be \"active\" or \"draft\"")
+        problems.add("$.status", 'must be "active" or "draft"')
     problems.raise_if_any("The workflow version is not valid; see errors.")
     return NewVersion(
         workflow_id=body["workflow_id"],
@@ -130,7 +130,9 @@ def check_transition(current: str, target: str) -> None:
         return
     if target not in TRANSITIONS.get(current, set()):
         if current == DEPRECATED:
-            raise InvalidTransition(f"Version is deprecated, which is final; publish a new version instead of moving it to '{target}'.")
+            raise InvalidTransition(
+                f"Version is deprecated, which is final; publish a new version instead of moving it to '{target}'."
+            )
         raise InvalidTransition(f"A version cannot go from '{current}' to '{target}'.")
 
 

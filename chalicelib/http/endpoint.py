@@ -28,9 +28,18 @@ from chalicelib.services.api_keys import Principal
 # Chalice answers 415 itself (outside the view) for types a route does not list; listing the common
 # ones lets json_body() answer every wrong type with our own problem document.
 ACCEPTED_CONTENT_TYPES = [
-    "application/json", "application/problem+json", "text/plain", "application/x-www-form-urlencoded",
-    "multipart/form-data", "application/xml", "text/xml", "application/octet-stream", "text/html",
-    "application/yaml", "application/x-yaml", "text/csv",
+    "application/json",
+    "application/problem+json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/xml",
+    "text/xml",
+    "application/octet-stream",
+    "text/html",
+    "application/yaml",
+    "application/x-yaml",
+    "text/csv",
 ]
 
 
@@ -53,7 +62,9 @@ class Call:
         return parse.json_body(self.request, settings().max_body_bytes)
 
 
-def endpoint(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), scope: str | None = "catalog:read") -> Callable:
+def endpoint(
+    bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), scope: str | None = "catalog:read"
+) -> Callable:
     """Registers ``fn(call, **uri_params)`` as a route; ``scope=None`` makes it public."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -70,8 +81,13 @@ def endpoint(bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), scop
                 return error_response(error, instance=request.path)
             except Exception:
                 logger.exception("unhandled error", extra={"route": path})
-                return problem_response(500, "internal-error", "Internal error",
-                                        "The request failed unexpectedly; it has been logged.", request.path)
+                return problem_response(
+                    500,
+                    "internal-error",
+                    "Internal error",
+                    "The request failed unexpectedly; it has been logged.",
+                    request.path,
+                )
 
         bp.route(
             path,

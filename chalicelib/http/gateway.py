@@ -10,6 +10,7 @@ only, never deployed).
 from __future__ import annotations
 
 import json
+import threading
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException
 from chalice.test import TestHTTPClient
@@ -40,6 +41,11 @@ def gateway_problem(error: LocalGatewayException) -> tuple[int, dict[str, str], 
 
 
 class ProblemRequestHandler(ChaliceRequestHandler):
+    # Chalice keeps the current request on the app object, so two requests handled at once on the
+    # local server's threads would see each other's request. A Lambda execution environment serves
+    # one request at a time; the local server does the same.
+    _one_at_a_time = threading.Lock()
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         self._send_http_response(*gateway_problem(error))
 
@@ -53,7 +59,8 @@ class ProblemRequestHandler(ChaliceRequestHandler):
             self.close_connection = True
             self._send_http_response(413, {"Content-Type": PROBLEM_CONTENT_TYPE}, body)
             return
-        super()._generic_handle()
+        with self._one_at_a_time:
+            super()._generic_handle()
 
 
 class ProblemTestHTTPClient(TestHTTPClient):

@@ -22,8 +22,14 @@ CORE_SCHEMAS: dict[str, Any] = {
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "instance": {"type": "string"},
-            "errors": {"type": "array", "items": {"type": "object", "required": ["path", "message"],
-                                                  "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["path", "message"],
+                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
         },
     },
     "Labels": {
@@ -50,33 +56,60 @@ CORE_SCHEMAS: dict[str, Any] = {
     "Version": {
         "type": "object",
         "properties": {
-            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
-            "description": {"type": "string"}, "labels": {"$ref": "#/components/schemas/Labels"},
-            "container_image": {"type": "string"}, "parameters": {"type": "object"},
+            "workflow_id": {"type": "string"},
+            "version": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "labels": {"$ref": "#/components/schemas/Labels"},
+            "container_image": {"type": "string"},
+            "parameters": {"type": "object"},
             "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
-            "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"}, "created_at": TIMESTAMP,
-            "created_by": {"type": "string"}, "enabled": {"type": "boolean"}, "is_latest": {"type": "boolean"},
+            "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
+            "created_at": TIMESTAMP,
+            "created_by": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "is_latest": {"type": "boolean"},
         },
     },
     "VersionPage": {
         "type": "object",
-        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Version"}},
-                       "next_cursor": {"type": ["string", "null"]}},
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Version"}},
+            "next_cursor": {"type": ["string", "null"]},
+        },
     },
     "StatusChangeRecord": {
         "type": "object",
-        "properties": {"field": {"type": "string"}, "from": {"type": ["string", "null"]}, "to": {"type": "string"},
-                       "reason": {"type": "string"}, "changed_by": {"type": "string"}, "changed_at": TIMESTAMP},
+        "properties": {
+            "field": {"type": "string"},
+            "from": {"type": ["string", "null"]},
+            "to": {"type": "string"},
+            "reason": {"type": "string"},
+            "changed_by": {"type": "string"},
+            "changed_at": TIMESTAMP,
+        },
     },
     "VersionHistory": {
         "type": "object",
         "properties": {
             "workflow_id": {"type": "string"},
-            "items": {"type": "array", "items": {"allOf": [
-                {"$ref": "#/components/schemas/Version"},
-                {"type": "object", "properties": {"status_changes": {
-                    "type": "array", "items": {"$ref": "#/components/schemas/StatusChangeRecord"}}}},
-            ]}},
+            "items": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Version"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "status_changes": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/StatusChangeRecord"},
+                                }
+                            },
+                        },
+                    ]
+                },
+            },
             "workflow_changes": {"type": "array", "items": {"$ref": "#/components/schemas/StatusChangeRecord"}},
             "next_cursor": {"type": ["string", "null"]},
         },
@@ -84,39 +117,62 @@ CORE_SCHEMAS: dict[str, Any] = {
     "Workflow": {
         "allOf": [
             {"$ref": "#/components/schemas/Version"},
-            {"type": "object", "properties": {
-                "latest_version": {"type": ["string", "null"]},
-                "versions": {"type": "array", "items": {"type": "object", "properties": {
-                    "version": {"type": "string"}, "status": {"type": "string"}, "created_at": TIMESTAMP}}},
-            }},
+            {
+                "type": "object",
+                "properties": {
+                    "latest_version": {"type": ["string", "null"]},
+                    "versions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "version": {"type": "string"},
+                                "status": {"type": "string"},
+                                "created_at": TIMESTAMP,
+                            },
+                        },
+                    },
+                },
+            },
         ]
     },
     "EnabledChange": {
-        "type": "object", "additionalProperties": False, "required": ["enabled", "reason"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["enabled", "reason"],
         "properties": {"enabled": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 1000}},
     },
     "StatusChange": {
-        "type": "object", "additionalProperties": False, "required": ["status", "reason"],
-        "properties": {"status": {"type": "string", "enum": ["active", "deprecated"]},
-                       "reason": {"type": "string", "maxLength": 1000}},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["status", "reason"],
+        "properties": {
+            "status": {"type": "string", "enum": ["active", "deprecated"]},
+            "reason": {"type": "string", "maxLength": 1000},
+        },
     },
     "Rollback": {
-        "type": "object", "additionalProperties": False, "required": ["to_version", "reason"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["to_version", "reason"],
         "properties": {"to_version": {"type": "string"}, "reason": {"type": "string", "maxLength": 1000}},
     },
     "RollbackResult": {
         "type": "object",
-        "properties": {"workflow_id": {"type": "string"}, "latest_version": {"type": "string"},
-                       "deprecated_versions": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "workflow_id": {"type": "string"},
+            "latest_version": {"type": "string"},
+            "deprecated_versions": {"type": "array", "items": {"type": "string"}},
+        },
     },
     "Health": {"type": "object", "properties": {"status": {"type": "string"}, "database": {"type": "string"}}},
 }
 
 
 def _route_modules() -> list[Any]:
-    from chalicelib.routes import ops, playbooks
+    from chalicelib.routes import executions, ops, playbooks, registrations, search
 
-    return [playbooks, ops]
+    return [playbooks, ops, search, registrations, executions]
 
 
 @cache
@@ -133,7 +189,7 @@ def openapi_document() -> dict[str, Any]:
             "title": "Remediation Workflow Catalog",
             "version": "1.1.0",
             "description": "Register, search, validate and execute container-based remediation workflows. "
-                           "Errors are RFC 7807 application/problem+json.",
+            "Errors are RFC 7807 application/problem+json.",
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
@@ -141,9 +197,12 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer",
-                           "description": "API key with scopes: catalog:read, catalog:write, registrations:write, "
-                                          "executions:write, admin."}
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "API key with scopes: catalog:read, catalog:write, registrations:write, "
+                    "executions:write, admin.",
+                }
             },
         },
     }

@@ -30,8 +30,14 @@ STATUS_PROBLEMS: dict[int, tuple[str, str]] = {
 }
 
 
-def problem_body(status: int, slug: str, title: str, detail: str, instance: str | None = None,
-                 errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def problem_body(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"type": f"{PROBLEM_BASE}/{slug}", "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
@@ -40,8 +46,15 @@ def problem_body(status: int, slug: str, title: str, detail: str, instance: str 
     return body
 
 
-def problem_response(status: int, slug: str, title: str, detail: str, instance: str | None = None,
-                     errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     return Response(
         body=json.dumps(problem_body(status, slug, title, detail, instance, errors)),
         status_code=status,

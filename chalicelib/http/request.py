@@ -32,7 +32,9 @@ def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ValidationFailed("The body is not valid UTF-8.") from None
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+        raise ValidationFailed(
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
     except RecursionError:
         raise ValidationFailed("The body nests too deeply.") from None
     except _DuplicateKey as exc:
@@ -66,10 +68,13 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationFailed(f"'{name}' must be an integer.", [FieldError(f"$.{name}", "must be an integer")]) from None
+        raise ValidationFailed(
+            f"'{name}' must be an integer.", [FieldError(f"$.{name}", "must be an integer")]
+        ) from None
     if not low <= value <= high:
         raise ValidationFailed(
-            f"'{name}' must be between {low} and {high}.", [FieldError(f"$.{name}", f"must be between {low} and {high}")]
+            f"'{name}' must be between {low} and {high}.",
+            [FieldError(f"$.{name}", f"must be between {low} and {high}")],
         )
     return value
 
@@ -94,7 +99,7 @@ def label_params(params: Mapping[str, str]) -> dict[str, str]:
     for name, value in params.items():
         if not name.startswith(LABEL_PREFIX):
             continue
-        key = name[len(LABEL_PREFIX):]
+        key = name[len(LABEL_PREFIX) :]
         if not LABEL_KEY.match(key):
             errors.append(FieldError(f"$.{name}", "label keys are lower_snake_case"))
         elif not value.strip() or len(value) > MAX_VALUE_LENGTH:
@@ -122,6 +127,8 @@ def decode_cursor(params: Mapping[str, str], check: Any) -> Any:
         if not check(position):
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed("The cursor is not valid; use next_cursor from a previous page.",
-                               [FieldError("$.cursor", "not a cursor this endpoint issued")]) from None
+        raise ValidationFailed(
+            "The cursor is not valid; use next_cursor from a previous page.",
+            [FieldError("$.cursor", "not a cursor this endpoint issued")],
+        ) from None
     return position

@@ -61,6 +61,7 @@ def workflow_view(result: Row) -> dict[str, Any]:
     body["enabled"] = workflow["enabled"]
     body["latest_version"] = latest["version"] if latest else None
     body["versions"] = [
-        {"version": v["version"], "status": v["status"], "created_at": rfc3339(v["created_at"])} for v in result["versions"]
+        {"version": v["version"], "status": v["status"], "created_at": rfc3339(v["created_at"])}
+        for v in result["versions"]
     ]
     return body

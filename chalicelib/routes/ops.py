@@ -27,8 +27,17 @@ def openapi(call: Call) -> object:
 
 
 OPENAPI_PATHS = {
-    "/healthz": {"get": {"summary": "Liveness and database reachability (no auth)", "security": [],
-                         "responses": {**ok("Healthy", "Health"), **problems(503)}}},
-    "/api/v1/openapi.json": {"get": {"summary": "This OpenAPI 3.1 document",
-                                     "responses": {"200": {"description": "The document"}, **problems(401, 403)}}},
+    "/healthz": {
+        "get": {
+            "summary": "Liveness and database reachability (no auth)",
+            "security": [],
+            "responses": {**ok("Healthy", "Health"), **problems(503)},
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This OpenAPI 3.1 document",
+            "responses": {"200": {"description": "The document"}, **problems(401, 403)},
+        }
+    },
 }

@@ -57,8 +57,13 @@ def _history(call: Call, workflow_id: str) -> object:
 
 
 def _is_version_position(p: object) -> bool:
-    return (isinstance(p, list) and len(p) == 6 and all(isinstance(x, int) for x in (p[0], p[1], p[2], p[5]))
-            and isinstance(p[3], str) and isinstance(p[4], str))
+    return (
+        isinstance(p, list)
+        and len(p) == 6
+        and all(isinstance(x, int) for x in (p[0], p[1], p[2], p[5]))
+        and isinstance(p[3], str)
+        and isinstance(p[4], str)
+    )
 
 
 @endpoint(playbooks, BASE + "/{workflow_id}")
@@ -88,7 +93,10 @@ def rollback(call: Call, workflow_id: str) -> object:
 
 _ID = path_param("workflow_id", "The workflow id (a DNS-1123 label).")
 _VERSION = path_param("version", "A semantic version; a leading v is accepted.")
-_PAGE = [param("limit", "integer", "Page size, 1-200 (default 50)."), param("cursor", "string", "next_cursor of the previous page.")]
+_PAGE = [
+    param("limit", "integer", "Page size, 1-200 (default 50)."),
+    param("cursor", "string", "next_cursor of the previous page."),
+]
 _HISTORY = ok("Version history, newest SemVer first, with status changes.", "VersionHistory")
 
 OPENAPI_PATHS = {
@@ -97,8 +105,11 @@ OPENAPI_PATHS = {
             "summary": "Create a workflow version (idempotent on identical content)",
             "security": [{"apiKey": ["catalog:write"]}],
             "requestBody": body("NewVersion"),
-            "responses": {"201": ok("Created", "Version")["200"], **ok("Identical content already stored", "Version"),
-                          **problems(400, 401, 403, 409, 413, 415)},
+            "responses": {
+                "201": ok("Created", "Version")["200"],
+                **ok("Identical content already stored", "Version"),
+                **problems(400, 401, 403, 409, 413, 415),
+            },
         },
         "get": {
             "summary": "Latest version of each workflow (with the given status, default active)",
@@ -133,12 +144,18 @@ OPENAPI_PATHS = {
         },
     },
     BASE + "/{workflow_id}/versions": {
-        "get": {"summary": "Version history of a workflow", "parameters": [_ID, *_PAGE],
-                "responses": {**_HISTORY, **problems(400, 401, 403, 404)}},
+        "get": {
+            "summary": "Version history of a workflow",
+            "parameters": [_ID, *_PAGE],
+            "responses": {**_HISTORY, **problems(400, 401, 403, 404)},
+        },
     },
     BASE + "/{workflow_id}/versions/{version}": {
-        "get": {"summary": "One version, any status", "parameters": [_ID, _VERSION],
-                "responses": {**ok("The version", "Version"), **problems(401, 403, 404)}},
+        "get": {
+            "summary": "One version, any status",
+            "parameters": [_ID, _VERSION],
+            "responses": {**ok("The version", "Version"), **problems(401, 403, 404)},
+        },
         "patch": {
             "summary": "Lifecycle transition: draft -> active -> deprecated (terminal)",
             "parameters": [_ID, _VERSION],

@@ -96,7 +96,7 @@ class CatalogService:
         problems = ErrorCollector()
         target = body.get("status")
         if target not in STATUSES:
-            problems.add("$.status", "must be \"active\" or \"deprecated\"")
+            problems.add("$.status", 'must be "active" or "deprecated"')
         reason = check_reason(body, problems)
         problems.raise_if_any("The status change is not valid; see errors.")
         version = _version_in_path(version)
@@ -155,7 +155,14 @@ class CatalogService:
                 row = store.get_version(cur, workflow_id, version)
                 store.set_version_status(cur, row["id"], DEPRECATED)  # type: ignore[index]
                 store.record_change(
-                    cur, workflow_id, version, "status", ACTIVE, DEPRECATED, f"rollback to {to_version}: {reason}", actor
+                    cur,
+                    workflow_id,
+                    version,
+                    "status",
+                    ACTIVE,
+                    DEPRECATED,
+                    f"rollback to {to_version}: {reason}",
+                    actor,
                 )
         logger.info(
             "workflow rolled back",
@@ -185,7 +192,14 @@ class CatalogService:
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            next_after = [last["major"], last["minor"], last["patch"], last["prerelease_key"], last["build"], last["id"]]
+            next_after = [
+                last["major"],
+                last["minor"],
+                last["patch"],
+                last["prerelease_key"],
+                last["build"],
+                last["id"],
+            ]
         return rows, changes, next_after
 
     def list_latest(
@@ -222,8 +236,22 @@ class CatalogService:
 
 
 # Fields of a stored version that no request may change (content and identity).
-IMMUTABLE_FIELDS = frozenset({"title", "description", "labels", "container_image", "parameters", "version",
-                              "workflow_id", "content_hash", "created_at", "created_by", "status", "enabled"})
+IMMUTABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "labels",
+        "container_image",
+        "parameters",
+        "version",
+        "workflow_id",
+        "content_hash",
+        "created_at",
+        "created_by",
+        "status",
+        "enabled",
+    }
+)
 
 
 def _reject_fields(body: Mapping[str, Any], allowed: set[str], what: str, others_immutable: bool = False) -> None:

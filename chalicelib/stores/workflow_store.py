@@ -46,8 +46,23 @@ def insert_version(cur: RealDictCursor, new: NewVersion, created_by: str) -> int
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (workflow_id, version) DO NOTHING
            RETURNING id""",
-        (new.workflow_id, new.version, major, minor, patch, pre_key, build, new.title, new.description,
-         Json(new.labels), new.container_image, Json(new.parameters), new.content_hash, new.status, created_by),
+        (
+            new.workflow_id,
+            new.version,
+            major,
+            minor,
+            patch,
+            pre_key,
+            build,
+            new.title,
+            new.description,
+            Json(new.labels),
+            new.container_image,
+            Json(new.parameters),
+            new.content_hash,
+            new.status,
+            created_by,
+        ),
     )
     row = cur.fetchone()
     return None if row is None else row["id"]
@@ -84,9 +99,7 @@ def latest_version(cur: RealDictCursor, workflow_id: str) -> Row | None:
     return cur.fetchone()
 
 
-def list_versions(
-    cur: RealDictCursor, workflow_id: str, limit: int, after: list[Any] | None = None
-) -> list[Row]:
+def list_versions(cur: RealDictCursor, workflow_id: str, limit: int, after: list[Any] | None = None) -> list[Row]:
     """Versions newest SemVer first; keyset pagination on the full precedence tuple plus id."""
     keyset, params = "", [workflow_id]
     if after is not None:
@@ -157,9 +170,7 @@ def set_version_status(cur: RealDictCursor, row_id: int, status: str) -> None:
 
 
 def set_enabled(cur: RealDictCursor, workflow_id: str, enabled: bool) -> None:
-    cur.execute(
-        "UPDATE workflows SET enabled = %s, updated_at = now() WHERE workflow_id = %s", (enabled, workflow_id)
-    )
+    cur.execute("UPDATE workflows SET enabled = %s, updated_at = now() WHERE workflow_id = %s", (enabled, workflow_id))
 
 
 def record_change(

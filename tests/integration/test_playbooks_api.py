@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.api import ApiClient
 
-EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples/workflows/oomkill-increase-memory.json").read_text())
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "workflows"
+EXAMPLE = json.loads((EXAMPLES_DIR / "oomkill-increase-memory.json").read_text())
 BASE = "/api/v1/playbooks"
 PROBLEM = "application/problem+json"
 
@@ -90,8 +91,14 @@ class TestCreate:
         response = client.post(BASE, bad)
         assert response.status == 400 and problem_type(response) == "validation-error"
         paths = {e["path"] for e in response.json["errors"]}
-        assert {"$.workflow_id", "$.version", "$.container_image", "$.labels.severity",
-                "$.parameters.properties.lower_case", "$.surprise"} <= paths
+        assert {
+            "$.workflow_id",
+            "$.version",
+            "$.container_image",
+            "$.labels.severity",
+            "$.parameters.properties.lower_case",
+            "$.surprise",
+        } <= paths
         assert catalog_snapshot(db) == before
 
     @pytest.mark.parametrize("reserved", ["search", "versions"])
@@ -139,7 +146,8 @@ class TestLifecycle:
     def test_draft_to_active_to_deprecated_and_deprecated_is_terminal(self, client: ApiClient) -> None:
         create(client, "1.0.0", status="draft")
         assert client.patch(self.path("1.0.0"), {"status": "active", "reason": "reviewed"}).json["is_latest"] is True
-        assert client.patch(self.path("1.0.0"), {"status": "deprecated", "reason": "replaced"}).json["status"] == "deprecated"
+        deprecated = client.patch(self.path("1.0.0"), {"status": "deprecated", "reason": "replaced"})
+        assert deprecated.json["status"] == "deprecated"
         for target in ("active", "draft"):
             response = client.patch(self.path("1.0.0"), {"status": target, "reason": "undo"})
             assert response.status in (400, 409)
@@ -164,7 +172,9 @@ class TestLifecycle:
         history = client.get(f"{BASE}/oomkill-increase-memory/versions").json
         changes = history["items"][0]["status_changes"]
         assert [(c["from"], c["to"], c["reason"]) for c in changes] == [
-            (None, "active", "created"), ("active", "deprecated", "CVE-2026-1")]
+            (None, "active", "created"),
+            ("active", "deprecated", "CVE-2026-1"),
+        ]
         assert all(c["changed_by"] and c["changed_at"] for c in changes)
 
 
@@ -178,7 +188,8 @@ class TestEnableDisable:
         assert client.get(f"{BASE}?enabled=true").json["items"] == []
         assert client.patch(path, {"enabled": True, "reason": "fixed"}).json["enabled"] is True
         history = client.get(f"{BASE}/versions?workflow_id=oomkill-increase-memory").json
-        assert [(c["to"], c["reason"]) for c in history["workflow_changes"]] == [("false", "incident 42"), ("true", "fixed")]
+        changes = [(c["to"], c["reason"]) for c in history["workflow_changes"]]
+        assert changes == [("false", "incident 42"), ("true", "fixed")]
 
     def test_other_fields_are_immutable_and_reason_required(self, client: ApiClient) -> None:
         create(client, "1.0.0")
@@ -207,7 +218,8 @@ class TestRollback:
         response = client.post(f"{BASE}/oomkill-increase-memory/rollback", {"to_version": "1.1.0", "reason": "x"})
         assert response.status == 409
         assert catalog_snapshot(db) == before
-        assert client.post(f"{BASE}/oomkill-increase-memory/rollback", {"to_version": "3.0.0", "reason": "x"}).status == 404
+        missing = client.post(f"{BASE}/oomkill-increase-memory/rollback", {"to_version": "3.0.0", "reason": "x"})
+        assert missing.status == 404
 
 
 class TestListing:
@@ -230,8 +242,16 @@ class TestListing:
         assert client.get(f"{BASE}?signal_type=Other").json["items"] == []
 
     def test_hostile_query_parameters_are_400(self, client: ApiClient) -> None:
-        for query in ("limit=0", "limit=201", "limit=abc", "cursor=%%%", "cursor=bm90LWpzb24",
-                      "enabled=maybe", "status=weird", "label.x'%3B%20DROP%20TABLE%20workflows--=1"):
+        for query in (
+            "limit=0",
+            "limit=201",
+            "limit=abc",
+            "cursor=%%%",
+            "cursor=bm90LWpzb24",
+            "enabled=maybe",
+            "status=weird",
+            "label.x'%3B%20DROP%20TABLE%20workflows--=1",
+        ):
             response = client.get(f"{BASE}?{query}")
             assert response.status == 400, query
             assert problem_type(response) == "validation-error"
@@ -253,8 +273,9 @@ class TestHostileBodies:
 
     def test_wrong_content_type_is_415(self, client: ApiClient) -> None:
         for content_type in ("text/plain", "application/x-www-form-urlencoded", "image/png"):
-            response = client.request("POST", BASE, body=json.dumps(workflow()).encode(),
-                                      headers={"Content-Type": content_type})
+            response = client.request(
+                "POST", BASE, body=json.dumps(workflow()).encode(), headers={"Content-Type": content_type}
+            )
             assert response.status == 415, content_type
             assert problem_type(response) == "unsupported-media-type"
 
@@ -271,11 +292,21 @@ class TestHostileBodies:
             workflow(labels={**EXAMPLE["labels"], "x": ["v"] * 1000}),
             workflow(parameters=[]),
             workflow(title="t" * 10_000),
-            workflow(parameters={"type": "object", "properties": {f"P{i}": {"type": "string", "description": "d"}
-                                                                   for i in range(101)}}),
-            workflow(parameters={"type": "object", "properties": {"A": {"type": "string", "description": "d", "default": 3}}}),
-            workflow(parameters={"type": "object", "properties": {"A": {"$ref": "https://evil.example/x.json",
-                                                                        "description": "d", "type": "string"}}}),
+            workflow(
+                parameters={
+                    "type": "object",
+                    "properties": {f"P{i}": {"type": "string", "description": "d"} for i in range(101)},
+                }
+            ),
+            workflow(
+                parameters={"type": "object", "properties": {"A": {"type": "string", "description": "d", "default": 3}}}
+            ),
+            workflow(
+                parameters={
+                    "type": "object",
+                    "properties": {"A": {"$ref": "https://evil.example/x.json", "description": "d", "type": "string"}},
+                }
+            ),
             workflow(parameters={"type": "object", "additionalProperties": True}),
         ]
         for body in cases:

@@ -1,0 +1,85 @@
+"""Request logs as CloudWatch users filter them, and the API-key admin command."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import cli
+from chalicelib.observability import logger
+from tests.integration.test_playbooks_api import create
+from tests.support.api import ApiClient
+
+
+class LogCapture:
+    """The JSON lines the service's logger writes (its handler's stream swapped for a buffer)."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+
+    def lines(self) -> list[dict[str, Any]]:
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line["message"] == "request"]
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    capture = LogCapture()
+    handler = logger.registered_handler
+    previous = handler.setStream(capture.buffer)  # type: ignore[attr-defined]
+    yield capture
+    handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def test_one_structured_line_per_request_with_ids(client: ApiClient, logs: LogCapture) -> None:
+    create(client, "1.0.0")
+    logs.lines()
+    token = client.token("catalog:read")
+    client.get(
+        "/api/v1/playbooks/oomkill-increase-memory/versions/1.0.0",
+        scopes=("catalog:read",),
+        headers={"X-Correlation-Id": "trace-me-1"},
+    )
+    lines = logs.requests()
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["route"] == "/api/v1/playbooks/{workflow_id}/versions/{version}"
+    assert line["status"] == 200 and line["latency_ms"] >= 0 and line["level"] == "INFO"
+    assert (line["workflow_id"], line["version"], line["correlation_id"]) == (
+        "oomkill-increase-memory",
+        "1.0.0",
+        "trace-me-1",
+    )
+    assert token not in json.dumps(line)
+
+
+def test_ids_do_not_leak_into_the_next_request(client: ApiClient, logs: LogCapture) -> None:
+    client.get("/api/v1/playbooks/oomkill-increase-memory")
+    logs.lines()
+    client.get("/healthz", scopes=None)
+    (line,) = logs.requests()
+    assert "workflow_id" not in line
+
+
+def test_keys_create_list_revoke(client: ApiClient, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["keys", "create", "ci-bot", "catalog:read", "executions:write"]) == 0
+    out = capsys.readouterr().out
+    token = out.split("token", 1)[1].split()[0]
+    key_id = out.split("key_id", 1)[1].split()[0]
+    assert client.get("/api/v1/playbooks", scopes=None, headers={"Authorization": f"Bearer {token}"}).status == 200
+    assert cli.main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert key_id in listing and "ci-bot" in listing and token not in listing
+    assert cli.main(["keys", "revoke", key_id]) == 0
+    assert client.get("/api/v1/playbooks", scopes=None, headers={"Authorization": f"Bearer {token}"}).status == 401
+    assert cli.main(["keys", "create", "bad", "root"]) == 2
+    assert "scopes must be" in capsys.readouterr().err
