@@ -10,6 +10,7 @@ at most 100 parameters. Errors carry the JSON path of the rule that broke.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -48,12 +49,13 @@ def validate_parameter_schema(schema: object, path: str = "$.parameters") -> lis
     if schema.get("type") != "object":
         errors.append(FieldError(f"{path}.type", "must be \"object\""))
     if schema.get("additionalProperties", False) is not False:
-        errors.append(FieldError(f"{path}.additionalProperties", "must be false or absent (undeclared parameters are rejected)"))
+        errors.append(FieldError(f"{path}.additionalProperties",
+                                 "must be false or absent (undeclared parameters are rejected)"))
     errors.extend(_external_refs(schema, path))
 
     properties = schema.get("properties", {})
     if not isinstance(properties, Mapping):
-        return errors + [FieldError(f"{path}.properties", "must be an object")]
+        return [*errors, FieldError(f"{path}.properties", "must be an object")]
     if len(properties) > MAX_PARAMETERS:
         errors.append(FieldError(f"{path}.properties", f"at most {MAX_PARAMETERS} parameters"))
     for name, prop in properties.items():
@@ -62,7 +64,8 @@ def validate_parameter_schema(schema: object, path: str = "$.parameters") -> lis
     declared = set(properties)
     for index, name in enumerate(schema.get("required", [])):
         if name not in declared:
-            errors.append(FieldError(f"{path}.required[{index}]", f"'{name}' is required but not declared in properties"))
+            errors.append(FieldError(f"{path}.required[{index}]",
+                                     f"'{name}' is required but not declared in properties"))
     for name, needed in schema.get("dependentRequired", {}).items():
         for dep in [name, *needed]:
             if dep not in declared:
@@ -75,7 +78,7 @@ def _check_property(name: str, prop: object, where: str) -> list[FieldError]:
     if not ENV_NAME.match(name):
         errors.append(FieldError(where, "parameter names are environment variable names (^[A-Z][A-Z0-9_]*$)"))
     if not isinstance(prop, Mapping):
-        return errors + [FieldError(where, "must be an object")]
+        return [*errors, FieldError(where, "must be an object")]
     kind = prop.get("type")
     if kind is None and "enum" in prop:
         if not all(isinstance(v, (str, int, float, bool)) for v in prop["enum"]):
@@ -112,30 +115,63 @@ def _json_path(parts: Any) -> Iterator[str]:
 def validate_parameters(schema: Mapping[str, Any], values: object) -> tuple[list[FieldError], dict[str, Any]]:
     """Validates proposed parameter values against a stored schema; applies defaults.
 
-    Undeclared names are always errors (the schema may omit ``additionalProperties``).
-    Returns (errors, parameters with defaults applied).
+    Undeclared names are always errors (the schema may omit ``additionalProperties``) and are
+    left out of the returned values. ``required`` and ``dependentRequired`` are checked here so
+    each error points at the parameter the caller has to add; every other keyword is jsonschema's,
+    reported per parameter with a message that never quotes the value (it may be ``writeOnly``).
+    Returns (errors sorted by path, declared parameters with defaults applied).
     """
     if not isinstance(values, Mapping):
         return [FieldError("$.parameters", "must be an object of parameter name -> value")], {}
-    strict = dict(schema)
-    strict["additionalProperties"] = False
-    properties = schema.get("properties", {})
-    with_defaults = dict(values)
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    errors = [
+        FieldError(f"$.parameters.{_shown(name)}", f"'{_shown(name)}' is not a declared parameter")
+        for name in values if name not in properties
+    ]
+    with_defaults = {name: value for name, value in values.items() if name in properties}
     for name, prop in properties.items():
         if name not in with_defaults and isinstance(prop, Mapping) and "default" in prop:
             with_defaults[name] = prop["default"]
-    errors = []
-    for error in sorted(Draft202012Validator(strict).iter_errors(with_defaults), key=lambda e: list(e.path)):
-        if error.validator == "additionalProperties":
-            for name in sorted(set(values) - set(properties)):
-                errors.append(FieldError(f"$.parameters.{name}", f"'{name}' is not a declared parameter"))
-            continue
-        location = "".join(_json_path(error.absolute_path))
-        if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else ""
-            location = f".{missing}" if missing else location
-        errors.append(FieldError(f"$.parameters{location}", _safe_message(error)))
-    return errors, with_defaults
+    for name in schema.get("required", []):
+        if name not in with_defaults:
+            errors.append(FieldError(f"$.parameters.{name}", "is required"))
+    for name, needed in schema.get("dependentRequired", {}).items():
+        for other in needed:
+            if name in with_defaults and other not in with_defaults:
+                errors.append(FieldError(f"$.parameters.{other}", f"is required when {name} is set"))
+    unsafe = {name for name, value in with_defaults.items() if unrepresentable(value)}
+    for name in sorted(unsafe):
+        errors.append(FieldError(f"$.parameters.{name}", "must be a finite number, or a string without NUL "
+                                                         "characters or unpaired surrogates"))
+    structural = {"required", "dependentRequired", "additionalProperties"}
+    for error in Draft202012Validator(schema).iter_errors({k: v for k, v in with_defaults.items() if k not in unsafe}):
+        if error.validator not in structural:
+            location = "".join(_json_path(error.absolute_path))
+            errors.append(FieldError(f"$.parameters{location}", _safe_message(error)))
+    return sorted(set(errors), key=lambda e: (e.path, e.message)), with_defaults
+
+
+MAX_SHOWN_NAME = 64
+
+
+def _shown(name: str) -> str:
+    """An undeclared name as echoed in an error: names are not values, but bound their size."""
+    return name if len(name) <= MAX_SHOWN_NAME else name[:MAX_SHOWN_NAME] + "..."
+
+
+def unrepresentable(value: object) -> bool:
+    """Values JSON Schema accepts but that cannot become an environment variable or a jsonb value:
+    NaN/Infinity (Python's json module parses them) and strings with NUL or lone surrogates."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 def _safe_message(error: Any) -> str:
@@ -157,6 +193,4 @@ def _safe_message(error: Any) -> str:
         return f"must satisfy {error.validator} {error.validator_value}"
     if error.validator == "required":
         return "is required"
-    if error.validator == "dependentRequired":
-        return error.message
     return f"does not satisfy {error.validator}"

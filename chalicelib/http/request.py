@@ -39,6 +39,9 @@ def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
         raise ValidationFailed("The body nests too deeply.") from None
     except _DuplicateKey as exc:
         raise ValidationFailed(f"The body repeats the key '{exc.args[0]}'; keys must be unique.") from None
+    except ValueError:
+        # e.g. an integer literal over Python's 4300-digit conversion limit
+        raise ValidationFailed("The body holds a value that cannot be read (a number too large?).") from None
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.")
     return body

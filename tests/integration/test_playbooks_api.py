@@ -353,3 +353,9 @@ def test_correlation_id_is_echoed_or_generated(client: ApiClient) -> None:
     assert given.headers["X-Correlation-Id"] == "incident-42.a"
     generated = client.get("/healthz", scopes=None, headers={"X-Correlation-Id": "bad id\nwith newline"})
     assert len(generated.headers["X-Correlation-Id"]) == 36
+
+
+def test_number_beyond_pythons_digit_limit_is_400(client: ApiClient) -> None:
+    body = json.dumps(workflow()).replace('"1.0.0"', "1" + "0" * 5000, 1).encode()
+    response = client.request("POST", BASE, body=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400 and problem_type(response) == "validation-error"

@@ -1,0 +1,26 @@
+"""Fixtures of the execution tests."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.observability import logger
+
+
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    """Every line the service logs during the test, formatted exactly as in CloudWatch.
+
+    The service's own handler writes to the stdout it found at import time, which pytest's
+    per-test capture does not see; a second handler with the same formatter does.
+    """
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield buffer
+    logger.removeHandler(handler)

@@ -1,0 +1,98 @@
+"""Workflows and requests shared by the execution tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.support.api import ApiClient, Result
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOKS = "/api/v1/playbooks"
+EXECUTIONS = "/api/v1/executions"
+PROBLEM = "application/problem+json"
+WRITE = ("executions:write",)
+READ = ("catalog:read",)
+
+STUCK = json.loads((ROOT / "examples/workflows/stuck-rollout-restart.json").read_text())
+# A secret nobody would type by accident, so finding it anywhere is a real leak.
+SECRET = "xoxb-SECRET-7f3a9c41d2e8"
+
+# Every kind of rule the parameter schema supports, for the truth tables.
+KITCHEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "NAME": {"type": "string", "description": "a name", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 10},
+        "COUNT": {"type": "integer", "description": "a count", "minimum": 1, "maximum": 5, "default": 2},
+        "RATIO": {"type": "number", "description": "a ratio", "exclusiveMinimum": 0, "maximum": 1},
+        "MODE": {"enum": ["fast", "safe"], "description": "a mode"},
+        "DRY_RUN": {"type": "boolean", "description": "dry run", "default": False},
+        "CHANNEL": {"type": "string", "description": "a channel"},
+        "TOKEN": {"type": "string", "description": "a token", "writeOnly": True, "minLength": 8},
+    },
+    "required": ["NAME"],
+    "dependentRequired": {"CHANNEL": ["TOKEN"]},
+    "additionalProperties": False,
+}
+
+
+def workflow(workflow_id: str = "stuck-rollout-restart", version: str = "1.0.0", **changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(STUCK)
+    body.update(workflow_id=workflow_id, version=version, **changes)
+    return body
+
+
+def create_workflow(client: ApiClient, workflow_id: str = "stuck-rollout-restart", version: str = "1.0.0",
+                    **changes: Any) -> dict[str, Any]:
+    response = client.post(PLAYBOOKS, workflow(workflow_id, version, **changes), scopes=("catalog:write",))
+    assert response.status in (200, 201), response
+    return response.json
+
+
+def create_kitchen(client: ApiClient, version: str = "1.0.0", **changes: Any) -> dict[str, Any]:
+    return create_workflow(client, "kitchen-sink", version, parameters=KITCHEN_SCHEMA, **changes)
+
+
+def incident(**extra: Any) -> dict[str, Any]:
+    return {"id": "INC-1042", "signal_type": "DeploymentRolloutStuck", "severity": "high",
+            "business_context": {"business_category": "payments", "risk_tolerance": "low"}, **extra}
+
+
+def stuck_parameters(**extra: Any) -> dict[str, Any]:
+    return {"TARGET_NAMESPACE": "shop", "TARGET_DEPLOYMENT": "checkout", **extra}
+
+
+def start(client: ApiClient, workflow_id: str = "stuck-rollout-restart", parameters: Any = None,
+          version: str | None = None, **body: Any) -> Result:
+    request: dict[str, Any] = {"workflow_id": workflow_id, "incident": incident(),
+                               "parameters": stuck_parameters() if parameters is None else parameters, **body}
+    if version is not None:
+        request["version"] = version
+    return client.post(EXECUTIONS, request, scopes=WRITE)
+
+
+def started(client: ApiClient, **kwargs: Any) -> dict[str, Any]:
+    response = start(client, **kwargs)
+    assert response.status == 201, response
+    return response.json
+
+
+def move(client: ApiClient, execution_id: str, status: str, message: str | None = None) -> Result:
+    body: dict[str, Any] = {"status": status}
+    if message is not None:
+        body["message"] = message
+    return client.patch(f"{EXECUTIONS}/{execution_id}", body, scopes=WRITE)
+
+
+def problem_type(response: Result) -> str:
+    assert response.content_type.startswith(PROBLEM), response
+    return response.json["type"].rsplit("/", 1)[-1]
+
+
+def count_executions(db: Any) -> tuple[int, int]:
+    with db.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM executions) AS e, (SELECT count(*) FROM execution_events) AS v")
+        row = cur.fetchone()
+    return row["e"], row["v"]
