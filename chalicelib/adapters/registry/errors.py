@@ -1,0 +1,19 @@
+"""Why an image could not be read, in the reason vocabulary operators see on their resource."""
+
+from __future__ import annotations
+
+IMAGE_PULL_FAILED = "ImagePullFailed"
+IMAGE_TOO_LARGE = "ImageTooLarge"
+IMAGE_INVALID = "ImageInvalid"
+SCHEMA_MISSING = "SchemaMissing"
+SCHEMA_INVALID = "SchemaInvalid"
+
+
+class RegistryError(Exception):
+    """A failure reading an image. ``transient`` ones (network, 5xx, 429) are worth retrying."""
+
+    def __init__(self, reason: str, detail: str, transient: bool = False) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.transient = transient
