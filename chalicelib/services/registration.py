@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib import metrics
 from chalicelib.adapters.dispatch import Dispatcher, JobMessage
 from chalicelib.adapters.registry import Missing, RegistryError, ResolvedImage
 from chalicelib.adapters.registry.errors import SCHEMA_INVALID, SCHEMA_MISSING
@@ -136,6 +137,7 @@ class RegistrationJob:
             else:
                 self._register(registration_id, resource, actor)
             logger.info("registration succeeded", extra={"event": row["event"], "attempt": row["attempts"]})
+            metrics.count(metrics.REGISTRATIONS_SUCCEEDED, registration_id=registration_id)
             return store.SUCCEEDED
         except RegistrationFailed as failure:
             return self._fail(registration_id, failure)
@@ -193,6 +195,7 @@ class RegistrationJob:
                 cur, registration_id, failure.reason, title, failure.detail, failure.errors, failure.image_digest
             )
         logger.info("registration failed", extra={"reason": failure.reason, "detail": failure.detail})
+        metrics.count(metrics.REGISTRATIONS_FAILED, registration_id=registration_id, reason=failure.reason)
         return store.FAILED
 
 

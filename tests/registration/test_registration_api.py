@@ -163,3 +163,17 @@ def test_the_registration_is_documented_in_openapi(client):
     assert set(document["paths"][REGISTRATIONS]) == {"post"}
     assert set(document["paths"][REGISTRATIONS + "/{registration_id}"]) == {"get"}
     assert json.dumps(document["components"]["schemas"]["Registration"])
+
+
+def test_outcomes_are_counted_as_cloudwatch_metrics(client, push, capsys):
+    """The registration-failures alarm in infra/ reads these embedded-metric lines."""
+    good, _ = push(oci.playbook_schema())
+    ok, _ = register(client, rw(good))
+    missing, _ = push(None)
+    failed, _ = register(client, rw(missing, version="1.1.0"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    counted = {(line.get("registration_id"), name) for line in lines
+               for name in ("RegistrationsSucceeded", "RegistrationsFailed") if name in line}
+    assert (ok["registration_id"], "RegistrationsSucceeded") in counted
+    assert (failed["registration_id"], "RegistrationsFailed") in counted
+    assert (failed["registration_id"], "RegistrationsSucceeded") not in counted
