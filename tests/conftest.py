@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
+import psycopg2.extensions
 import pytest
 
 from chalicelib.config import settings
@@ -33,13 +34,7 @@ KEEP_TABLES = {"schema_migrations"}
 def database_url() -> Iterator[str]:
     """URL of a migrated test database; DATABASE_URL points at it for the whole session."""
     server_uri = start_embedded(embedded_data_dir("catalog-test-pg-"), delete_on_exit=True)
-    admin = psycopg2.connect(server_uri)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE}")
-        cur.execute(f"CREATE DATABASE {TEST_DATABASE}")
-    admin.close()
-    url = server_uri.replace("/postgres?", f"/{TEST_DATABASE}?")
+    url = fresh_database(server_uri, TEST_DATABASE)
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     settings.cache_clear()
@@ -52,6 +47,18 @@ def database_url() -> Iterator[str]:
     else:
         os.environ["DATABASE_URL"] = previous
     settings.cache_clear()
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Creates (or re-creates) database ``name`` on the server of ``server_url``; returns its URL."""
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    current = psycopg2.extensions.parse_dsn(server_url)["dbname"]
+    return server_url.replace(f"/{current}?", f"/{name}?")
 
 
 def embedded_data_dir(prefix: str) -> Path:

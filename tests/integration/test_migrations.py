@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
-
 from chalicelib.stores.db import Database, dsn_factory
 from chalicelib.stores.migrations import apply_migrations, migration_files
-
-
-def fresh_database(database_url: str, name: str) -> str:
-    admin = psycopg2.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return database_url.replace("/catalog_test?", f"/{name}?")
+from tests.conftest import fresh_database
 
 
 def test_concurrent_runners_apply_each_migration_exactly_once(database_url: str) -> None:

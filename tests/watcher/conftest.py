@@ -1,0 +1,61 @@
+"""Fixtures shared by the watcher tests: the scripted API server, a fake catalog, a watcher to run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import kubernetes.client
+import pytest
+from pytest_httpserver import HTTPServer
+
+from watcher.app import Watcher
+from watcher.config import WatcherConfig
+
+API_KEY = "rwc_test_key_0123456789"
+
+
+@pytest.fixture
+def kube_server() -> Iterator[HTTPServer]:
+    # Threaded: a watch stream stays open while the watcher's workers patch statuses.
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def catalog_server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "api-key"
+    path.write_text(API_KEY + "\n")
+    return path
+
+
+@pytest.fixture
+def start_watcher(key_file: Path) -> Iterator[Callable[..., Watcher]]:
+    """Starts watchers against given API server / catalog URLs; stops them all at the end."""
+    started: list[Watcher] = []
+
+    def start(kube_url: str, catalog_url: str, namespace: str = "", resync_seconds: float = 300.0,
+              follow_seconds: float = 10.0, watch_timeout: int = 5) -> Watcher:
+        config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace=namespace,
+                               resync_seconds=resync_seconds, health_port=0)
+        api_client = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=kube_url))
+        watcher = Watcher(config, api_client, watch_timeout=watch_timeout, follow_seconds=follow_seconds)
+        watcher.start()
+        started.append(watcher)
+        return watcher
+
+    yield start
+    for watcher in started:
+        watcher.stop(grace_seconds=5)

@@ -1,0 +1,170 @@
+"""The watcher's pure parts: status computation, the work queue, configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher import status as st
+from watcher.catalog import make_auth
+from watcher.config import ConfigError, load_config
+from watcher.informer import Cache, Informer, needs_work
+from watcher.workqueue import WorkQueue
+
+DIGEST = "sha256:" + "0123456789ab" + "f" * 52
+
+
+@pytest.mark.parametrize(
+    ("error_type", "reason"),
+    [("image-pull-failed", "ImagePullFailed"), ("https://catalog.example/problems/schema-missing", "SchemaMissing"),
+     ("signature_invalid", "SignatureInvalid"), ("content-conflict", "ContentConflict"), (None, "RegistrationFailed"),
+     ("", "RegistrationFailed"), ("500-error", "RegistrationFailed")],
+)
+def test_condition_reason_comes_from_the_error_type(error_type: str | None, reason: str) -> None:
+    assert st.reason_from(error_type) == reason
+
+
+def test_failed_registration_explains_why_and_keeps_what_it_knew() -> None:
+    registration = {"registration_id": "r1", "status": "failed", "workflow_id": "oom", "version": "1.0.0",
+                    "image_digest": DIGEST,
+                    "error": {"type": "schema-missing", "title": "No schema", "detail": "no /playbook-schema.json"}}
+    status = st.outcome(registration, 3, True, {})
+    assert status["phase"] == "Failed" and status["message"] == "no /playbook-schema.json"
+    assert status["conditions"][0]["reason"] == "SchemaMissing" and status["conditions"][0]["status"] == "False"
+    assert status["shortDigest"] == "sha256:0123456789ab" and status["observedGeneration"] == 3
+
+
+def test_disabled_resource_registers_with_phase_disabled() -> None:
+    registration = {"registration_id": "r1", "status": "succeeded", "workflow_id": "oom", "version": "1.0.0",
+                    "image_digest": DIGEST}
+    assert st.outcome(registration, 1, False, {})["phase"] == "Disabled"
+    assert st.outcome(registration, 1, True, {})["phase"] == "Registered"
+
+
+def test_pending_clears_the_previous_generations_digest() -> None:
+    status = st.pending(2, "r2", "oom", "2.0.0", {"imageDigest": DIGEST, "shortDigest": "sha256:0123"})
+    assert status["imageDigest"] is None and status["shortDigest"] is None  # merge-patch null removes them
+
+
+def test_transition_time_moves_only_when_the_condition_status_changes() -> None:
+    before = {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2020-01-01T00:00:00Z"}]}
+    assert st.rejected(1, "Invalid", "x", before)["conditions"][0]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
+    changed = st.pending(1, "r", None, None, before)["conditions"][0]["lastTransitionTime"]
+    assert changed != "2020-01-01T00:00:00Z"
+
+
+def test_an_identical_status_is_not_patched_again() -> None:
+    desired = st.rejected(1, "Invalid", "bad label", {})
+    stored = {key: value for key, value in desired.items() if value is not None}
+    stored["conditions"] = [{**desired["conditions"][0], "lastTransitionTime": "2020-01-01T00:00:00Z"}]
+    assert st.is_current(stored, desired)
+    assert not st.is_current(stored, st.rejected(2, "Invalid", "bad label", {}))
+
+
+@pytest.mark.parametrize(
+    ("obj_status", "generation", "lagging"),
+    [(None, 1, True), ({"observedGeneration": 1, "phase": "Registered"}, 1, False),
+     ({"observedGeneration": 1, "phase": "Registered"}, 2, True),
+     ({"observedGeneration": 1, "phase": "Pending"}, 1, True),
+     ({"observedGeneration": 1, "phase": "Failed"}, 1, False)],
+)
+def test_needs_work_when_status_lags_or_is_pending(obj_status: dict | None, generation: int, lagging: bool) -> None:
+    obj = {"metadata": {"name": "a", "namespace": "n", "generation": generation}, "status": obj_status}
+    assert needs_work(obj) is lagging
+
+
+def test_work_queue_keeps_the_latest_item_and_never_hands_a_key_to_two_workers() -> None:
+    queue = WorkQueue()
+    queue.add(("n", "a"), "v1")
+    queue.add(("n", "a"), "v2")
+    queue.add(("n", "b"), "b1")
+    assert len(queue) == 2
+    assert queue.get(0.1) == (("n", "a"), "v2")
+    queue.add(("n", "a"), "v3")  # changed while a worker holds it
+    assert queue.get(0.1) == (("n", "b"), "b1")
+    assert queue.get(0.05) is None  # "a" waits until the first worker is done
+    queue.done(("n", "a"))
+    assert queue.get(0.1) == (("n", "a"), "v3")
+
+
+def test_cache_keeps_the_newest_resource_version() -> None:
+    cache = Cache()
+    cache.store({"metadata": {"name": "a", "namespace": "n", "resourceVersion": "20"}, "v": "new"})
+    cache.store({"metadata": {"name": "a", "namespace": "n", "resourceVersion": "19"}, "v": "old"})
+    assert cache.get(("n", "a"))["v"] == "new"
+
+
+def test_resync_queues_only_lagging_resources() -> None:
+    cache, queue = Cache(), WorkQueue()
+    cache.replace([
+        {"metadata": {"name": "done", "namespace": "n", "generation": 1}, "status": {"observedGeneration": 1}},
+        {"metadata": {"name": "lag", "namespace": "n", "generation": 2}, "status": {"observedGeneration": 1}},
+    ])
+    informer = Informer(api=None, namespace="", cache=cache, queue=queue, stop=None)  # type: ignore[arg-type]
+    assert informer.resync() == 1
+    assert queue.get(0.1)[0] == ("n", "lag")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [({"CATALOG_URL": ""}, "CATALOG_URL"), ({"CATALOG_AUTH": "basic"}, "CATALOG_AUTH"),
+     ({"CATALOG_API_KEY_FILE": "/nonexistent"}, "CATALOG_API_KEY_FILE"), ({"RESYNC_SECONDS": "soon"}, "RESYNC_SECONDS"),
+     ({"RESYNC_SECONDS": "0"}, "RESYNC_SECONDS"), ({"HEALTH_PORT": "70000"}, "HEALTH_PORT"),
+     ({"CATALOG_AUTH": "sigv4", "AWS_REGION": ""}, "AWS_REGION"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL")],
+)
+def test_bad_configuration_names_the_variable(env: dict[str, str], variable: str, key_file: Path) -> None:
+    base = {"CATALOG_URL": "https://catalog.example", "CATALOG_API_KEY_FILE": str(key_file)}
+    with pytest.raises(ConfigError, match=variable):
+        load_config({**base, **env})
+
+
+def test_configuration_defaults(key_file: Path) -> None:
+    config = load_config({"CATALOG_URL": "https://catalog.example/", "CATALOG_API_KEY_FILE": str(key_file)})
+    assert (config.catalog_url, config.auth, config.namespace, config.resync_seconds, config.health_port) == (
+        "https://catalog.example", "bearer", "", 300.0, 8080)
+
+
+def test_sigv4_signs_for_execute_api_with_the_pods_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    config = load_config({"CATALOG_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/api",
+                          "CATALOG_AUTH": "sigv4", "AWS_REGION": "eu-west-1"})
+    headers = make_auth(config).headers("POST", config.catalog_url + "/api/v1/registrations", b"{}")
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+    assert "X-Amz-Date" in headers
+
+
+def test_readiness_follows_the_informer_and_liveness_a_stuck_loop() -> None:
+    import threading
+    import time
+
+    import requests
+
+    from watcher.health import HealthServer
+
+    stop = threading.Event()
+    informer = Informer(api=None, namespace="", cache=Cache(), queue=WorkQueue(), stop=stop)  # type: ignore[arg-type]
+    loop = threading.Thread(target=stop.wait)
+    loop.start()
+    health = HealthServer(informer, loop, port=0, stuck_after=60)
+    health.start()
+    base = f"http://127.0.0.1:{health.port}"
+    try:
+        def code(path: str) -> int:
+            return requests.get(base + path, timeout=5).status_code
+
+        assert (code("/healthz"), code("/readyz")) == (200, 503)  # not listed yet
+        informer.synced.set()
+        assert code("/readyz") == 200
+        informer._failures = 3  # three failed watches in a row
+        assert code("/readyz") == 503
+        informer._failures = 0
+        informer.heartbeat = time.monotonic() - 61
+        assert code("/healthz") == 503
+    finally:
+        stop.set()
+        loop.join()
+        health.stop()
