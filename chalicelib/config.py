@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.domain.signature_policy import SignaturePolicy
 
 
 class ConfigError(ValueError):
@@ -40,6 +44,7 @@ class Settings:
     insecure_registries: tuple[str, ...] = ()
     image_platform: str = "linux/amd64"
     signature_policy_file: str | None = None
+    signature_policy: SignaturePolicy | None = None  # the parsed SIGNATURE_POLICY_FILE
     max_body_bytes: int = 1024 * 1024
     aws_region: str | None = None
 
@@ -122,6 +127,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     bedrock_dimensions = (256, 512, 1024)
     if settings.embedding_provider == "bedrock" and settings.embedding_dimensions not in (None, *bedrock_dimensions):
         raise ConfigError("EMBEDDING_DIMENSIONS must be 256, 512 or 1024 with the bedrock provider")
+    if settings.signature_policy_file:
+        # Parsed here so that a broken signature policy stops start-up, not the first registration.
+        from chalicelib.domain.signature_policy import load_policy
+
+        settings = replace(settings, signature_policy=load_policy(settings.signature_policy_file))
     return settings
 
 

@@ -78,7 +78,7 @@ def endpoint(
                     require_scope(principal, scope)
                 return to_response(fn(Call(request, principal), **uri_params))
             except CatalogError as error:
-                return error_response(error, instance=request.path)
+                return error_response(error, instance=parse.request_path(request))
             except Exception:
                 logger.exception("unhandled error", extra={"route": path})
                 return problem_response(
@@ -86,7 +86,7 @@ def endpoint(
                     "internal-error",
                     "Internal error",
                     "The request failed unexpectedly; it has been logged.",
-                    request.path,
+                    parse.request_path(request),
                 )
 
         bp.route(

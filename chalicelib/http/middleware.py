@@ -10,6 +10,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
+from chalicelib.http.request import request_path
 from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, correlation_id_from, logger
 
 
@@ -17,22 +18,22 @@ def request_middleware(event: Request, get_response: Callable[[Request], Respons
     started = time.perf_counter()
     clear_bound()
     correlation_id = correlation_id_from(event.headers.get(CORRELATION_HEADER.lower()))
-    uri = event.uri_params or {}
-    bind(correlation_id=correlation_id, workflow_id=uri.get("workflow_id"), version=uri.get("version"))
+    # Path ids (workflow_id, version, registration_id, execution_id) go on every line of the request.
+    bind(correlation_id=correlation_id, **(event.uri_params or {}))
     response = get_response(event)
     if response.status_code >= 400 and not _is_problem(response):
         # Errors raised by Chalice itself (outside our views) still answer RFC 7807.
         detail = _framework_message(response.body)
-        response.body = json.dumps(status_problem(response.status_code, detail, event.path))
+        response.body = json.dumps(status_problem(response.status_code, detail, request_path(event)))
         response.headers["Content-Type"] = PROBLEM_CONTENT_TYPE
     response.headers[CORRELATION_HEADER] = correlation_id
-    route = (event.context or {}).get("resourcePath", event.path)
+    route = (event.context or {}).get("resourcePath", event.path)  # the template, e.g. .../{workflow_id}
     logger.info(
         "request",
         extra={
             "http_method": event.method,
             "route": route,
-            "path": event.path,
+            "path": request_path(event),
             "status": response.status_code,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "principal": ((event.context or {}).get("authorizer") or {}).get("principalId"),

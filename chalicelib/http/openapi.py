@@ -11,6 +11,11 @@ from typing import Any
 
 LABEL_VALUE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 TIMESTAMP = {"type": "string", "format": "date-time"}
+SIGNATURE = {
+    "type": ["object", "null"],
+    "description": "Result of the image signature check at registration; null when none applied.",
+    "properties": {"verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]}},
+}
 
 CORE_SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -69,6 +74,7 @@ CORE_SCHEMAS: dict[str, Any] = {
             "created_by": {"type": "string"},
             "enabled": {"type": "boolean"},
             "is_latest": {"type": "boolean"},
+            "signature": SIGNATURE,
         },
     },
     "VersionPage": {

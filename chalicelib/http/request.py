@@ -60,6 +60,11 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def request_path(request: Request) -> str:
+    """The path as requested (Chalice's ``Request.path`` is the route template)."""
+    return (request.context or {}).get("path") or request.path
+
+
 def query(request: Request) -> Mapping[str, str]:
     return request.query_params or {}
 

@@ -24,6 +24,7 @@ def version_view(row: Row) -> dict[str, Any]:
         "created_by": row["created_by"],
         "enabled": row["enabled"],
         "is_latest": bool(row["is_latest"]),
+        "signature": row.get("signature"),  # {"verified", "key_id"}; None when not checked
     }
 
 

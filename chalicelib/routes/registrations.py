@@ -37,6 +37,7 @@ def registration_view(row: dict[str, Any]) -> dict[str, Any]:
         "image": row["image"],
         "image_digest": row["image_digest"],
         "container_image": row["container_image"],
+        "signature": row.get("signature"),  # {"verified", "key_id", "mode", "reason", "detail"}; None: not checked
         "attempts": row["attempts"],
         "created_at": rfc3339(row["created_at"]),
         "finished_at": rfc3339(row["finished_at"]) if row["finished_at"] else None,
@@ -53,7 +54,8 @@ _ERROR = {
     "required": ["type", "title", "detail"],
     "properties": {
         "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
-                 "ImageTooLarge, ImageInvalid, SchemaMissing, SchemaInvalid, ContentConflict, InternalError."},
+                 "ImageTooLarge, ImageInvalid, SchemaMissing, SchemaInvalid, ContentConflict, SignatureMissing, "
+                 "SignatureInvalid, InternalError."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
@@ -84,6 +86,11 @@ OPENAPI_SCHEMAS = {
             "image_digest": {"type": ["string", "null"], "description": "What the image reference resolved to."},
             "container_image": {"type": ["string", "null"], "description": "The digest-pinned reference stored."},
             "attempts": {"type": "integer"},
+            "signature": {"type": ["object", "null"], "description": "Signature check under SIGNATURE_POLICY_FILE; "
+                          "null when no check applied.", "properties": {
+                "verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]},
+                "mode": {"type": "string", "enum": ["warn", "enforce"]}, "reason": {"type": ["string", "null"]},
+                "detail": {"type": ["string", "null"]}}},
             "error": {**_ERROR, "description": "Why it failed (or, while running, the problem being retried)."},
             "created_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},

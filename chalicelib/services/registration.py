@@ -24,11 +24,13 @@ from chalicelib.domain.errors import ContentConflict, FieldError, NotFound, Serv
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.resource import DELETED, WorkflowResource, parse_event
+from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import NewVersion, parse_new_version
 from chalicelib.observability import bind, clear_bound, logger
 from chalicelib.services.catalog import CatalogService
 from chalicelib.stores import registration_store as store
+from chalicelib.stores import signature_store
 from chalicelib.stores.db import Database
 
 Row = dict[str, Any]
@@ -45,6 +47,8 @@ TITLES = {
     SCHEMA_INVALID: f"{SCHEMA_PATH} is not valid",
     CONTENT_CONFLICT: "This version exists with other content",
     INTERNAL_ERROR: "The registration failed unexpectedly",
+    SIGNATURE_MISSING: "The image is not signed",
+    SIGNATURE_INVALID: "The image has no valid signature by a trusted key",
 }
 MAX_DETAIL_ERRORS = 10
 
@@ -63,6 +67,7 @@ class RegistrationFailed(Exception):
     detail: str
     errors: list[FieldError] = field(default_factory=list)
     image_digest: str | None = None
+    signature: SignatureResult | None = None
 
 
 class RetryLater(Exception):
@@ -106,10 +111,13 @@ class RegistrationService:
 class RegistrationJob:
     """Runs one registration; safe to run again for the same id (at-least-once delivery)."""
 
-    def __init__(self, db: Database, catalog: CatalogService, images: ImageReader) -> None:
+    def __init__(
+        self, db: Database, catalog: CatalogService, images: ImageReader, signatures: SignatureVerifier | None = None
+    ) -> None:
         self._db = db
         self._catalog = catalog
         self._images = images
+        self._signatures = signatures  # None: no SIGNATURE_POLICY_FILE, nothing to check
 
     def __call__(self, message: JobMessage, final: bool) -> None:
         self.run(message.registration_id, final, message.correlation_id)
@@ -162,21 +170,32 @@ class RegistrationJob:
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         reference = parse_image_reference(resource.image)  # validated at submit
         resolved, found = self._images.read_file(reference, SCHEMA_PATH)
+        # The digest checked is the one pinned in the catalog (an index's own digest for multi-platform images).
+        signature = self._signatures.check(reference, resolved.digest) if self._signatures else None
+        if signature is not None and signature.rejects:
+            raise RegistrationFailed(
+                str(signature.reason), signature.detail, image_digest=resolved.digest, signature=signature
+            )
         if isinstance(found, Missing):
             raise RegistrationFailed(
                 SCHEMA_MISSING,
                 f"{found.why} ({resolved.pinned}); a workflow image must contain {SCHEMA_PATH} at its root.",
                 image_digest=resolved.digest,
+                signature=signature,
             )
         try:
             new = merge(resource, found, resolved.pinned)
         except RegistrationFailed as failure:
             failure.image_digest = resolved.digest
+            failure.signature = signature
             raise
         with self._db.transaction() as cur:
             self._catalog.create_version_in(cur, new, actor)
             self._catalog.set_enabled_in(cur, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
             store.succeed(cur, registration_id, resolved.digest, resolved.pinned)
+            if signature is not None:
+                signature_store.record_on_registration(cur, registration_id, signature)
+                signature_store.record_on_version(cur, new.workflow_id, new.version, signature)
 
     def _disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         with self._db.transaction() as cur:
@@ -194,6 +213,8 @@ class RegistrationJob:
             store.fail(
                 cur, registration_id, failure.reason, title, failure.detail, failure.errors, failure.image_digest
             )
+            if failure.signature is not None:
+                signature_store.record_on_registration(cur, registration_id, failure.signature)
         logger.info("registration failed", extra={"reason": failure.reason, "detail": failure.detail})
         metrics.count(metrics.REGISTRATIONS_FAILED, registration_id=registration_id, reason=failure.reason)
         return store.FAILED

@@ -15,7 +15,7 @@ Row = dict[str, Any]
 
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
-    v.parameters, v.content_hash, v.status, v.created_at, v.created_by,
+    v.parameters, v.content_hash, v.status, v.created_at, v.created_by, v.signature,
     w.enabled,
     (v.id = (SELECT l.id FROM latest_versions l WHERE l.workflow_id = v.workflow_id)) AS is_latest
 """

@@ -53,6 +53,7 @@ def test_one_structured_line_per_request_with_ids(client: ApiClient, logs: LogCa
     assert len(lines) == 1
     line = lines[0]
     assert line["route"] == "/api/v1/playbooks/{workflow_id}/versions/{version}"
+    assert line["path"] == "/api/v1/playbooks/oomkill-increase-memory/versions/1.0.0"
     assert line["status"] == 200 and line["latency_ms"] >= 0 and line["level"] == "INFO"
     assert (line["workflow_id"], line["version"], line["correlation_id"]) == (
         "oomkill-increase-memory",

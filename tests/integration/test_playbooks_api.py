@@ -136,6 +136,7 @@ class TestLatest:
     def test_unknown_workflow_is_404_problem(self, client: ApiClient) -> None:
         response = client.get(f"{BASE}/no-such-workflow")
         assert response.status == 404 and problem_type(response) == "not-found"
+        assert response.json["instance"] == f"{BASE}/no-such-workflow"
         assert client.get(f"{BASE}/oomkill-increase-memory/versions/9.9.9").status == 404
 
 

@@ -128,6 +128,7 @@ class RegistryClient:
                 raise RegistryError(
                     IMAGE_PULL_FAILED,
                     f"Image {reference}: no {what} in repository {reference.repository} of {reference.registry}.",
+                    not_found=True,
                 )
             self._raise_for_status(reference, response, "manifest")
             body = _read_capped(response, self.limits.max_manifest_bytes, f"Image {reference}: the manifest")
@@ -207,7 +208,9 @@ class RegistryClient:
         with response:
             if response.status_code == 404:
                 raise RegistryError(
-                    IMAGE_PULL_FAILED, f"Image {reference}: blob {descriptor.digest} is missing from the registry."
+                    IMAGE_PULL_FAILED,
+                    f"Image {reference}: blob {descriptor.digest} is missing from the registry.",
+                    not_found=True,
                 )
             self._raise_for_status(reference, response, "blob")
             yield VerifiedStream(response, descriptor, str(reference))

@@ -10,10 +10,12 @@ SCHEMA_INVALID = "SchemaInvalid"
 
 
 class RegistryError(Exception):
-    """A failure reading an image. ``transient`` ones (network, 5xx, 429) are worth retrying."""
+    """A failure reading an image. ``transient`` ones (network, 5xx, 429) are worth retrying;
+    ``not_found`` says the registry answered 404 for what was asked (a tag, digest or blob)."""
 
-    def __init__(self, reason: str, detail: str, transient: bool = False) -> None:
+    def __init__(self, reason: str, detail: str, transient: bool = False, not_found: bool = False) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
         self.transient = transient
+        self.not_found = not_found

@@ -34,6 +34,21 @@ CREATE INDEX workflow_versions_precedence
     ON workflow_versions (workflow_id, major DESC, minor DESC, patch DESC, prerelease_key DESC, build DESC)
     WHERE status = 'active';
 
+-- Label matching needs the same case and wildcard rules everywhere (chalicelib/domain/labels.py):
+-- every workflow label value, trimmed and lower-cased, as a "key=value" token, GIN-indexed.
+CREATE FUNCTION label_tokens(labels jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(DISTINCT lower(btrim(l.key)) || '=' || lower(btrim(v.value))), '{}')
+    FROM jsonb_each(labels) AS l(key, value),
+         LATERAL jsonb_array_elements_text(
+             CASE jsonb_typeof(l.value) WHEN 'array' THEN l.value ELSE jsonb_build_array(l.value) END
+         ) AS v(value)
+$$;
+
+ALTER TABLE workflow_versions
+    ADD COLUMN label_tokens text[] GENERATED ALWAYS AS (label_tokens(labels)) STORED;
+CREATE INDEX workflow_versions_label_tokens ON workflow_versions USING gin (label_tokens);
+
 -- Latest = highest SemVer precedence among active versions, computed on every read.
 CREATE VIEW latest_versions AS
 SELECT DISTINCT ON (v.workflow_id) v.*
@@ -63,18 +78,3 @@ CREATE TABLE api_keys (
     created_at    timestamptz NOT NULL DEFAULT now(),
     revoked_at    timestamptz
 );
-
--- Label matching needs the same case and wildcard rules everywhere (chalicelib/domain/labels.py):
--- every workflow label value, trimmed and lower-cased, as a "key=value" token, GIN-indexed.
-CREATE FUNCTION label_tokens(labels jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT lower(btrim(l.key)) || '=' || lower(btrim(v.value))), '{}')
-    FROM jsonb_each(labels) AS l(key, value),
-         LATERAL jsonb_array_elements_text(
-             CASE jsonb_typeof(l.value) WHEN 'array' THEN l.value ELSE jsonb_build_array(l.value) END
-         ) AS v(value)
-$$;
-
-ALTER TABLE workflow_versions
-    ADD COLUMN label_tokens text[] GENERATED ALWAYS AS (label_tokens(labels)) STORED;
-CREATE INDEX workflow_versions_label_tokens ON workflow_versions USING gin (label_tokens);
