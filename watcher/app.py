@@ -1,20 +1,69 @@
-"""Assembly of the watcher: informer thread, resync thread, worker threads, health server."""
+"""The process: informer, resync and worker threads, the probes' HTTP server, start and SIGTERM."""
 
-from __future__ import annotations
-
+import os
+import signal
+import sys
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from logging import INFO
 
 from kubernetes import client
+from kubernetes import config as kube_config
 
-from watcher.catalog import CatalogClient, make_auth
-from watcher.config import WatcherConfig
-from watcher.health import HealthServer
-from watcher.informer import Cache, Informer
-from watcher.logs import fields, logger
-from watcher.reconciler import Reconciler, run_worker
-from watcher.workqueue import WorkQueue
+from watcher.catalog import CatalogClient
+from watcher.config import ConfigError, WatcherConfig, load_config, log, setup_logging
+from watcher.informer import Cache, Informer, WorkQueue
+from watcher.reconciler import Reconciler
 
 WORKERS = 4
+
+
+class HealthServer:
+    """``/healthz``: the informer loop is alive and not stuck. ``/readyz``: listed, connected, not stopping."""
+
+    def __init__(self, informer: Informer, thread: threading.Thread, port: int, stuck_after: float) -> None:
+        self.informer = informer
+        self.thread = thread
+        self.stuck_after = stuck_after
+        checks = {"/healthz": self.live, "/readyz": self.ready}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                ok, detail = checks[self.path]() if self.path in checks else (False, "not found")
+                self.send_response(200 if ok else 503 if self.path in checks else 404)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(detail.encode())
+
+            def log_message(self, format: str, *args: object) -> None:  # probes every few seconds: no log line
+                return
+
+        self.server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+        self.port = self.server.server_address[1]
+
+    def live(self) -> tuple[bool, str]:
+        if not self.thread.is_alive() and not self.informer.stop.is_set():
+            return False, "watch loop has died"
+        if time.monotonic() - self.informer.heartbeat > self.stuck_after:
+            return False, "watch loop made no progress"
+        return True, "alive"
+
+    def ready(self) -> tuple[bool, str]:
+        if self.informer.stop.is_set():
+            return False, "shutting down"
+        if not self.informer.synced.is_set():
+            return False, "initial list not done"
+        if not self.informer.connected:
+            return False, "the API server keeps failing"
+        return True, "watching"
+
+    def start(self) -> None:
+        threading.Thread(target=self.server.serve_forever, name="health", daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Watcher:
@@ -23,38 +72,56 @@ class Watcher:
         self.config = config
         self.stopping = threading.Event()
         api = client.CustomObjectsApi(api_client)
-        self.cache = Cache()
-        self.queue = WorkQueue()
+        self.cache, self.queue = Cache(), WorkQueue()
         self.informer = Informer(api, config.namespace, self.cache, self.queue, self.stopping, watch_timeout)
-        catalog = CatalogClient(config.catalog_url, make_auth(config), stop=self.stopping)
+        catalog = CatalogClient(config, self.stopping)
         self.reconciler = Reconciler(catalog, api, self.cache, self.stopping, follow_seconds=follow_seconds)
         self.threads = [threading.Thread(target=self.informer.run, name="informer", daemon=True),
                         threading.Thread(target=self._resync_loop, name="resync", daemon=True)]
-        self.threads += [threading.Thread(target=run_worker, args=(self.queue, self.reconciler, self.stopping),
-                                          name=f"worker-{n}", daemon=True) for n in range(WORKERS)]
+        self.threads += [threading.Thread(target=self.reconciler.work, args=(self.queue,), name=f"worker-{n}",
+                                          daemon=True) for n in range(WORKERS)]
         # Stuck = no loop iteration for three of the longest watch requests.
-        stuck_after = watch_timeout * 6 + 90
-        self.health = HealthServer(self.informer, self.threads[0], config.health_port, stuck_after)
+        self.health = HealthServer(self.informer, self.threads[0], config.health_port, watch_timeout * 6 + 90)
 
     def start(self) -> None:
-        logger.info("watcher started", extra=fields(namespace=self.config.namespace or "*",
-                                                    catalog_url=self.config.catalog_url, health_port=self.health.port))
+        log(INFO, "watcher started", namespace=self.config.namespace or "*", catalog_url=self.config.catalog_url,
+            health_port=self.health.port)
         self.health.start()
         for thread in self.threads:
             thread.start()
 
     def stop(self, grace_seconds: float = 20.0) -> None:
-        """Stops watching, lets workers finish their current item (bounded), then stops the health server."""
-        logger.info("stopping")
+        # Workers finish their current item (bounded by the grace period): SIGTERM loses no delivery.
+        log(INFO, "stopping")
         self.informer.shutdown()
-        self.queue.close()
         for thread in self.threads:
             thread.join(timeout=grace_seconds / len(self.threads))
         self.health.stop()
-        logger.info("stopped")
+        log(INFO, "stopped")
 
     def _resync_loop(self) -> None:
         while not self.stopping.wait(self.config.resync_seconds):
             if self.informer.synced.is_set():
-                count = self.informer.resync()
-                logger.info("resync", extra=fields(lagging=count))
+                log(INFO, "resync", lagging=self.informer.resync())
+
+
+def main() -> int:
+    """``python -m watcher``: configure from the environment, run until SIGTERM/SIGINT."""
+    try:
+        settings = load_config()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    if os.environ.get("KUBECONFIG"):  # a developer's cluster; in a pod, the ServiceAccount's credentials
+        kube_config.load_kube_config(config_file=os.environ["KUBECONFIG"])
+    else:
+        kube_config.load_incluster_config()
+    watcher = Watcher(settings, client.ApiClient())
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    watcher.start()
+    done.wait()
+    watcher.stop()
+    return 0

@@ -1,10 +1,18 @@
-"""Watcher configuration from environment variables (names fixed by the configuration document)."""
+"""Configuration from environment variables (names fixed by the configuration document), and JSON logs.
 
-from __future__ import annotations
+The logs are a dozen lines of stdlib logging rather than aws-lambda-powertools: the watcher runs in a
+cluster, not in Lambda, and must stay independent of the service's packages.
+"""
 
+import json
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+logger = logging.getLogger("watcher")
 
 
 class ConfigError(ValueError):
@@ -24,14 +32,11 @@ class WatcherConfig:
 
 
 def load_config(env: Mapping[str, str] | None = None) -> WatcherConfig:
-    """Parses and validates the environment; a bad value raises ConfigError naming the variable."""
     env = os.environ if env is None else env
     url = env.get("CATALOG_URL", "").strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ConfigError("CATALOG_URL must be the http(s) base URL of the catalog API")
-    auth = env.get("CATALOG_AUTH", "bearer").strip().lower() or "bearer"
-    if auth not in ("bearer", "sigv4"):
-        raise ConfigError("CATALOG_AUTH must be 'bearer' or 'sigv4'")
+    auth = _choice(env, "CATALOG_AUTH", ("bearer", "sigv4"))
     key_file = env.get("CATALOG_API_KEY_FILE", "").strip() or None
     if auth == "bearer" and (key_file is None or not os.path.isfile(key_file)):
         raise ConfigError("CATALOG_API_KEY_FILE must name a readable file holding the API key (a mounted Secret)")
@@ -39,32 +44,51 @@ def load_config(env: Mapping[str, str] | None = None) -> WatcherConfig:
     if auth == "sigv4" and region is None:
         raise ConfigError("CATALOG_AUTH=sigv4 needs AWS_REGION (the region of the catalog API)")
     return WatcherConfig(
-        catalog_url=url,
-        api_key_file=key_file,
-        auth=auth,
-        namespace=env.get("WATCH_NAMESPACE", "").strip(),
+        catalog_url=url, api_key_file=key_file, auth=auth, namespace=env.get("WATCH_NAMESPACE", "").strip(),
         resync_seconds=_number(env, "RESYNC_SECONDS", 300.0, minimum=1.0),
-        health_port=int(_number(env, "HEALTH_PORT", 8080, minimum=0, maximum=65535)),
-        aws_region=region,
-        log_level=_log_level(env),
+        health_port=int(_number(env, "HEALTH_PORT", 8080, minimum=0, maximum=65535)), aws_region=region,
+        log_level=_choice(env, "LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL")),
     )
 
 
-def _log_level(env: Mapping[str, str]) -> str:
-    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return level
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """The value among ``allowed`` (any case); the first one is the default."""
+    value = env.get(name, "").strip() or allowed[0]
+    for option in allowed:
+        if option.lower() == value.lower():
+            return option
+    raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float = 1e9) -> float:
     raw = env.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = float(raw)
+        value = float(raw) if raw else default
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}")
     return value
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname, "service": "remediation-workflow-watcher", "message": record.getMessage(),
+                **getattr(record, "fields", {})}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def log(level: int, message: str, exc_info: bool = False, **ids: object) -> None:
+    """One JSON line carrying the ids people search by (None values left out)."""
+    extra = {"fields": {key: value for key, value in ids.items() if value is not None}}
+    logger.log(level, message, exc_info=exc_info, extra=extra)

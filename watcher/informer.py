@@ -1,27 +1,26 @@
-"""List-then-watch of RemediationWorkflow resources into a local cache and the work queue.
+"""List-then-watch of RemediationWorkflow resources into a cache and a keyed work queue.
 
-The Python client's ``Watch`` streams one watch request; the informer around it (resume from the last
-resourceVersion, bookmarks, relist on 410 Gone, jittered reconnect backoff, periodic resync) is what
-client-go provides in Go and the Python client does not, hence this module.
+The Python client's ``Watch`` streams one watch request; what client-go adds around it in Go (resume
+from the last resourceVersion, bookmarks, relist on 410 Gone, jittered reconnect backoff, resync, a
+cache and a de-duplicating work queue) the Python client does not have, hence this module.
 """
-
-from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from logging import INFO, WARNING
 from typing import Any
 
 import urllib3
 from kubernetes import client, watch
 
-from watcher.logs import fields, logger
-from watcher.workqueue import Key, WorkQueue
+from watcher.config import log
 
 GROUP, VERSION, PLURAL = "kubernaut.ai", "v1alpha1", "remediationworkflows"
 SYNC, DELETED = "SYNC", "DELETED"
 PAGE_SIZE = 500
+Key = tuple[str, str]
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -34,17 +33,8 @@ def needs_work(obj: dict[str, Any]) -> bool:
     return status.get("observedGeneration") != obj["metadata"].get("generation") or status.get("phase") == "Pending"
 
 
-def _newer_or_same(candidate: str | None, current: str | None) -> bool:
-    # resourceVersions are opaque, but every real API server uses etcd revisions (integers); when they
-    # are not integers we fall back to "the last one seen wins", which is what watch order gives anyway.
-    try:
-        return int(candidate or 0) >= int(current or 0)
-    except ValueError:
-        return True
-
-
 class Cache:
-    """The last seen state of every watched resource; workers read the freshest object from it."""
+    """The newest seen state of every watched resource; workers read the freshest object from it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -52,12 +42,11 @@ class Cache:
 
     def store(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Keeps ``obj`` unless a newer version is already cached; returns the cached one."""
-        key = key_of(obj)
         with self._lock:
-            cached = self._objects.get(key)
+            cached = self._objects.get(key_of(obj))
             if cached is None or _newer_or_same(obj["metadata"].get("resourceVersion"),
                                                 cached["metadata"].get("resourceVersion")):
-                self._objects[key] = cached = obj
+                self._objects[key_of(obj)] = cached = obj
             return cached
 
     def remove(self, key: Key) -> None:
@@ -81,21 +70,85 @@ class Cache:
             return list(self._objects.values())
 
 
+def _newer_or_same(candidate: str | None, current: str | None) -> bool:
+    # resourceVersions are opaque, but every real API server uses etcd revisions (integers); when they
+    # are not integers "the last one seen wins", which is what watch order gives anyway.
+    try:
+        return int(candidate or 0) >= int(current or 0)
+    except ValueError:
+        return True
+
+
+class WorkQueue:
+    """client-go's workqueue semantics: a key is handed to one worker at a time, only its latest item is
+    kept while it waits, and a key changed during processing is queued again once the worker is done."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._order: deque[Key] = deque()
+        self._items: dict[Key, Any] = {}
+        self._processing: set[Key] = set()
+        self._failures: dict[Key, int] = {}
+
+    def add(self, key: Key, item: Any, replace: bool = True) -> None:
+        with self._lock:
+            if key in self._items and not replace:
+                return
+            if key not in self._items and key not in self._processing:
+                self._order.append(key)
+                self._lock.notify()
+            self._items[key] = item
+
+    def get(self, timeout: float) -> tuple[Key, Any] | None:
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._order, timeout):
+                return None
+            key = self._order.popleft()
+            self._processing.add(key)
+            return key, self._items.pop(key)
+
+    def done(self, key: Key, failed: Any = None) -> float | None:
+        """Releases ``key``. A ``failed`` item is queued again after an exponential delay (capped at five
+        minutes) unless a newer item arrived meanwhile; returns that delay."""
+        with self._lock:
+            self._processing.discard(key)
+            if key in self._items:
+                self._order.append(key)
+                self._lock.notify()
+            if failed is None:
+                self._failures.pop(key, None)
+                return None
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+        delay = min(300.0, 2.0 ** (failures - 1))
+        timer = threading.Timer(delay, self.add, (key, failed, False))
+        timer.daemon = True
+        timer.start()
+        return delay
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
 class Informer:
     def __init__(self, api: client.CustomObjectsApi, namespace: str, cache: Cache, queue: WorkQueue,
-                 stop: threading.Event, watch_timeout: int = 300, max_backoff: float = 60.0) -> None:
+                 stop: threading.Event, watch_timeout: int = 300) -> None:
         self.api = api
         self.namespace = namespace
         self.cache = cache
         self.queue = queue
         self.stop = stop
         self.watch_timeout = watch_timeout
-        self.max_backoff = max_backoff
         self.resource_version: str | None = None
         self.synced = threading.Event()  # the first list succeeded
         self.heartbeat = time.monotonic()
-        self._watch: watch.Watch | None = None
+        self._watch = watch.Watch()
         self._failures = 0
+
+    @property
+    def connected(self) -> bool:
+        """Not failing persistently: one dropped watch does not make the watcher unready, three in a row do."""
+        return self._failures < 3
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -107,26 +160,18 @@ class Informer:
                 self._failures = 0
             except client.ApiException as exc:
                 if exc.status == 410:
-                    logger.info("resourceVersion expired, relisting",
-                                extra=fields(resource_version=self.resource_version))
+                    log(INFO, "resourceVersion expired, relisting", resource_version=self.resource_version)
                     self.resource_version = None
                     continue
                 self._back_off(f"API server answered {exc.status} {exc.reason}")
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 self._back_off(f"{type(exc).__name__}: {exc}")
 
-    @property
-    def connected(self) -> bool:
-        """Not failing persistently: one dropped watch does not make the watcher unready, three in a row do."""
-        return self._failures < 3
-
     def shutdown(self) -> None:
         self.stop.set()
-        if self._watch is not None:
-            self._watch.stop()
+        self._watch.stop()
 
     def resync(self) -> int:
-        """Queues every cached resource whose status lags its generation; returns how many."""
         lagging = [obj for obj in self.cache.values() if needs_work(obj)]
         for obj in lagging:
             self.queue.add(key_of(obj), (SYNC, obj))
@@ -134,59 +179,42 @@ class Informer:
 
     def _back_off(self, reason: str) -> None:
         self._failures += 1
-        delay = min(self.max_backoff, 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
-        logger.warning("watch failed, reconnecting", extra=fields(reason=reason, retry_in_seconds=round(delay, 2)))
+        delay = min(60.0, 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
+        log(WARNING, "watch failed, reconnecting", reason=reason, retry_in_seconds=round(delay, 2))
         self.stop.wait(delay)
 
-    def _relist(self) -> None:
-        items, resource_version = [], None
-        token: str | None = None
-        while True:
-            page = self._list(limit=PAGE_SIZE, _continue=token) if token else self._list(limit=PAGE_SIZE)
-            items.extend(page.get("items", []))
-            token = page["metadata"].get("continue")
-            resource_version = page["metadata"]["resourceVersion"]
-            if not token:
-                break
-        for obj in self.cache.replace(items):
-            # Deleted while we were not watching: the last known state is all there is to forward.
-            self.queue.add(key_of(obj), (DELETED, obj))
-        for obj in items:
-            if needs_work(obj):
-                self.queue.add(key_of(obj), (SYNC, obj))
-        self.resource_version = resource_version
-        self._failures = 0
-        self.synced.set()
-        logger.info("listed", extra=fields(count=len(items), resource_version=resource_version))
-
-    def _list(self, **kwargs: Any) -> dict[str, Any]:
+    def _list(self, **kwargs: Any) -> Any:
         if self.namespace:
             return self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, **kwargs)
         return self.api.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
 
+    def _relist(self) -> None:
+        items: list[dict[str, Any]] = []
+        page = self._list(limit=PAGE_SIZE)
+        items += page.get("items", [])
+        while page["metadata"].get("continue"):
+            page = self._list(limit=PAGE_SIZE, _continue=page["metadata"]["continue"])
+            items += page.get("items", [])
+        for obj in self.cache.replace(items):
+            # Deleted while we were not watching: the last known state is all there is to forward.
+            self.queue.add(key_of(obj), (DELETED, obj))
+        self.resync()
+        self.resource_version = page["metadata"]["resourceVersion"]
+        self._failures = 0
+        self.synced.set()
+        log(INFO, "listed", count=len(items), resource_version=self.resource_version)
+
     def _watch_once(self) -> None:
-        """One watch request from the last resourceVersion, until the server ends it (timeout) or we stop."""
-        self._watch = watch.Watch()
         # A randomised server-side timeout (as client-go does) spreads reconnects of many watchers.
         timeout = random.randint(self.watch_timeout, self.watch_timeout * 2)
-        for event in self._events(timeout):
+        for event in self._watch.stream(self._list, resource_version=self.resource_version, allow_watch_bookmarks=True,
+                                        timeout_seconds=timeout, _request_timeout=(10, timeout + 30)):
             self.heartbeat = time.monotonic()
             self._failures = 0
             obj = event["raw_object"]
             self.resource_version = obj["metadata"]["resourceVersion"]
-            if event["type"] == "BOOKMARK":
-                continue
             if event["type"] == DELETED:
                 self.cache.remove(key_of(obj))
                 self.queue.add(key_of(obj), (DELETED, obj))
-            elif needs_work(self.cache.store(obj)):
+            elif event["type"] != "BOOKMARK" and needs_work(self.cache.store(obj)):
                 self.queue.add(key_of(obj), (SYNC, obj))
-
-    def _events(self, timeout: int) -> Iterator[dict[str, Any]]:
-        args = (GROUP, VERSION, self.namespace, PLURAL) if self.namespace else (GROUP, VERSION, PLURAL)
-        method = self.api.list_namespaced_custom_object if self.namespace else self.api.list_cluster_custom_object
-        assert self._watch is not None
-        yield from self._watch.stream(
-            method, *args, resource_version=self.resource_version, allow_watch_bookmarks=True,
-            timeout_seconds=timeout, _request_timeout=(10, timeout + 30),
-        )

@@ -4,135 +4,192 @@ Restart safety: as soon as the catalog accepts a delivery the status records the
 with phase Pending for that generation, so a restarted watcher follows the same registration
 instead of posting again. A crash before that write re-posts the same (uid, generation, event)
 delivery, which the catalog answers with the same registration id.
+
+Condition ``Ready`` follows metav1.Condition; its reason is the catalog error type in CamelCase
+(``image-pull-failed`` -> ``ImagePullFailed``), so new error kinds need no change here.
 """
 
-from __future__ import annotations
-
+import re
 import threading
 import time
+from datetime import UTC, datetime
+from logging import ERROR, INFO, WARNING
 from typing import Any
 
 from kubernetes import client
 
-from watcher import status as st
 from watcher.catalog import CatalogClient, CatalogRejected, CatalogUnavailable
-from watcher.informer import DELETED, GROUP, PLURAL, VERSION, Cache, key_of
-from watcher.logs import fields, logger
-from watcher.workqueue import WorkQueue
+from watcher.config import log
+from watcher.informer import DELETED, GROUP, PLURAL, VERSION, Cache, WorkQueue, key_of
 
-FIELD_MANAGER = "remediation-workflow-watcher"
-MERGE_PATCH = "application/merge-patch+json"
+PENDING = "Pending"
 TERMINAL = ("succeeded", "failed")
-AUTH_ERRORS = (401, 403)
+MAX_MESSAGE = 4000
+OWNED = ("phase", "observedGeneration", "message", "conditions", "registrationId", "workflowId", "catalogVersion",
+         "imageDigest", "shortDigest")
+
+
+def pending(generation: int, registration_id: str, workflow_id: str | None, version: str | None,
+            current: dict[str, Any]) -> dict[str, Any]:
+    return _status(current, generation, PENDING, "Unknown", "RegistrationPending",
+                   f"registration {registration_id} queued", registrationId=registration_id,
+                   workflowId=workflow_id, catalogVersion=version)
+
+
+def rejected(generation: int, reason: str, message: str, current: dict[str, Any]) -> dict[str, Any]:
+    """The catalog refused the resource before queueing anything (e.g. a label key the CRD cannot check)."""
+    return _status(current, generation, "Failed", "False", reason, message)
+
+
+def outcome(registration: dict[str, Any], generation: int, enabled: bool, current: dict[str, Any]) -> dict[str, Any]:
+    digest = registration.get("image_digest")
+    ids = {"registrationId": registration.get("registration_id"), "workflowId": registration.get("workflow_id"),
+           "catalogVersion": registration.get("version"), "imageDigest": digest, "shortDigest": short_digest(digest)}
+    if registration.get("status") == "succeeded" and not enabled:
+        return _status(current, generation, "Disabled", "False", "Disabled",
+                       "registered; the workflow is disabled (spec.enabled is false)", **ids)
+    if registration.get("status") == "succeeded":
+        return _status(current, generation, "Registered", "True", "Registered",
+                       f"registered as {ids['workflowId']} {ids['catalogVersion']} ({digest})", **ids)
+    error = registration.get("error") or {}
+    message = error.get("detail") or error.get("title") or "registration failed"
+    return _status(current, generation, "Failed", "False", reason_from(error.get("type")), message, **ids)
+
+
+def reason_from(error_type: object) -> str:
+    """``https://.../problems/image-pull-failed`` or ``image-pull-failed`` -> ``ImagePullFailed``."""
+    slug = str(error_type or "").rstrip("/").rsplit("/", 1)[-1]
+    reason = "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", slug))
+    return reason if reason[:1].isalpha() else "RegistrationFailed"
+
+
+def short_digest(digest: str | None) -> str | None:
+    """Algorithm and 12 hex digits, for the Digest printer column (printer columns cannot cut strings)."""
+    algorithm, _, hex_part = (digest or "").partition(":")
+    return f"{algorithm}:{hex_part[:12]}" if hex_part else digest
+
+
+def is_current(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """Would the patch change nothing? (Compared without the condition's transition time.)"""
+    def strip(status: dict[str, Any]) -> dict[str, Any]:
+        conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions", [])]
+        return {**status, "conditions": conditions}
+
+    return all(strip(current).get(key) == value for key, value in strip(desired).items())
+
+
+def _status(current: dict[str, Any], generation: int, phase: str, ready: str, reason: str, message: str,
+            **extra: Any) -> dict[str, Any]:
+    message = message[:MAX_MESSAGE]
+    previous = next((c for c in current.get("conditions", []) if c.get("type") == "Ready"), {})
+    # Standard condition semantics: the transition time moves only when the condition's status does.
+    changed_at = previous.get("lastTransitionTime") if previous.get("status") == ready else None
+    condition = {"type": "Ready", "status": ready, "reason": reason, "message": message,
+                 "observedGeneration": generation,
+                 "lastTransitionTime": changed_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    # Every field the watcher owns is set; None removes a stale value (merge-patch semantics), e.g. the
+    # digest of the previous generation while a new one is pending.
+    return {**dict.fromkeys(OWNED), "phase": phase, "observedGeneration": generation, "message": message,
+            "conditions": [condition], **extra}
 
 
 class Reconciler:
+    poll_seconds = 0.5
+
     def __init__(self, catalog: CatalogClient, api: client.CustomObjectsApi, cache: Cache, stop: threading.Event,
-                 follow_seconds: float = 120.0, poll_seconds: float = 0.5) -> None:
+                 follow_seconds: float = 120.0) -> None:
         self.catalog = catalog
         self.api = api
         self.cache = cache
         self.stop = stop
         self.follow_seconds = follow_seconds
-        self.poll_seconds = poll_seconds
+
+    def work(self, queue: WorkQueue) -> None:
+        while not self.stop.is_set():
+            if (work := queue.get(timeout=1.0)) is None:
+                continue
+            key, (event, obj) = work
+            try:
+                self.handle(event, obj)
+            except Exception as exc:
+                delay = queue.done(key, failed=(event, obj))
+                # The catalog or the API server failing is expected; anything else is a bug: log its traceback.
+                expected = isinstance(exc, CatalogUnavailable | CatalogRejected | client.ApiException)
+                log(WARNING if expected else ERROR, "delivery failed, will retry", exc_info=not expected,
+                    namespace=key[0], name=key[1], event=event, error=str(exc), retry_in_seconds=delay)
+            else:
+                queue.done(key)
 
     def handle(self, event: str, obj: dict[str, Any]) -> None:
-        """Raises CatalogUnavailable when the delivery must be retried later."""
+        """Raises CatalogUnavailable, CatalogRejected or ApiException when the item must be retried later."""
         if event == DELETED:
-            self._forward_delete(obj)
-            return
-        latest = self.cache.get(key_of(obj))
-        if latest is None:  # deleted since it was queued; its DELETED event is queued too
-            return
-        self._sync(latest)
-
-    def _forward_delete(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        try:
-            accepted = self.catalog.register(DELETED, obj, correlation_id=f"{meta['uid']}.deleted")
-        except CatalogRejected as exc:
-            if exc.status in AUTH_ERRORS:
-                raise
-            # Nothing to disable (never registered, or refused as invalid): there is no status to write.
-            logger.info("deletion not applied by the catalog", extra=fields(**_ids(obj), reason=str(exc)))
-            return
-        logger.info("deletion forwarded; the catalog disables the workflow",
-                    extra=fields(**_ids(obj), registration_id=accepted.registration_id,
-                                 workflow_id=accepted.workflow_id))
+            self._post(DELETED, obj, f"{obj['metadata']['uid']}.deleted")
+        elif (latest := self.cache.get(key_of(obj))) is not None:  # else deleted since; its DELETED is queued too
+            self._sync(latest)
 
     def _sync(self, obj: dict[str, Any]) -> None:
-        meta, current = obj["metadata"], obj.get("status") or {}
-        generation = meta.get("generation", 1)
-        correlation_id = f"{meta['uid']}.{generation}"
-        pending_id = current.get("registrationId") if current.get("phase") == st.PENDING else None
-        if current.get("observedGeneration") == generation and pending_id:
+        current, generation = obj.get("status") or {}, obj["metadata"]["generation"]
+        correlation_id = f"{obj['metadata']['uid']}.{generation}"
+        if current.get("observedGeneration") == generation:
+            if current.get("phase") != PENDING or not current.get("registrationId"):
+                return
             try:
-                self._finish(obj, pending_id, correlation_id, current)
+                self._follow(obj, current["registrationId"], correlation_id)
+                return
             except CatalogRejected as exc:
                 if exc.status != 404:
                     raise
-                logger.warning("the catalog has no record of the pending registration; delivering again",
-                               extra=fields(**_ids(obj), registration_id=pending_id))
-                self._deliver(obj, "MODIFIED", correlation_id, current)
-        elif current.get("observedGeneration") != generation:
-            # The event type is derived from the status, not from how we learnt about the object, so a
-            # re-delivery after a restart is the same delivery (the catalog answers the same registration).
-            self._deliver(obj, "MODIFIED" if "observedGeneration" in current else "ADDED", correlation_id, current)
+                log(WARNING, "the catalog has no record of the pending registration; delivering again",
+                    **_ids(obj), registration_id=current["registrationId"])
+        # The event is derived from the status, not from how we learnt about the object, so a re-delivery
+        # after a restart is the same delivery (the catalog answers with the same registration).
+        accepted = self._post("MODIFIED" if "observedGeneration" in current else "ADDED", obj, correlation_id)
+        if accepted is not None:
+            status = pending(generation, accepted["registration_id"], accepted.get("workflow_id"),
+                             accepted.get("version"), current)
+            self._follow({**obj, "status": self._write(obj, status)}, accepted["registration_id"], correlation_id)
 
-    def _deliver(self, obj: dict[str, Any], event: str, correlation_id: str, current: dict[str, Any]) -> None:
-        generation = obj["metadata"].get("generation", 1)
+    def _post(self, event: str, obj: dict[str, Any], correlation_id: str) -> dict[str, Any] | None:
+        """Forwards one event; None when the catalog refused the resource itself (the status then says why)."""
         try:
             accepted = self.catalog.register(event, obj, correlation_id)
         except CatalogRejected as exc:
-            if exc.status in AUTH_ERRORS:  # the watcher's key is wrong, not the resource: retry later
-                raise
-            reason = "Invalid" if exc.status == 400 else st.reason_from(exc.problem.get("type"))
-            logger.warning("catalog rejected the resource", extra=fields(**_ids(obj), http_status=exc.status))
-            self._write(obj, st.rejected(generation, reason, str(exc), current))
-            return
-        logger.info("registration queued", extra=fields(**_ids(obj), registration_id=accepted.registration_id,
-                                                         workflow_id=accepted.workflow_id, version=accepted.version,
-                                                         correlation_id=correlation_id))
-        current = self._write(obj, st.pending(generation, accepted.registration_id, accepted.workflow_id,
-                                               accepted.version, current))
-        self._finish(obj, accepted.registration_id, correlation_id, current)
+            log(WARNING, "catalog rejected the delivery", **_ids(obj), event=event, http_status=exc.status,
+                error=str(exc))
+            if event != DELETED:  # a refused deletion (never registered, or invalid) has no status to write
+                reason = "Invalid" if exc.status == 400 else reason_from(exc.problem.get("type"))
+                self._write(obj, rejected(obj["metadata"]["generation"], reason, str(exc), obj.get("status") or {}))
+            return None
+        log(INFO, "delivery accepted", **_ids(obj), event=event, registration_id=accepted["registration_id"],
+            workflow_id=accepted.get("workflow_id"), version=accepted.get("version"), correlation_id=correlation_id)
+        return accepted
 
-    def _finish(self, obj: dict[str, Any], registration_id: str, correlation_id: str, current: dict[str, Any]) -> None:
-        """Follows the registration and writes its outcome (or leaves Pending for the resync to follow)."""
-        registration = self._follow(registration_id, correlation_id)
-        if registration is None:
-            logger.info("registration still running; the resync follows it later",
-                        extra=fields(**_ids(obj), registration_id=registration_id))
-            return
-        enabled = (obj.get("spec") or {}).get("enabled", True) is not False
-        self._write(obj, st.outcome(registration, obj["metadata"].get("generation", 1), enabled, current))
-        logger.info("registration finished", extra=fields(**_ids(obj), registration_id=registration_id,
-                                                          outcome=registration.get("status"),
-                                                          workflow_id=registration.get("workflow_id"),
-                                                          version=registration.get("version")))
-
-    def _follow(self, registration_id: str, correlation_id: str) -> dict[str, Any] | None:
-        """Polls the registration until it finishes; None when the time bound passes or we stop."""
-        deadline = time.monotonic() + self.follow_seconds
-        delay = self.poll_seconds
-        while True:
-            registration = self.catalog.registration(registration_id, correlation_id)
-            if registration.get("status") in TERMINAL:
-                return registration
+    def _follow(self, obj: dict[str, Any], registration_id: str, correlation_id: str) -> None:
+        """Polls the registration (bounded) and writes its outcome, or leaves Pending for the resync to follow."""
+        deadline, delay = time.monotonic() + self.follow_seconds, self.poll_seconds
+        registration = self.catalog.registration(registration_id, correlation_id)
+        while registration.get("status") not in TERMINAL:
             if time.monotonic() + delay > deadline or self.stop.wait(delay):
-                return None
+                log(INFO, "registration still running; the resync follows it later", **_ids(obj),
+                    registration_id=registration_id)
+                return
             delay = min(delay * 2, 5.0)
+            registration = self.catalog.registration(registration_id, correlation_id)
+        enabled = (obj.get("spec") or {}).get("enabled", True) is not False
+        self._write(obj, outcome(registration, obj["metadata"]["generation"], enabled, obj.get("status") or {}))
+        log(INFO, "registration finished", **_ids(obj), registration_id=registration_id,
+            outcome=registration.get("status"), workflow_id=registration.get("workflow_id"),
+            version=registration.get("version"))
 
     def _write(self, obj: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
         """Merge-patches the status subresource (never the spec); returns the status now stored."""
-        current = obj.get("status") or {}
-        if st.is_current(current, desired):
+        current, meta = obj.get("status") or {}, obj["metadata"]
+        if is_current(current, desired):
             return current
-        meta = obj["metadata"]
         try:
             updated = self.api.patch_namespaced_custom_object_status(
                 GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": desired},
-                field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH)
+                field_manager="remediation-workflow-watcher", _content_type="application/merge-patch+json")
         except client.ApiException as exc:
             if exc.status == 404:  # deleted meanwhile; its DELETED event does the rest
                 return desired
@@ -145,24 +202,3 @@ def _ids(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     return {"namespace": meta.get("namespace"), "name": meta.get("name"), "uid": meta.get("uid"),
             "generation": meta.get("generation")}
-
-
-def run_worker(queue: WorkQueue, reconciler: Reconciler, stop: threading.Event) -> None:
-    while not stop.is_set():
-        work = queue.get(timeout=1.0)
-        if work is None:
-            continue
-        key, (event, obj) = work
-        try:
-            reconciler.handle(event, obj)
-            queue.forget(key)
-        except (CatalogUnavailable, CatalogRejected, client.ApiException) as exc:
-            # CatalogRejected reaching here is an authentication problem or a refused follow-up: retry later.
-            delay = queue.retry(key, (event, obj))
-            logger.warning("delivery failed, will retry", extra=fields(
-                namespace=key[0], name=key[1], event=event, error=str(exc), retry_in_seconds=delay))
-        except Exception:
-            logger.exception("unexpected error handling a resource", extra=fields(namespace=key[0], name=key[1]))
-            queue.retry(key, (event, obj))
-        finally:
-            queue.done(key)

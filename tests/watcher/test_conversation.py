@@ -49,6 +49,8 @@ def test_list_watch_bookmark_timeout_error_gone_relist_resume(
     def spec_change_then_delete(request: Request) -> Response:
         def events() -> Any:
             yield {"type": "MODIFIED", "object": store.change_spec("oom", version="2.0.0")}
+            # Two resources go to two workers; wait for oom's generation-2 delivery so the order is fixed.
+            wait_until(lambda: len(catalog.posts) >= 4)
             store.wait_for(lambda s: s.status("bad").get("phase") == "Failed")
             yield {"type": "DELETED", "object": store.delete("bad")}
         return stream(events())

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from watcher import status as st
-from watcher.catalog import make_auth
+from watcher import reconciler as st
+from watcher.catalog import Auth
 from watcher.config import ConfigError, load_config
-from watcher.informer import Cache, Informer, needs_work
-from watcher.workqueue import WorkQueue
+from watcher.informer import Cache, Informer, WorkQueue, needs_work
 
 DIGEST = "sha256:" + "0123456789ab" + "f" * 52
 
@@ -131,7 +130,7 @@ def test_sigv4_signs_for_execute_api_with_the_pods_credentials(monkeypatch: pyte
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     config = load_config({"CATALOG_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/api",
                           "CATALOG_AUTH": "sigv4", "AWS_REGION": "eu-west-1"})
-    headers = make_auth(config).headers("POST", config.catalog_url + "/api/v1/registrations", b"{}")
+    headers = Auth(config).headers("POST", config.catalog_url + "/api/v1/registrations", b"{}")
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
     assert "X-Amz-Date" in headers
@@ -143,7 +142,7 @@ def test_readiness_follows_the_informer_and_liveness_a_stuck_loop() -> None:
 
     import requests
 
-    from watcher.health import HealthServer
+    from watcher.app import HealthServer
 
     stop = threading.Event()
     informer = Informer(api=None, namespace="", cache=Cache(), queue=WorkQueue(), stop=stop)  # type: ignore[arg-type]
