@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup setup-test run test lint migrate package lint-infra deploy bench coldstart clean
+.PHONY: setup setup-test run test lint migrate package lint-infra deploy bench bench-search-latency coldstart clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -35,6 +35,15 @@ deploy: package
 
 coldstart: setup
 	@$(PY) bench/coldstart.py
+
+SEARCH_DATA := ../shared/bench/search
+# The quick benchmarks (a few minutes in all); bench-search-latency loads 100,000 versions (~3 min more).
+bench: setup-test coldstart
+	@$(PY) bench/search_quality.py --corpus $(SEARCH_DATA)/corpus.jsonl --queries $(SEARCH_DATA)/queries-dev.jsonl
+	@$(PY) bench/registration.py --latency 50 --throughput 60
+
+bench-search-latency: setup
+	@$(PY) bench/search_latency.py --versions 100000
 
 clean:
 	rm -rf .venv build .pytest_cache .ruff_cache

@@ -28,7 +28,9 @@ def migrate(event: dict, context: object) -> dict:
     from chalicelib.stores.migrations import apply_migrations
 
     def run() -> dict[str, str]:
-        return {"applied": ",".join(apply_migrations(services().db))}
+        applied = apply_migrations(services().db)
+        services().search.ensure_ready()  # the embedding column and index for the configured dimension
+        return {"applied": ",".join(applied)}
 
     return dict(run_custom_resource(event, run, getattr(context, "log_stream_name", None)))
 

@@ -3,6 +3,7 @@
 serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations, examples, dev key, API
 migrate                   apply pending SQL migrations
 load-examples             (re)load examples/workflows/*.json (idempotent)
+reembed                   re-embed the catalog after an embedding provider or dimension change
 keys create NAME SCOPE..  create an API key (printed once)
 keys list | keys revoke KEY_ID
 """
@@ -39,6 +40,7 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     from chalicelib.stores.migrations import apply_migrations
 
     applied = apply_migrations(services().db)
+    services().search.ensure_ready()  # the embedding column and index for the configured dimension
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
 
 
@@ -116,6 +118,15 @@ def _chalice_config() -> object:
     return Config(chalice_stage="local", user_provided_params={}, config_from_disk=user_config)
 
 
+def cmd_reembed(_: argparse.Namespace) -> None:
+    """Re-embeds every version with the configured provider (after EMBEDDING_PROVIDER/DIMENSIONS change)."""
+    from chalicelib.container import services
+    from chalicelib.services.search import progress_bar
+
+    count = services().search.reembed(progress=progress_bar())
+    print(f"re-embedded {count} versions")
+
+
 def cmd_keys(args: argparse.Namespace) -> None:
     from chalicelib.container import services
 
@@ -141,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate").set_defaults(func=cmd_migrate)
     sub.add_parser("load-examples").set_defaults(func=cmd_load_examples)
+    sub.add_parser("reembed").set_defaults(func=cmd_reembed)
     keys = sub.add_parser("keys")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     create = keys_sub.add_parser("create")

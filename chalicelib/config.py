@@ -110,7 +110,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dispatcher=_choice(env, "DISPATCHER", "inline", DISPATCHERS),
         registration_queue_url=env.get("REGISTRATION_QUEUE_URL") or None,
         embedding_provider=_choice(env, "EMBEDDING_PROVIDER", "default", EMBEDDING_PROVIDERS),
-        embedding_dimensions=_int(env, "EMBEDDING_DIMENSIONS", None, 8, 4096),
+        # pgvector's HNSW index takes at most 2000 dimensions.
+        embedding_dimensions=_int(env, "EMBEDDING_DIMENSIONS", None, 8, 2000),
         bedrock_model_id=env.get("BEDROCK_MODEL_ID") or "amazon.titan-embed-text-v2:0",
         log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         registry_credentials=_credentials(env),

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.domain.errors import ErrorCollector, FieldError, InvalidTransition
 from chalicelib.domain.labels import validate_labels
-from chalicelib.domain.parameter_schema import unrepresentable
+from chalicelib.domain.storable import first_unstorable, unrepresentable
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import check_workflow_id
 
@@ -111,33 +111,12 @@ def check_incident(incident: object) -> list[FieldError]:
             errors.append(FieldError(f"$.incident.{key}", f"must be at most {limit} characters"))
     if "business_context" in incident:
         errors.extend(validate_labels(incident["business_context"], "$.incident.business_context", required=False))
-    bad = _first_unstorable(incident, "$.incident", 0)
+    bad = first_unstorable(incident, "$.incident", MAX_INCIDENT_DEPTH)
     if bad:
         errors.append(bad)
     elif len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
         errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
     return errors
-
-
-def _first_unstorable(node: Any, where: str, depth: int) -> FieldError | None:
-    """Finds what JSON allows but jsonb cannot store (NUL, lone surrogates, NaN) or absurd nesting."""
-    if depth > MAX_INCIDENT_DEPTH:
-        return FieldError(where, f"nests deeper than {MAX_INCIDENT_DEPTH} levels")
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if unrepresentable(key):
-                return FieldError(where, "keys must not contain NUL characters or unpaired surrogates")
-            found = _first_unstorable(value, f"{where}.{key[:64]}", depth + 1)
-            if found:
-                return found
-    elif isinstance(node, list):
-        for index, item in enumerate(node):
-            found = _first_unstorable(item, f"{where}[{index}]", depth + 1)
-            if found:
-                return found
-    elif unrepresentable(node):
-        return FieldError(where, "must be a finite number, or a string without NUL characters or unpaired surrogates")
-    return None
 
 
 def parse_status_update(body: Mapping[str, Any]) -> StatusUpdate:

@@ -10,7 +10,6 @@ at most 100 parameters. Errors carry the JSON path of the rule that broke.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from chalicelib.domain.errors import FieldError
+from chalicelib.domain.storable import UNSTORABLE, unrepresentable
 
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -141,8 +141,7 @@ def validate_parameters(schema: Mapping[str, Any], values: object) -> tuple[list
                 errors.append(FieldError(f"$.parameters.{other}", f"is required when {name} is set"))
     unsafe = {name for name, value in with_defaults.items() if unrepresentable(value)}
     for name in sorted(unsafe):
-        errors.append(FieldError(f"$.parameters.{name}", "must be a finite number, or a string without NUL "
-                                                         "characters or unpaired surrogates"))
+        errors.append(FieldError(f"$.parameters.{name}", UNSTORABLE))
     structural = {"required", "dependentRequired", "additionalProperties"}
     for error in Draft202012Validator(schema).iter_errors({k: v for k, v in with_defaults.items() if k not in unsafe}):
         if error.validator not in structural:
@@ -157,21 +156,6 @@ MAX_SHOWN_NAME = 64
 def _shown(name: str) -> str:
     """An undeclared name as echoed in an error: names are not values, but bound their size."""
     return name if len(name) <= MAX_SHOWN_NAME else name[:MAX_SHOWN_NAME] + "..."
-
-
-def unrepresentable(value: object) -> bool:
-    """Values JSON Schema accepts but that cannot become an environment variable or a jsonb value:
-    NaN/Infinity (Python's json module parses them) and strings with NUL or lone surrogates."""
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, str):
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-    return False
 
 
 def _safe_message(error: Any) -> str:

@@ -47,8 +47,20 @@ class SearchRequest:
         return {k: canonical(v) for k, v in sorted(self.labels.items()) if canonical(v) != WILDCARD}
 
 
+def document_fields(title: str, description: str, labels: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(title, description, label values) as the full-text index sees them: CamelCase split, "*" dropped."""
+    values = [v for value in labels.values() for v in ([value] if isinstance(value, str) else value)]
+    label_text = " ".join(split_camel_case(v) for v in values if isinstance(v, str) and v.strip() != WILDCARD)
+    return split_camel_case(title), split_camel_case(description), label_text
+
+
+def embedding_text(title: str, description: str) -> str:
+    """What a version's vector represents (labels stay out: they are hard filters and boosts)."""
+    return f"{title}\n{description}"
+
+
 def parse_query_params(params: Mapping[str, str]) -> SearchRequest:
-    """GET form: ``query``, the four required labels and ``priority`` by name, ``label.<key>``, ``top_k``, ``min_score``."""
+    """GET form: ``query``, required labels and ``priority`` by name, ``label.<key>``, ``top_k``, ``min_score``."""
     labels: dict[str, Any] = {key: params[key] for key in (*REQUIRED_LABELS, "priority") if key in params}
     for name, value in params.items():
         if name.startswith("label."):
@@ -65,7 +77,8 @@ def parse_body(body: Mapping[str, Any]) -> SearchRequest:
         )
     labels = body.get("labels", {})
     if not isinstance(labels, Mapping):
-        raise ValidationFailed("Invalid search request.", [FieldError("$.labels", "must be an object of label -> string")])
+        raise ValidationFailed("Invalid search request.",
+                               [FieldError("$.labels", "must be an object of label -> string")])
     return _build(body.get("query"), dict(labels), body.get("top_k"), body.get("min_score"), from_query_string=False)
 
 
@@ -78,16 +91,19 @@ def _build(query: Any, labels: dict[str, Any], top_k: Any, min_score: Any, from_
         query = query.strip() or None
         if query is not None and len(query) > MAX_QUERY_LENGTH:
             errors.append(FieldError("$.query", f"at most {MAX_QUERY_LENGTH} characters"))
+        elif query is not None and "\x00" in query:
+            errors.append(FieldError("$.query", "must not contain NUL characters"))
     if len(labels) > MAX_LABELS:
         errors.append(FieldError("$.labels", f"at most {MAX_LABELS} labels"))
     for key, value in labels.items():
-        where = f"$.label.{key}" if from_query_string and key not in (*REQUIRED_LABELS, "priority") else f"$.labels.{key}"
+        named = key in (*REQUIRED_LABELS, "priority")
+        where = f"$.label.{key}" if from_query_string and not named else f"$.labels.{key}"
         if not isinstance(key, str) or not LABEL_KEY.match(key):
             errors.append(FieldError(where, "label keys are lower_snake_case, at most 63 characters"))
         elif not isinstance(value, str):
             errors.append(FieldError(where, "a label filter is one string value"))
-        elif not value.strip() or len(value) > MAX_VALUE_LENGTH:
-            errors.append(FieldError(where, f"a label value is 1-{MAX_VALUE_LENGTH} characters"))
+        elif not value.strip() or len(value) > MAX_VALUE_LENGTH or "\x00" in value:
+            errors.append(FieldError(where, f"a label value is 1-{MAX_VALUE_LENGTH} characters, no NUL"))
     top = _number(top_k, "top_k", DEFAULT_TOP_K, 1, MAX_TOP_K, integer=True, errors=errors)
     floor = _number(min_score, "min_score", 0.0, 0.0, 1.0, integer=False, errors=errors)
     if errors:

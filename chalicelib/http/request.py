@@ -12,6 +12,7 @@ from chalice.app import Request
 
 from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.domain.labels import LABEL_KEY, MAX_VALUE_LENGTH
+from chalicelib.domain.storable import first_unstorable
 
 JSON_TYPES = ("application/json", "application/problem+json")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -28,7 +29,8 @@ def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The body is {len(raw)} bytes; the limit is {max_bytes} bytes.")
     try:
-        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+        problem = first_unstorable(body, "$")
     except UnicodeDecodeError:
         raise ValidationFailed("The body is not valid UTF-8.") from None
     except json.JSONDecodeError as exc:
@@ -44,7 +46,13 @@ def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
         raise ValidationFailed("The body holds a value that cannot be read (a number too large?).") from None
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.")
+    if problem:
+        raise ValidationFailed("The body holds text that cannot be stored.", [problem])
     return body
+
+
+def _no_constant(name: str) -> None:
+    raise ValidationFailed(f"The body holds {name}, which is not JSON.")
 
 
 class _DuplicateKey(ValueError):

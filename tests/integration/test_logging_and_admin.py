@@ -84,3 +84,14 @@ def test_keys_create_list_revoke(client: ApiClient, capsys: pytest.CaptureFixtur
     assert client.get("/api/v1/playbooks", scopes=None, headers={"Authorization": f"Bearer {token}"}).status == 401
     assert cli.main(["keys", "create", "bad", "root"]) == 2
     assert "scopes must be" in capsys.readouterr().err
+
+
+def test_reembed_command_reports_every_version(client: ApiClient, capsys: pytest.CaptureFixture[str]) -> None:
+    create(client, "1.0.0")
+    create(client, "1.1.0", title="other")
+    assert cli.main(["reembed"]) == 0
+    captured = capsys.readouterr()
+    assert "re-embedded 2 versions" in captured.out
+    assert "2/2" in captured.err  # the progress bar
+    found = client.get("/api/v1/playbooks/search?query=memory+limit+OOMKilled").json["results"]
+    assert [hit["workflow_id"] for hit in found] == ["oomkill-increase-memory"]

@@ -360,3 +360,15 @@ def test_number_beyond_pythons_digit_limit_is_400(client: ApiClient) -> None:
     body = json.dumps(workflow()).replace('"1.0.0"', "1" + "0" * 5000, 1).encode()
     response = client.request("POST", BASE, body=body, headers={"Content-Type": "application/json"})
     assert response.status == 400 and problem_type(response) == "validation-error"
+
+
+@pytest.mark.parametrize(
+    ("raw_title", "why"),
+    [('"a\\u0000b"', "NUL"), ('"\\ud800"', "surrogate"), ("NaN", "NaN"), ("Infinity", "Infinity")],
+)
+def test_text_postgres_cannot_store_is_400_not_500(client: ApiClient, db: Any, raw_title: str, why: str) -> None:
+    body = json.dumps(workflow()).replace('"Increase memory limit after OOMKill"', raw_title, 1).encode()
+    before = catalog_snapshot(db)
+    response = client.request("POST", BASE, body=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400 and problem_type(response) == "validation-error", why
+    assert catalog_snapshot(db) == before

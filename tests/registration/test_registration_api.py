@@ -117,6 +117,11 @@ def test_failures_name_the_reason_and_leave_the_catalog_unchanged(client, push, 
     assert "$.parameters.properties.lowercase.description" in paths
     assert "every parameter needs a description" in error["detail"]
 
+    nul = oci.playbook_schema(version="1.2.1", description="a\u0000b")
+    nul_image, _ = push(nul)
+    error = _fails(client, db, rw(nul_image, version="1.2.1"), "SchemaInvalid")
+    assert "$.description" in error["detail"] and "NUL" in error["detail"]
+
     not_json, _ = push(b"{not json")
     assert "not valid UTF-8 JSON" in _fails(client, db, rw(not_json, version="1.3.0"), "SchemaInvalid")["detail"]
 

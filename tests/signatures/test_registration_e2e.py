@@ -62,6 +62,8 @@ def test_enforce_registers_a_signed_image_and_shows_who_signed_it(
     assert done["signature"]["verified"] is True and done["signature"]["key_id"] == "release"
     version = client.get(VERSION, scopes=READ).json
     assert version["signature"] == {"verified": True, "key_id": "release"}
+    (hit,) = client.get("/api/v1/playbooks/search?query=memory", scopes=READ).json["results"]
+    assert hit["signature"] == {"verified": True, "key_id": "release"}
 
 
 def test_enforce_fails_an_unsigned_image_and_stores_nothing(client, push_image, oci_registry, with_policy):

@@ -1,0 +1,191 @@
+"""Search use cases: rank the catalog for an incident, index versions as they are written, and
+re-embed the whole catalog after an embedding provider or dimension change.
+
+Label filters are hard (chalicelib/stores/label_filter.py, the SQL form of domain/labels.py):
+similarity only ranks inside the filtered set. The store returns each candidate's raw signals;
+the scoring rule (domain/search.py) turns them into the score and its explanation, and the order
+is total: score descending, then workflow_id.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from psycopg2.extras import RealDictCursor
+
+from chalicelib import metrics
+from chalicelib.adapters.embeddings import Embedder
+from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
+from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.labels import matches
+from chalicelib.domain.search import SearchRequest, document_fields, embedding_text, explain, split_camel_case
+from chalicelib.observability import logger
+from chalicelib.stores import search_store as store
+from chalicelib.stores.db import Database
+
+Row = dict[str, Any]
+# With a query, the nearest POOL_FACTOR x top_k (at least MIN_POOL) filtered versions are re-scored
+# with the full-text and label signals: the semantic neighbourhood bounds the work per search.
+MIN_POOL, POOL_FACTOR = 40, 3
+REEMBED_BATCH = 64
+
+
+class SearchService:
+    def __init__(self, db: Database, embedder: Embedder, query_cache_size: int = 1024) -> None:
+        self._db = db
+        self._embedder = embedder
+        self._queries = QueryEmbeddingCache(embedder, query_cache_size)
+        self._ready = False
+        self._mismatch: Row | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def clear_query_cache(self) -> None:
+        self._queries.clear()
+
+    # --- start-up -----------------------------------------------------------------------------
+    def ensure_ready(self) -> None:
+        """Records the configured provider and creates its HNSW index when the catalog has none yet.
+
+        When the stored vectors come from another provider or dimension, search answers 503 until
+        the re-embed command runs; catalog writes keep working (their vectors wait for it).
+        """
+        if self._ready:
+            return
+        with self._db.transaction() as cur:
+            self._check_vectors(cur)
+
+    def _check_vectors(self, cur: RealDictCursor) -> bool:
+        """True when vectors of the configured provider can be written and searched."""
+        if self._ready:
+            return True
+        store.lock_schema(cur)
+        meta = store.embedding_meta(cur)
+        if meta is None:
+            store.record_provider(cur, self._embedder.name, self._embedder.dimensions)
+            store.drop_hnsw_index(cur)  # a leftover of unknown dimension (e.g. from a restored dump)
+            store.create_hnsw_index(cur, self._embedder.dimensions)
+            logger.info("search embedding index created",
+                        extra={"provider": self._embedder.name, "dimensions": self._embedder.dimensions})
+            return True  # not cached: the caller's transaction may still roll back
+        if (meta["provider"], meta["dimensions"]) == (self._embedder.name, self._embedder.dimensions):
+            self._ready, self._mismatch = True, None
+            return True
+        if self._mismatch != meta:
+            logger.error("search vectors come from another embedding provider; run the re-embed command",
+                         extra={"stored_provider": meta["provider"], "stored_dimensions": meta["dimensions"],
+                                "provider": self._embedder.name, "dimensions": self._embedder.dimensions})
+        self._mismatch = meta
+        return False
+
+    # --- indexing (the catalog's SearchIndexer port) --------------------------------------------
+    def index_version(self, cur: RealDictCursor, version_row: Row) -> None:
+        """Writes the search document and vector of a just-inserted version, in the caller's transaction."""
+        vector = None
+        if self._check_vectors(cur):
+            vector = self._embedder.embed([embedding_text(version_row["title"], version_row["description"])])[0]
+        title, body, labels = document_fields(version_row["title"], version_row["description"], version_row["labels"])
+        store.index_document(cur, version_row["id"], title, body, labels, vector)
+
+    # --- searching ----------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> dict[str, Any]:
+        started = time.perf_counter()
+        self.ensure_ready()
+        if self._mismatch is not None:
+            raise ServiceUnavailable(
+                "Search is unavailable until the catalog is re-embedded for the configured embedding provider "
+                f"({self._embedder.name}, {self._embedder.dimensions} dimensions); run the re-embed command."
+            )
+        vector = self._queries.embed_query(request.query) if request.query else None
+        if vector is not None and not any(vector):
+            vector = None  # no word in the query to compare: rank by text and labels only
+        pool = max(MIN_POOL, POOL_FACTOR * request.top_k) if request.query else request.top_k
+        filters = request.constraining_labels
+        with self._db.transaction() as cur:
+            candidates = store.candidates(
+                cur, split_camel_case(request.query) if request.query else None, vector, filters, pool
+            )
+            scored = []
+            for row in candidates:
+                explanation = explain(bool(request.query), row["semantic"], row["text"], row["label_points"], [])
+                if explanation.score >= request.min_score:
+                    scored.append((explanation, row))
+            scored.sort(key=lambda pair: (-pair[0].score, pair[1]["workflow_id"]))
+            top = scored[: request.top_k]
+            versions = store.versions_by_id(cur, [row["version_id"] for _, row in top])
+        results = []
+        for rank, (explanation, row) in enumerate(top, start=1):
+            version = versions[row["version_id"]]
+            parts = explanation.to_dict()
+            parts["matched_labels"] = matched_labels(version["labels"], filters)
+            results.append({
+                "rank": rank, "workflow_id": version["workflow_id"], "version": version["version"],
+                "title": version["title"], "description": version["description"], "labels": version["labels"],
+                "container_image": version["container_image"], "signature": version["signature"],
+                "score": explanation.score, "explanation": parts,
+            })
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        metrics.milliseconds(metrics.SEARCH_LATENCY, duration_ms)
+        logger.info("search", extra={
+            "results": len(results), "candidates": len(candidates), "label_filters": sorted(filters),
+            "top_workflow_id": results[0]["workflow_id"] if results else None,
+            "duration_ms": duration_ms,
+        })
+        return {"results": results, "total": len(results)}
+
+    # --- administration -----------------------------------------------------------------------
+    def reembed(self, progress: Callable[[int, int], None] | None = None, batch_size: int = REEMBED_BATCH) -> int:
+        """Rebuilds every version's search document and vector with the configured provider; returns the count.
+
+        One transaction: searches wait for it (the tables are locked) and a failure leaves the
+        previous index intact. ``progress(done, total)`` is called after every batch.
+        """
+        with self._db.transaction() as cur:
+            store.lock_schema(cur)
+            store.allow_long_statements(cur)
+            store.drop_hnsw_index(cur)
+            store.record_provider(cur, self._embedder.name, self._embedder.dimensions)
+            store.clear_index(cur)
+            store.create_staging(cur)
+            total, done = store.count_versions(cur), 0
+            for batch in store.versions_to_index(cur, batch_size):
+                vectors = self._embedder.embed([embedding_text(r["title"], r["description"]) for r in batch])
+                store.stage_documents(cur, [
+                    (r["id"], *document_fields(r["title"], r["description"], r["labels"]), vector)
+                    for r, vector in zip(batch, vectors, strict=True)
+                ])
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
+            store.load_staged_documents(cur)
+            store.create_hnsw_index(cur, self._embedder.dimensions)
+        self._ready, self._mismatch = True, None
+        self.clear_query_cache()
+        logger.info("catalog re-embedded", extra={"versions": done, "provider": self._embedder.name,
+                                                  "dimensions": self._embedder.dimensions})
+        return done
+
+
+def matched_labels(workflow_labels: Row, filters: dict[str, str]) -> list[str]:
+    """Request labels the workflow declares and satisfies (absent optional labels pass, but do not count)."""
+    return [key for key, wanted in sorted(filters.items()) if key in workflow_labels
+            and matches(workflow_labels[key], wanted)]
+
+
+def progress_bar(stream: TextIO | None = None, width: int = 40) -> Callable[[int, int], None]:
+    """A text progress bar for the re-embed command: ``[#######.....]  120/500 versions``."""
+    stream = stream or sys.stderr  # looked up at call time, so a redirected stderr is honoured
+
+    def show(done: int, total: int) -> None:
+        filled = width if total == 0 else width * done // total
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:>{len(str(total))}}/{total} versions")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show

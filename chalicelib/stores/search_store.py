@@ -1,0 +1,302 @@
+"""SQL of search: the per-version search document and vector, corpus statistics, the HNSW index of
+the searchable set (search_candidates, kept by the triggers of migration 002), and the two
+statements a search issues (candidates with their raw signals, then the rows of the winners).
+
+Ranking signals computed here, each in [0, 1]:
+- semantic: cosine similarity of the query vector to the version's vector (pgvector, HNSW index);
+- text: BM25F over the PostgreSQL full-text document (title x3 with light length normalisation,
+  description with standard normalisation, label values x1), divided by the best score the query
+  could reach, so it is comparable across queries;
+- label points: the share of constraining request labels the workflow declares with that value (1)
+  or as "*" (0.5); see chalicelib/domain/search.py.
+Every caller-supplied value (label keys included) is a bound parameter, never part of the SQL text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from psycopg2.extras import RealDictCursor
+
+from chalicelib.domain.labels import REQUIRED_LABELS, WILDCARD
+from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
+from chalicelib.stores.label_filter import label_filter_sql
+
+Row = dict[str, Any]
+TS_CONFIG = "catalog_english"
+HNSW_INDEX = "search_candidates_embedding_hnsw"
+LOCK_KEY = 7_246_311_902  # serialises changes of the embedding provider/index across processes
+# BM25F parameters (Robertson & Zaragoza's usual values; title weight and normalisation from the
+# plateau measured by bench/search_quality.py).
+K1, TITLE_WEIGHT, TITLE_B, BODY_B, LABEL_WEIGHT = 1.2, 3.0, 0.3, 0.75, 1.0
+
+
+# --- embedding index --------------------------------------------------------------------------
+def embedding_meta(cur: RealDictCursor) -> Row | None:
+    cur.execute("SELECT provider, dimensions FROM search_embedding_meta")
+    return cur.fetchone()
+
+
+def lock_schema(cur: RealDictCursor) -> None:
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+
+
+def allow_long_statements(cur: RealDictCursor) -> None:
+    """Lifts the per-statement timeout for this transaction (bulk indexing, HNSW builds)."""
+    cur.execute("SET LOCAL statement_timeout = 0")
+    cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+
+
+def record_provider(cur: RealDictCursor, provider: str, dimensions: int) -> None:
+    cur.execute(
+        """INSERT INTO search_embedding_meta (provider, dimensions) VALUES (%s, %s)
+           ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, dimensions = EXCLUDED.dimensions,
+                                          updated_at = now()""",
+        (provider, dimensions),
+    )
+
+
+def drop_hnsw_index(cur: RealDictCursor) -> None:
+    cur.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+
+
+def create_hnsw_index(cur: RealDictCursor, dimensions: int) -> None:
+    """HNSW (cosine) over the searchable set, as an expression index for the configured dimension."""
+    # The dimension is an integer from validated configuration, never caller input.
+    cur.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON search_candidates "
+                f"USING hnsw ((embedding::vector({int(dimensions)})) vector_cosine_ops)")
+
+
+# --- indexing ---------------------------------------------------------------------------------
+# Weight A = title, B = description, C = label values; CamelCase is split by the caller beforehand.
+_DOCUMENT_FROM_SOURCE = f"""
+    SELECT src.version_id, t || b || l AS document,
+           (SELECT coalesce(sum(cardinality(positions)), 0) FROM unnest(t)) AS title_length,
+           (SELECT coalesce(sum(cardinality(positions)), 0) FROM unnest(b)) AS body_length,
+           src.embedding
+    FROM {{source}} AS src,
+         LATERAL (SELECT setweight(to_tsvector('{TS_CONFIG}', coalesce(src.title, '')), 'A') AS t,
+                         setweight(to_tsvector('{TS_CONFIG}', coalesce(src.body, '')), 'B') AS b,
+                         setweight(to_tsvector('{TS_CONFIG}', coalesce(src.labels, '')), 'C') AS l) AS parts"""
+
+
+def index_document(cur: RealDictCursor, version_id: int, title: str, body: str, labels_text: str,
+                   embedding: Sequence[float] | None) -> None:
+    """Writes the version's search document and vector, and adds it to the corpus statistics.
+
+    Lexemes are counted in sorted order so concurrent writers lock search_terms rows in one order.
+    """
+    source = ("(SELECT %(id)s::bigint AS version_id, %(title)s::text AS title, %(body)s::text AS body,"
+              " %(labels)s::text AS labels, %(embedding)s::vector AS embedding)")
+    cur.execute(
+        f"""WITH doc AS (
+                INSERT INTO search_documents (version_id, document, title_length, body_length, embedding)
+                {_DOCUMENT_FROM_SOURCE.format(source=source)}
+                ON CONFLICT (version_id) DO NOTHING
+                RETURNING document, title_length, body_length
+            ), terms AS (
+                INSERT INTO search_terms (lexeme, doc_count)
+                SELECT u.lexeme, 1 FROM doc, unnest(doc.document) AS u ORDER BY u.lexeme
+                ON CONFLICT (lexeme) DO UPDATE SET doc_count = search_terms.doc_count + 1
+            )
+            INSERT INTO search_corpus AS c (documents, title_tokens, body_tokens)
+            SELECT count(*), coalesce(sum(title_length), 0), coalesce(sum(body_length), 0) FROM doc
+            ON CONFLICT (id) DO UPDATE SET documents = c.documents + EXCLUDED.documents,
+                                           title_tokens = c.title_tokens + EXCLUDED.title_tokens,
+                                           body_tokens = c.body_tokens + EXCLUDED.body_tokens""",
+        {"id": version_id, "title": title, "body": body, "labels": labels_text, "embedding": _vector(embedding)},
+    )
+
+
+STAGING_TABLE = "search_staging"
+STAGING_COLUMNS = ("version_id", "title", "body", "labels", "embedding")
+
+
+def create_staging(cur: RealDictCursor) -> None:
+    """A temporary table for bulk loads (COPY STAGING_COLUMNS into it, then load_staged_documents)."""
+    cur.execute(f"""CREATE TEMP TABLE {STAGING_TABLE} (version_id bigint, title text, body text, labels text,
+                                                         embedding text) ON COMMIT DROP""")
+
+
+def stage_documents(cur: RealDictCursor, rows: Iterable[tuple[int, str, str, str, Sequence[float] | None]]) -> None:
+    """COPYs (version_id, title, body, labels text, embedding) rows into the staging table (CSV: an empty
+    text arrives as NULL, which the document expression reads as empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for version_id, title, body, labels, embedding in rows:
+        writer.writerow((version_id, title, body, labels, _vector(embedding)))
+    buffer.seek(0)
+    cur.copy_expert(f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
+def load_staged_documents(cur: RealDictCursor) -> None:
+    """Indexes every staged row (replacing nothing: call clear_index first) and recomputes statistics."""
+    source = f"(SELECT version_id, title, body, labels, embedding::vector FROM {STAGING_TABLE})"
+    cur.execute(
+        "INSERT INTO search_documents (version_id, document, title_length, body_length, embedding)"
+        + _DOCUMENT_FROM_SOURCE.format(source=source)
+    )
+    recompute_statistics(cur)
+
+
+def versions_to_index(cur: RealDictCursor, batch_size: int) -> Iterator[list[Row]]:
+    """Every version (any status: a draft can become active later), in id order, in batches."""
+    last = 0
+    while True:
+        cur.execute(
+            """SELECT id, workflow_id, version, title, description, labels FROM workflow_versions
+               WHERE id > %s ORDER BY id LIMIT %s""",
+            (last, batch_size),
+        )
+        rows = cur.fetchall()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
+
+
+def count_versions(cur: RealDictCursor) -> int:
+    cur.execute("SELECT count(*) AS n FROM workflow_versions")
+    return cur.fetchone()["n"]
+
+
+def clear_index(cur: RealDictCursor) -> None:
+    cur.execute("TRUNCATE search_documents, search_candidates, search_terms, search_corpus")
+
+
+def recompute_statistics(cur: RealDictCursor) -> None:
+    """Recomputes search_terms and search_corpus from the documents (after a bulk load)."""
+    cur.execute("TRUNCATE search_terms")
+    cur.execute(
+        """INSERT INTO search_terms (lexeme, doc_count)
+           SELECT u.lexeme, count(*) FROM search_documents d, unnest(d.document) AS u GROUP BY u.lexeme"""
+    )
+    cur.execute(
+        """INSERT INTO search_corpus (documents, title_tokens, body_tokens)
+           SELECT count(*), coalesce(sum(title_length), 0), coalesce(sum(body_length), 0) FROM search_documents
+           ON CONFLICT (id) DO UPDATE SET documents = EXCLUDED.documents, title_tokens = EXCLUDED.title_tokens,
+                                          body_tokens = EXCLUDED.body_tokens"""
+    )
+
+
+def _vector(values: Sequence[float] | None) -> str | None:
+    """pgvector's text form; used instead of the adapter so a NULL and a vector bind the same way."""
+    return None if values is None else "[" + ",".join(repr(float(x)) for x in values) + "]"
+
+
+# --- searching --------------------------------------------------------------------------------
+def candidates(cur: RealDictCursor, query_text: str | None, vector: Sequence[float] | None,
+               filters: Mapping[str, str], pool: int) -> list[Row]:
+    """Up to ``pool`` candidates from the searchable set (latest active versions of enabled workflows)
+    that pass every label filter.
+
+    With a vector, the ``pool`` nearest; PostgreSQL picks the HNSW index (relaxed-order iterative
+    scan, so filters do not starve it) or, for selective filters, the label GIN index and an exact
+    sort. Without, the ones with most label points. Returns version_id, workflow_id, semantic, text,
+    label_points.
+    """
+    sql, params = candidates_sql(query_text, vector, filters, pool)
+    cur.execute(sql, params)
+    return cur.fetchall()
+
+
+def candidates_sql(query_text: str | None, vector: Sequence[float] | None, filters: Mapping[str, str],
+                   pool: int) -> tuple[str, list[Any]]:
+    """The candidate statement and its positional parameters (exposed for the latency floor)."""
+    constraining = {k: v for k, v in sorted(filters.items()) if v != WILDCARD}
+    # Optional labels: the shared rule (an undeclared optional label does not exclude). Required
+    # labels are always declared, so for them the same rule reduces to "has key=value or key=*",
+    # which the GIN index serves and the planner can estimate (the truth-table tests cover both).
+    filter_sql, filter_params = label_filter_sql(
+        {k: v for k, v in constraining.items() if k not in REQUIRED_LABELS}, alias="c")
+    for key in (k for k in constraining if k in REQUIRED_LABELS):
+        filter_sql += " AND c.label_tokens && ARRAY[%s, %s]::text[]"
+        filter_params += [f"{key}={constraining[key]}", f"{key}={WILDCARD}"]
+    points_sql, points_params = _label_points_sql(constraining)
+    params: list[Any] = []
+    settings = ""
+    if vector is not None:
+        dims = len(vector)
+        # Relaxed-order iterative scans keep reading the graph until `pool` rows pass the filters.
+        settings = (f"SET LOCAL hnsw.ef_search = {max(40, int(pool))}; "
+                    "SET LOCAL hnsw.iterative_scan = relaxed_order; ")
+        distance = f"c.embedding::vector({dims}) <=> %s::vector({dims})"
+        vec = _vector(vector)
+        params += [vec, *points_params, *filter_params, vec]
+        order = distance
+    else:
+        distance, order = "NULL::float8", f"({points_sql}) DESC, c.workflow_id"
+        params += [*points_params, *filter_params, *points_params]
+    params += [pool, query_text or ""]
+    sql = f"""{settings}
+WITH cand AS (
+    SELECT c.version_id, c.workflow_id, {distance} AS distance, ({points_sql}) AS points
+    FROM search_candidates c
+    WHERE {filter_sql}
+    ORDER BY {order}
+    LIMIT %s
+), corpus AS (
+    SELECT greatest(coalesce(s.documents, 0), 1) AS n,
+           greatest(coalesce(s.title_tokens, 0)::float8 / greatest(coalesce(s.documents, 0), 1), 1) AS avg_title,
+           greatest(coalesce(s.body_tokens, 0)::float8 / greatest(coalesce(s.documents, 0), 1), 1) AS avg_body
+    FROM (SELECT 1) AS one LEFT JOIN search_corpus s ON true
+), query_terms AS (
+    -- The query's distinct lexemes and their IDF, as two arrays: the scoring below looks them up by
+    -- position instead of joining, which keeps the plan linear in the candidates' lexemes.
+    SELECT coalesce(array_agg(q.lexeme ORDER BY q.lexeme), '{{}}') AS lexemes,
+           coalesce(array_agg(ln(1 + (c.n - coalesce(t.doc_count, 0) + 0.5) / (coalesce(t.doc_count, 0) + 0.5))
+                              ORDER BY q.lexeme), '{{}}') AS idfs
+    FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', %s))) AS q
+    CROSS JOIN corpus c
+    LEFT JOIN search_terms t ON t.lexeme = q.lexeme
+), best AS (
+    SELECT (SELECT sum(x) FROM unnest(idfs) AS x) * ({K1} + 1) AS score FROM query_terms
+), bm25 AS (
+    SELECT f.version_id, sum(f.idf * f.tf * ({K1} + 1) / (f.tf + {K1})) AS score
+    FROM (
+        SELECT c.version_id, q.idfs[array_position(q.lexemes, u.lexeme)] AS idf,
+               {TITLE_WEIGHT} * cardinality(array_positions(u.weights, 'A'))
+                   / (1 - {TITLE_B} + {TITLE_B} * d.title_length / k.avg_title)
+             + cardinality(array_positions(u.weights, 'B'))
+                   / (1 - {BODY_B} + {BODY_B} * d.body_length / k.avg_body)
+             + {LABEL_WEIGHT} * cardinality(array_positions(u.weights, 'C')) AS tf
+        FROM cand c
+        JOIN search_documents d ON d.version_id = c.version_id
+        CROSS JOIN corpus k
+        CROSS JOIN query_terms q
+        CROSS JOIN LATERAL unnest(d.document) AS u
+        WHERE u.lexeme = ANY (q.lexemes)
+    ) AS f
+    GROUP BY f.version_id
+)
+SELECT c.version_id, c.workflow_id,
+       CASE WHEN c.distance IS NULL OR c.distance = 'NaN'::float8 THEN 0 ELSE greatest(0, 1 - c.distance) END
+           AS semantic,
+       coalesce(b.score / nullif(best.score, 0), 0) AS text,
+       coalesce(c.points, 0) AS label_points
+FROM cand c CROSS JOIN best LEFT JOIN bm25 b ON b.version_id = c.version_id"""
+    return sql, params
+
+
+def _label_points_sql(constraining: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Share of constraining labels matched exactly (EXACT_POINTS) or by a declared "*" (WILDCARD_POINTS)."""
+    if not constraining:
+        return "0::float8", []
+    terms, params = [], []
+    for key, value in constraining.items():
+        terms.append(f"CASE WHEN c.label_tokens @> ARRAY[%s]::text[] THEN {EXACT_POINTS}"
+                     f" WHEN c.label_tokens @> ARRAY[%s]::text[] THEN {WILDCARD_POINTS} ELSE 0 END")
+        params += [f"{key}={value}", f"{key}={WILDCARD}"]
+    return f"(({' + '.join(terms)}) / {len(constraining)})::float8", params
+
+
+def versions_by_id(cur: RealDictCursor, ids: Sequence[int]) -> dict[int, Row]:
+    cur.execute(
+        """SELECT id, workflow_id, version, title, description, labels, container_image, signature
+           FROM workflow_versions WHERE id = ANY(%s)""",
+        (list(ids),),
+    )
+    return {row["id"]: row for row in cur.fetchall()}
