@@ -37,10 +37,19 @@ def request_middleware(event: Request, get_response: Callable[[Request], Respons
             "status": response.status_code,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "principal": ((event.context or {}).get("authorizer") or {}).get("principalId"),
+            "problem_type": _problem_slug(response) if response.status_code >= 400 else None,
         },
     )
     clear_bound()
     return response
+
+
+def _problem_slug(response: Response) -> str | None:
+    """The problem's type slug (e.g. ``content-conflict``), so errors can be grouped by kind."""
+    try:
+        return str(json.loads(response.body)["type"]).rsplit("/", 1)[-1]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _is_problem(response: Response) -> bool:

@@ -63,6 +63,12 @@ def test_one_structured_line_per_request_with_ids(client: ApiClient, logs: LogCa
     assert token not in json.dumps(line)
 
 
+def test_error_lines_carry_the_problem_type(client: ApiClient, logs: LogCapture) -> None:
+    client.get("/api/v1/playbooks/nope")
+    (line,) = logs.requests()
+    assert (line["status"], line["problem_type"]) == (404, "not-found")
+
+
 def test_ids_do_not_leak_into_the_next_request(client: ApiClient, logs: LogCapture) -> None:
     client.get("/api/v1/playbooks/oomkill-increase-memory")
     logs.lines()
