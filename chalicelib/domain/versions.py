@@ -22,11 +22,6 @@ def normalize_version(raw: object) -> str:
         raise ValueError(f"'{raw}' is not a semantic version (MAJOR.MINOR.PATCH[-pre][+build])") from None
 
 
-def version_key(version: str) -> semver.Version:
-    """Sort key implementing SemVer precedence (pre-releases rank below their release)."""
-    return semver.Version.parse(version)
-
-
 def sort_key_parts(version: str) -> tuple[int, int, int, str, str]:
     """The columns stored beside a version so that SQL can order by SemVer precedence.
 

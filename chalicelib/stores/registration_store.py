@@ -13,7 +13,6 @@ from chalicelib.domain.resource import WorkflowResource
 
 Row = dict[str, Any]
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
-FINISHED = (SUCCEEDED, FAILED)
 
 
 def insert(
