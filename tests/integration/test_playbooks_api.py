@@ -372,3 +372,22 @@ def test_text_postgres_cannot_store_is_400_not_500(client: ApiClient, db: Any, r
     response = client.request("POST", BASE, body=body, headers={"Content-Type": "application/json"})
     assert response.status == 400 and problem_type(response) == "validation-error", why
     assert catalog_snapshot(db) == before
+
+
+def test_sql_orders_versions_by_semver_precedence(client: ApiClient) -> None:
+    """The stored sort columns (COLLATE "C") give SemVer precedence in SQL, whatever the insertion order."""
+    import random
+
+    from tests.unit.test_versions import ORDERED
+
+    shuffled = ORDERED[:]
+    random.Random(4).shuffle(shuffled)
+    for version in shuffled:
+        create(client, version, title=f"t {version}")
+    history = client.get(f"{BASE}/oomkill-increase-memory/versions?limit=7").json
+    seen = [item["version"] for item in history["items"]]
+    while history["next_cursor"]:
+        history = client.get(f"{BASE}/oomkill-increase-memory/versions?limit=7&cursor={history['next_cursor']}").json
+        seen.extend(item["version"] for item in history["items"])
+    assert seen == ORDERED[::-1]
+    assert client.get(f"{BASE}/oomkill-increase-memory").json["latest_version"] == ORDERED[-1]
