@@ -30,6 +30,12 @@ SCORE_DECIMALS = 6
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+# Query-string numbers as plain ASCII decimals: int()/float() alone would also take " 5", "1_0",
+# "\uff15" (fullwidth 5), "nan" and "infinity".
+_QS_INTEGER = re.compile(r"[+-]?[0-9]+")
+_QS_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def split_camel_case(text: str) -> str:
     return _CAMEL_BOUNDARY.sub(" ", text)
 
@@ -120,9 +126,13 @@ def _number(raw: Any, name: str, default: float, low: float, high: float, intege
         if isinstance(raw, bool):
             raise ValueError
         if isinstance(raw, str):
+            if not (_QS_INTEGER if integer else _QS_NUMBER).fullmatch(raw):
+                raise ValueError
             value: float = int(raw) if integer else float(raw)
         elif integer and isinstance(raw, int):
             value = raw
+        elif integer and isinstance(raw, float) and raw.is_integer():
+            value = raw  # JSON does not tell 5.0 from 5 (nor does JSON Schema's "integer")
         elif not integer and isinstance(raw, (int, float)):
             value = float(raw)
         else:

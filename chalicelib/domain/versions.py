@@ -5,6 +5,10 @@ from __future__ import annotations
 import semver
 
 MAX_VERSION_LENGTH = 128
+# Stored beside each version so SQL can order by precedence (sort_key_parts): MAJOR, MINOR and PATCH
+# in integer columns, numeric pre-release identifiers zero-padded to PRERELEASE_DIGITS characters.
+MAX_COMPONENT = 2**31 - 1
+PRERELEASE_DIGITS = 20
 
 
 def normalize_version(raw: object) -> str:
@@ -17,9 +21,14 @@ def normalize_version(raw: object) -> str:
     if text[:1] in ("v", "V"):
         text = text[1:]
     try:
-        return str(semver.Version.parse(text))
+        parsed = semver.Version.parse(text)
     except ValueError:
         raise ValueError(f"'{raw}' is not a semantic version (MAJOR.MINOR.PATCH[-pre][+build])") from None
+    if max(parsed.major, parsed.minor, parsed.patch) > MAX_COMPONENT:
+        raise ValueError(f"MAJOR, MINOR and PATCH must each be at most {MAX_COMPONENT}")
+    if any(i.isdigit() and len(i) > PRERELEASE_DIGITS for i in (parsed.prerelease or "").split(".")):
+        raise ValueError(f"numeric pre-release identifiers must have at most {PRERELEASE_DIGITS} digits")
+    return str(parsed)
 
 
 def sort_key_parts(version: str) -> tuple[int, int, int, str, str]:
@@ -36,7 +45,7 @@ def sort_key_parts(version: str) -> tuple[int, int, int, str, str]:
         parts = []
         for ident in parsed.prerelease.split("."):
             if ident.isdigit():
-                parts.append("0" + ident.zfill(20))
+                parts.append("0" + ident.zfill(PRERELEASE_DIGITS))
             else:
                 parts.append("1" + ident)
         # "." (0x2E) sorts below "0"/"1", so a shorter identifier list ranks first, as SemVer says.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -76,7 +77,11 @@ def endpoint(
                 if scope is not None:
                     principal = principal_from(request.context)
                     require_scope(principal, scope)
-                return to_response(fn(Call(request, principal), **uri_params))
+                # Chalice passes path segments still percent-encoded (aws/chalice#511), so a version
+                # sent as 1.0.0%2Bbuild.1 would not match; ids, versions and UUIDs never hold "%", so
+                # decoding once is right whether or not the gateway already decoded.
+                decoded = {name: unquote(value) for name, value in uri_params.items()}
+                return to_response(fn(Call(request, principal), **decoded))
             except CatalogError as error:
                 return error_response(error, instance=parse.request_path(request))
             except Exception:

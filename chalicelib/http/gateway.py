@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from http import HTTPStatus
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException
 from chalice.test import TestHTTPClient
@@ -48,6 +49,20 @@ class ProblemRequestHandler(ChaliceRequestHandler):
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         self._send_http_response(*gateway_problem(error))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (URI too long, too many headers, a method no route has) as
+        problems instead of its HTML page; API Gateway answers those with Gateway Responses too."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            # TRACE, CONNECT or an invented method: answered like a PUT on a GET-only route.
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"Unsupported method: {self.command[:32]}"
+        code = int(code)
+        self.log_error("code %d, message %s", code, message)
+        detail = (message or self.responses.get(code, ("", "The request could not be processed."))[1])[:500]
+        self.close_connection = True
+        headers = {"Content-Type": PROBLEM_CONTENT_TYPE, "Connection": "close"}
+        body = json.dumps(status_problem(code, detail)).encode() if self.command != "HEAD" else None
+        self._send_http_response(code, headers, body)
 
     def _generic_handle(self) -> None:
         try:

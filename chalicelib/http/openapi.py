@@ -9,7 +9,22 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-LABEL_VALUE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+from chalicelib.domain.labels import MAX_LABELS, MAX_VALUE_LENGTH, MAX_VALUES
+from chalicelib.domain.versions import MAX_VERSION_LENGTH
+
+WORKFLOW_ID_PATTERN = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# A reason is kept in the history, so it must say something (not empty, not only whitespace).
+REASON = {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S"}
+# SemVer 2.0.0 (the regular expression semver.org suggests) with the optional leading v.
+SEMVER_PATTERN = (
+    r"^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+VERSION = {"type": "string", "maxLength": MAX_VERSION_LENGTH, "pattern": SEMVER_PATTERN,
+           "description": "SemVer 2.0.0; a leading v is accepted and removed. MAJOR, MINOR, PATCH at most 2^31-1."}
+LABEL_STRING = {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_LENGTH, "pattern": "\\S"}
+LABEL_VALUE = {"oneOf": [LABEL_STRING, {"type": "array", "items": LABEL_STRING, "minItems": 1, "maxItems": MAX_VALUES}]}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 SIGNATURE = {
     "type": ["object", "null"],
@@ -40,6 +55,7 @@ CORE_SCHEMAS: dict[str, Any] = {
     "Labels": {
         "type": "object",
         "required": ["signal_type", "severity", "environment", "component"],
+        "maxProperties": MAX_LABELS,
         "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}$"},
         "additionalProperties": LABEL_VALUE,
     },
@@ -48,8 +64,8 @@ CORE_SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["workflow_id", "version", "title", "description", "labels", "container_image", "parameters"],
         "properties": {
-            "workflow_id": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},
-            "version": {"type": "string", "description": "SemVer 2.0.0; a leading v is removed."},
+            "workflow_id": {"type": "string", "pattern": WORKFLOW_ID_PATTERN},
+            "version": VERSION,
             "title": {"type": "string", "maxLength": 200},
             "description": {"type": "string", "maxLength": 8000},
             "labels": {"$ref": "#/components/schemas/Labels"},
@@ -146,7 +162,7 @@ CORE_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["enabled", "reason"],
-        "properties": {"enabled": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 1000}},
+        "properties": {"enabled": {"type": "boolean"}, "reason": REASON},
     },
     "StatusChange": {
         "type": "object",
@@ -154,14 +170,17 @@ CORE_SCHEMAS: dict[str, Any] = {
         "required": ["status", "reason"],
         "properties": {
             "status": {"type": "string", "enum": ["active", "deprecated"]},
-            "reason": {"type": "string", "maxLength": 1000},
+            "reason": REASON,
         },
     },
     "Rollback": {
         "type": "object",
         "additionalProperties": False,
         "required": ["to_version", "reason"],
-        "properties": {"to_version": {"type": "string"}, "reason": {"type": "string", "maxLength": 1000}},
+        "properties": {
+            "to_version": {**VERSION, "description": "An active version (SemVer; a leading v is accepted)."},
+            "reason": REASON,
+        },
     },
     "RollbackResult": {
         "type": "object",

@@ -37,13 +37,20 @@ def problems(*statuses: int) -> dict[str, Any]:
     }
 
 
-def param(name: str, kind: str, description: str, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": {"type": kind}}
+def param(name: str, kind: str, description: str, required: bool = False, **schema: Any) -> dict[str, Any]:
+    """A query parameter; ``schema`` adds keywords such as minimum, maximum, enum or pattern."""
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {"type": kind, **schema}}
+
+
+def limit_param() -> dict[str, Any]:
+    return param("limit", "integer", "Page size, 1-200 (default 50).", minimum=1, maximum=200, default=50)
 
 
 def query_list(name: str, description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": "string"}}
 
 
-def path_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+def path_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", **schema}}

@@ -21,12 +21,15 @@ STATUS_PROBLEMS: dict[int, tuple[str, str]] = {
     405: ("not-found", "Method not allowed"),
     409: ("content-conflict", "Conflict"),
     413: ("payload-too-large", "Payload too large"),
+    414: ("payload-too-large", "URI too long"),
     415: ("unsupported-media-type", "Unsupported media type"),
     429: ("service-unavailable", "Too many requests"),
+    431: ("payload-too-large", "Request headers too large"),
     500: ("internal-error", "Internal error"),
     502: ("service-unavailable", "Bad gateway"),
     503: ("service-unavailable", "Service unavailable"),
     504: ("service-unavailable", "Gateway timeout"),
+    505: ("validation-error", "HTTP version not supported"),
 }
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from chalice.app import Request
 
 from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from chalicelib.domain.labels import LABEL_KEY, MAX_VALUE_LENGTH
-from chalicelib.domain.storable import first_unstorable
+from chalicelib.domain.labels import LABEL_KEY, MAX_LABELS, MAX_VALUE_LENGTH
+from chalicelib.domain.storable import first_unstorable, unrepresentable
 
 JSON_TYPES = ("application/json", "application/problem+json")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 MAX_CURSOR = 512
 LABEL_PREFIX = "label."
+# Plain ASCII decimal integers only: int() alone would also take " 5", "1_0" and "\uff15" (fullwidth 5).
+INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
@@ -74,7 +77,20 @@ def request_path(request: Request) -> str:
 
 
 def query(request: Request) -> Mapping[str, str]:
-    return request.query_params or {}
+    """The query parameters, each given at most once and storable (a NUL would reach SQL otherwise)."""
+    params = request.query_params
+    if not params:
+        return {}
+    errors: list[FieldError] = []
+    for name in params:
+        values = params.getlist(name)
+        if len(values) > 1:
+            errors.append(FieldError(f"$.{name[:64]}", "give this parameter once"))
+        elif unrepresentable(name) or unrepresentable(values[0]):
+            errors.append(FieldError(f"$.{name[:64]}", "must not contain NUL characters or unpaired surrogates"))
+    if errors:
+        raise ValidationFailed("Invalid query string; see errors.", errors)
+    return {name: params[name] for name in params}
 
 
 def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -82,8 +98,10 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     if raw is None or raw == "":
         return default
     try:
+        if not INTEGER.fullmatch(raw):
+            raise ValueError
         value = int(raw)
-    except ValueError:
+    except ValueError:  # not digits, or more digits than int() converts
         raise ValidationFailed(
             f"'{name}' must be an integer.", [FieldError(f"$.{name}", "must be an integer")]
         ) from None
@@ -112,9 +130,11 @@ def label_params(params: Mapping[str, str]) -> dict[str, str]:
     """``label.<key>=<value>`` query parameters; keys must be label keys (nothing else reaches SQL)."""
     labels: dict[str, str] = {}
     errors: list[FieldError] = []
-    for name, value in params.items():
-        if not name.startswith(LABEL_PREFIX):
-            continue
+    names = [name for name in params if name.startswith(LABEL_PREFIX)]
+    if len(names) > MAX_LABELS:
+        raise ValidationFailed(f"At most {MAX_LABELS} label filters.", [FieldError("$.label", f"at most {MAX_LABELS}")])
+    for name in names:
+        value = params[name]
         key = name[len(LABEL_PREFIX) :]
         if not LABEL_KEY.match(key):
             errors.append(FieldError(f"$.{name}", "label keys are lower_snake_case"))

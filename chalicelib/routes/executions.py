@@ -25,7 +25,8 @@ from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import check_workflow_id
 from chalicelib.http import request as parse
 from chalicelib.http.endpoint import Call, endpoint, json_response, rfc3339
-from chalicelib.http.openapi_fragments import body, created, ok, param, path_param, problems, ref
+from chalicelib.http.openapi import SEMVER_PATTERN, VERSION, WORKFLOW_ID_PATTERN
+from chalicelib.http.openapi_fragments import body, created, limit_param, ok, param, path_param, problems, ref
 
 executions = Blueprint(__name__)
 BASE = "/api/v1/executions"
@@ -135,8 +136,8 @@ def stats_view(row: Row) -> dict[str, Any]:
 # --- OpenAPI ------------------------------------------------------------------------------------
 _TIMESTAMP = {"type": "string", "format": "date-time"}
 _NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
-_WORKFLOW_ID = path_param("workflow_id", "The workflow id (a DNS-1123 label).")
-_VERSION = path_param("version", "A semantic version; a leading v is accepted.")
+_WORKFLOW_ID = path_param("workflow_id", "The workflow id (a DNS-1123 label).", pattern=WORKFLOW_ID_PATTERN)
+_VERSION = path_param("version", "A semantic version; a leading v is accepted.", pattern=SEMVER_PATTERN)
 _EXECUTION_ID = path_param("execution_id", "The execution id (a UUID).")
 _STRING_LIST = {"type": "array", "items": {"type": "string"}}
 
@@ -161,8 +162,8 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["id", "signal_type"],
         "description": "Incident context kept in the audit trail; other fields are free-form JSON (at most 32 KiB).",
         "properties": {
-            "id": {"type": "string", "maxLength": 256},
-            "signal_type": {"type": "string", "maxLength": 128},
+            "id": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "\\S"},
+            "signal_type": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "\\S"},
             "business_context": {"type": "object", "description": "lower_snake_case keys, label-shaped values",
                                  "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}$"},
                                  "additionalProperties": {"oneOf": [{"type": "string"}, _STRING_LIST]}},
@@ -171,8 +172,8 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "NewExecution": {
         "type": "object", "additionalProperties": False, "required": ["workflow_id", "incident"],
         "properties": {
-            "workflow_id": {"type": "string"},
-            "version": {"type": "string", "description": "Absent: the latest active version."},
+            "workflow_id": {"type": "string", "pattern": WORKFLOW_ID_PATTERN},
+            "version": {**VERSION, "description": "Absent: the latest active version."},
             "parameters": {"type": "object", "description": "Validated against the version's parameter schema; "
                                                             "undeclared names are errors."},
             "incident": ref("Incident"),
@@ -266,10 +267,12 @@ OPENAPI_PATHS = {
         },
         "get": {
             "summary": "The execution audit trail, newest first",
-            "parameters": [param("workflow_id", "string", "Only this workflow."),
-                           param("version", "string", "Only this version."),
-                           param("status", "string", "pending, running, succeeded or failed."),
-                           param("limit", "integer", "Page size, 1-200 (default 50)."),
+            "parameters": [param("workflow_id", "string", "Only this workflow.", pattern=WORKFLOW_ID_PATTERN),
+                           param("version", "string", "Only this version (SemVer; a leading v is accepted).",
+                                 pattern=SEMVER_PATTERN),
+                           param("status", "string", "pending, running, succeeded or failed.",
+                                 enum=list(EXECUTION_STATUSES)),
+                           limit_param(),
                            param("cursor", "string", "next_cursor of the previous page.")],
             "responses": {**ok("A page of executions", "ExecutionPage"), **problems(400, 401, 403)},
         },

@@ -9,7 +9,8 @@ from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.workflows import STATUSES, parse_new_version
 from chalicelib.http import request as parse
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.openapi_fragments import body, ok, param, path_param, problems, query_list
+from chalicelib.http.openapi import SEMVER_PATTERN, WORKFLOW_ID_PATTERN
+from chalicelib.http.openapi_fragments import body, limit_param, ok, param, path_param, problems, query_list
 from chalicelib.http.views import history_view, version_view, workflow_view
 
 playbooks = Blueprint(__name__)
@@ -91,10 +92,10 @@ def rollback(call: Call, workflow_id: str) -> object:
     return services().catalog.rollback(workflow_id, call.json(), call.actor)
 
 
-_ID = path_param("workflow_id", "The workflow id (a DNS-1123 label).")
-_VERSION = path_param("version", "A semantic version; a leading v is accepted.")
+_ID = path_param("workflow_id", "The workflow id (a DNS-1123 label).", pattern=WORKFLOW_ID_PATTERN)
+_VERSION = path_param("version", "A semantic version; a leading v is accepted.", pattern=SEMVER_PATTERN)
 _PAGE = [
-    param("limit", "integer", "Page size, 1-200 (default 50)."),
+    limit_param(),
     param("cursor", "string", "next_cursor of the previous page."),
 ]
 _HISTORY = ok("Version history, newest SemVer first, with status changes.", "VersionHistory")
@@ -114,7 +115,7 @@ OPENAPI_PATHS = {
         "get": {
             "summary": "Latest version of each workflow (with the given status, default active)",
             "parameters": [
-                param("status", "string", "draft, active (default) or deprecated."),
+                param("status", "string", "draft, active (default) or deprecated.", enum=list(STATUSES)),
                 param("enabled", "boolean", "Only enabled (true) or disabled (false) workflows."),
                 param("signal_type", "string", "Hard label filter on signal_type."),
                 query_list("label.{key}", "Hard label filter: label.<key>=<value> (case-insensitive, * matches)."),
@@ -126,7 +127,10 @@ OPENAPI_PATHS = {
     BASE + "/versions": {
         "get": {
             "summary": "Version history of a workflow",
-            "parameters": [param("workflow_id", "string", "The workflow id.", required=True), *_PAGE],
+            "parameters": [
+                param("workflow_id", "string", "The workflow id.", required=True, pattern=WORKFLOW_ID_PATTERN),
+                *_PAGE,
+            ],
             "responses": {**_HISTORY, **problems(400, 401, 403, 404)},
         }
     },
@@ -140,7 +144,7 @@ OPENAPI_PATHS = {
             "summary": "Enable or disable a workflow (reason required)",
             "parameters": [_ID],
             "requestBody": body("EnabledChange"),
-            "responses": {**ok("The workflow", "Workflow"), **problems(400, 401, 403, 404, 409, 415)},
+            "responses": {**ok("The workflow", "Workflow"), **problems(400, 401, 403, 404, 409, 413, 415)},
         },
     },
     BASE + "/{workflow_id}/versions": {
@@ -160,7 +164,7 @@ OPENAPI_PATHS = {
             "summary": "Lifecycle transition: draft -> active -> deprecated (terminal)",
             "parameters": [_ID, _VERSION],
             "requestBody": body("StatusChange"),
-            "responses": {**ok("The version", "Version"), **problems(400, 401, 403, 404, 409, 415)},
+            "responses": {**ok("The version", "Version"), **problems(400, 401, 403, 404, 409, 413, 415)},
         },
     },
     BASE + "/{workflow_id}/rollback": {
@@ -168,7 +172,7 @@ OPENAPI_PATHS = {
             "summary": "Deprecate every active version above to_version, in one transaction",
             "parameters": [_ID],
             "requestBody": body("Rollback"),
-            "responses": {**ok("The rollback result", "RollbackResult"), **problems(400, 401, 403, 404, 409, 415)},
+            "responses": {**ok("The rollback result", "RollbackResult"), **problems(400, 401, 403, 404, 409, 413, 415)},
         }
     },
 }

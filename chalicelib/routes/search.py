@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.container import services
+from chalicelib.domain.labels import MAX_VALUE_LENGTH
 from chalicelib.domain.search import DEFAULT_TOP_K, MAX_TOP_K, parse_body, parse_query_params
 from chalicelib.http.endpoint import Call, endpoint
 from chalicelib.http.openapi import SIGNATURE
@@ -36,11 +37,13 @@ OPENAPI_PATHS = {
             "security": [{"apiKey": ["catalog:read"]}],
             "parameters": [
                 param("query", "string", "Incident text (alert name, summary, description). Optional."),
-                *(param(key, "string", f"Hard filter on the {key} label (case-insensitive; * matches anything).")
+                *(param(key, "string", f"Hard filter on the {key} label (case-insensitive; * matches anything).",
+                        minLength=1, maxLength=MAX_VALUE_LENGTH, pattern="\\S")
                   for key in ("signal_type", "severity", "environment", "component", "priority")),
                 query_list("label.{key}", "Hard filter on any label: label.<key>=<value>."),
-                param("top_k", "integer", f"Results wanted, 1-{MAX_TOP_K} (default {DEFAULT_TOP_K})."),
-                param("min_score", "number", "Drop results scoring below this (0-1)."),
+                param("top_k", "integer", f"Results wanted, 1-{MAX_TOP_K} (default {DEFAULT_TOP_K}).",
+                      minimum=1, maximum=MAX_TOP_K, default=DEFAULT_TOP_K),
+                param("min_score", "number", "Drop results scoring below this (0-1).", minimum=0, maximum=1, default=0),
             ],
             "responses": {**ok("Ranked results", "SearchResults"), **_ERRORS},
         },

@@ -36,3 +36,25 @@ def test_references_resolve_and_schemas_are_valid(client: ApiClient) -> None:
             for method, operation in operations.items():
                 names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
                 assert placeholder in names, (path, method, placeholder)
+
+
+def test_every_body_documents_the_problems_body_parsing_answers(client: ApiClient) -> None:
+    """json_body() answers 400 (malformed), 413 (too large) and 415 (not JSON) on every route with a body."""
+    document = client.get("/api/v1/openapi.json").json
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                assert {"400", "413", "415"} <= set(operation["responses"]), (path, method)
+
+
+def test_documented_query_parameters_carry_the_bounds_the_api_enforces(client: ApiClient) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    limits = [p["schema"] for ops in document["paths"].values() for op in ops.values()
+              for p in op.get("parameters", []) if p["name"] == "limit"]
+    assert len(limits) == 4
+    assert all((s["minimum"], s["maximum"], s["default"]) == (1, 200, 50) for s in limits)
+    search = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/playbooks/search"]["get"]["parameters"]}
+    assert (search["top_k"]["minimum"], search["top_k"]["maximum"]) == (1, 100)
+    assert (search["min_score"]["minimum"], search["min_score"]["maximum"]) == (0, 1)
+    assert client.get("/api/v1/playbooks?limit=201").status == 400
+    assert client.get("/api/v1/playbooks/search?top_k=101").status == 400

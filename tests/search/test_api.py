@@ -66,11 +66,24 @@ def test_invalid_post_bodies_are_400(client: ApiClient, body: dict[str, Any]) ->
 @pytest.mark.parametrize("query_string", [
     "top_k=0", "top_k=101", "top_k=abc", "min_score=2", "min_score=nan",
     "label.x%27)%20OR%201%3D1--=a", "label.UPPER=a", "label.=a", "label.a%3Bdrop=1",
+    # found by fuzzing: int()/float() took these as 10, 5, 5, 0.5, 1 and inf
+    "top_k=1_0", "top_k=%EF%BC%95", "top_k=%205", "min_score=0_5", "min_score=%EF%BC%91", "min_score=infinity",
+    "top_k=1&top_k=100", "label.severity=high%00", "query=restart%00",
 ])
 def test_invalid_query_strings_are_400(client: ApiClient, query_string: str) -> None:
     response = client.get(f"{SEARCH}?{query_string}", scopes=("catalog:read",))
     assert response.status == 400
     assert problem(response)["type"].endswith("/validation-error")
+
+
+def test_an_integral_json_number_is_an_integer_top_k(client: ApiClient) -> None:
+    """JSON (and JSON Schema's "integer", as the OpenAPI document says) does not tell 3.0 from 3."""
+    for n in range(4):
+        publish(client, f"restart-{n}", title="Restart pod")
+    assert len(search(client, query="restart", top_k=3.0)["results"]) == 3
+    response = client.post(SEARCH, {"query": "restart", "top_k": 3.5}, scopes=("catalog:read",))
+    assert response.status == 400
+    assert problem(response)["errors"] == [{"path": "$.top_k", "message": "must be an integer"}]
 
 
 def test_hostile_label_keys_and_values_change_nothing(client: ApiClient, db: Any) -> None:

@@ -61,3 +61,18 @@ def test_normalize_rejects_non_semver(raw: object) -> None:
 def test_build_metadata_does_not_change_precedence_but_stays_distinct() -> None:
     assert sort_key_parts("1.0.0+a")[:4] == sort_key_parts("1.0.0+b")[:4]
     assert sort_key_parts("1.0.0+a") != sort_key_parts("1.0.0+b")
+
+
+@pytest.mark.parametrize("raw", ["2147483648.0.0", "1.2147483648.0", "1.0.2147483648", "1.0.0-" + "9" * 21])
+def test_normalize_rejects_what_the_sort_key_columns_cannot_hold(raw: str) -> None:
+    """MAJOR/MINOR/PATCH are integer columns (a bigger one was a 500); numeric pre-release
+    identifiers are padded to 20 digits, so longer ones would sort wrongly."""
+    with pytest.raises(ValueError, match="at most"):
+        normalize_version(raw)
+
+
+def test_the_largest_storable_components_still_order_by_precedence() -> None:
+    assert normalize_version("2147483647.2147483647.2147483647") == "2147483647.2147483647.2147483647"
+    low, high = "1.0.0-" + "9" * 19, "1.0.0-" + "1" + "0" * 19
+    assert normalize_version(high) == high
+    assert sort_key_parts(low) < sort_key_parts(high)
