@@ -105,6 +105,20 @@ def endpoint(
     return decorate
 
 
+# A Lambda answer is at most 6 MB: a list page stops early (and says where to go on) beyond this.
+RESPONSE_BUDGET_BYTES = 4 * 1024 * 1024
+
+
+def fitting(items: list[Any]) -> int:
+    """How many leading items fit in one response; at least one, so paging always moves on."""
+    size = 0
+    for index, item in enumerate(items):
+        size += len(json.dumps(item, default=_json_default, separators=(",", ":")))
+        if size > RESPONSE_BUDGET_BYTES and index > 0:
+            return index
+    return len(items)
+
+
 def to_response(result: Any) -> Response:
     if isinstance(result, Response):
         return result

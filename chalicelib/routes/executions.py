@@ -24,7 +24,7 @@ from chalicelib.domain.executions import (
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import check_workflow_id
 from chalicelib.http import request as parse
-from chalicelib.http.endpoint import Call, endpoint, json_response, rfc3339
+from chalicelib.http.endpoint import Call, endpoint, fitting, json_response, rfc3339
 from chalicelib.http.openapi import SEMVER_PATTERN, VERSION, WORKFLOW_ID_PATTERN
 from chalicelib.http.openapi_fragments import body, created, limit_param, ok, param, path_param, problems, ref
 
@@ -60,8 +60,10 @@ def list_executions(call: Call) -> object:
     page = services().executions.list_executions(
         workflow_id, version, status, parse.limit_param(call.params), before[0] if before else None
     )
-    next_cursor = parse.encode_cursor([page.next_before]) if page.next_before else None
-    return {"items": [execution_view(row) for row in page.items], "next_cursor": next_cursor}
+    items = [execution_view(row) for row in page.items]
+    fit = fitting(items)
+    next_before = page.items[fit - 1]["id"] if fit < len(items) else page.next_before
+    return {"items": items[:fit], "next_cursor": parse.encode_cursor([next_before]) if next_before else None}
 
 
 @endpoint(executions, BASE + "/{execution_id}")

@@ -8,10 +8,11 @@ from chalicelib.container import services
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.workflows import STATUSES, parse_new_version
 from chalicelib.http import request as parse
-from chalicelib.http.endpoint import Call, endpoint, json_response
+from chalicelib.http.endpoint import Call, endpoint, fitting, json_response
 from chalicelib.http.openapi import SEMVER_PATTERN, WORKFLOW_ID_PATTERN
 from chalicelib.http.openapi_fragments import body, limit_param, ok, param, path_param, problems, query_list
 from chalicelib.http.views import history_view, version_view, workflow_view
+from chalicelib.services.catalog import version_position
 
 playbooks = Blueprint(__name__)
 BASE = "/api/v1/playbooks"
@@ -34,8 +35,10 @@ def list_workflows(call: Call) -> object:
     page = services().catalog.list_latest(
         status, parse.bool_param(params, "enabled"), params.get("signal_type"), parse.label_params(params), limit, after
     )
-    next_cursor = parse.encode_cursor(page.next_after) if page.next_after else None
-    return {"items": [version_view(row) for row in page.items], "next_cursor": next_cursor}
+    items = [version_view(row) for row in page.items]
+    fit = fitting(items)
+    next_after = items[fit - 1]["workflow_id"] if fit < len(items) else page.next_after
+    return {"items": items[:fit], "next_cursor": parse.encode_cursor(next_after) if next_after else None}
 
 
 @endpoint(playbooks, BASE + "/versions")
@@ -54,6 +57,9 @@ def versions(call: Call, workflow_id: str) -> object:
 def _history(call: Call, workflow_id: str) -> object:
     after = parse.decode_cursor(call.params, _is_version_position)
     rows, changes, next_after = services().catalog.history(workflow_id, parse.limit_param(call.params), after)
+    fit = fitting([version_view(row) for row in rows])
+    if fit < len(rows):
+        rows, next_after = rows[:fit], version_position(rows[fit - 1])
     return history_view(workflow_id, rows, changes, parse.encode_cursor(next_after) if next_after else None)
 
 

@@ -188,19 +188,10 @@ class CatalogService:
             self._require_workflow(cur, workflow_id)
             rows = store.list_versions(cur, workflow_id, limit + 1, after)
             changes = store.changes(cur, workflow_id)
-        next_after = None
         if len(rows) > limit:
             rows = rows[:limit]
-            last = rows[-1]
-            next_after = [
-                last["major"],
-                last["minor"],
-                last["patch"],
-                last["prerelease_key"],
-                last["build"],
-                last["id"],
-            ]
-        return rows, changes, next_after
+            return rows, changes, version_position(rows[-1])
+        return rows, changes, None
 
     def list_latest(
         self,
@@ -233,6 +224,11 @@ class CatalogService:
         if row is None:
             raise NotFound(f"Workflow '{workflow_id}' has no version {version}.")
         return row
+
+
+def version_position(row: Row) -> list[Any]:
+    """Where a version stands in history order (SemVer precedence, then id): a keyset cursor."""
+    return [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]]
 
 
 # Fields of a stored version that no request may change (content and identity).
