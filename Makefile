@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup setup-test run test lint migrate package lint-infra deploy bench bench-search-latency coldstart clean
+.PHONY: setup setup-test run test lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,10 +16,15 @@ run: setup
 
 test: setup-test
 	@$(PY) -m ruff check .
+	@$(PY) -m mypy
 	@$(PY) -m pytest -q
 
 lint: setup
 	@$(PY) -m ruff check .
+
+# Static types of chalicelib, app.py and watcher (configuration in pyproject.toml [tool.mypy]).
+typecheck: setup
+	@$(PY) -m mypy
 
 migrate: setup
 	@$(PY) -m chalicelib.cli migrate
@@ -46,4 +51,4 @@ bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000
 
 clean:
-	rm -rf .venv build .pytest_cache .ruff_cache
+	rm -rf .venv build .pytest_cache .ruff_cache .mypy_cache

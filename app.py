@@ -1,6 +1,7 @@
 """Chalice entry point: the app, its middleware and its blueprints. Routes live in chalicelib/routes."""
 
 from chalice import Chalice
+from chalice.app import SQSEvent
 
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
@@ -36,9 +37,9 @@ def migrate(event: dict, context: object) -> dict:
 
 
 @app.on_sqs_message(queue="workflow-catalog-registrations", batch_size=1)
-def registration_worker(event: object) -> None:
+def registration_worker(event: SQSEvent) -> None:
     """Runs a registration job per message; an exception returns it to the queue (DLQ after 5 receives)."""
     from chalicelib.adapters.dispatch import handle_sqs_records
     from chalicelib.container import services
 
-    handle_sqs_records(event, services().registration_job)  # type: ignore[arg-type]
+    handle_sqs_records(event, services().registration_job)

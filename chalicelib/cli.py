@@ -17,9 +17,13 @@ import secrets
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.config import ConfigError, settings
 from chalicelib.domain.errors import CatalogError
+
+if TYPE_CHECKING:  # chalice is imported where a command needs it
+    from chalice.config import Config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "examples" / "workflows"
@@ -63,8 +67,9 @@ def cmd_load_examples(_: argparse.Namespace) -> None:
 
 def _dev_key() -> str:
     """DEV_API_KEY, or a key generated once and kept under the data folder across restarts."""
-    if settings().dev_api_key:
-        return settings().dev_api_key  # type: ignore[return-value]
+    configured = settings().dev_api_key
+    if configured:
+        return configured
     path = PROJECT_DIR / settings().data_dir / "dev-api-key"
     if path.exists():
         return path.read_text().strip()
@@ -108,7 +113,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _chalice_config() -> object:
+def _chalice_config() -> Config:
     from chalice.config import Config
 
     config_file = PROJECT_DIR / ".chalice" / "config.json"

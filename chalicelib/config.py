@@ -61,10 +61,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
-def _int(env: Mapping[str, str], name: str, default: int | None, low: int, high: int) -> int | None:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _optional_int(env, name, low, high)
+    return default if value is None else value
+
+
+def _optional_int(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
     raw = env.get(name)
     if raw is None or raw == "":
-        return default
+        return None
     try:
         value = int(raw)
     except ValueError:
@@ -105,20 +110,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_secret_arn=env.get("DATABASE_SECRET_ARN") or None,
         database_iam_auth=_bool(env, "DATABASE_IAM_AUTH", False),
         data_dir=env.get("CATALOG_DATA_DIR") or ".var",
-        port=_int(env, "PORT", 8000, 1, 65535),  # type: ignore[arg-type]
+        port=_int(env, "PORT", 8000, 1, 65535),
         dev_api_key=env.get("DEV_API_KEY") or None,
         dispatcher=_choice(env, "DISPATCHER", "inline", DISPATCHERS),
         registration_queue_url=env.get("REGISTRATION_QUEUE_URL") or None,
         embedding_provider=_choice(env, "EMBEDDING_PROVIDER", "default", EMBEDDING_PROVIDERS),
         # pgvector's HNSW index takes at most 2000 dimensions.
-        embedding_dimensions=_int(env, "EMBEDDING_DIMENSIONS", None, 8, 2000),
+        embedding_dimensions=_optional_int(env, "EMBEDDING_DIMENSIONS", 8, 2000),
         bedrock_model_id=env.get("BEDROCK_MODEL_ID") or "amazon.titan-embed-text-v2:0",
         log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         registry_credentials=_credentials(env),
         insecure_registries=tuple(h.strip() for h in (env.get("INSECURE_REGISTRIES") or "").split(",") if h.strip()),
         image_platform=env.get("IMAGE_PLATFORM") or "linux/amd64",
         signature_policy_file=env.get("SIGNATURE_POLICY_FILE") or None,
-        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),  # type: ignore[arg-type]
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),
         aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
     )
     if settings.dispatcher == "sqs" and not settings.registration_queue_url:

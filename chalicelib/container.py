@@ -80,7 +80,9 @@ class Services:
         from chalicelib.adapters.dispatch import InlineDispatcher, SqsDispatcher
 
         if self.settings.dispatcher == "sqs":
-            return SqsDispatcher(self.settings.registration_queue_url)  # type: ignore[arg-type]
+            queue_url = self.settings.registration_queue_url
+            assert queue_url is not None, "load_settings requires REGISTRATION_QUEUE_URL with DISPATCHER=sqs"
+            return SqsDispatcher(queue_url)
         return InlineDispatcher(self.registration_job)
 
     @cached_property

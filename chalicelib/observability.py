@@ -39,7 +39,7 @@ def bind(**ids: object) -> None:
 
 def current_correlation_id() -> str | None:
     """The correlation id bound for this thread's current request or job."""
-    return logger.thread_safe_get_current_keys().get("correlation_id")  # type: ignore[return-value]
+    return logger.thread_safe_get_current_keys().get("correlation_id")
 
 
 def clear_bound() -> None:

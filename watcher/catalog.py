@@ -40,8 +40,13 @@ class Auth:
         if self.session is None:
             with open(self.config.api_key_file or "", encoding="utf-8") as handle:
                 return {"Authorization": f"Bearer {handle.read().strip()}"}
+        credentials = self.session.get_credentials()
+        if credentials is None:  # an operational state like a refused key, not a bug: retried later
+            raise CatalogUnavailable("no AWS credentials to sign the request with (IRSA or an instance role)")
+        region = self.config.aws_region
+        assert region is not None, "load_config requires AWS_REGION with CATALOG_AUTH=sigv4"
         request = AWSRequest(method=method, url=url, data=body or b"", headers={"Content-Type": "application/json"})
-        SigV4Auth(self.session.get_credentials(), "execute-api", self.config.aws_region).add_auth(request)
+        SigV4Auth(credentials, "execute-api", region).add_auth(request)
         return dict(request.headers.items())
 
 

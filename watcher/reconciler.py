@@ -81,7 +81,7 @@ def is_current(current: dict[str, Any], desired: dict[str, Any]) -> bool:
 def _status(current: dict[str, Any], generation: int, phase: str, ready: str, reason: str, message: str,
             **extra: Any) -> dict[str, Any]:
     message = message[:MAX_MESSAGE]
-    previous = next((c for c in current.get("conditions", []) if c.get("type") == "Ready"), {})
+    previous: dict[str, Any] = next((c for c in current.get("conditions", []) if c.get("type") == "Ready"), {})
     # Standard condition semantics: the transition time moves only when the condition's status does.
     changed_at = previous.get("lastTransitionTime") if previous.get("status") == ready else None
     condition = {"type": "Ready", "status": ready, "reason": reason, "message": message,

@@ -17,7 +17,7 @@ from chalicelib.domain.errors import ErrorCollector, FieldError, InvalidTransiti
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.storable import first_unstorable, unrepresentable
 from chalicelib.domain.versions import normalize_version
-from chalicelib.domain.workflows import check_workflow_id
+from chalicelib.domain.workflows import parse_workflow_id
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 EXECUTION_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED)
@@ -65,8 +65,7 @@ class StatusUpdate:
 def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
     problems = ErrorCollector()
     _unknown_fields(body, EXECUTION_FIELDS, problems)
-    workflow_id = body.get("workflow_id")
-    problems.extend(check_workflow_id(workflow_id))
+    workflow_id = parse_workflow_id(body.get("workflow_id"), problems)
     version = None
     if body.get("version") is not None:
         try:
@@ -74,10 +73,9 @@ def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
         except ValueError as exc:
             problems.add("$.version", str(exc))
     parameters = parse_parameters_field(body, problems)
-    incident = body.get("incident")
-    problems.extend(check_incident(incident))
+    incident = parse_incident(body.get("incident"), problems)
     problems.raise_if_any("The execution request is not valid; see errors.")
-    return ExecutionRequest(workflow_id, version, parameters, dict(incident))  # type: ignore[arg-type]
+    return ExecutionRequest(workflow_id, version, parameters, incident)
 
 
 def parse_validate_request(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -97,12 +95,13 @@ def parse_parameters_field(body: Mapping[str, Any], problems: ErrorCollector) ->
     return parameters
 
 
-def check_incident(incident: object) -> list[FieldError]:
-    """The incident context: ``id`` and ``signal_type`` required, ``business_context`` shaped like labels,
-    anything else free-form JSON within size and depth limits."""
+def parse_incident(incident: object, problems: ErrorCollector) -> dict[str, Any]:
+    """The incident context ({} once its problems are recorded): ``id`` and ``signal_type`` required,
+    ``business_context`` shaped like labels, anything else free-form JSON within size and depth limits."""
     if not isinstance(incident, Mapping):
-        return [FieldError("$.incident", "is required: an object with at least id and signal_type")]
-    errors = []
+        problems.add("$.incident", "is required: an object with at least id and signal_type")
+        return {}
+    errors: list[FieldError] = []
     for key, limit in (("id", MAX_INCIDENT_ID), ("signal_type", MAX_SIGNAL_TYPE)):
         value = incident.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -116,15 +115,17 @@ def check_incident(incident: object) -> list[FieldError]:
         errors.append(bad)
     elif len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
         errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
-    return errors
+    problems.extend(errors)
+    return {} if errors else dict(incident)
 
 
 def parse_status_update(body: Mapping[str, Any]) -> StatusUpdate:
     problems = ErrorCollector()
     _unknown_fields(body, UPDATE_FIELDS, problems)
     status = body.get("status")
-    if status not in (RUNNING, SUCCEEDED, FAILED):
+    if not isinstance(status, str) or status not in (RUNNING, SUCCEEDED, FAILED):
         problems.add("$.status", "must be \"running\", \"succeeded\" or \"failed\"")
+        status = ""
     message = body.get("message")
     if message is not None:
         if not isinstance(message, str) or unrepresentable(message):
@@ -132,7 +133,7 @@ def parse_status_update(body: Mapping[str, Any]) -> StatusUpdate:
         elif len(message) > MAX_MESSAGE:
             problems.add("$.message", f"must be at most {MAX_MESSAGE} characters")
     problems.raise_if_any("The status update is not valid; see errors.")
-    return StatusUpdate(status, message)  # type: ignore[arg-type]
+    return StatusUpdate(status, message)
 
 
 def check_execution_transition(execution_id: str, current: str, target: str) -> None:

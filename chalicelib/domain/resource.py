@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator
 
-from chalicelib.domain.errors import ErrorCollector, FieldError
+from chalicelib.domain.errors import ErrorCollector, FieldError, ValidationFailed
 from chalicelib.domain.images import parse_image_reference
 from chalicelib.domain.labels import LabelValue, normalize_labels, validate_labels
 from chalicelib.domain.versions import normalize_version
@@ -77,19 +77,19 @@ def parse_event(body: Mapping[str, Any]) -> ResourceEvent:
     for key in sorted(set(body) - {"event", "object"}):
         problems.add(f"$.{key}", "unknown field")
     event = body.get("event")
-    if event not in EVENTS:
+    if not isinstance(event, str) or event not in EVENTS:
         problems.add("$.event", f"must be one of {', '.join(EVENTS)}")
+        event = ""
     obj = body.get("object")
     if not isinstance(obj, Mapping):
         problems.add("$.object", "is required: the RemediationWorkflow resource as the API server returns it")
-        problems.raise_if_any("The registration event is not valid; see errors.")
-    problems.extend(_schema_errors(obj))  # type: ignore[arg-type]
-    if problems.errors:
-        problems.raise_if_any("The resource does not satisfy the RemediationWorkflow CRD; see errors.")
-    resource = _resource(obj, problems)  # type: ignore[arg-type]
-    if resource is None:
-        problems.raise_if_any("The resource is not a valid RemediationWorkflow; see errors.")
-    return ResourceEvent(event, resource)  # type: ignore[arg-type]
+        raise ValidationFailed("The registration event is not valid; see errors.", problems.errors)
+    problems.extend(_schema_errors(obj))
+    problems.raise_if_any("The resource does not satisfy the RemediationWorkflow CRD; see errors.")
+    resource = _resource(obj, problems)
+    if resource is None:  # _resource recorded why
+        raise ValidationFailed("The resource is not a valid RemediationWorkflow; see errors.", problems.errors)
+    return ResourceEvent(event, resource)
 
 
 def _resource(obj: Mapping[str, Any], problems: ErrorCollector) -> WorkflowResource | None:
@@ -104,6 +104,7 @@ def _resource(obj: Mapping[str, Any], problems: ErrorCollector) -> WorkflowResou
     generation = metadata.get("generation")
     if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
         problems.add("$.object.metadata.generation", "is required: a positive integer")
+        generation = 0
     spec = obj["spec"]
     workflow_id = spec.get("workflowId", metadata.get("name"))
     where = "$.object.spec.workflowId" if "workflowId" in spec else "$.object.metadata.name"

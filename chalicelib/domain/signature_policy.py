@@ -155,10 +155,9 @@ def _key(raw: object, place: str, problems: list[str]) -> TrustedKey | None:
         return None
     _unknown(raw, _KEY_FIELDS, f"{place}.", problems)
     key_id, pem = raw.get("id"), raw.get("public_key")
-    ok = True
-    if not isinstance(key_id, str) or not key_id.strip():
+    valid_id = key_id if isinstance(key_id, str) and key_id.strip() else None
+    if valid_id is None:
         problems.append(f"{place}.id: must be a non-empty string")
-        ok = False
     if not isinstance(pem, str):
         problems.append(f"{place}.public_key: must be a PEM public key (-----BEGIN PUBLIC KEY-----)")
         return None
@@ -171,7 +170,7 @@ def _key(raw: object, place: str, problems: list[str]) -> TrustedKey | None:
         kind = getattr(getattr(public_key, "curve", None), "name", None) or type(public_key).__name__
         problems.append(f"{place}.public_key: must be an ECDSA P-256 key, not {kind}")
         return None
-    return TrustedKey(id=key_id, public_key=public_key) if ok else None  # type: ignore[arg-type]
+    return None if valid_id is None else TrustedKey(id=valid_id, public_key=public_key)
 
 
 def _mode(raw: object, place: str, problems: list[str]) -> str:
@@ -180,7 +179,7 @@ def _mode(raw: object, place: str, problems: list[str]) -> str:
     if value not in MODES:
         problems.append(f"{place}: must be one of {', '.join(MODES)}, not {raw!r}")
         return OFF
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _unknown(raw: dict, allowed: set[str], prefix: str, problems: list[str]) -> None:

@@ -70,7 +70,7 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
     problems = ErrorCollector()
     for key in sorted(set(body) - CREATE_FIELDS):
         problems.add(f"$.{key}", "unknown field")
-    problems.extend(check_workflow_id(body.get("workflow_id")))
+    workflow_id = parse_workflow_id(body.get("workflow_id"), problems)
     version = ""
     try:
         version = normalize_version(body.get("version"))
@@ -78,41 +78,65 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
         problems.add("$.version", str(exc))
     title = _text(body, "title", MAX_TITLE, problems)
     description = _text(body, "description", MAX_DESCRIPTION, problems)
-    labels = body.get("labels")
-    problems.extend(validate_labels(labels))
-    image = body.get("container_image")
-    problems.extend(check_pinned_image(image))
-    parameters = body.get("parameters")
-    if parameters is None:
-        problems.add("$.parameters", 'is required (a JSON Schema object; use {"type": "object"} for none)')
-    else:
-        problems.extend(validate_parameter_schema(parameters))
+    labels = _labels(body.get("labels"), problems)
+    image = _pinned_image(body.get("container_image"), problems)
+    parameters = _parameter_schema(body.get("parameters"), problems)
     status = body.get("status", ACTIVE)
     if status not in CREATE_STATUSES:
         problems.add("$.status", 'must be "active" or "draft"')
     problems.raise_if_any("The workflow version is not valid; see errors.")
     return NewVersion(
-        workflow_id=body["workflow_id"],
+        workflow_id=workflow_id,
         version=version,
         title=title.strip(),
         description=description.strip(),
-        labels=normalize_labels(labels),  # type: ignore[arg-type]
-        container_image=image,  # type: ignore[arg-type]
-        parameters=dict(parameters),  # type: ignore[arg-type]
+        labels=labels,
+        container_image=image,
+        parameters=parameters,
         status=status,
     )
 
 
-def check_pinned_image(image: object, path: str = "$.container_image") -> list[FieldError]:
+def _labels(labels: object, problems: ErrorCollector) -> dict[str, LabelValue]:
+    """The normalised labels ({} once their problems are recorded)."""
+    errors = validate_labels(labels)
+    problems.extend(errors)
+    # Valid labels are a mapping; the isinstance only tells the type checker so.
+    return normalize_labels(labels) if not errors and isinstance(labels, Mapping) else {}
+
+
+def _pinned_image(image: object, problems: ErrorCollector, path: str = "$.container_image") -> str:
+    """The image reference, pinned by digest ("" once the problem is recorded)."""
     if not isinstance(image, str):
-        return [FieldError(path, "is required: an image reference pinned by digest (...@sha256:<64 hex>)")]
+        problems.add(path, "is required: an image reference pinned by digest (...@sha256:<64 hex>)")
+        return ""
     try:
         reference = parse_image_reference(image)
     except ValueError as exc:
-        return [FieldError(path, str(exc))]
+        problems.add(path, str(exc))
+        return ""
     if reference.digest is None:
-        return [FieldError(path, "must be pinned by digest (...@sha256:<64 hex>); a tag alone can change")]
-    return []
+        problems.add(path, "must be pinned by digest (...@sha256:<64 hex>); a tag alone can change")
+        return ""
+    return image
+
+
+def _parameter_schema(schema: object, problems: ErrorCollector) -> dict[str, Any]:
+    """The parameter schema ({} once its problems are recorded)."""
+    if schema is None:
+        problems.add("$.parameters", 'is required (a JSON Schema object; use {"type": "object"} for none)')
+        return {}
+    errors = validate_parameter_schema(schema)
+    problems.extend(errors)
+    # A valid schema is a mapping; the isinstance only tells the type checker so.
+    return dict(schema) if not errors and isinstance(schema, Mapping) else {}
+
+
+def parse_workflow_id(value: object, problems: ErrorCollector, path: str = "$.workflow_id") -> str:
+    """The workflow id ("" once the problem is recorded)."""
+    errors = check_workflow_id(value, path)
+    problems.extend(errors)
+    return value if not errors and isinstance(value, str) else ""
 
 
 def _text(body: Mapping[str, Any], key: str, limit: int, problems: ErrorCollector) -> str:
@@ -134,6 +158,24 @@ def check_transition(current: str, target: str) -> None:
                 f"Version is deprecated, which is final; publish a new version instead of moving it to '{target}'."
             )
         raise InvalidTransition(f"A version cannot go from '{current}' to '{target}'.")
+
+
+def check_status(body: Mapping[str, Any], problems: ErrorCollector) -> str:
+    """The target of a status change ("" once the problem is recorded; check_transition judges the move)."""
+    target = body.get("status")
+    if not isinstance(target, str) or target not in STATUSES:
+        problems.add("$.status", 'must be "active" or "deprecated"')
+        return ""
+    return target
+
+
+def check_enabled(body: Mapping[str, Any], problems: ErrorCollector) -> bool:
+    """The requested ``enabled`` flag (False once the problem is recorded)."""
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        problems.add("$.enabled", "must be true or false")
+        return False
+    return enabled
 
 
 def check_reason(body: Mapping[str, Any], problems: ErrorCollector) -> str:

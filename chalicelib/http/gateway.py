@@ -13,8 +13,10 @@ import json
 import threading
 from http import HTTPStatus
 
+from chalice import Chalice
+from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGatewayException
-from chalice.test import TestHTTPClient
+from chalice.test import HTTPResponse, TestHTTPClient
 
 from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
 
@@ -81,12 +83,10 @@ class ProblemRequestHandler(ChaliceRequestHandler):
 class ProblemTestHTTPClient(TestHTTPClient):
     """Chalice's test HTTP client with the Gateway Responses applied."""
 
-    def _error_response(self, e: LocalGatewayException):  # type: ignore[no-untyped-def]
-        from chalice.test import HTTPResponse
-
+    def _error_response(self, e: LocalGatewayException) -> HTTPResponse:
         status, headers, body = gateway_problem(e)
         return HTTPResponse(headers=headers, body=body, status_code=status)
 
 
-def make_server(app: object, config: object, host: str, port: int) -> LocalDevServer:
-    return LocalDevServer(app, config, host, port, handler_cls=ProblemRequestHandler)  # type: ignore[arg-type]
+def make_server(app: Chalice, config: Config, host: str, port: int) -> LocalDevServer:
+    return LocalDevServer(app, config, host, port, handler_cls=ProblemRequestHandler)

@@ -54,7 +54,8 @@ def _problem_slug(response: Response) -> str | None:
 
 def _is_problem(response: Response) -> bool:
     headers = {k.lower(): v for k, v in response.headers.items()}
-    return headers.get("content-type", "").startswith(PROBLEM_CONTENT_TYPE)
+    content_type = headers.get("content-type", "")  # Chalice allows a list (a multi-value header); ours is one
+    return isinstance(content_type, str) and content_type.startswith(PROBLEM_CONTENT_TYPE)
 
 
 def _framework_message(body: object) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.http.endpoint import rfc3339
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]  # a row as the stores return it
 
 
 def version_view(row: Row) -> dict[str, Any]:
@@ -39,7 +40,9 @@ def change_view(row: Row) -> dict[str, Any]:
     }
 
 
-def history_view(workflow_id: str, rows: list[Row], changes: list[Row], next_cursor: str | None) -> dict[str, Any]:
+def history_view(
+    workflow_id: str, rows: Sequence[Row], changes: Sequence[Row], next_cursor: str | None
+) -> dict[str, Any]:
     by_version: dict[str | None, list[dict[str, Any]]] = {}
     for change in changes:
         by_version.setdefault(change["version"], []).append(change_view(change))

@@ -31,7 +31,7 @@ from chalicelib.http.openapi_fragments import body, created, limit_param, ok, pa
 executions = Blueprint(__name__)
 BASE = "/api/v1/executions"
 PLAYBOOKS = "/api/v1/playbooks"
-Row = dict[str, Any]
+Row = Mapping[str, Any]  # a row as the stores return it
 
 
 @endpoint(executions, PLAYBOOKS + "/{workflow_id}/versions/{version}/validate", methods=("POST",))

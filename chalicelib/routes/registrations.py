@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Blueprint
@@ -27,7 +28,7 @@ def get(call: Call, registration_id: str) -> object:
     return registration_view(services().registrations.get(registration_id))
 
 
-def registration_view(row: dict[str, Any]) -> dict[str, Any]:
+def registration_view(row: Mapping[str, Any]) -> dict[str, Any]:
     view = {
         "registration_id": str(row["registration_id"]),
         "status": row["status"],

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.stores import apikey_store as store
 from chalicelib.stores.db import Database
+from chalicelib.stores.rows import Row
 
 SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
 TOKEN_PREFIX = "rwc_"
@@ -61,7 +62,7 @@ class ApiKeyService:
             return None
         return Principal(row["key_id"], row["name"], frozenset(row["scopes"]))
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> Sequence[Row]:
         with self._db.cursor() as cur:
             return store.list_all(cur)
 

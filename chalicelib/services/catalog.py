@@ -6,7 +6,7 @@ module decides, and wraps each multi-step write in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,17 +23,17 @@ from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
-    STATUSES,
     NewVersion,
+    check_enabled,
     check_reason,
+    check_status,
     check_transition,
     check_workflow_id,
 )
 from chalicelib.observability import logger
 from chalicelib.stores import workflow_store as store
 from chalicelib.stores.db import Database
-
-Row = dict[str, Any]
+from chalicelib.stores.rows import Row
 
 
 class SearchIndexer(Protocol):
@@ -50,7 +50,7 @@ class CreateResult:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Row]
+    items: Sequence[Row]
     next_after: Any | None
 
 
@@ -94,9 +94,7 @@ class CatalogService:
     def change_status(self, workflow_id: str, version: str, body: Mapping[str, Any], actor: str) -> Row:
         _reject_fields(body, allowed={"status", "reason"}, what="a version's status")
         problems = ErrorCollector()
-        target = body.get("status")
-        if target not in STATUSES:
-            problems.add("$.status", 'must be "active" or "deprecated"')
+        target = check_status(body, problems)
         reason = check_reason(body, problems)
         problems.raise_if_any("The status change is not valid; see errors.")
         version = _version_in_path(version)
@@ -107,20 +105,18 @@ class CatalogService:
             if row["status"] != target:
                 store.set_version_status(cur, row["id"], target)
                 store.record_change(cur, workflow_id, version, "status", row["status"], target, reason, actor)
-            updated = store.get_version(cur, workflow_id, version)
+            updated = self._require_version(cur, workflow_id, version)
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
-        return updated  # type: ignore[return-value]
+        return updated
 
     def set_enabled(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
         _reject_fields(body, allowed={"enabled", "reason"}, what="a workflow", others_immutable=True)
         problems = ErrorCollector()
-        enabled = body.get("enabled")
-        if not isinstance(enabled, bool):
-            problems.add("$.enabled", "must be true or false")
+        enabled = check_enabled(body, problems)
         reason = check_reason(body, problems)
         problems.raise_if_any("The change is not valid; see errors.")
         with self._db.transaction() as cur:
-            self.set_enabled_in(cur, workflow_id, enabled, reason, actor)  # type: ignore[arg-type]
+            self.set_enabled_in(cur, workflow_id, enabled, reason, actor)
         logger.info("workflow enabled changed", extra={"workflow_id": workflow_id, "enabled": enabled})
         return self.get_workflow(workflow_id)
 
@@ -150,14 +146,14 @@ class CatalogService:
                     f"Cannot roll back to {to_version}: it is {target['status']}, and only an active version can "
                     "become latest."
                 )
-            deprecated = [row["version"] for row in store.active_versions_above(cur, workflow_id, target)]
-            for version in deprecated:
-                row = store.get_version(cur, workflow_id, version)
-                store.set_version_status(cur, row["id"], DEPRECATED)  # type: ignore[index]
+            above = store.active_versions_above(cur, workflow_id, target)
+            deprecated = [row["version"] for row in above]
+            for row in above:
+                store.set_version_status(cur, row["id"], DEPRECATED)
                 store.record_change(
                     cur,
                     workflow_id,
-                    version,
+                    row["version"],
                     "status",
                     ACTIVE,
                     DEPRECATED,
@@ -183,7 +179,9 @@ class CatalogService:
         with self._db.cursor() as cur:
             return self._require_version(cur, workflow_id, version)
 
-    def history(self, workflow_id: str, limit: int, after: list[Any] | None) -> tuple[list[Row], list[Row], Any]:
+    def history(
+        self, workflow_id: str, limit: int, after: list[Any] | None
+    ) -> tuple[Sequence[Row], Sequence[Row], Any]:
         with self._db.cursor() as cur:
             self._require_workflow(cur, workflow_id)
             rows = store.list_versions(cur, workflow_id, limit + 1, after)

@@ -8,7 +8,7 @@ chalicelib/stores/execution_store. Parameter values are never logged: only their
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +30,7 @@ from chalicelib.observability import bind, logger
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database
 from chalicelib.stores.execution_store import NewExecution
-
-Row = dict[str, Any]
+from chalicelib.stores.rows import Row
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class StartedExecution:
 
 @dataclass(frozen=True)
 class ExecutionPage:
-    items: list[Row]
+    items: Sequence[Row]
     next_before: int | None
 
 
@@ -84,9 +83,8 @@ class ExecutionService:
             workflow = store.share_workflow(cur, request.workflow_id)
             if workflow is None:
                 raise NotFound(f"No workflow '{request.workflow_id}'.")
-            row = store.version_for_execution(cur, request.workflow_id, request.version)
-            _check_executable(request, workflow, row)
-            schema = row["parameters"]  # type: ignore[index]
+            row = _executable(request, workflow, store.version_for_execution(cur, request.workflow_id, request.version))
+            schema = row["parameters"]
             errors, values = validate_parameters(schema, request.parameters)
             errors += redaction_marker_errors(schema, values)
             if errors:
@@ -94,15 +92,15 @@ class ExecutionService:
                     "The parameters do not match the workflow's parameter schema; nothing was executed. See errors.",
                     sorted(set(errors), key=lambda e: (e.path, e.message)),
                 )
-            version = row["version"]  # type: ignore[index]
+            version = row["version"]
             manifest = build_pipeline_run(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
-                image=row["container_image"], schema=schema, values=values,  # type: ignore[index]
+                image=row["container_image"], schema=schema, values=values,
                 incident_id=request.incident_id,
             )
             stored = store.insert_execution(cur, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
-                container_image=row["container_image"], parameters=redact(schema, values),  # type: ignore[index]
+                container_image=row["container_image"], parameters=redact(schema, values),
                 redacted_parameters=sorted(write_only_names(schema) & set(values)), incident=request.incident,
                 incident_id=request.incident_id, pipeline_run_name=pipeline_run_name(request.workflow_id, execution_id),
                 created_by=actor,
@@ -130,7 +128,7 @@ class ExecutionService:
         })
         return updated
 
-    def get(self, execution_id: str) -> tuple[Row, list[Row]]:
+    def get(self, execution_id: str) -> tuple[Row, Sequence[Row]]:
         execution_id = _execution_id_in_path(execution_id)
         with self._db.cursor() as cur:
             row = store.get_execution(cur, execution_id)
@@ -148,8 +146,8 @@ class ExecutionService:
             return ExecutionPage(rows, rows[-1]["id"])
         return ExecutionPage(rows, None)
 
-    def stats(self, workflow_id: str) -> list[Row]:
-        rows: list[Row] = []
+    def stats(self, workflow_id: str) -> Sequence[Row]:
+        rows: Sequence[Row] = []
         if not check_workflow_id(workflow_id):
             with self._db.cursor() as cur:
                 rows = store.version_stats(cur, workflow_id)
@@ -158,8 +156,9 @@ class ExecutionService:
         return rows
 
 
-def _check_executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> None:
-    """Disabled workflows and versions that are not active are refused (409), saying why."""
+def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Row:
+    """The version row to execute; disabled workflows and versions that are not active are refused (409),
+    saying why."""
     if row is None:
         if request.version is not None:
             raise NotFound(f"Workflow '{request.workflow_id}' has no version {request.version}.")
@@ -177,6 +176,7 @@ def _check_executable(request: ExecutionRequest, workflow: Row, row: Row | None)
             f"Version {row['version']} of '{request.workflow_id}' is {row['status']}; only active versions can be "
             "executed (omit version to run the latest active one)."
         )
+    return row
 
 
 def _version_in_path(raw: str) -> str:

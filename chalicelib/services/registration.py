@@ -33,8 +33,8 @@ from chalicelib.services.catalog import CatalogService
 from chalicelib.stores import registration_store as store
 from chalicelib.stores import signature_store
 from chalicelib.stores.db import Database
+from chalicelib.stores.rows import Row
 
-Row = dict[str, Any]
 SCHEMA_PATH = "/playbook-schema.json"
 SCHEMA_FORMAT = "1.0"
 SCHEMA_FIELDS = {"schema_version", "workflow_id", "version", "title", "description", "labels", "parameters"}

@@ -25,8 +25,8 @@ from chalicelib.domain.search import SearchRequest, document_fields, embedding_t
 from chalicelib.observability import logger
 from chalicelib.stores import search_store as store
 from chalicelib.stores.db import Database
+from chalicelib.stores.rows import Row
 
-Row = dict[str, Any]
 # With a query, the nearest POOL_FACTOR x top_k (at least MIN_POOL) filtered versions are re-scored
 # with the full-text and label signals: the semantic neighbourhood bounds the work per search.
 MIN_POOL, POOL_FACTOR = 40, 3

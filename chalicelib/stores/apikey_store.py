@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from psycopg2.extras import RealDictCursor
+
+from chalicelib.stores.rows import Row
 
 
 def insert(cur: RealDictCursor, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
@@ -24,7 +26,7 @@ def upsert(cur: RealDictCursor, key_id: str, token_sha256: str, name: str, scope
     )
 
 
-def find_active(cur: RealDictCursor, token_sha256: str) -> dict[str, Any] | None:
+def find_active(cur: RealDictCursor, token_sha256: str) -> Row | None:
     cur.execute(
         "SELECT key_id, name, scopes FROM api_keys WHERE token_sha256 = %s AND revoked_at IS NULL",
         (token_sha256,),
@@ -32,7 +34,7 @@ def find_active(cur: RealDictCursor, token_sha256: str) -> dict[str, Any] | None
     return cur.fetchone()
 
 
-def list_all(cur: RealDictCursor) -> list[dict[str, Any]]:
+def list_all(cur: RealDictCursor) -> Sequence[Row]:
     cur.execute("SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id")
     return cur.fetchall()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extras import Json, RealDictCursor
 
-Row = dict[str, Any]
+from chalicelib.stores.rows import Row, fetch_one
 
 EXECUTION_COLUMNS = """
     e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.container_image, e.parameters,
@@ -63,7 +64,7 @@ def insert_execution(cur: RealDictCursor, new: NewExecution) -> Row:
         (new.execution_id, new.workflow_id, new.version, new.container_image, Json(new.parameters),
          new.redacted_parameters, Json(new.incident), new.incident_id, new.pipeline_run_name, new.created_by),
     )
-    return cur.fetchone()
+    return fetch_one(cur)
 
 
 def insert_event(
@@ -95,7 +96,7 @@ def set_status(cur: RealDictCursor, execution_id: str, status: str, message: str
             RETURNING {EXECUTION_COLUMNS}""",
         {"status": status, "message": message, "terminal": terminal, "execution_id": execution_id},
     )
-    return cur.fetchone()
+    return fetch_one(cur)
 
 
 def get_execution(cur: RealDictCursor, execution_id: str) -> Row | None:
@@ -103,7 +104,7 @@ def get_execution(cur: RealDictCursor, execution_id: str) -> Row | None:
     return cur.fetchone()
 
 
-def events(cur: RealDictCursor, execution_id: str) -> list[Row]:
+def events(cur: RealDictCursor, execution_id: str) -> Sequence[Row]:
     cur.execute(
         """SELECT from_status, to_status, message, changed_by, changed_at
            FROM execution_events WHERE execution_id = %s ORDER BY id""",
@@ -119,9 +120,10 @@ def list_executions(
     status: str | None,
     limit: int,
     before_id: int | None,
-) -> list[Row]:
+) -> Sequence[Row]:
     """Newest first by the row id (unique, so the order is total); keyset pagination on it."""
-    conditions, params = ["TRUE"], []
+    conditions: list[str] = ["TRUE"]
+    params: list[str | int] = []
     for column, value in (("workflow_id", workflow_id), ("version", version), ("status", status)):
         if value is not None:
             conditions.append(f"e.{column} = %s")
@@ -137,7 +139,7 @@ def list_executions(
     return cur.fetchall()
 
 
-def version_stats(cur: RealDictCursor, workflow_id: str) -> list[Row]:
+def version_stats(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
     """Per-version statistics of a workflow in one statement; no rows when the workflow does not exist.
 
     success_rate = succeeded / (succeeded + failed), NULL while nothing has finished.

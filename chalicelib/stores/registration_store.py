@@ -10,8 +10,8 @@ from psycopg2.extras import Json, RealDictCursor
 
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.resource import WorkflowResource
+from chalicelib.stores.rows import Row, fetch_one
 
-Row = dict[str, Any]
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
 
@@ -37,7 +37,7 @@ def insert(
         "SELECT * FROM registrations WHERE resource_uid = %s AND generation = %s AND event = %s",
         (resource.uid, resource.generation, event),
     )
-    return cur.fetchone(), False  # type: ignore[return-value]
+    return fetch_one(cur), False
 
 
 def get(cur: RealDictCursor, registration_id: str) -> Row | None:

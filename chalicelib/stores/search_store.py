@@ -24,8 +24,8 @@ from psycopg2.extras import RealDictCursor
 from chalicelib.domain.labels import REQUIRED_LABELS, WILDCARD
 from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
 from chalicelib.stores.label_filter import label_filter_sql
+from chalicelib.stores.rows import Row, fetch_one
 
-Row = dict[str, Any]
 TS_CONFIG = "catalog_english"
 HNSW_INDEX = "search_candidates_embedding_hnsw"
 LOCK_KEY = 7_246_311_902  # serialises changes of the embedding provider/index across processes
@@ -142,7 +142,7 @@ def load_staged_documents(cur: RealDictCursor) -> None:
     recompute_statistics(cur)
 
 
-def versions_to_index(cur: RealDictCursor, batch_size: int) -> Iterator[list[Row]]:
+def versions_to_index(cur: RealDictCursor, batch_size: int) -> Iterator[Sequence[Row]]:
     """Every version (any status: a draft can become active later), in id order, in batches."""
     last = 0
     while True:
@@ -160,7 +160,7 @@ def versions_to_index(cur: RealDictCursor, batch_size: int) -> Iterator[list[Row
 
 def count_versions(cur: RealDictCursor) -> int:
     cur.execute("SELECT count(*) AS n FROM workflow_versions")
-    return cur.fetchone()["n"]
+    return fetch_one(cur)["n"]
 
 
 def clear_index(cur: RealDictCursor) -> None:
@@ -189,7 +189,7 @@ def _vector(values: Sequence[float] | None) -> str | None:
 
 # --- searching --------------------------------------------------------------------------------
 def candidates(cur: RealDictCursor, query_text: str | None, vector: Sequence[float] | None,
-               filters: Mapping[str, str], pool: int) -> list[Row]:
+               filters: Mapping[str, str], pool: int) -> Sequence[Row]:
     """Up to ``pool`` candidates from the searchable set (latest active versions of enabled workflows)
     that pass every label filter.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg2.extras import Json, RealDictCursor
@@ -10,8 +10,7 @@ from psycopg2.extras import Json, RealDictCursor
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.stores.label_filter import label_filter_sql
-
-Row = dict[str, Any]
+from chalicelib.stores.rows import Row
 
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
@@ -99,7 +98,7 @@ def latest_version(cur: RealDictCursor, workflow_id: str) -> Row | None:
     return cur.fetchone()
 
 
-def list_versions(cur: RealDictCursor, workflow_id: str, limit: int, after: list[Any] | None = None) -> list[Row]:
+def list_versions(cur: RealDictCursor, workflow_id: str, limit: int, after: list[Any] | None = None) -> Sequence[Row]:
     """Versions newest SemVer first; keyset pagination on the full precedence tuple plus id."""
     keyset, params = "", [workflow_id]
     if after is not None:
@@ -115,10 +114,10 @@ def list_versions(cur: RealDictCursor, workflow_id: str, limit: int, after: list
     return cur.fetchall()
 
 
-def active_versions_above(cur: RealDictCursor, workflow_id: str, target: Row) -> list[Row]:
+def active_versions_above(cur: RealDictCursor, workflow_id: str, target: Row) -> Sequence[Row]:
     """Active versions with higher precedence than ``target`` (those a rollback deprecates)."""
     cur.execute(
-        """SELECT v.version FROM workflow_versions v
+        """SELECT v.id, v.version FROM workflow_versions v
            WHERE v.workflow_id = %s AND v.status = 'active'
              AND (v.major, v.minor, v.patch, v.prerelease_key, v.build)
                  > (SELECT major, minor, patch, prerelease_key, build FROM workflow_versions WHERE id = %s)
@@ -136,7 +135,7 @@ def list_latest(
     labels: Mapping[str, str],
     limit: int,
     after: str | None,
-) -> list[Row]:
+) -> Sequence[Row]:
     """For each workflow, its highest-precedence version with ``status``; ordered by workflow_id."""
     filters = dict(labels)
     if signal_type is not None:
@@ -190,7 +189,7 @@ def record_change(
     )
 
 
-def changes(cur: RealDictCursor, workflow_id: str) -> list[Row]:
+def changes(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
     cur.execute(
         """SELECT version, field, from_value, to_value, reason, changed_by, changed_at
            FROM status_changes WHERE workflow_id = %s ORDER BY id""",
@@ -199,7 +198,7 @@ def changes(cur: RealDictCursor, workflow_id: str) -> list[Row]:
     return cur.fetchall()
 
 
-def version_summaries(cur: RealDictCursor, workflow_id: str) -> list[Row]:
+def version_summaries(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
     cur.execute(
         f"""SELECT v.version, v.status, v.created_at FROM workflow_versions v
             WHERE v.workflow_id = %s ORDER BY {PRECEDENCE_DESC}""",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from watcher import reconciler as st
-from watcher.catalog import Auth
+from watcher.catalog import Auth, CatalogUnavailable
 from watcher.config import ConfigError, load_config
 from watcher.informer import Cache, Informer, WorkQueue, needs_work
 
@@ -134,6 +134,20 @@ def test_sigv4_signs_for_execute_api_with_the_pods_credentials(monkeypatch: pyte
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
     assert "X-Amz-Date" in headers
+
+
+def test_sigv4_without_credentials_is_retried_later_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    config = load_config({"CATALOG_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/api",
+                          "CATALOG_AUTH": "sigv4", "AWS_REGION": "eu-west-1"})
+    with pytest.raises(CatalogUnavailable, match="no AWS credentials"):
+        Auth(config).headers("POST", config.catalog_url + "/api/v1/registrations", b"{}")
 
 
 def test_readiness_follows_the_informer_and_liveness_a_stuck_loop() -> None:

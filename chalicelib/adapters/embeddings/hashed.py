@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -70,8 +70,9 @@ def words(text: str) -> list[str]:
     return out
 
 
-def features(text: str) -> Counter[str]:
-    counts: Counter[str] = Counter()
+def features(text: str) -> dict[str, float]:
+    """Feature -> weight (word and bigram weights, fractional n-gram shares)."""
+    counts: defaultdict[str, float] = defaultdict(float)
     tokens = words(text)
     for word in tokens:
         counts["w:" + word] += WORD_WEIGHT

@@ -21,7 +21,8 @@ import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import Enum
+from typing import Literal, Protocol
 
 from chalicelib.adapters.registry.errors import IMAGE_INVALID, IMAGE_TOO_LARGE, SCHEMA_INVALID, RegistryError
 from chalicelib.adapters.registry.model import CHUNK, Descriptor, RegistryLimits
@@ -80,7 +81,14 @@ class Missing:
     why: str
 
 
-PENDING = object()  # the answer depends on layers not read yet
+class _Pending(Enum):
+    """The answer depends on layers not read yet (an enum member, so ``is PENDING`` narrows types)."""
+
+    PENDING = "pending"
+
+
+PENDING = _Pending.PENDING
+Pending = Literal[_Pending.PENDING]
 
 
 def find_file(open_blob: OpenBlob, layers: Sequence[Descriptor], path: str, limits: RegistryLimits) -> bytes | Missing:
@@ -127,7 +135,7 @@ def find_file(open_blob: OpenBlob, layers: Sequence[Descriptor], path: str, limi
 
 def resolve(
     indexes: Sequence[LayerIndex], path: str, complete: bool, visited: set[str] | None = None
-) -> Found | Missing | object:
+) -> Found | Missing | Pending:
     """Resolves ``path`` (symlinks included) through layers given top first.
 
     Every path looked up is added to ``visited``, so that the next layer read keeps the content
@@ -174,7 +182,7 @@ def resolve(
     return Missing(f"/{path} is not in the image")
 
 
-def _lookup(indexes: Sequence[LayerIndex], path: str, complete: bool) -> tuple[int, Entry] | Missing | object | None:
+def _lookup(indexes: Sequence[LayerIndex], path: str, complete: bool) -> tuple[int, Entry] | Missing | Pending | None:
     for position, index in enumerate(indexes):
         entry = index.entries.get(path)
         if entry is not None:
@@ -195,6 +203,7 @@ def read_layer(
     with open_blob(descriptor) as blob:
         stream: BlobReader = _Gunzip(blob, limits.max_unpacked_layer_bytes, number) if descriptor.gzipped else blob
         try:
+            # typeshed asks any fileobj for read/write/seek/tell/close; stream mode ("r|") only reads.
             with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
                 for member in archive:
                     _index_member(archive, member, index, wanted, limits, number)
