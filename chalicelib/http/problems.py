@@ -56,12 +56,11 @@ def problem_response(
     detail: str,
     instance: str | None = None,
     errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(
         body=json.dumps(problem_body(status, slug, title, detail, instance, errors)),
         status_code=status,
-        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **(headers or {})},
+        headers={"Content-Type": PROBLEM_CONTENT_TYPE},
     )
 
 
