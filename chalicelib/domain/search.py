@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain.decimals import ASCII_INTEGER, ASCII_NUMBER
 from chalicelib.domain.errors import FieldError, ValidationFailed
 from chalicelib.domain.labels import LABEL_KEY, MAX_LABELS, MAX_VALUE_LENGTH, REQUIRED_LABELS, WILDCARD, canonical
 
@@ -28,12 +29,6 @@ SCORE_DECIMALS = 6
 # "KubePodCrashLooping" -> "Kube Pod Crash Looping", "HTTPRequestsSlow" -> "HTTP Requests Slow",
 # "etcdHighFsyncDurations" -> "etcd High Fsync Durations". Applied to documents and queries alike.
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-# Query-string numbers as plain ASCII decimals: int()/float() alone would also take " 5", "1_0",
-# "\uff15" (fullwidth 5), "nan" and "infinity".
-_QS_INTEGER = re.compile(r"[+-]?[0-9]+")
-_QS_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def split_camel_case(text: str) -> str:
@@ -126,7 +121,7 @@ def _number(raw: Any, name: str, default: float, low: float, high: float, intege
         if isinstance(raw, bool):
             raise ValueError
         if isinstance(raw, str):
-            if not (_QS_INTEGER if integer else _QS_NUMBER).fullmatch(raw):
+            if not (ASCII_INTEGER if integer else ASCII_NUMBER).fullmatch(raw):
                 raise ValueError
             value: float = int(raw) if integer else float(raw)
         elif integer and isinstance(raw, int):

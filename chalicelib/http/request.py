@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from chalice.app import Request
 
+from chalicelib.domain.decimals import ASCII_INTEGER
 from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.domain.labels import LABEL_KEY, MAX_LABELS, MAX_VALUE_LENGTH
 from chalicelib.domain.storable import first_unstorable, unrepresentable
@@ -19,8 +19,6 @@ JSON_TYPES = ("application/json", "application/problem+json")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 MAX_CURSOR = 512
 LABEL_PREFIX = "label."
-# Plain ASCII decimal integers only: int() alone would also take " 5", "1_0" and "\uff15" (fullwidth 5).
-INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
@@ -105,7 +103,7 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     if raw is None or raw == "":
         return default
     try:
-        if not INTEGER.fullmatch(raw):
+        if not ASCII_INTEGER.fullmatch(raw):
             raise ValueError
         value = int(raw)
     except ValueError:  # not digits, or more digits than int() converts
