@@ -66,7 +66,15 @@ class UnsupportedMediaType(CatalogError):
 
 
 class ServiceUnavailable(CatalogError):
+    """A temporary condition (database down, every connection busy): the client should retry after
+    ``retry_after`` seconds, which the HTTP edge sends as ``Retry-After``."""
+
     slug, status, title = "service-unavailable", 503, "Service unavailable"
+    DEFAULT_RETRY_AFTER = 2
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None, retry_after: int | None = None) -> None:
+        super().__init__(detail, errors)
+        self.retry_after = retry_after or self.DEFAULT_RETRY_AFTER
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.domain.errors import CatalogError
+from chalicelib.domain.errors import CatalogError, ServiceUnavailable
 
 PROBLEM_BASE = "https://kubernaut.ai/problems"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -18,7 +18,7 @@ STATUS_PROBLEMS: dict[int, tuple[str, str]] = {
     401: ("unauthorized", "Authentication required"),
     403: ("forbidden", "Not allowed"),
     404: ("not-found", "Not found"),
-    405: ("not-found", "Method not allowed"),
+    405: ("method-not-allowed", "Method not allowed"),
     409: ("content-conflict", "Conflict"),
     413: ("payload-too-large", "Payload too large"),
     414: ("payload-too-large", "URI too long"),
@@ -60,14 +60,25 @@ def problem_response(
     return Response(
         body=json.dumps(problem_body(status, slug, title, detail, instance, errors)),
         status_code=status,
-        headers={"Content-Type": PROBLEM_CONTENT_TYPE},
+        headers=problem_headers(status),
     )
+
+
+def problem_headers(status: int, retry_after: int | None = None) -> dict[str, str | list[str]]:
+    """Content-Type, and Retry-After on every 503 (clients and the watcher back off by it)."""
+    headers: dict[str, str | list[str]] = {"Content-Type": PROBLEM_CONTENT_TYPE}
+    if status == 503:
+        headers["Retry-After"] = str(retry_after or ServiceUnavailable.DEFAULT_RETRY_AFTER)
+    return headers
 
 
 def error_response(error: CatalogError, instance: str | None = None) -> Response:
-    return problem_response(
+    response = problem_response(
         error.status, error.slug, error.title, error.detail, instance, [e.to_dict() for e in error.errors]
     )
+    if isinstance(error, ServiceUnavailable):
+        response.headers.update(problem_headers(503, error.retry_after))
+    return response
 
 
 def status_problem(status: int, detail: str, instance: str | None = None) -> dict[str, Any]:
