@@ -55,6 +55,16 @@ def document_fields(title: str, description: str, labels: Mapping[str, Any]) -> 
     return split_camel_case(title), split_camel_case(description), label_text
 
 
+@dataclass(frozen=True)
+class IndexEntry:
+    """What indexing a version writes: its full-text fields and its vector (None: no usable provider)."""
+
+    title: str
+    body: str
+    labels: str
+    vector: list[float] | None
+
+
 def embedding_text(title: str, description: str) -> str:
     """What a version's vector represents (labels stay out: they are hard filters and boosts)."""
     return f"{title}\n{description}"

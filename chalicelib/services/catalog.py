@@ -19,6 +19,7 @@ from chalicelib.domain.errors import (
     InvalidTransition,
     NotFound,
 )
+from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
     ACTIVE,
@@ -37,9 +38,15 @@ from chalicelib.stores.rows import Row
 
 
 class SearchIndexer(Protocol):
-    """Port: makes a freshly inserted version searchable, inside the inserting transaction."""
+    """Port: makes versions searchable. ``prepare`` does the slow part (the embedding) before any
+    transaction opens; ``index_version`` writes inside the inserting transaction; ``settle`` does
+    deferred upkeep once that transaction committed."""
 
-    def index_version(self, cur: RealDictCursor, version_row: Row) -> None: ...
+    def prepare(self, new: NewVersion) -> IndexEntry: ...
+
+    def index_version(self, cur: RealDictCursor, version_id: int, entry: IndexEntry) -> None: ...
+
+    def settle(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,16 +69,31 @@ class CatalogService:
     # --- writes -------------------------------------------------------------------------------
     def create_version(self, new: NewVersion, actor: str) -> CreateResult:
         """201 on a new version, 200 when identical content exists, ContentConflict otherwise."""
+        entry = self.prepare(new)
         with self._db.transaction() as cur:
-            result = self.create_version_in(cur, new, actor)
+            result = self.create_version_in(cur, new, actor, entry)
+        if result.created:
+            self.settle()
         logger.info(
             "workflow version created" if result.created else "workflow version already present",
             extra={"workflow_id": new.workflow_id, "version": new.version, "content_hash": new.content_hash},
         )
         return result
 
-    def create_version_in(self, cur: RealDictCursor, new: NewVersion, actor: str) -> CreateResult:
-        """The create step inside a caller's transaction (the registration job writes its result too)."""
+    def prepare(self, new: NewVersion) -> IndexEntry | None:
+        """The search index entry of a version about to be created (call it before the transaction)."""
+        return self._indexer.prepare(new) if self._indexer is not None else None
+
+    def settle(self) -> None:
+        """Deferred index upkeep, after a create committed."""
+        if self._indexer is not None:
+            self._indexer.settle()
+
+    def create_version_in(
+        self, cur: RealDictCursor, new: NewVersion, actor: str, entry: IndexEntry | None
+    ) -> CreateResult:
+        """The create step inside a caller's transaction (the registration job writes its result too);
+        ``entry`` comes from ``prepare``."""
         store.ensure_workflow(cur, new.workflow_id)
         row_id = store.insert_version(cur, new, actor)
         if row_id is None:
@@ -86,8 +108,8 @@ class CatalogService:
             return CreateResult(existing, created=False)
         row = store.get_version_by_id(cur, row_id)
         assert row is not None
-        if self._indexer is not None:
-            self._indexer.index_version(cur, row)
+        if self._indexer is not None and entry is not None:
+            self._indexer.index_version(cur, row["id"], entry)
         store.record_change(cur, new.workflow_id, new.version, "status", None, new.status, "created", actor)
         return CreateResult(row, created=True)
 

@@ -10,6 +10,7 @@ is total: score descending, then workflow_id.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -21,7 +22,15 @@ from chalicelib.adapters.embeddings import Embedder
 from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
-from chalicelib.domain.search import SearchRequest, document_fields, embedding_text, explain, split_camel_case
+from chalicelib.domain.search import (
+    IndexEntry,
+    SearchRequest,
+    document_fields,
+    embedding_text,
+    explain,
+    split_camel_case,
+)
+from chalicelib.domain.workflows import NewVersion
 from chalicelib.observability import logger
 from chalicelib.stores import search_store as store
 from chalicelib.stores.db import Database
@@ -31,6 +40,7 @@ from chalicelib.stores.rows import Row
 # with the full-text and label signals: the semantic neighbourhood bounds the work per search.
 MIN_POOL, POOL_FACTOR = 40, 3
 REEMBED_BATCH = 64
+FOLD_SECONDS = 2.0
 
 
 class SearchService:
@@ -40,6 +50,8 @@ class SearchService:
         self._queries = QueryEmbeddingCache(embedder, query_cache_size)
         self._ready = False
         self._mismatch: Row | None = None
+        self._fold_lock = threading.Lock()
+        self._folded_at = float("-inf")
 
     @property
     def embedder(self) -> Embedder:
@@ -84,13 +96,31 @@ class SearchService:
         return False
 
     # --- indexing (the catalog's SearchIndexer port) --------------------------------------------
-    def index_version(self, cur: RealDictCursor, version_row: Row) -> None:
-        """Writes the search document and vector of a just-inserted version, in the caller's transaction."""
-        vector = None
-        if self._check_vectors(cur):
-            vector = self._embedder.embed([embedding_text(version_row["title"], version_row["description"])])[0]
-        title, body, labels = document_fields(version_row["title"], version_row["description"], version_row["labels"])
-        store.index_document(cur, version_row["id"], title, body, labels, vector)
+    def prepare(self, new: NewVersion) -> IndexEntry:
+        """The version's index entry, computed before any transaction opens: the embedding may be slow
+        (Bedrock is a network call), and no database lock may wait for it."""
+        vector = self._embedder.embed([embedding_text(new.title, new.description)])[0]
+        return IndexEntry(*document_fields(new.title, new.description, new.labels), vector=list(vector))
+
+    def index_version(self, cur: RealDictCursor, version_id: int, entry: IndexEntry) -> None:
+        """Writes the entry of a just-inserted version, in the caller's transaction. The vector is kept only
+        when the stored vectors come from the configured provider (else it waits for the re-embed command)."""
+        vector = entry.vector if self._check_vectors(cur) else None
+        store.index_document(cur, version_id, entry.title, entry.body, entry.labels, vector)
+
+    def settle(self) -> None:
+        """Upkeep after indexing commits: folds the corpus statistics at most every FOLD_SECONDS per process,
+        so the deltas a search adds up stay few (writers never wait on it; see search_store)."""
+        now = time.monotonic()
+        with self._fold_lock:
+            if now - self._folded_at < FOLD_SECONDS:
+                return
+            self._folded_at = now
+        try:
+            with self._db.transaction() as cur:
+                store.fold_statistics(cur)
+        except ServiceUnavailable:  # searches stay exact without it; the next write folds
+            logger.warning("could not fold search statistics; will retry on a later write")
 
     # --- searching ----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from chalicelib.stores.rows import Row, fetch_one
 TS_CONFIG = "catalog_english"
 HNSW_INDEX = "search_candidates_embedding_hnsw"
 LOCK_KEY = 7_246_311_902  # serialises changes of the embedding provider/index across processes
+FOLD_LOCK_KEY = 7_246_311_903  # one statistics folder at a time
 # BM25F parameters (Robertson & Zaragoza's usual values; title weight and normalisation from the
 # plateau measured by bench/search_quality.py).
 K1, TITLE_WEIGHT, TITLE_B, BODY_B, LABEL_WEIGHT = 1.2, 3.0, 0.3, 0.75, 1.0
@@ -85,10 +86,8 @@ _DOCUMENT_FROM_SOURCE = f"""
 
 def index_document(cur: RealDictCursor, version_id: int, title: str, body: str, labels_text: str,
                    embedding: Sequence[float] | None) -> None:
-    """Writes the version's search document and vector, and adds it to the corpus statistics.
-
-    Lexemes are counted in sorted order so concurrent writers lock search_terms rows in one order.
-    """
+    """Writes the version's search document and vector, and appends its share of the corpus statistics
+    (only inserts: concurrent writers share no row; ``fold_statistics`` merges the shares later)."""
     source = ("(SELECT %(id)s::bigint AS version_id, %(title)s::text AS title, %(body)s::text AS body,"
               " %(labels)s::text AS labels, %(embedding)s::vector AS embedding)")
     cur.execute(
@@ -98,15 +97,12 @@ def index_document(cur: RealDictCursor, version_id: int, title: str, body: str, 
                 ON CONFLICT (version_id) DO NOTHING
                 RETURNING document, title_length, body_length
             ), terms AS (
-                INSERT INTO search_terms (lexeme, doc_count)
-                SELECT u.lexeme, 1 FROM doc, unnest(doc.document) AS u ORDER BY u.lexeme
-                ON CONFLICT (lexeme) DO UPDATE SET doc_count = search_terms.doc_count + 1
+                INSERT INTO search_term_deltas (lexeme, doc_count)
+                SELECT u.lexeme, 1 FROM doc, unnest(doc.document) AS u
             )
-            INSERT INTO search_corpus AS c (documents, title_tokens, body_tokens)
+            INSERT INTO search_corpus_deltas (documents, title_tokens, body_tokens)
             SELECT count(*), coalesce(sum(title_length), 0), coalesce(sum(body_length), 0) FROM doc
-            ON CONFLICT (id) DO UPDATE SET documents = c.documents + EXCLUDED.documents,
-                                           title_tokens = c.title_tokens + EXCLUDED.title_tokens,
-                                           body_tokens = c.body_tokens + EXCLUDED.body_tokens""",
+            HAVING count(*) > 0""",
         {"id": version_id, "title": title, "body": body, "labels": labels_text, "embedding": _vector(embedding)},
     )
 
@@ -164,12 +160,40 @@ def count_versions(cur: RealDictCursor) -> int:
 
 
 def clear_index(cur: RealDictCursor) -> None:
-    cur.execute("TRUNCATE search_documents, search_candidates, search_terms, search_corpus")
+    cur.execute("TRUNCATE search_documents, search_candidates, search_terms, search_corpus, "
+                "search_term_deltas, search_corpus_deltas")
+
+
+def fold_statistics(cur: RealDictCursor) -> bool:
+    """Moves the statistics deltas committed so far into search_terms and search_corpus, in the caller's
+    transaction; False (and nothing done) when another transaction is folding right now.
+
+    Writers never wait for this: they only insert deltas, and deltas committed after this statement
+    started stay for the next fold. Searches read folded and pending statistics alike.
+    """
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS mine", (FOLD_LOCK_KEY,))
+    if not fetch_one(cur)["mine"]:
+        return False
+    cur.execute(
+        """WITH moved AS (DELETE FROM search_term_deltas RETURNING lexeme, doc_count)
+           INSERT INTO search_terms AS t (lexeme, doc_count)
+           SELECT lexeme, sum(doc_count) FROM moved GROUP BY lexeme ORDER BY lexeme
+           ON CONFLICT (lexeme) DO UPDATE SET doc_count = t.doc_count + EXCLUDED.doc_count"""
+    )
+    cur.execute(
+        """WITH moved AS (DELETE FROM search_corpus_deltas RETURNING documents, title_tokens, body_tokens)
+           INSERT INTO search_corpus AS c (documents, title_tokens, body_tokens)
+           SELECT sum(documents), sum(title_tokens), sum(body_tokens) FROM moved HAVING count(*) > 0
+           ON CONFLICT (id) DO UPDATE SET documents = c.documents + EXCLUDED.documents,
+                                          title_tokens = c.title_tokens + EXCLUDED.title_tokens,
+                                          body_tokens = c.body_tokens + EXCLUDED.body_tokens"""
+    )
+    return True
 
 
 def recompute_statistics(cur: RealDictCursor) -> None:
     """Recomputes search_terms and search_corpus from the documents (after a bulk load)."""
-    cur.execute("TRUNCATE search_terms")
+    cur.execute("TRUNCATE search_terms, search_term_deltas, search_corpus_deltas")
     cur.execute(
         """INSERT INTO search_terms (lexeme, doc_count)
            SELECT u.lexeme, count(*) FROM search_documents d, unnest(d.document) AS u GROUP BY u.lexeme"""
@@ -238,20 +262,29 @@ WITH cand AS (
     WHERE {filter_sql}
     ORDER BY {order}
     LIMIT %s
+), corpus_totals AS (
+    -- Folded statistics plus the deltas not folded yet (see fold_statistics): always exact.
+    SELECT coalesce((SELECT documents FROM search_corpus), 0) + coalesce(sum(d.documents), 0) AS documents,
+           coalesce((SELECT title_tokens FROM search_corpus), 0) + coalesce(sum(d.title_tokens), 0) AS title_tokens,
+           coalesce((SELECT body_tokens FROM search_corpus), 0) + coalesce(sum(d.body_tokens), 0) AS body_tokens
+    FROM search_corpus_deltas d
 ), corpus AS (
-    SELECT greatest(coalesce(s.documents, 0), 1) AS n,
-           greatest(coalesce(s.title_tokens, 0)::float8 / greatest(coalesce(s.documents, 0), 1), 1) AS avg_title,
-           greatest(coalesce(s.body_tokens, 0)::float8 / greatest(coalesce(s.documents, 0), 1), 1) AS avg_body
-    FROM (SELECT 1) AS one LEFT JOIN search_corpus s ON true
+    SELECT greatest(s.documents, 1) AS n,
+           greatest(s.title_tokens::float8 / greatest(s.documents, 1), 1) AS avg_title,
+           greatest(s.body_tokens::float8 / greatest(s.documents, 1), 1) AS avg_body
+    FROM corpus_totals s
 ), query_terms AS (
     -- The query's distinct lexemes and their IDF, as two arrays: the scoring below looks them up by
     -- position instead of joining, which keeps the plan linear in the candidates' lexemes.
     SELECT coalesce(array_agg(q.lexeme ORDER BY q.lexeme), '{{}}') AS lexemes,
-           coalesce(array_agg(ln(1 + (c.n - coalesce(t.doc_count, 0) + 0.5) / (coalesce(t.doc_count, 0) + 0.5))
-                              ORDER BY q.lexeme), '{{}}') AS idfs
-    FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', %s))) AS q
+           coalesce(array_agg(ln(1 + (c.n - q.doc_count + 0.5) / (q.doc_count + 0.5)) ORDER BY q.lexeme),
+                    '{{}}') AS idfs
+    FROM (SELECT l.lexeme,
+                 coalesce((SELECT t.doc_count FROM search_terms t WHERE t.lexeme = l.lexeme), 0)
+                   + coalesce((SELECT sum(d.doc_count) FROM search_term_deltas d WHERE d.lexeme = l.lexeme), 0)
+                   AS doc_count
+          FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', %s))) AS l) AS q
     CROSS JOIN corpus c
-    LEFT JOIN search_terms t ON t.lexeme = q.lexeme
 ), best AS (
     SELECT (SELECT sum(x) FROM unnest(idfs) AS x) * ({K1} + 1) AS score FROM query_terms
 ), bm25 AS (
