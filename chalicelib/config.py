@@ -47,6 +47,9 @@ class Settings:
     signature_policy: SignaturePolicy | None = None  # the parsed SIGNATURE_POLICY_FILE
     max_body_bytes: int = 1024 * 1024
     aws_region: str | None = None
+    database_pool_size: int | None = None  # None: 1 in Lambda, a few for the local server's threads
+    registration_lease_seconds: int = 60
+    registration_sweep_seconds: int = 30
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -110,7 +113,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_secret_arn=env.get("DATABASE_SECRET_ARN") or None,
         database_iam_auth=_bool(env, "DATABASE_IAM_AUTH", False),
         data_dir=env.get("CATALOG_DATA_DIR") or ".var",
-        port=_int(env, "PORT", 8000, 1, 65535),
+        port=_int(env, "PORT", 8000, 0, 65535),  # 0: a free port (tests, benchmarks)
         dev_api_key=env.get("DEV_API_KEY") or None,
         dispatcher=_choice(env, "DISPATCHER", "inline", DISPATCHERS),
         registration_queue_url=env.get("REGISTRATION_QUEUE_URL") or None,
@@ -125,6 +128,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         signature_policy_file=env.get("SIGNATURE_POLICY_FILE") or None,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),
         aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        database_pool_size=_optional_int(env, "DATABASE_POOL_SIZE", 1, 200),
+        registration_lease_seconds=_int(env, "REGISTRATION_LEASE_SECONDS", 60, 3, 3600),
+        registration_sweep_seconds=_int(env, "REGISTRATION_SWEEP_SECONDS", 30, 1, 3600),
     )
     if settings.dispatcher == "sqs" and not settings.registration_queue_url:
         raise ConfigError("REGISTRATION_QUEUE_URL is required when DISPATCHER=sqs")

@@ -6,11 +6,11 @@ dependencies are imported inside the builders, so a cold start pays only for wha
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, settings
 from chalicelib.services.api_keys import ApiKeyService
@@ -23,36 +23,62 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dispatch import Dispatcher
     from chalicelib.adapters.registry import RegistryClient
     from chalicelib.domain.signature_policy import SignatureVerifier
-    from chalicelib.services.registration import RegistrationJob, RegistrationService
+    from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
+
+
+def built_once[T](build: Callable[[Any], T]) -> T:
+    """A lazily built, cached property that is built once even when threads ask at the same moment.
+
+    ``functools.cached_property`` has no lock: two request threads (or a request and the registration
+    sweeper) asking for ``dispatcher`` at once would each build one, and live on with different
+    instances (two job pools, two caches).
+    """
+    name = build.__name__
+
+    @functools.wraps(build)
+    def get(self: Services) -> T:
+        built = self.__dict__.get(name, _UNBUILT)
+        if built is _UNBUILT:
+            with self._build_lock:  # re-entrant: builders ask for what they need
+                built = self.__dict__.get(name, _UNBUILT)
+                if built is _UNBUILT:
+                    built = self.__dict__[name] = build(self)
+        return built
+
+    return property(get)  # type: ignore[return-value]
+
+
+_UNBUILT = object()
 
 
 @dataclass
 class Services:
     settings: Settings
+    _build_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    @cached_property
+    @built_once
     def db(self) -> Database:
-        return Database(dsn_factory(_database_dsn(self.settings)))
+        return Database(dsn_factory(_database_dsn(self.settings)), self.settings.database_pool_size)
 
-    @cached_property
+    @built_once
     def catalog(self) -> CatalogService:
         return CatalogService(self.db, indexer=self.search)
 
-    @cached_property
+    @built_once
     def search(self) -> SearchService:
         from chalicelib.adapters.embeddings.factory import make_embedder
 
         return SearchService(self.db, make_embedder(self.settings))
 
-    @cached_property
+    @built_once
     def api_keys(self) -> ApiKeyService:
         return ApiKeyService(self.db)
 
-    @cached_property
+    @built_once
     def executions(self) -> ExecutionService:
         return ExecutionService(self.db)
 
-    @cached_property
+    @built_once
     def registry(self) -> RegistryClient:
         from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient
 
@@ -60,13 +86,13 @@ class Services:
         credentials = ConfiguredCredentials(cfg.registry_credentials)
         return RegistryClient(credentials, cfg.insecure_registries, cfg.image_platform)
 
-    @cached_property
+    @built_once
     def registration_job(self) -> RegistrationJob:
         from chalicelib.services.registration import RegistrationJob
 
-        return RegistrationJob(self.db, self.catalog, self.registry, self.signatures)
+        return RegistrationJob(self.db, self.catalog, self.registry, self.signatures, self.leases)
 
-    @cached_property
+    @built_once
     def signatures(self) -> SignatureVerifier | None:
         """Image signature checks per SIGNATURE_POLICY_FILE; None when unset (no verification)."""
         if self.settings.signature_policy is None:
@@ -75,7 +101,7 @@ class Services:
 
         return CosignVerifier(self.registry, self.settings.signature_policy)
 
-    @cached_property
+    @built_once
     def dispatcher(self) -> Dispatcher:
         from chalicelib.adapters.dispatch import InlineDispatcher, SqsDispatcher
 
@@ -85,11 +111,21 @@ class Services:
             return SqsDispatcher(queue_url)
         return InlineDispatcher(self.registration_job)
 
-    @cached_property
+    @built_once
     def registrations(self) -> RegistrationService:
         from chalicelib.services.registration import RegistrationService
 
-        return RegistrationService(self.db, self.dispatcher)
+        return RegistrationService(self.db, self.dispatcher, self.leases)
+
+    @built_once
+    def leases(self) -> Leases:
+        from chalicelib.services.registration import SQS_PENDING_SECONDS, Leases
+
+        lease = float(self.settings.registration_lease_seconds)
+        # With SQS, a pending job may wait in the queue (a backlog, or the visibility timeout before a
+        # retry): only one pending far longer than that is lost. In-process, one is lost after a lease.
+        pending = SQS_PENDING_SECONDS if self.settings.dispatcher == "sqs" else lease
+        return Leases(seconds=lease, pending_seconds=pending)
 
 
 def _database_dsn(cfg: Settings) -> str | Callable[[], str]:

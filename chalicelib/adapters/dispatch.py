@@ -53,20 +53,23 @@ class InlineDispatcher:
     """Runs jobs in this process on a small thread pool (``make run`` and tests).
 
     There is no redelivery in-process, so every run is the final attempt: transient registry
-    errors are still retried with backoff inside the registry client.
+    errors are still retried with backoff inside the registry client. A job already queued or
+    running here is not queued twice (the sweeper may ask again for one waiting in the pool).
     """
 
     def __init__(self, job: Job, workers: int = 2) -> None:
         self._job = job
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="registration")
-        self._pending: set[Future[None]] = set()
+        self._pending: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
 
     def dispatch(self, message: JobMessage) -> None:
-        future = self._pool.submit(self._run, message)
         with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
+            if message.registration_id in self._pending:
+                return
+            future = self._pool.submit(self._run, message)
+            self._pending[message.registration_id] = future
+        future.add_done_callback(lambda _: self._forget(message.registration_id))
 
     def _run(self, message: JobMessage) -> None:
         try:
@@ -74,14 +77,14 @@ class InlineDispatcher:
         except Exception:
             logger.exception("registration job failed", extra={"registration_id": message.registration_id})
 
-    def _forget(self, future: Future[None]) -> None:
+    def _forget(self, registration_id: str) -> None:
         with self._lock:
-            self._pending.discard(future)
+            self._pending.pop(registration_id, None)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Blocks until every dispatched job has finished (tests and benchmarks)."""
         with self._lock:
-            pending = set(self._pending)
+            pending = set(self._pending.values())
         _, not_done = wait(pending, timeout=timeout)
         if not_done:
             raise TimeoutError(f"{len(not_done)} registration jobs still running after {timeout}s")

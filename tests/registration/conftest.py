@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -17,35 +15,6 @@ from tests.support.registry import LocalRegistry
 # Registration bookkeeping and credentials are not catalog content.
 NOT_CATALOG = ("registrations", "api_keys", "schema_migrations")
 _repos = itertools.count()
-
-
-def rw(
-    image: str,
-    name: str = "oomkill-increase-memory",
-    version: str = "1.0.0",
-    uid: str | None = None,
-    generation: int = 1,
-    **spec: Any,
-) -> dict[str, Any]:
-    """A RemediationWorkflow as the API server returns it."""
-    body: dict[str, Any] = {
-        "version": version,
-        "image": image,
-        "labels": {"signal_type": "OOMKilled", "severity": ["critical", "high"], "environment": ["*"],
-                   "component": "deployment", "priority": "P1"},
-    }  # fmt: skip
-    body.update(spec)
-    return {
-        "apiVersion": "kubernaut.ai/v1alpha1",
-        "kind": "RemediationWorkflow",
-        "metadata": {"name": name, "namespace": "remediation", "uid": uid or str(uuid.uuid4()),
-                     "generation": generation, "resourceVersion": "1234"},
-        "spec": {key: value for key, value in body.items() if value is not None},
-    }  # fmt: skip
-
-
-def event(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {"event": kind, "object": obj}
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import yaml
 
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.resource import openapi_to_json_schema, parse_event
-from tests.registration.conftest import event, rw
+from tests.support.resources import event, rw
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "resources").glob("*.yaml"))
 

@@ -10,10 +10,11 @@ import pytest
 
 from chalicelib.config import load_settings
 from chalicelib.container import Services, reset_services, services
-from tests.registration.conftest import event, rw, wait_for_jobs
+from tests.registration.conftest import wait_for_jobs
 from tests.signatures.cosign import Key, push_signatures, signed
 from tests.support import oci
 from tests.support.registry import LocalRegistry
+from tests.support.resources import event, rw
 
 REGISTRATIONS = "/api/v1/registrations"
 VERSION = "/api/v1/playbooks/oomkill-increase-memory/versions/1.0.0"

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,63 @@ def hanging_server() -> Iterator[str]:
         for conn in accepted:
             conn.close()
         server.close()
+
+
+class GatedProxy:
+    """A loopback TCP proxy to ``target`` (``host:port``) that holds every connection while closed.
+
+    While the gate is closed a client connects and then waits, as with a registry that hangs mid-pull;
+    once ``open()`` is called, waiting and new connections are forwarded. ``host`` is ``127.0.0.1:<port>``.
+    """
+
+    def __init__(self, target: str) -> None:
+        self._target = target.rsplit(":", 1)
+        self._gate = threading.Event()
+        self._stop = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self.host = f"127.0.0.1:{self._server.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def open(self) -> None:
+        self._gate.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._gate.set()
+        self._server.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        self._gate.wait()
+        try:
+            upstream = socket.create_connection((self._target[0], int(self._target[1])), timeout=10)
+        except OSError:
+            client.close()
+            return
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
 
 
 def down_host() -> str:
