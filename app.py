@@ -1,8 +1,8 @@
 """Chalice entry point: the app, its middleware and its blueprints. Routes live in chalicelib/routes."""
 
-from chalice import Chalice
 from chalice.app import SQSEvent
 
+from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
 from chalicelib.routes.executions import executions
@@ -11,7 +11,7 @@ from chalicelib.routes.playbooks import playbooks
 from chalicelib.routes.registrations import registrations
 from chalicelib.routes.search import search
 
-app = Chalice(app_name="workflow-catalog")
+app = CatalogApp(app_name="workflow-catalog")
 app.register_middleware(request_middleware, "http")
 app.register_blueprint(auth)
 app.register_blueprint(ops)

@@ -16,11 +16,13 @@ import os
 import secrets
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.config import ConfigError, settings
 from chalicelib.domain.errors import CatalogError
+from chalicelib.observability import logger
 
 if TYPE_CHECKING:  # chalice is imported where a command needs it
     from chalice.config import Config
@@ -70,7 +72,7 @@ def _dev_key() -> str:
     configured = settings().dev_api_key
     if configured:
         return configured
-    path = PROJECT_DIR / settings().data_dir / "dev-api-key"
+    path = _dev_key_path()
     if path.exists():
         return path.read_text().strip()
     key = f"rwc_dev_{secrets.token_urlsafe(24)}"
@@ -80,9 +82,13 @@ def _dev_key() -> str:
     return key
 
 
+def _dev_key_path() -> Path:
+    return PROJECT_DIR / settings().data_dir / "dev-api-key"
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from chalicelib.container import services
-    from chalicelib.http.gateway import make_server
+    from chalicelib.http.local_server import LocalServer
 
     cmd_migrate(args)
     cmd_load_examples(args)
@@ -90,23 +96,44 @@ def cmd_serve(args: argparse.Namespace) -> None:
     services().api_keys.ensure_dev_key(key)
     from app import app  # imported late: the app reads settings on first use
 
-    server = make_server(app, _chalice_config(), "127.0.0.1", args.port)
-    base = f"http://127.0.0.1:{args.port}"
+    server = LocalServer(app, _chalice_config(), "127.0.0.1", args.port)
+    base = server.url
+    auth = '-H "Authorization: Bearer $KEY"'
     print(
         f"\nWorkflow catalog API on {base} (Ctrl-C stops it)\n"
-        f"  API key (every scope): {key}\n"
+        f"  export KEY={key}   # an API key with every scope (DEV_API_KEY, or kept in {_dev_key_path()})\n"
         f"  curl {base}/healthz\n"
-        f"  curl -H 'Authorization: Bearer {key}' {base}/api/v1/playbooks\n"
-        f"  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/playbooks/search?query=pod+OOMKilled'\n"
-        f"  OpenAPI: curl -H 'Authorization: Bearer {key}' {base}/api/v1/openapi.json\n",
+        f"  curl {auth} {base}/api/v1/playbooks\n"
+        f"  curl {auth} '{base}/api/v1/playbooks/search?query=pod+OOMKilled'\n"
+        f"  curl {auth} {base}/api/v1/openapi.json\n"
+        f"Serving on {base}",
         flush=True,
     )
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_registrations, args=(stop,), name="registration-sweeper", daemon=True)
+    sweeper.start()
     # SIGTERM (docker stop, CI, a test) takes the Ctrl-C path, so the embedded database stops too.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped")
+    finally:
+        stop.set()
+
+
+def _sweep_registrations(stop: threading.Event) -> None:
+    """Registrations always finish: at start and every REGISTRATION_SWEEP_SECONDS, jobs whose worker died
+    (an expired lease, e.g. after the previous server was killed) and jobs never started are run again."""
+    from chalicelib.container import services
+
+    while True:
+        try:
+            services().registrations.sweep()
+        except Exception:  # the database may be away for a while; the next round tries again
+            logger.warning("registration sweep failed; retrying later", exc_info=True)
+        if stop.wait(settings().registration_sweep_seconds):
+            return
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -2,11 +2,12 @@
 
 Lambda ships stdout to CloudWatch Logs, and CloudWatch extracts the metrics from EMF lines with no
 API call, no extra latency and no IAM permission (cloudwatch:PutMetricData needs a Resource "*").
-We use aws-lambda-powertools' ``single_metric`` rather than hand-written JSON: powertools is already
-a dependency (the logger), it validates units, names and the dimension limit, and it writes the
-``_aws`` envelope exactly as the spec wants. We do not use its ``Metrics`` class: that one buffers
-until a ``@log_metrics`` decorator flushes at the end of a handler, and the Chalice app object is
-the handler, so a forgotten flush would silently drop metrics. One line per event is simpler.
+We use aws-lambda-powertools' ``SingleMetric`` rather than hand-written JSON: powertools is already
+a dependency (the logger), it validates units, names and the dimension limit, and it builds the
+``_aws`` envelope exactly as the spec wants; we only write its line ourselves (whole, see ``_emit``).
+We do not use its ``Metrics`` class: that one buffers until a ``@log_metrics`` decorator flushes at
+the end of a handler, and the Chalice app object is the handler, so a forgotten flush would
+silently drop metrics. One line per event is simpler.
 
 Dimensions stay low-cardinality (only ``service``); ids such as registration_id go in as
 properties, which Logs Insights can search but which do not create new metric series.
@@ -15,15 +16,17 @@ Set ``POWERTOOLS_METRICS_DISABLED=true`` to silence the lines (e.g. a noisy loca
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.base import SingleMetric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
-from chalicelib.observability import SERVICE_NAME
+from chalicelib.observability import SERVICE_NAME, write_line
 
 DEFAULT_NAMESPACE = "WorkflowCatalog"
 
@@ -39,15 +42,18 @@ def namespace() -> str:
 
 
 def _emit(name: str, unit: MetricUnit, value: float, properties: dict[str, object]) -> None:
-    # single_metric ignores the powertools switch (only the buffered Metrics class reads it).
+    # SingleMetric ignores the powertools switch (only the buffered Metrics class reads it).
     if is_metrics_disabled():
         return
-    with single_metric(
-        name=name, unit=unit, value=value, namespace=namespace(), default_dimensions={"service": SERVICE_NAME}
-    ) as metric:
-        for key, prop in properties.items():
-            if prop is not None:
-                metric.add_metadata(key=key, value=prop)
+    metric = SingleMetric(namespace=namespace())
+    metric.add_metric(name=name, unit=unit, value=value)
+    metric.add_dimension(name="service", value=SERVICE_NAME)
+    for key, prop in properties.items():
+        if prop is not None:
+            metric.add_metadata(key=key, value=prop)
+    # Serialised and written here, as one line under the output lock: powertools' single_metric prints
+    # the JSON and the newline separately, so concurrent threads could glue lines together.
+    write_line(json.dumps(metric.serialize_metric_set(), separators=(",", ":")))
 
 
 def count(name: str, value: float = 1, **properties: object) -> None:

@@ -7,8 +7,11 @@ version, registration_id, execution_id. Secrets and parameter values are never p
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sys
+import threading
 import uuid
 
 from aws_lambda_powertools import Logger
@@ -18,7 +21,30 @@ SERVICE_NAME = "workflow-catalog-svc"
 CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-logger = Logger(service=SERVICE_NAME, level=os.environ.get("LOG_LEVEL", "INFO").upper())
+# One lock for every line written to stdout (log lines and metric lines): the local server writes from
+# many threads, and a line must never be glued to another.
+OUTPUT_LOCK = threading.RLock()
+
+
+class _WholeLineHandler(logging.StreamHandler):
+    """powertools' stdout handler, taking the shared output lock around each line."""
+
+    def createLock(self) -> None:
+        self.lock = OUTPUT_LOCK
+
+
+logger = Logger(
+    service=SERVICE_NAME,
+    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+    logger_handler=_WholeLineHandler(sys.stdout),
+)
+
+
+def write_line(line: str) -> None:
+    """Writes one whole line to stdout (EMF metric lines), never interleaved with log lines."""
+    with OUTPUT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def correlation_id_from(value: str | None) -> str:

@@ -15,7 +15,7 @@ from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, corr
 
 
 def request_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    started = time.perf_counter()
+    started = request_started(event)
     clear_bound()
     correlation_id = correlation_id_from(event.headers.get(CORRELATION_HEADER.lower()))
     # Path ids (workflow_id, version, registration_id, execution_id) go on every line of the request.
@@ -27,27 +27,50 @@ def request_middleware(event: Request, get_response: Callable[[Request], Respons
         response.body = json.dumps(status_problem(response.status_code, detail, request_path(event)))
         response.headers["Content-Type"] = PROBLEM_CONTENT_TYPE
     response.headers[CORRELATION_HEADER] = correlation_id
-    route = (event.context or {}).get("resourcePath", event.path)  # the template, e.g. .../{workflow_id}
-    logger.info(
-        "request",
-        extra={
-            "http_method": event.method,
-            "route": route,
-            "path": request_path(event),
-            "status": response.status_code,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-            "principal": ((event.context or {}).get("authorizer") or {}).get("principalId"),
-            "problem_type": _problem_slug(response) if response.status_code >= 400 else None,
-        },
+    authorizer = (event.context or {}).get("authorizer") or {}
+    log_request(
+        method=event.method,
+        route=(event.context or {}).get("resourcePath", event.path),  # the template, e.g. .../{workflow_id}
+        path=request_path(event),
+        status=response.status_code,
+        started=started,
+        # Only a key the authorizer could check names a principal (a 503 from a down database does not).
+        principal=None if authorizer.get("error") else authorizer.get("principalId"),
+        body=response.body,
     )
     clear_bound()
     return response
 
 
-def _problem_slug(response: Response) -> str | None:
+def request_started(event: Request) -> float:
+    """When the request reached the edge (epoch seconds): API Gateway's ``requestTimeEpoch`` (the local
+    server sets it too), so latency includes the authorizer; else now."""
+    received_ms = (event.context or {}).get("requestTimeEpoch")
+    return received_ms / 1000 if isinstance(received_ms, int | float) and received_ms > 0 else time.time()
+
+
+def log_request(
+    *, method: str, route: str | None, path: str, status: int, started: float, principal: str | None, body: object
+) -> None:
+    """The one JSON line of a request (also for answers the gateway gives before any handler runs)."""
+    logger.info(
+        "request",
+        extra={
+            "http_method": method,
+            "route": route,
+            "path": path,
+            "status": status,
+            "latency_ms": round(max(time.time() - started, 0.0) * 1000, 2),
+            "principal": principal,
+            "problem_type": problem_slug(body) if status >= 400 else None,
+        },
+    )
+
+
+def problem_slug(body: object) -> str | None:
     """The problem's type slug (e.g. ``content-conflict``), so errors can be grouped by kind."""
     try:
-        return str(json.loads(response.body)["type"]).rsplit("/", 1)[-1]
+        return str(json.loads(body)["type"]).rsplit("/", 1)[-1]  # type: ignore[arg-type]
     except (ValueError, TypeError, KeyError):
         return None
 

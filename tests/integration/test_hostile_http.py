@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,15 +85,10 @@ def server(db: Any) -> Iterator[tuple[str, int]]:
     from chalice.config import Config
 
     from app import app
-    from chalicelib.http.gateway import make_server
+    from chalicelib.http.local_server import LocalServer
 
-    local = make_server(app, Config.create(chalice_stage="local"), "127.0.0.1", 0)
-    thread = threading.Thread(target=local.server.serve_forever, name="hostile-http", daemon=True)
-    thread.start()
-    yield "127.0.0.1", local.server.server_address[1]
-    local.shutdown()
-    local.server.server_close()
-    thread.join(timeout=5)
+    with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as local:
+        yield local.host, local.port
 
 
 def raw_request(address: tuple[str, int], method: str, path: str, headers: dict[str, str] | None = None

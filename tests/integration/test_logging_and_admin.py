@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,3 +102,21 @@ def test_reembed_command_reports_every_version(client: ApiClient, capsys: pytest
     assert "2/2" in captured.err  # the progress bar
     found = client.get("/api/v1/playbooks/search?query=memory+limit+OOMKilled").json["results"]
     assert [hit["workflow_id"] for hit in found] == ["oomkill-increase-memory"]
+
+
+def test_latency_counts_from_the_arrival_the_gateway_stamped(logs: LogCapture) -> None:
+    """API Gateway (and the local server) put the arrival time in the event: the key check and any
+    queueing before the handler are part of the logged latency."""
+    from chalice import Response
+    from chalice.app import Request
+
+    from chalicelib.http.middleware import request_middleware
+
+    arrived_ms = (time.time() - 0.25) * 1000
+    event = {"multiValueQueryStringParameters": None, "headers": {}, "pathParameters": None,
+             "requestContext": {"httpMethod": "GET", "resourcePath": "/healthz", "path": "/healthz",
+                                "requestTimeEpoch": arrived_ms},
+             "body": None, "isBase64Encoded": False, "stageVariables": None}
+    request_middleware(Request(event), lambda request: Response(body={}, status_code=200))
+    (line,) = logs.requests()
+    assert line["latency_ms"] >= 250

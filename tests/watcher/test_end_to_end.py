@@ -7,7 +7,6 @@ Kubernetes API server (tests/watcher/kube_emulator.py says why), because none ca
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,15 +30,10 @@ def catalog_api(db: Database) -> Iterator[str]:
     from chalice.config import Config
 
     from app import app
-    from chalicelib.http.gateway import make_server
+    from chalicelib.http.local_server import LocalServer
 
-    server = make_server(app, Config.create(chalice_stage="local"), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.server.serve_forever, name="catalog-api", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server.server_address[1]}"
-    server.shutdown()
-    server.server.server_close()
-    thread.join(timeout=5)
+    with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as server:
+        yield server.url
 
 
 @pytest.fixture
