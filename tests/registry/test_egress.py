@@ -248,6 +248,17 @@ def test_redirects_stop_after_the_hop_limit(net, registry):
     assert len(listener.requests) == MAX_REDIRECTS + 1
 
 
+@pytest.mark.parametrize("location", ["http://[::1/x", "http://127.0.0.3:port/x", "ftp://127.0.0.3/x"])
+def test_a_malformed_or_non_http_redirect_is_a_failure_not_a_crash(net, registry, location):
+    listener, script = registry
+    script.manifest_redirects["1.0.0"] = location
+    with pytest.raises(RegistryError) as caught:
+        pull(reader(net, insecure=[listener.host]), listener.host)
+    expected = "RegistryNotAllowed" if location.startswith("ftp") else "ImagePullFailed"
+    assert caught.value.reason == expected and not caught.value.transient
+    assert all(address[0] == listener.ip for address in net.dialed)
+
+
 @pytest.mark.parametrize("scheme", ["https", "http"])
 def test_a_token_realm_on_a_refused_host_is_never_contacted(net, registry, internal, scheme):
     listener, script = registry

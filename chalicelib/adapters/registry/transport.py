@@ -206,7 +206,7 @@ class RegistryTransport:
         connection failures are left to the caller as requests exceptions, as before.
         """
         current = dict(headers or {})
-        origin = _origin(url)
+        origin = _origin(url, registry, service)
         for hop in range(MAX_REDIRECTS + 1):
             try:
                 response = self.session.get(
@@ -215,23 +215,25 @@ class RegistryTransport:
                 )  # fmt: skip
             except EgressRefused as refused:
                 raise RegistryError(REGISTRY_NOT_ALLOWED, _refusal(registry, service, refused, hop)) from None
-            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as invalid:
-                raise RegistryError(
-                    IMAGE_PULL_FAILED, f"{_subject(registry, service)} sent an unusable URL ({type(invalid).__name__})."
-                ) from None
+            except ValueError:  # requests' InvalidURL and InvalidSchema, or a Location it cannot parse
+                raise _unusable(registry, service) from None
             location = response.headers.get("Location")
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response
             response.close()
-            url = urljoin(response.url, location)
-            if urlsplit(url).scheme not in ("http", "https"):
+            try:
+                url = urljoin(response.url, location)
+            except ValueError:
+                raise _unusable(registry, service) from None
+            hop_origin = _origin(url, registry, service)
+            if hop_origin[0] not in ("http", "https"):
                 raise RegistryError(
                     REGISTRY_NOT_ALLOWED,
                     f"{_subject(registry, service)} redirected the catalog to a URL that is not HTTP(S), "
                     "which is not allowed.",
                 )
             params = None  # the Location is the whole next URL
-            if _origin(url) != origin:
+            if hop_origin != origin:
                 # Credentials belong to the origin they were configured or issued for (a CDN or an
                 # object store must never see them), and stay dropped for the rest of the chain.
                 current = {name: value for name, value in current.items() if name.lower() != "authorization"}
@@ -241,9 +243,17 @@ class RegistryTransport:
         )
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
+def _origin(url: str, registry: str, service: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL a registry sent; RegistryError when it cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme, (parts.hostname or "").lower(), parts.port
+    except ValueError:  # a bad IPv6 literal or port
+        raise _unusable(registry, service) from None
+
+
+def _unusable(registry: str, service: str) -> RegistryError:
+    return RegistryError(IMAGE_PULL_FAILED, f"{_subject(registry, service)} sent a URL that cannot be used.")
 
 
 def _subject(registry: str, service: str) -> str:
