@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.egress import parse_destination
+
 if TYPE_CHECKING:
     from chalicelib.domain.signature_policy import SignaturePolicy
 
@@ -41,7 +43,9 @@ class Settings:
     bedrock_model_id: str = "amazon.titan-embed-text-v2:0"
     log_level: str = "INFO"
     registry_credentials: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
-    insecure_registries: tuple[str, ...] = ()
+    insecure_registries: tuple[str, ...] = ()  # host[:port] over plain HTTP, any address
+    private_registries: tuple[str, ...] = ()  # host[:port] over HTTPS, any address
+    registry_allowlist: tuple[str, ...] | None = None  # fnmatch patterns of host[:port]; None: any registry
     image_platform: str = "linux/amd64"
     signature_policy_file: str | None = None
     signature_policy: SignaturePolicy | None = None  # the parsed SIGNATURE_POLICY_FILE
@@ -106,6 +110,30 @@ def _credentials(env: Mapping[str, str]) -> dict[str, Mapping[str, object]]:
     return value
 
 
+def _destinations(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of host[:port], each checked (chalicelib/domain/egress.py)."""
+    entries = tuple(entry.strip() for entry in (env.get(name) or "").split(",") if entry.strip())
+    for entry in entries:
+        try:
+            parse_destination(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    return entries
+
+
+def _allowlist(env: Mapping[str, str]) -> tuple[str, ...] | None:
+    raw = env.get("REGISTRY_ALLOWLIST")
+    if raw is None or raw.strip() == "":
+        return None  # unset: registrations may name any registry
+    patterns = tuple(pattern.strip() for pattern in raw.split(",") if pattern.strip())
+    for pattern in patterns:
+        if "/" in pattern or any(c.isspace() for c in pattern):
+            raise ConfigError(f"REGISTRY_ALLOWLIST: {pattern!r} is not a host[:port] pattern (no '/', no whitespace)")
+    if not patterns:
+        raise ConfigError(f"REGISTRY_ALLOWLIST names no pattern: {raw!r}")
+    return patterns
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     settings = Settings(
@@ -123,7 +151,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bedrock_model_id=env.get("BEDROCK_MODEL_ID") or "amazon.titan-embed-text-v2:0",
         log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         registry_credentials=_credentials(env),
-        insecure_registries=tuple(h.strip() for h in (env.get("INSECURE_REGISTRIES") or "").split(",") if h.strip()),
+        insecure_registries=_destinations(env, "INSECURE_REGISTRIES"),
+        private_registries=_destinations(env, "PRIVATE_REGISTRIES"),
+        registry_allowlist=_allowlist(env),
         image_platform=env.get("IMAGE_PLATFORM") or "linux/amd64",
         signature_policy_file=env.get("SIGNATURE_POLICY_FILE") or None,
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024, 1024, 6 * 1024 * 1024),

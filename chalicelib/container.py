@@ -80,11 +80,13 @@ class Services:
 
     @built_once
     def registry(self) -> RegistryClient:
-        from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient
+        from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryTransport
+        from chalicelib.domain.egress import EgressRules
 
         cfg = self.settings
         credentials = ConfiguredCredentials(cfg.registry_credentials)
-        return RegistryClient(credentials, cfg.insecure_registries, cfg.image_platform)
+        rules = EgressRules.from_lists(cfg.insecure_registries, cfg.private_registries, cfg.registry_allowlist)
+        return RegistryClient(credentials, RegistryTransport(rules), cfg.image_platform)
 
     @built_once
     def registration_job(self) -> RegistrationJob:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chalicelib.adapters.registry import Descriptor, RegistryClient, RegistryError
 from chalicelib.adapters.registry.client import Manifest
+from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED
 from chalicelib.domain.images import ImageReference
 from chalicelib.domain.signature_policy import (
     OFF,
@@ -83,8 +84,8 @@ def verify_signature(
     try:
         manifest = _find_manifest(registry, location)
     except RegistryError as error:
-        if error.transient:
-            raise
+        if error.transient or error.reason == REGISTRY_NOT_ALLOWED:
+            raise  # a retry may succeed; a refused destination fails the registration as such, not as a verdict
         return _invalid(f"The signatures of {image} could not be read from {location}: {error.detail}")
     if manifest is None:
         return _missing(
@@ -174,7 +175,7 @@ def _payload(registry: RegistryClient, location: ImageReference, layer: dict[str
             while chunk := stream.read(size):  # reading to the end verifies size and digest
                 chunks.append(chunk)
     except RegistryError as error:
-        if error.transient:
+        if error.transient or error.reason == REGISTRY_NOT_ALLOWED:
             raise
         return f"the payload could not be read ({error.detail})"
     return b"".join(chunks)

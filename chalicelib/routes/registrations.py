@@ -55,8 +55,8 @@ _ERROR = {
     "required": ["type", "title", "detail"],
     "properties": {
         "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
-                 "ImageTooLarge, ImageInvalid, SchemaMissing, SchemaInvalid, ContentConflict, SignatureMissing, "
-                 "SignatureInvalid, InternalError."},
+                 "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
+                 "SignatureMissing, SignatureInvalid, InternalError."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from chalicelib import metrics
 from chalicelib.adapters.dispatch import MAX_RECEIVES, Dispatcher, JobMessage
 from chalicelib.adapters.registry import Missing, RegistryError, ResolvedImage
-from chalicelib.adapters.registry.errors import SCHEMA_INVALID, SCHEMA_MISSING
+from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED, SCHEMA_INVALID, SCHEMA_MISSING
 from chalicelib.domain.errors import ContentConflict, FieldError, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
@@ -51,6 +51,7 @@ TITLES = {
     "ImagePullFailed": "The image could not be pulled",
     "ImageTooLarge": "The image exceeds a download limit",
     "ImageInvalid": "The image is malformed",
+    REGISTRY_NOT_ALLOWED: "The registry or a destination it points to is not allowed",
     SCHEMA_MISSING: f"The image has no {SCHEMA_PATH}",
     SCHEMA_INVALID: f"{SCHEMA_PATH} is not valid",
     CONTENT_CONFLICT: "This version exists with other content",

@@ -74,7 +74,8 @@ def test_function_environment_is_accepted_by_the_service_configuration(template)
                 value = (value["Fn::Sub"].replace("${DatabaseUsername}", _default(template, "DatabaseUsername"))
                          .replace("${DatabaseProxy.Endpoint}", "proxy.example")
                          .replace("${DatabaseName}", _default(template, "DatabaseName"))
-                         .replace("${AWS::StackName}", "catalog"))
+                         .replace("${AWS::StackName}", "catalog")
+                         .replace("${AWS::AccountId}", "123456789012").replace("${AWS::Region}", "eu-west-1"))
             env[key] = value
         settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
         assert (settings.dispatcher, settings.embedding_provider) == ("sqs", "bedrock")
@@ -83,6 +84,8 @@ def test_function_environment_is_accepted_by_the_service_configuration(template)
         assert settings.database_iam_auth
         source = aws_dsn(settings)
         assert (source.host, source.port, source.user) == ("proxy.example", 5432, "catalog_admin")
+        if name == "RegistrationWorker":  # this account's ECR resolves to the VPC endpoint's addresses
+            assert settings.private_registries == ("123456789012.dkr.ecr.eu-west-1.amazonaws.com",)
 
 
 def test_queue_has_a_dead_letter_queue_encryption_and_visibility_six_times_the_worker_timeout(template):

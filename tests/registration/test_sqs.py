@@ -31,8 +31,11 @@ QUEUE = "workflow-catalog-registrations"
 
 
 @pytest.fixture
-def queues(monkeypatch: pytest.MonkeyPatch, db) -> Iterator[dict[str, str]]:
-    """A registration queue with a DLQ after MAX_RECEIVES receives, and the services sending to it."""
+def queues(monkeypatch: pytest.MonkeyPatch, db, oci_registry) -> Iterator[dict[str, str]]:
+    """A registration queue with a DLQ after MAX_RECEIVES receives, and the services sending to it.
+
+    The services list the test registry and ``queues["unreachable"]`` (where nothing listens) in
+    INSECURE_REGISTRIES."""
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -45,10 +48,12 @@ def queues(monkeypatch: pytest.MonkeyPatch, db) -> Iterator[dict[str, str]]:
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})
         url = sqs.create_queue(QueueName=QUEUE, Attributes={"RedrivePolicy": redrive})["QueueUrl"]
-        env = {"DATABASE_URL": os.environ["DATABASE_URL"], "DISPATCHER": "sqs", "REGISTRATION_QUEUE_URL": url}
+        unreachable = down_host()
+        env = {"DATABASE_URL": os.environ["DATABASE_URL"], "DISPATCHER": "sqs", "REGISTRATION_QUEUE_URL": url,
+               "INSECURE_REGISTRIES": f"{oci_registry.host},{unreachable}"}  # fmt: skip
         reset_services(Services(load_settings(env)))
         try:
-            yield {"queue": url, "dlq": dlq}
+            yield {"queue": url, "dlq": dlq, "unreachable": unreachable}
         finally:
             reset_services(previous)
             reset_clients()
@@ -112,7 +117,7 @@ def test_post_queues_one_message_and_the_worker_registers_it(client, queues, wor
 
 
 def test_transient_failures_are_retried_until_the_last_receive(client, queues, worker, db):
-    obj = rw(f"{down_host()}/acme/unreachable:1.0.0")
+    obj = rw(f"{queues['unreachable']}/acme/unreachable:1.0.0")
     accepted = client.post("/api/v1/registrations", event("ADDED", obj), scopes=("registrations:write",))
     path = f"/api/v1/registrations/{accepted.json['registration_id']}"
     for _ in range(MAX_RECEIVES - 1):

@@ -13,6 +13,7 @@ from chalicelib.adapters.aws.clients import reset_clients
 from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryError, RegistryLimits
 from chalicelib.domain.images import parse_image_reference
 from tests.support import oci
+from tests.support.registry import insecure
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
@@ -35,7 +36,9 @@ def test_credentials_from_a_secrets_manager_secret_open_a_basic_auth_registry(aw
         Name="registry", SecretString=json.dumps({"username": user, "password": password})
     )["ARN"]
     basic_auth_registry.pusher.push_image("acme/secret", "1.0.0", oci.image(oci.schema_layer(b'{"from": "secret"}')))
-    reader = RegistryClient(ConfiguredCredentials({basic_auth_registry.host: {"secret_arn": arn}}))
+    reader = RegistryClient(
+        ConfiguredCredentials({basic_auth_registry.host: {"secret_arn": arn}}), insecure(basic_auth_registry.host)
+    )
     _, found = reader.read_file(
         parse_image_reference(basic_auth_registry.reference("acme/secret", "1.0.0")), "/playbook-schema.json"
     )
@@ -45,7 +48,9 @@ def test_credentials_from_a_secrets_manager_secret_open_a_basic_auth_registry(aw
 def test_an_unusable_secret_is_reported_without_its_content(aws, basic_auth_registry):
     arn = aws_client("secretsmanager").create_secret(Name="broken", SecretString="hunter2-not-json")["ARN"]
     reader = RegistryClient(
-        ConfiguredCredentials({basic_auth_registry.host: {"secret_arn": arn}}), limits=RegistryLimits(attempts=1)
+        ConfiguredCredentials({basic_auth_registry.host: {"secret_arn": arn}}),
+        insecure(basic_auth_registry.host),
+        limits=RegistryLimits(attempts=1),
     )
     with pytest.raises(RegistryError) as caught:
         reader.resolve(parse_image_reference(basic_auth_registry.reference("acme/secret")))

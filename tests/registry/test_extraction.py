@@ -18,7 +18,7 @@ from chalicelib.adapters.registry import (
 )
 from chalicelib.domain.images import parse_image_reference
 from tests.support import oci
-from tests.support.registry import LocalRegistry, down_host, hanging_server
+from tests.support.registry import LocalRegistry, down_host, hanging_server, insecure
 
 SCHEMA = "/playbook-schema.json"
 FAST = RegistryLimits(connect_timeout=0.5, read_timeout=0.5, attempts=2, backoff_seconds=0.01)
@@ -30,9 +30,10 @@ def repo() -> str:
 
 
 def client(
-    limits: RegistryLimits = FAST, credentials: dict | None = None, platform: str = "linux/amd64"
+    host: str, limits: RegistryLimits = FAST, credentials: dict | None = None, platform: str = "linux/amd64"
 ) -> RegistryClient:
-    return RegistryClient(ConfiguredCredentials(credentials or {}), platform=platform, limits=limits)
+    """A client that reaches the loopback registry at ``host`` (listed in INSECURE_REGISTRIES)."""
+    return RegistryClient(ConfiguredCredentials(credentials or {}), insecure(host), platform=platform, limits=limits)
 
 
 def pull(
@@ -43,7 +44,7 @@ def pull(
         registry.pusher.push_index(name, "1.0.0", image)
     else:
         registry.pusher.push_image(name, "1.0.0", image)
-    reader = reader or client()
+    reader = reader or client(registry.host)
     _, found = reader.read_file(parse_image_reference(registry.reference(name, "1.0.0")), SCHEMA)
     return found
 
@@ -56,7 +57,7 @@ def test_simple_image_gives_the_file_and_a_digest_pinned_reference(oci_registry)
     image = oci.image(oci.layer({"bin/fix.sh": b"#!/bin/sh\n"}), oci.schema_layer(doc("simple")))
     name = repo()
     oci_registry.pusher.push_image(name, "1.0.0", image)
-    reader = client()
+    reader = client(oci_registry.host)
     resolved = reader.resolve(parse_image_reference(oci_registry.reference(name, "1.0.0")))
     assert resolved.digest == image.digest
     assert resolved.pinned == f"{oci_registry.host}/{name}:1.0.0@{image.digest}"
@@ -147,15 +148,19 @@ def test_a_multi_arch_index_gives_the_configured_platform(oci_registry):
     arm = oci.image(oci.schema_layer(doc("arm64")), architecture="arm64", variant="v8")
     index = oci.Index((arm, amd))
     assert pull(oci_registry, index) == doc("amd64")
-    assert pull(oci_registry, index, client(platform="linux/arm64")) == doc("arm64")
+    assert pull(oci_registry, index, client(oci_registry.host, platform="linux/arm64")) == doc("arm64")
 
     name = repo()
     oci_registry.pusher.push_index(name, "multi", oci.Index((arm, amd), docker=True))
-    resolved = client(platform="linux/arm64/v8").resolve(parse_image_reference(oci_registry.reference(name, "multi")))
+    resolved = client(oci_registry.host, platform="linux/arm64/v8").resolve(
+        parse_image_reference(oci_registry.reference(name, "multi"))
+    )
     assert resolved.digest == oci.Index((arm, amd), docker=True).digest  # the pin keeps every platform
     assert resolved.manifest_digest == arm.digest
     with pytest.raises(RegistryError, match="no linux/s390x image; the index offers linux/arm64/v8, linux/amd64"):
-        client(platform="linux/s390x").resolve(parse_image_reference(oci_registry.reference(name, "multi")))
+        client(oci_registry.host, platform="linux/s390x").resolve(
+            parse_image_reference(oci_registry.reference(name, "multi"))
+        )
 
 
 def test_no_schema_file(oci_registry):
@@ -180,10 +185,10 @@ def test_a_layer_over_the_cap_is_not_downloaded(oci_registry):
     image = oci.image(oci.layer({"blob": bytes(range(256)) * 64}, compressed=False), oci.schema_layer(doc("top")))
     limits = RegistryLimits(max_layer_bytes=4096, attempts=1)
     # The top layer has the file: the big one below is never needed, so the cap does not bite.
-    assert pull(oci_registry, image, client(limits)) == doc("top")
+    assert pull(oci_registry, image, client(oci_registry.host, limits)) == doc("top")
     under = oci.image(oci.schema_layer(doc("bottom")), oci.layer({"blob": bytes(range(256)) * 64}, compressed=False))
     with pytest.raises(RegistryError) as caught:
-        pull(oci_registry, under, client(limits))
+        pull(oci_registry, under, client(oci_registry.host, limits))
     assert caught.value.reason == "ImageTooLarge"
     assert "Layer 2" in caught.value.detail and "the limit is 4096" in caught.value.detail
 
@@ -191,7 +196,7 @@ def test_a_layer_over_the_cap_is_not_downloaded(oci_registry):
 def test_total_download_cap(oci_registry):
     image = oci.image(oci.schema_layer(doc("bottom")), oci.layer({"a": b"a" * 3000}, compressed=False))
     with pytest.raises(RegistryError) as caught:
-        pull(oci_registry, image, client(RegistryLimits(max_total_bytes=4000)))
+        pull(oci_registry, image, client(oci_registry.host, RegistryLimits(max_total_bytes=4000)))
     assert caught.value.reason == "ImageTooLarge"
 
 
@@ -200,7 +205,7 @@ def test_a_gzip_bomb_stops_at_the_unpacked_limit(oci_registry):
     assert len(bomb.data) < 64 * 1024  # tiny on the wire
     image = oci.image(oci.schema_layer(doc("bottom")), bomb)
     with pytest.raises(RegistryError) as caught:
-        pull(oci_registry, image, client(RegistryLimits(max_unpacked_layer_bytes=1024 * 1024)))
+        pull(oci_registry, image, client(oci_registry.host, RegistryLimits(max_unpacked_layer_bytes=1024 * 1024)))
     assert caught.value.reason == "ImageTooLarge" and "unpacks to more than" in caught.value.detail
 
 
@@ -212,7 +217,7 @@ def test_an_entry_outside_the_image_root_is_refused(oci_registry):
 
 
 def test_unknown_tag_fails_at_once_as_permanent(oci_registry):
-    reader = client()
+    reader = client(oci_registry.host)
     with pytest.raises(RegistryError) as caught:
         reader.resolve(parse_image_reference(oci_registry.reference("acme/nothing-here", "9.9.9")))
     assert caught.value.reason == "ImagePullFailed" and not caught.value.transient
@@ -224,20 +229,20 @@ def test_a_digest_reference_is_fetched_by_digest(oci_registry):
     name = repo()
     oci_registry.pusher.push_image(name, "1.0.0", image)
     reference = parse_image_reference(f"{oci_registry.host}/{name}@{image.digest}")
-    assert client().resolve(reference).digest == image.digest
+    assert client(oci_registry.host).resolve(reference).digest == image.digest
 
 
 def test_basic_auth_registry(basic_auth_registry):
     image = oci.image(oci.schema_layer(doc("private")))
     user, password = basic_auth_registry.auth
     creds = {basic_auth_registry.host: {"username": user, "password": password}}
-    assert pull(basic_auth_registry, image, client(credentials=creds)) == doc("private")
+    assert pull(basic_auth_registry, image, client(basic_auth_registry.host, credentials=creds)) == doc("private")
 
     with pytest.raises(RegistryError, match="requires authentication and no credentials are configured"):
         pull(basic_auth_registry, image)
     wrong = {basic_auth_registry.host: {"username": user, "password": "wrong"}}
     with pytest.raises(RegistryError) as caught:
-        pull(basic_auth_registry, image, client(credentials=wrong))
+        pull(basic_auth_registry, image, client(basic_auth_registry.host, credentials=wrong))
     assert "denied" in caught.value.detail and "wrong" not in caught.value.detail
 
 
@@ -245,7 +250,7 @@ def test_a_registry_that_hangs_times_out_as_a_transient_failure():
     with hanging_server() as host:
         started = time.monotonic()
         with pytest.raises(RegistryError) as caught:
-            client().resolve(parse_image_reference(f"{host}/acme/slow:1.0.0"))
+            client(host).resolve(parse_image_reference(f"{host}/acme/slow:1.0.0"))
         elapsed = time.monotonic() - started
     assert caught.value.transient and caught.value.reason == "ImagePullFailed"
     assert "did not answer within 0.5s (2 attempts)" in caught.value.detail
@@ -253,8 +258,9 @@ def test_a_registry_that_hangs_times_out_as_a_transient_failure():
 
 
 def test_a_registry_that_is_down_is_a_transient_failure():
+    host = down_host()
     with pytest.raises(RegistryError) as caught:
-        client().resolve(parse_image_reference(f"{down_host()}/acme/gone:1.0.0"))
+        client(host).resolve(parse_image_reference(f"{host}/acme/gone:1.0.0"))
     assert caught.value.transient and "unreachable" in caught.value.detail
 
 

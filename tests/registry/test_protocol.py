@@ -16,6 +16,7 @@ from werkzeug import Request, Response
 from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryError, RegistryLimits, find_file
 from chalicelib.domain.images import parse_image_reference
 from tests.support import oci
+from tests.support.registry import insecure
 
 LIMITS = RegistryLimits(connect_timeout=0.5, read_timeout=0.5, attempts=3, backoff_seconds=0.01)
 
@@ -68,7 +69,8 @@ def fake(httpserver):
 
 def _client(fake: FakeRegistry, password: str = "pw") -> RegistryClient:
     host = fake.base_url.removeprefix("http://")
-    return RegistryClient(ConfiguredCredentials({host: {"username": "robot", "password": password}}), limits=LIMITS)
+    credentials = ConfiguredCredentials({host: {"username": "robot", "password": password}})
+    return RegistryClient(credentials, insecure(host), limits=LIMITS)
 
 
 def _read(fake: FakeRegistry, reader: RegistryClient, repository: str) -> bytes:

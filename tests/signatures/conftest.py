@@ -10,7 +10,7 @@ import pytest
 from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryLimits
 from tests.signatures.cosign import Key
 from tests.support import oci
-from tests.support.registry import LocalRegistry, oci_registry
+from tests.support.registry import LocalRegistry, insecure, oci_registry
 
 __all__ = ["oci_registry"]
 
@@ -18,8 +18,8 @@ _repos = itertools.count()
 
 
 @pytest.fixture
-def registry_client() -> RegistryClient:
-    return RegistryClient(ConfiguredCredentials({}), limits=RegistryLimits(attempts=1))
+def registry_client(oci_registry: LocalRegistry) -> RegistryClient:
+    return RegistryClient(ConfiguredCredentials({}), insecure(oci_registry.host), limits=RegistryLimits(attempts=1))
 
 
 @pytest.fixture(scope="session")

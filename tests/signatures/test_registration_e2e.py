@@ -32,7 +32,8 @@ def with_policy(db, tmp_path, oci_registry: LocalRegistry, trusted: Key) -> Iter
                 "keys": [{"id": "release", "public_key": trusted.public_pem}]}  # fmt: skip
         path = tmp_path / "signature-policy.json"
         path.write_text(json.dumps({"default": "off", "rules": [rule]}))
-        env = {"DATABASE_URL": os.environ["DATABASE_URL"], "SIGNATURE_POLICY_FILE": str(path)}
+        env = {"DATABASE_URL": os.environ["DATABASE_URL"], "SIGNATURE_POLICY_FILE": str(path),
+               "INSECURE_REGISTRIES": oci_registry.host}  # fmt: skip
         reset_services(Services(load_settings(env)))
 
     try:

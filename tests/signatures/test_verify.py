@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from chalicelib.adapters.registry import RegistryError
+from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryError, RegistryLimits
 from chalicelib.adapters.signatures import CosignVerifier, signature_tag
 from chalicelib.domain.images import ImageReference
 from chalicelib.domain.signature_policy import ENFORCE, SIGNATURE_INVALID, SIGNATURE_MISSING, WARN, parse_policy
 from tests.signatures.cosign import Key, Signature, payload, push_signatures, signed
 from tests.support import oci
-from tests.support.registry import down_host
+from tests.support.registry import down_host, insecure
 
 
 def policy(host: str, mode: str, *keys: tuple[str, Key], default: str = "off"):
@@ -156,11 +156,12 @@ def test_off_means_no_check(check, push_image):
     assert check(repository, digest, mode="off", keys=[]) is None
 
 
-def test_an_unreachable_registry_is_a_transient_error_not_a_verdict(registry_client, trusted):
+def test_an_unreachable_registry_is_a_transient_error_not_a_verdict(trusted):
     host = down_host()
     rule = policy(host, ENFORCE, ("release", trusted))
+    reader = RegistryClient(ConfiguredCredentials({}), insecure(host), limits=RegistryLimits(attempts=1))
     with pytest.raises(RegistryError) as raised:
-        CosignVerifier(registry_client, rule).check(ImageReference(host, "acme/x", tag="1"), "sha256:" + "a" * 64)
+        CosignVerifier(reader, rule).check(ImageReference(host, "acme/x", tag="1"), "sha256:" + "a" * 64)
     assert raised.value.transient
 
 

@@ -7,6 +7,11 @@ built by ``tests.support.oci`` over the registry HTTP API, manifests as the exac
 
 Fixtures for any test package: ``from tests.support.registry import oci_registry`` in a conftest
 (or list this module in ``pytest_plugins`` of the root conftest).
+
+Loopback is not a public address, so the catalog reaches these registries only because they are
+listed: the session fixtures add their host to ``INSECURE_REGISTRIES`` for the process-wide settings
+(as a ``make run`` user lists a local registry), and tests that build a ``RegistryClient`` themselves
+give it ``insecure(host, ...)``.
 """
 
 from __future__ import annotations
@@ -26,10 +31,38 @@ from pathlib import Path
 import pytest
 import requests
 
+from chalicelib.adapters.registry import RegistryTransport
+from chalicelib.domain.egress import EgressRules
 from tests.support.oci import Blob, Image, Index
 
 BASIC_USER = "robot"
 BASIC_PASSWORD = "s3cret-pass"
+
+
+def insecure(*hosts: str) -> RegistryTransport:
+    """A registry transport that reaches these ``host:port`` over plain HTTP (INSECURE_REGISTRIES)."""
+    return RegistryTransport(EgressRules.from_lists(insecure=hosts))
+
+
+@contextmanager
+def listed_for_the_process(host: str) -> Iterator[None]:
+    """Adds ``host`` to INSECURE_REGISTRIES of the process-wide settings and services for the block."""
+    from chalicelib.config import settings
+    from chalicelib.container import reset_services
+
+    previous = os.environ.get("INSECURE_REGISTRIES")
+    os.environ["INSECURE_REGISTRIES"] = ",".join(filter(None, [previous, host]))
+    settings.cache_clear()
+    reset_services()  # rebuilt from the settings on next use
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("INSECURE_REGISTRIES", None)
+        else:
+            os.environ["INSECURE_REGISTRIES"] = previous
+        settings.cache_clear()
+        reset_services()
 
 
 def free_port() -> int:
@@ -274,12 +307,12 @@ def down_host() -> str:
 @pytest.fixture(scope="session")
 def oci_registry() -> Iterator[LocalRegistry]:
     """An anonymous registry shared by the session; use unique repository names per test."""
-    with start_registry() as registry:
+    with start_registry() as registry, listed_for_the_process(registry.host):
         yield registry
 
 
 @pytest.fixture(scope="session")
 def basic_auth_registry() -> Iterator[LocalRegistry]:
     """A registry that requires Basic auth (htpasswd); ``.auth`` holds the credentials."""
-    with start_registry(basic_auth=True) as registry:
+    with start_registry(basic_auth=True) as registry, listed_for_the_process(registry.host):
         yield registry

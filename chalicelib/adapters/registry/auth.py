@@ -8,7 +8,9 @@ without AWS cost nothing.
 
 The token flow is the Docker one: a 401 carries ``WWW-Authenticate: Bearer realm=..,service=..,
 scope=..``; we ask the realm for a token for exactly that scope (with Basic credentials when we
-have them) and cache it per (host, scope) until it expires. Credentials and tokens are never
+have them) and cache it per (host, scope) until it expires. The realm is fetched through the same
+egress-checked transport as the registry (transport.py): a realm the registry points at a refused
+destination is never contacted. Credentials and tokens are never
 logged or put into error messages.
 """
 
@@ -27,6 +29,7 @@ import requests
 
 from chalicelib.adapters.aws import clients as aws_clients
 from chalicelib.adapters.registry.errors import IMAGE_PULL_FAILED, RegistryError
+from chalicelib.adapters.registry.transport import TOKEN_SERVICE, RegistryTransport
 
 ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -129,9 +132,11 @@ def parse_challenge(header: str) -> Challenge | None:
 class Authenticator:
     """Answers registry challenges and remembers the answer per host (Basic) or (host, scope) (Bearer)."""
 
-    def __init__(self, credentials: CredentialSource, session: requests.Session, timeout: tuple[float, float]) -> None:
+    def __init__(
+        self, credentials: CredentialSource, transport: RegistryTransport, timeout: tuple[float, float]
+    ) -> None:
         self._credentials = credentials
-        self._session = session
+        self._transport = transport
         self._timeout = timeout
         self._basic_hosts: set[str] = set()
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -185,7 +190,9 @@ class Authenticator:
             query["service"] = challenge.params["service"]
         auth = (credentials.username, credentials.password) if credentials else None
         try:
-            response = self._session.get(realm, params=query, auth=auth, timeout=self._timeout)
+            response = self._transport.get(
+                realm, registry=host, service=TOKEN_SERVICE, params=query, auth=auth, timeout=self._timeout
+            )
         except requests.RequestException as exc:
             raise RegistryError(
                 IMAGE_PULL_FAILED,

@@ -7,18 +7,19 @@ GET manifests with the right Accept header and verify their digest, choose a pla
 index, stream layer blobs with digest and size checks, answer Basic/Bearer challenges per scope,
 retry transient failures with backoff and fail permanent ones at once.
 
-Transport: HTTPS, except plain HTTP for loopback registries (as Docker treats 127.0.0.0/8) and the
-hosts listed in INSECURE_REGISTRIES.
+Transport: HTTPS, except plain HTTP for the hosts listed in INSECURE_REGISTRIES (loopback is not
+trusted implicitly). Every connection goes through ``RegistryTransport`` (transport.py), which
+applies the egress rule (chalicelib/domain/egress.py) and follows redirects; a registry outside
+REGISTRY_ALLOWLIST is refused here, before any connection.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +28,10 @@ import requests
 import urllib3.exceptions
 
 from chalicelib.adapters.registry.auth import Authenticator, CredentialSource
-from chalicelib.adapters.registry.errors import IMAGE_INVALID, IMAGE_PULL_FAILED, RegistryError
+from chalicelib.adapters.registry.errors import IMAGE_INVALID, IMAGE_PULL_FAILED, REGISTRY_NOT_ALLOWED, RegistryError
 from chalicelib.adapters.registry.layers import Missing, find_file
 from chalicelib.adapters.registry.model import CHUNK, GZIP_LAYERS, TAR_LAYERS, Descriptor, RegistryLimits
+from chalicelib.adapters.registry.transport import RegistryTransport
 from chalicelib.domain.images import DOCKER_HUB, ImageReference
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -65,34 +67,22 @@ class ResolvedImage:
         return self.reference.pinned(self.digest)
 
 
-def is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]", 1)[0]
-    if host.count(":") > 1 and not host.startswith("["):
-        name = host  # a bare IPv6 address without a port
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 class RegistryClient:
     def __init__(
         self,
         credentials: CredentialSource,
-        insecure_hosts: Iterable[str] = (),
+        transport: RegistryTransport | None = None,
         platform: str = "linux/amd64",
         limits: RegistryLimits | None = None,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``transport`` carries the egress rule; without one, only public registries over HTTPS."""
         self.limits = limits or RegistryLimits()
         self.platform = platform
-        self._insecure = frozenset(insecure_hosts)
-        self._session = session or requests.Session()
+        self._transport = transport or RegistryTransport()
+        self._rules = self._transport.rules
         self._timeout = (self.limits.connect_timeout, self.limits.read_timeout)
-        self._auth = Authenticator(credentials, self._session, self._timeout)
+        self._auth = Authenticator(credentials, self._transport, self._timeout)
         self._sleep = sleep
 
     # -- references ---------------------------------------------------------------------------
@@ -220,12 +210,18 @@ class RegistryClient:
     def base_url(self, host: str) -> str:
         if host == DOCKER_HUB:
             return "https://registry-1.docker.io"
-        scheme = "http" if is_loopback(host) or host in self._insecure else "https"
+        scheme = "http" if self._rules.plain_http(host) else "https"
         return f"{scheme}://{host}"
 
     def _request(self, reference: ImageReference, path: str, headers: dict[str, str]) -> requests.Response:
         """A streamed GET with auth, retrying connection failures, timeouts, 429 and 5xx with backoff."""
         host = reference.registry
+        if not self._rules.registry_allowed(host):
+            raise RegistryError(
+                REGISTRY_NOT_ALLOWED,
+                f"Registry {host} is not allowed: it matches no pattern of REGISTRY_ALLOWLIST, so the catalog "
+                f"does not contact it; add a pattern matching {host} to REGISTRY_ALLOWLIST to allow it.",
+            )
         scope = f"repository:{reference.repository}:pull"
         url = self.base_url(host) + path
         headers = {**headers, **self._auth.headers(host, scope)}
@@ -235,7 +231,7 @@ class RegistryClient:
         while attempt < self.limits.attempts:
             attempt += 1
             try:
-                response = self._session.get(url, headers=headers, timeout=self._timeout, stream=True)
+                response = self._transport.get(url, registry=host, headers=headers, timeout=self._timeout, stream=True)
             except requests.Timeout:
                 problem = f"did not answer within {self.limits.read_timeout:g}s"
             except requests.ConnectionError:

@@ -7,6 +7,8 @@ IMAGE_TOO_LARGE = "ImageTooLarge"
 IMAGE_INVALID = "ImageInvalid"
 SCHEMA_MISSING = "SchemaMissing"
 SCHEMA_INVALID = "SchemaInvalid"
+# The registry, a redirect or a token realm points where the egress rule forbids (chalicelib/domain/egress.py).
+REGISTRY_NOT_ALLOWED = "RegistryNotAllowed"
 
 
 class RegistryError(Exception):
