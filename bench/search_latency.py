@@ -158,7 +158,7 @@ def load(n_versions: int, seed: int) -> None:
         search_store.stage_documents(cur, staged)
         search_store.load_staged_documents(cur)
         search_store.create_hnsw_index(cur, embedder.dimensions)
-    with services().db.cursor() as cur:
+    with services().db.reading() as cur:
         cur.execute("SET statement_timeout = 0")
         # As autovacuum would after a bulk load: statistics, visibility map and hint bits.
         cur.execute("VACUUM (ANALYZE)")

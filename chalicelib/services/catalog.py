@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from psycopg2.extras import RealDictCursor
-
 from chalicelib.domain.errors import (
     ContentConflict,
     ErrorCollector,
@@ -33,7 +31,7 @@ from chalicelib.domain.workflows import (
 )
 from chalicelib.observability import logger
 from chalicelib.stores import workflow_store as store
-from chalicelib.stores.db import Database
+from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
 
 
@@ -44,7 +42,7 @@ class SearchIndexer(Protocol):
 
     def prepare(self, new: NewVersion) -> IndexEntry: ...
 
-    def index_version(self, cur: RealDictCursor, version_id: int, entry: IndexEntry) -> None: ...
+    def index_version(self, tx: UnitOfWork, version_id: int, entry: IndexEntry) -> None: ...
 
     def settle(self) -> None: ...
 
@@ -70,8 +68,8 @@ class CatalogService:
     def create_version(self, new: NewVersion, actor: str) -> CreateResult:
         """201 on a new version, 200 when identical content exists, ContentConflict otherwise."""
         entry = self.prepare(new)
-        with self._db.transaction() as cur:
-            result = self.create_version_in(cur, new, actor, entry)
+        with self._db.transaction() as tx:
+            result = self.create_version_in(tx, new, actor, entry)
         if result.created:
             self.settle()
         logger.info(
@@ -90,14 +88,14 @@ class CatalogService:
             self._indexer.settle()
 
     def create_version_in(
-        self, cur: RealDictCursor, new: NewVersion, actor: str, entry: IndexEntry | None
+        self, tx: UnitOfWork, new: NewVersion, actor: str, entry: IndexEntry | None
     ) -> CreateResult:
         """The create step inside a caller's transaction (the registration job writes its result too);
         ``entry`` comes from ``prepare``."""
-        store.ensure_workflow(cur, new.workflow_id)
-        row_id = store.insert_version(cur, new, actor)
+        store.ensure_workflow(tx, new.workflow_id)
+        row_id = store.insert_version(tx, new, actor)
         if row_id is None:
-            existing = store.get_version(cur, new.workflow_id, new.version)
+            existing = store.get_version(tx, new.workflow_id, new.version)
             assert existing is not None  # the conflicting row is committed and visible
             if existing["content_hash"].strip() != new.content_hash:
                 raise ContentConflict(
@@ -106,11 +104,11 @@ class CatalogService:
                     "bump the version to publish a change."
                 )
             return CreateResult(existing, created=False)
-        row = store.get_version_by_id(cur, row_id)
+        row = store.get_version_by_id(tx, row_id)
         assert row is not None
         if self._indexer is not None and entry is not None:
-            self._indexer.index_version(cur, row["id"], entry)
-        store.record_change(cur, new.workflow_id, new.version, "status", None, new.status, "created", actor)
+            self._indexer.index_version(tx, row["id"], entry)
+        store.record_change(tx, new.workflow_id, new.version, "status", None, new.status, "created", actor)
         return CreateResult(row, created=True)
 
     def change_status(self, workflow_id: str, version: str, body: Mapping[str, Any], actor: str) -> Row:
@@ -120,14 +118,14 @@ class CatalogService:
         reason = check_reason(body, problems)
         problems.raise_if_any("The status change is not valid; see errors.")
         version = _version_in_path(version)
-        with self._db.transaction() as cur:
-            self._require_workflow(cur, workflow_id, lock=True)
-            row = self._require_version(cur, workflow_id, version)
+        with self._db.transaction() as tx:
+            self._require_workflow(tx, workflow_id, lock=True)
+            row = self._require_version(tx, workflow_id, version)
             check_transition(row["status"], target)
             if row["status"] != target:
-                store.set_version_status(cur, row["id"], target)
-                store.record_change(cur, workflow_id, version, "status", row["status"], target, reason, actor)
-            updated = self._require_version(cur, workflow_id, version)
+                store.set_version_status(tx, row["id"], target)
+                store.record_change(tx, workflow_id, version, "status", row["status"], target, reason, actor)
+            updated = self._require_version(tx, workflow_id, version)
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
 
@@ -137,17 +135,17 @@ class CatalogService:
         enabled = check_enabled(body, problems)
         reason = check_reason(body, problems)
         problems.raise_if_any("The change is not valid; see errors.")
-        with self._db.transaction() as cur:
-            self.set_enabled_in(cur, workflow_id, enabled, reason, actor)
+        with self._db.transaction() as tx:
+            self.set_enabled_in(tx, workflow_id, enabled, reason, actor)
         logger.info("workflow enabled changed", extra={"workflow_id": workflow_id, "enabled": enabled})
         return self.get_workflow(workflow_id)
 
-    def set_enabled_in(self, cur: RealDictCursor, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:
-        current = self._require_workflow(cur, workflow_id, lock=True)
+    def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:
+        current = self._require_workflow(tx, workflow_id, lock=True)
         if current["enabled"] != enabled:
-            store.set_enabled(cur, workflow_id, enabled)
+            store.set_enabled(tx, workflow_id, enabled)
             store.record_change(
-                cur, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
+                tx, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
             )
 
     def rollback(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
@@ -160,20 +158,20 @@ class CatalogService:
             problems.add("$.to_version", str(exc))
         reason = check_reason(body, problems)
         problems.raise_if_any("The rollback is not valid; see errors.")
-        with self._db.transaction() as cur:
-            self._require_workflow(cur, workflow_id, lock=True)
-            target = self._require_version(cur, workflow_id, to_version)
+        with self._db.transaction() as tx:
+            self._require_workflow(tx, workflow_id, lock=True)
+            target = self._require_version(tx, workflow_id, to_version)
             if target["status"] != ACTIVE:
                 raise InvalidTransition(
                     f"Cannot roll back to {to_version}: it is {target['status']}, and only an active version can "
                     "become latest."
                 )
-            above = store.active_versions_above(cur, workflow_id, target)
+            above = store.active_versions_above(tx, workflow_id, target)
             deprecated = [row["version"] for row in above]
             for row in above:
-                store.set_version_status(cur, row["id"], DEPRECATED)
+                store.set_version_status(tx, row["id"], DEPRECATED)
                 store.record_change(
-                    cur,
+                    tx,
                     workflow_id,
                     row["version"],
                     "status",
@@ -190,24 +188,24 @@ class CatalogService:
 
     # --- reads --------------------------------------------------------------------------------
     def get_workflow(self, workflow_id: str) -> Row:
-        with self._db.cursor() as cur:
-            workflow = self._require_workflow(cur, workflow_id)
-            latest = store.latest_version(cur, workflow_id)
-            summaries = store.version_summaries(cur, workflow_id)
+        with self._db.reading() as tx:
+            workflow = self._require_workflow(tx, workflow_id)
+            latest = store.latest_version(tx, workflow_id)
+            summaries = store.version_summaries(tx, workflow_id)
         return {"workflow": workflow, "latest": latest, "versions": summaries}
 
     def get_version(self, workflow_id: str, version: str) -> Row:
         version = _version_in_path(version)
-        with self._db.cursor() as cur:
-            return self._require_version(cur, workflow_id, version)
+        with self._db.reading() as tx:
+            return self._require_version(tx, workflow_id, version)
 
     def history(
         self, workflow_id: str, limit: int, after: list[Any] | None
     ) -> tuple[Sequence[Row], Sequence[Row], Any]:
-        with self._db.cursor() as cur:
-            self._require_workflow(cur, workflow_id)
-            rows = store.list_versions(cur, workflow_id, limit + 1, after)
-            changes = store.changes(cur, workflow_id)
+        with self._db.reading() as tx:
+            self._require_workflow(tx, workflow_id)
+            rows = store.list_versions(tx, workflow_id, limit + 1, after)
+            changes = store.changes(tx, workflow_id)
         if len(rows) > limit:
             rows = rows[:limit]
             return rows, changes, version_position(rows[-1])
@@ -222,25 +220,25 @@ class CatalogService:
         limit: int,
         after: str | None,
     ) -> Page:
-        with self._db.cursor() as cur:
-            rows = store.list_latest(cur, status, enabled, signal_type, labels, limit + 1, after)
+        with self._db.reading() as tx:
+            rows = store.list_latest(tx, status, enabled, signal_type, labels, limit + 1, after)
         if len(rows) > limit:
             return Page(rows[:limit], rows[limit - 1]["workflow_id"])
         return Page(rows, None)
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod
-    def _require_workflow(cur: RealDictCursor, workflow_id: str, lock: bool = False) -> Row:
+    def _require_workflow(tx: UnitOfWork, workflow_id: str, lock: bool = False) -> Row:
         if check_workflow_id(workflow_id):
             raise NotFound(f"No workflow '{workflow_id}'.")
-        row = store.lock_workflow(cur, workflow_id) if lock else store.get_workflow(cur, workflow_id)
+        row = store.lock_workflow(tx, workflow_id) if lock else store.get_workflow(tx, workflow_id)
         if row is None:
             raise NotFound(f"No workflow '{workflow_id}'.")
         return row
 
     @staticmethod
-    def _require_version(cur: RealDictCursor, workflow_id: str, version: str) -> Row:
-        row = store.get_version(cur, workflow_id, version)
+    def _require_version(tx: UnitOfWork, workflow_id: str, version: str) -> Row:
+        row = store.get_version(tx, workflow_id, version)
         if row is None:
             raise NotFound(f"Workflow '{workflow_id}' has no version {version}.")
         return row
