@@ -22,6 +22,7 @@ from chalicelib.stores.db import Database, dsn_factory
 if TYPE_CHECKING:
     from chalicelib.adapters.dispatch import Dispatcher
     from chalicelib.adapters.registry import RegistryClient
+    from chalicelib.domain.contracts import Contract
     from chalicelib.domain.signature_policy import SignatureVerifier
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
 
@@ -118,6 +119,13 @@ class Services:
         from chalicelib.services.registration import RegistrationService
 
         return RegistrationService(self.db, self.dispatcher, self.leases)
+
+    @built_once
+    def resource_contract(self) -> Contract:
+        """What a RemediationWorkflow resource must satisfy: the CRD's own schema."""
+        from chalicelib.adapters.crd import resource_contract
+
+        return resource_contract()
 
     @built_once
     def leases(self) -> Leases:

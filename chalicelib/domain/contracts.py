@@ -13,6 +13,7 @@ them to ``#/components/schemas/<Name>``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,6 @@ def ref(name: str) -> dict[str, str]:
 
 
 NON_BLANK = "\\S"
-REQUIRED_LABELS = ("signal_type", "severity", "environment", "component")
 LABEL_STRING = {
     "type": "string", "minLength": 1, "maxLength": limits.MAX_LABEL_VALUE, "pattern": NON_BLANK,
     "x-message": f"must be a non-empty string of at most {limits.MAX_LABEL_VALUE} characters",
@@ -49,10 +49,24 @@ def _labels(required: bool, description: str) -> dict[str, Any]:
         "propertyNames": LABEL_KEYS, "additionalProperties": LABEL_VALUE,
     }
     if required:
-        schema["required"] = list(REQUIRED_LABELS)
+        schema["required"] = list(limits.REQUIRED_LABELS)
         schema["x-required-message"] = 'is required (use "*" for any)'
     return schema
 
+
+INCIDENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "signal_type"],
+    "x-required-message": "is required and must be a non-empty string",
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_INCIDENT_ID, "pattern": NON_BLANK},
+        "signal_type": {"type": "string", "minLength": 1, "maxLength": limits.MAX_SIGNAL_TYPE, "pattern": NON_BLANK},
+        "business_context": ref("BusinessContext"),
+    },
+    "description": "The incident: id and signal_type, the business context, and any other context as JSON "
+                   f"(at most {limits.MAX_INCIDENT_BYTES} bytes, {limits.MAX_INCIDENT_DEPTH} levels deep).",
+    "x-type-message": "is required: an object with at least id and signal_type",
+}
 
 DEFS: dict[str, dict[str, Any]] = {
     "WorkflowId": {
@@ -76,6 +90,7 @@ DEFS: dict[str, dict[str, Any]] = {
                             '(a value may be "*"); other lower_snake_case keys (priority, business context) '
                             "are optional. A value is a string or a list of strings."),
     "BusinessContext": _labels(False, "Business context labels (e.g. business_category, risk_tolerance)."),
+    "Incident": INCIDENT,
     "LabelFilters": {
         "type": "object", "maxProperties": limits.MAX_LABELS, "propertyNames": LABEL_KEYS,
         "additionalProperties": LABEL_STRING,
@@ -99,9 +114,9 @@ class Contract:
 
     @property
     def json_schema(self) -> dict[str, Any]:
-        """The self-contained schema (shared definitions included), e.g. for an MCP tool's inputSchema."""
-        used = {name: DEFS[name] for name in DEFS if f'"#/$defs/{name}"' in _text(self.schema)}
-        return {**self.schema, "$defs": used} if used else dict(self.schema)
+        """The self-contained schema (the shared definitions it uses included), e.g. for an MCP tool."""
+        used = definitions_used(self.schema)
+        return {**self.schema, "$defs": {name: DEFS[name] for name in sorted(used)}} if used else dict(self.schema)
 
     @property
     def fields(self) -> frozenset[str]:
@@ -128,10 +143,23 @@ class Contract:
                                  "version to change content.")
 
 
-def _text(schema: Mapping[str, Any]) -> str:
-    import json
+def label_errors(labels: object, path: str, required: bool) -> list[FieldError]:
+    """Problems of a labels object at ``path`` (workflow labels, or business context when not ``required``)."""
+    schema = DEFS["Labels" if required else "BusinessContext"]
+    return schema_errors(schema, labels, root=path)
 
-    return json.dumps(schema)
+
+def definitions_used(schema: Mapping[str, Any]) -> set[str]:
+    """The names of DEFS that ``schema`` refers to, directly or through other definitions."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        text = json.dumps(pending.pop())
+        for name in DEFS:
+            if name not in found and f'"#/$defs/{name}"' in text:
+                found.add(name)
+                pending.append(DEFS[name])
+    return found
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
@@ -191,33 +219,19 @@ SEARCH_REQUEST = Contract("SearchRequest", _object({
     "min_score": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
 }), detail="The search request is not valid; see errors.")
 
-VALIDATE_REQUEST = Contract("ValidateRequest", _object({
+VALIDATE_REQUEST = Contract("ParametersRequest", _object({
     "parameters": {"type": "object", "default": {}, "description": "Parameter name -> value.",
                    "x-type-message": "must be an object of parameter name -> value"},
 }))
 
-INCIDENT = {
-    "type": "object",
-    "required": ["id", "signal_type"],
-    "x-required-message": "is required and must be a non-empty string",
-    "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_INCIDENT_ID, "pattern": NON_BLANK},
-        "signal_type": {"type": "string", "minLength": 1, "maxLength": limits.MAX_SIGNAL_TYPE, "pattern": NON_BLANK},
-        "business_context": ref("BusinessContext"),
-    },
-    "description": "The incident: id and signal_type, the business context, and any other context as JSON "
-                   f"(at most {limits.MAX_INCIDENT_BYTES} bytes, {limits.MAX_INCIDENT_DEPTH} levels deep).",
-    "x-type-message": "is required: an object with at least id and signal_type",
-}
-
-EXECUTION_REQUEST = Contract("ExecutionRequest", _object({
+EXECUTION_REQUEST = Contract("NewExecution", _object({
     "workflow_id": ref("WorkflowId"),
     "version": {**ref("Version"), "description": "A version; omitted: the latest active one."},
     "parameters": {"type": "object", "default": {}, "x-type-message": "must be an object of parameter name -> value"},
-    "incident": INCIDENT,
+    "incident": ref("Incident"),
 }, ("workflow_id", "incident")), detail="The execution request is not valid; see errors.")
 
-EXECUTION_UPDATE = Contract("ExecutionUpdate", _object({
+EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
     "status": {"type": "string", "enum": ["running", "succeeded", "failed"]},
     "message": {"type": "string", "maxLength": limits.MAX_MESSAGE},
 }, ("status",)), detail="The status update is not valid; see errors.")
@@ -255,7 +269,7 @@ VERSIONS_QUERY = _query("VersionsQuery", {"workflow_id": ref("WorkflowId"), "lim
 SEARCH_QUERY = _query("SearchQuery", {
     "query": SEARCH_REQUEST.schema["properties"]["query"],
     **{key: {**LABEL_STRING, "description": f"Hard filter on the {key} label (case-insensitive; * matches anything)."}
-       for key in (*REQUIRED_LABELS, "priority")},
+       for key in (*limits.REQUIRED_LABELS, "priority")},
     "top_k": {**SEARCH_REQUEST.schema["properties"]["top_k"],
               "description": f"Results wanted, 1-{limits.MAX_TOP_K} (default {limits.DEFAULT_TOP_K})."},
     "min_score": {**SEARCH_REQUEST.schema["properties"]["min_score"],

@@ -26,6 +26,7 @@ MAX_DESCRIPTION = 8000
 MAX_REASON = 1000
 
 # Labels
+REQUIRED_LABELS = ("signal_type", "severity", "environment", "component")
 LABEL_KEY_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
 MAX_LABELS = 32
 MAX_LABEL_VALUES = 32

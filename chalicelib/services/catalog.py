@@ -10,24 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import (
-    ContentConflict,
-    ErrorCollector,
-    ImmutableField,
-    InvalidTransition,
-    NotFound,
-)
+from chalicelib.domain.errors import ContentConflict, InvalidTransition, NotFound
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
+    EnabledChange,
     NewVersion,
-    check_enabled,
-    check_reason,
-    check_status,
+    Rollback,
+    StatusChange,
     check_transition,
-    check_workflow_id,
+    is_workflow_id,
 )
 from chalicelib.observability import logger
 from chalicelib.stores import workflow_store as store
@@ -111,12 +105,8 @@ class CatalogService:
         store.record_change(tx, new.workflow_id, new.version, "status", None, new.status, "created", actor)
         return CreateResult(row, created=True)
 
-    def change_status(self, workflow_id: str, version: str, body: Mapping[str, Any], actor: str) -> Row:
-        _reject_fields(body, allowed={"status", "reason"}, what="a version's status")
-        problems = ErrorCollector()
-        target = check_status(body, problems)
-        reason = check_reason(body, problems)
-        problems.raise_if_any("The status change is not valid; see errors.")
+    def change_status(self, workflow_id: str, version: str, change: StatusChange, actor: str) -> Row:
+        target, reason = change.status, change.reason
         version = _version_in_path(version)
         with self._db.transaction() as tx:
             self._require_workflow(tx, workflow_id, lock=True)
@@ -129,12 +119,8 @@ class CatalogService:
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
 
-    def set_enabled(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
-        _reject_fields(body, allowed={"enabled", "reason"}, what="a workflow", others_immutable=True)
-        problems = ErrorCollector()
-        enabled = check_enabled(body, problems)
-        reason = check_reason(body, problems)
-        problems.raise_if_any("The change is not valid; see errors.")
+    def set_enabled(self, workflow_id: str, change: EnabledChange, actor: str) -> Row:
+        enabled, reason = change.enabled, change.reason
         with self._db.transaction() as tx:
             self.set_enabled_in(tx, workflow_id, enabled, reason, actor)
         logger.info("workflow enabled changed", extra={"workflow_id": workflow_id, "enabled": enabled})
@@ -148,16 +134,8 @@ class CatalogService:
                 tx, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
             )
 
-    def rollback(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
-        _reject_fields(body, allowed={"to_version", "reason"}, what="a rollback")
-        problems = ErrorCollector()
-        to_version = ""
-        try:
-            to_version = normalize_version(body.get("to_version"))
-        except ValueError as exc:
-            problems.add("$.to_version", str(exc))
-        reason = check_reason(body, problems)
-        problems.raise_if_any("The rollback is not valid; see errors.")
+    def rollback(self, workflow_id: str, request: Rollback, actor: str) -> Row:
+        to_version, reason = request.to_version, request.reason
         with self._db.transaction() as tx:
             self._require_workflow(tx, workflow_id, lock=True)
             target = self._require_version(tx, workflow_id, to_version)
@@ -229,7 +207,7 @@ class CatalogService:
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod
     def _require_workflow(tx: UnitOfWork, workflow_id: str, lock: bool = False) -> Row:
-        if check_workflow_id(workflow_id):
+        if not is_workflow_id(workflow_id):
             raise NotFound(f"No workflow '{workflow_id}'.")
         row = store.lock_workflow(tx, workflow_id) if lock else store.get_workflow(tx, workflow_id)
         if row is None:
@@ -247,40 +225,6 @@ class CatalogService:
 def version_position(row: Row) -> list[Any]:
     """Where a version stands in history order (SemVer precedence, then id): a keyset cursor."""
     return [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]]
-
-
-# Fields of a stored version that no request may change (content and identity).
-IMMUTABLE_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "labels",
-        "container_image",
-        "parameters",
-        "version",
-        "workflow_id",
-        "content_hash",
-        "created_at",
-        "created_by",
-        "status",
-        "enabled",
-    }
-)
-
-
-def _reject_fields(body: Mapping[str, Any], allowed: set[str], what: str, others_immutable: bool = False) -> None:
-    """Immutable fields are a 409 immutable-field; unknown ones a 400, unless every other is immutable."""
-    extra = set(body) - allowed
-    immutable = sorted(extra if others_immutable else extra & IMMUTABLE_FIELDS)
-    if immutable:
-        raise ImmutableField(
-            f"{', '.join(immutable)} cannot be changed on {what}; only {', '.join(sorted(allowed))} can. "
-            "Versions are immutable: publish a new version to change content.",
-        )
-    problems = ErrorCollector()
-    for key in sorted(extra):
-        problems.add(f"$.{key}", "unknown field")
-    problems.raise_if_any("The request has unknown fields; see errors.")
 
 
 def _version_in_path(raw: str) -> str:

@@ -25,7 +25,7 @@ from chalicelib.domain.executions import (
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
-from chalicelib.domain.workflows import ACTIVE, check_workflow_id
+from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database
@@ -61,7 +61,7 @@ class ExecutionService:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
         version = _version_in_path(version)
         row = None
-        if not check_workflow_id(workflow_id):
+        if is_workflow_id(workflow_id):
             with self._db.reading() as tx:
                 row = store.version_for_execution(tx, workflow_id, version)
         if row is None:
@@ -148,7 +148,7 @@ class ExecutionService:
 
     def stats(self, workflow_id: str) -> Sequence[Row]:
         rows: Sequence[Row] = []
-        if not check_workflow_id(workflow_id):
+        if is_workflow_id(workflow_id):
             with self._db.reading() as tx:
                 rows = store.version_stats(tx, workflow_id)
         if not rows:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED, SCHEMA_INV
 from chalicelib.domain.errors import ContentConflict, FieldError, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
-from chalicelib.domain.resource import DELETED, WorkflowResource, parse_event
+from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
@@ -108,9 +108,8 @@ class RegistrationService:
         self._dispatcher = dispatcher
         self._leases = leases or Leases()
 
-    def submit(self, body: Mapping[str, Any], actor: str, correlation_id: str | None) -> tuple[Row, bool]:
-        """Validates and records the event, queues its job once; returns (registration, queued now)."""
-        event = parse_event(body)
+    def submit(self, event: ResourceEvent, actor: str, correlation_id: str | None) -> tuple[Row, bool]:
+        """Records the event, queues its job once; returns (registration, queued now)."""
         resource = event.resource
         with self._db.transaction() as tx:
             row, created = store.insert(tx, event.event, resource, actor, correlation_id)

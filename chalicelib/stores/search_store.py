@@ -19,7 +19,8 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from chalicelib.domain.labels import REQUIRED_LABELS, WILDCARD
+from chalicelib.domain.labels import WILDCARD
+from chalicelib.domain.limits import REQUIRED_LABELS
 from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.label_filter import label_filter_sql
