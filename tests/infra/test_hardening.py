@@ -60,7 +60,7 @@ def test_network_interface_writes_are_scoped_and_denied_to_function_code(templat
                 "network-interface", "subnet", "security-group"}, role
             assert "${PrivateSubnetA}" in " ".join(resources) and "${FunctionSecurityGroup}" in " ".join(resources)
         [deny] = [s for s in statements if s["Effect"] == "Deny"]
-        assert ENI_WRITES <= set(deny["Action"]) and deny["Resource"] == "*"
+        assert set(deny["Action"]) >= ENI_WRITES and deny["Resource"] == "*"
         # Lambda's own ENI calls carry no source function ARN; calls from the function's code do.
         assert deny["Condition"] == {"Null": {"lambda:SourceFunctionArn": "false"}}
 
