@@ -177,3 +177,22 @@ def test_alarms_watch_the_dead_letter_queue_5xx_rate_and_the_metric_the_worker_w
     assert failures["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     worker_env = _props(template, "RegistrationWorker")["Environment"]["Variables"]
     assert failures["Namespace"] == worker_env["POWERTOOLS_METRICS_NAMESPACE"]
+
+
+def test_api_gateway_invokes_the_snapstart_aliases_of_the_api_handler_and_the_authorizer(template):
+    resources = template["Resources"]
+    snap_start = {"Fn::If": ["UseSnapStart", {"ApplyOn": "PublishedVersions"}, {"ApplyOn": "None"}]}
+    for name, permission in (("APIHandler", "APIHandlerInvokePermission"),
+                             ("ApiKeyAuthorizer", "ApiKeyAuthorizerInvokePermission")):
+        props = _props(template, name)
+        assert (props["AutoPublishAlias"], props["SnapStart"]) == ("live", snap_start)
+        assert resources[permission]["Properties"]["FunctionName"] == {"Ref": f"{name}Aliaslive"}
+    assert _default(template, "EnableSnapStart") == "true"
+    body = json.dumps(_props(template, "RestAPI")["DefinitionBody"])
+    assert "${APIHandler.Arn}" not in body and "${ApiKeyAuthorizer.Arn}" not in body
+    assert "/functions/${APIHandlerAliaslive}/invocations" in body
+    assert "/functions/${ApiKeyAuthorizerAliaslive}/invocations" in body
+    # The worker (SQS) and migrate (CloudFormation) gain nothing from SnapStart and stay unpublished.
+    for name in ("RegistrationWorker", "Migrate"):
+        assert "SnapStart" not in _props(template, name) and "AutoPublishAlias" not in _props(template, name)
+
