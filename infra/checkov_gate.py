@@ -3,8 +3,8 @@
 It passes when:
 - no check failed and the template parsed;
 - every skipped check carries a reason: a finding we accept is a ``Metadata: checkov: skip:``
-  entry with a ``comment`` on the resource itself (infra/catalog.yaml, or infra/finalize.py for
-  what ``chalice package`` generates), never a check turned off for the whole scan;
+  entry with a ``comment`` on the resource itself, in infra/catalog.yaml (the merge adds it to the
+  functions ``chalice package`` generates too), never a check turned off for the whole scan;
 - every resource of a kind in ``REQUIRED_CHECKS`` was actually evaluated by those checks. checkov
   reports nothing at all (neither passed nor failed) for a policy it cannot read, for example a
   statement wrapped in ``Fn::If``; without this rule such a role would look clean.
