@@ -9,7 +9,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 setup-test:
-	@bash scripts/bootstrap.sh --registry
+	@bash scripts/bootstrap.sh --registry --tools
 
 run: setup
 	@$(PY) -m chalicelib.cli serve --port $(PORT)
@@ -32,6 +32,7 @@ migrate: setup
 package: setup
 	@bash scripts/package.sh
 
+# cfn-lint, checkov (its own pinned environment, .venv-tools/) and the wildcard-policy check.
 lint-infra: package
 	@bash scripts/lint-infra.sh
 
@@ -51,4 +52,4 @@ bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000
 
 clean:
-	rm -rf .venv build .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .venv-tools build .pytest_cache .ruff_cache .mypy_cache
