@@ -11,6 +11,6 @@ Layout (dependencies point inwards):
 
 # Lambda SnapStart hooks must be registered by a module the handler imports; both handler modules
 # (app.py and chalicelib/http/auth.py) import this package first. A no-op outside Lambda.
-from chalicelib.adapters.aws.snapstart import register_runtime_hooks
+from chalicelib.snapstart import register_runtime_hooks
 
 register_runtime_hooks()

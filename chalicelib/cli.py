@@ -20,7 +20,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chalicelib.config import ConfigError, settings
+from chalicelib.config import settings
+from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.errors import CatalogError
 from chalicelib.observability import logger
 

@@ -11,16 +11,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.egress import parse_destination
 
 if TYPE_CHECKING:
     from chalicelib.domain.signature_policy import SignaturePolicy
-
-
-class ConfigError(ValueError):
-    pass
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -171,10 +169,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("EMBEDDING_DIMENSIONS must be 256, 512 or 1024 with the bedrock provider")
     if settings.signature_policy_file:
         # Parsed here so that a broken signature policy stops start-up, not the first registration.
-        from chalicelib.domain.signature_policy import load_policy
-
-        settings = replace(settings, signature_policy=load_policy(settings.signature_policy_file))
+        settings = replace(settings, signature_policy=_signature_policy(settings.signature_policy_file))
     return settings
+
+
+def _signature_policy(path: str) -> SignaturePolicy:
+    """Reads and validates the policy file; ConfigError says what is wrong and where."""
+    from chalicelib.domain.signature_policy import parse_policy
+
+    where = f"SIGNATURE_POLICY_FILE ({path})"
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where} cannot be read: {exc}") from None
+    return parse_policy(text, where)
 
 
 @lru_cache(maxsize=1)

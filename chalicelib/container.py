@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, settings
+from chalicelib.observability import logger
 from chalicelib.services.api_keys import ApiKeyService
 from chalicelib.stores.db import Database, dsn_factory
 
@@ -57,6 +58,9 @@ _UNBUILT = object()
 class Services:
     settings: Settings
     _build_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        logger.setLevel(self.settings.log_level)  # LOG_LEVEL, validated with the rest of the settings
 
     @built_once
     def db(self) -> Database:

@@ -8,7 +8,6 @@ version, registration_id, execution_id. Secrets and parameter values are never p
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import threading
@@ -33,11 +32,9 @@ class _WholeLineHandler(logging.StreamHandler):
         self.lock = OUTPUT_LOCK
 
 
-logger = Logger(
-    service=SERVICE_NAME,
-    level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-    logger_handler=_WholeLineHandler(sys.stdout),
-)
+# The level is set from the validated LOG_LEVEL when the services are built (chalicelib/container.py);
+# until then (module import), INFO.
+logger = Logger(service=SERVICE_NAME, level="INFO", logger_handler=_WholeLineHandler(sys.stdout))
 
 
 def write_line(line: str) -> None:

@@ -7,12 +7,8 @@ migrations, through Chalice's local API Gateway emulation.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg2
-import psycopg2.extensions
 import pytest
 
 from chalicelib.config import settings
@@ -21,13 +17,12 @@ from chalicelib.stores.db import Database
 from chalicelib.stores.embedded import start_embedded
 from chalicelib.stores.migrations import apply_migrations
 from tests.support.api import ApiClient
+from tests.support.database import embedded_data_dir, empty_catalog, fresh_database
 
 # The loopback OCI registry fixtures (oci_registry, basic_auth_registry), one per session for every folder.
-pytest_plugins = ["tests.support.registry"]
+pytest_plugins = ["tests.support.registry", "tests.support.aws"]
 
 TEST_DATABASE = "catalog_test"
-# Tables whose rows are reference data kept across tests (everything else is emptied before each test).
-KEEP_TABLES = {"schema_migrations"}
 
 
 @pytest.fixture(scope="session")
@@ -47,31 +42,6 @@ def database_url() -> Iterator[str]:
     else:
         os.environ["DATABASE_URL"] = previous
     settings.cache_clear()
-
-
-def fresh_database(server_url: str, name: str) -> str:
-    """Creates (or re-creates) database ``name`` on the server of ``server_url``; returns its URL."""
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    current = psycopg2.extensions.parse_dsn(server_url)["dbname"]
-    return server_url.replace(f"/{current}?", f"/{name}?")
-
-
-def embedded_data_dir(prefix: str) -> Path:
-    """A fresh folder for an embedded server, outside pytest's 0700 temp root (see start_embedded)."""
-    return Path(tempfile.mkdtemp(prefix=prefix)) / "data"
-
-
-def empty_catalog(db: Database) -> None:
-    with db.transaction() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        tables = [row["tablename"] for row in cur.fetchall() if row["tablename"] not in KEEP_TABLES]
-        if tables:
-            cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture

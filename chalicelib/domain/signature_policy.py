@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from chalicelib.config import ConfigError
+from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.images import ImageReference
 
 OFF, WARN, ENFORCE = "off", "warn", "enforce"
@@ -89,16 +88,6 @@ class SignatureVerifier(Protocol):
     def check(self, reference: ImageReference, digest: str) -> SignatureResult | None:
         """The check of ``digest`` (what ``reference`` resolved to); None when the policy says off."""
         ...
-
-
-def load_policy(path: str) -> SignaturePolicy:
-    """Reads and validates the policy file; ConfigError says what is wrong and where."""
-    where = f"SIGNATURE_POLICY_FILE ({path})"
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where} cannot be read: {exc}") from None
-    return parse_policy(text, where)
 
 
 def parse_policy(text: str, where: str = "signature policy") -> SignaturePolicy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 # Heavy packages a search request, a read or the authorizer never needs (tens of ms each).
 LAZY = ("jsonschema", "semver", "yaml", "requests", "cryptography", "boto3")

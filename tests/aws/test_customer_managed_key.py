@@ -14,9 +14,9 @@ import boto3
 
 from chalicelib.adapters.aws.clients import client
 from chalicelib.adapters.aws.database import SecretDsn
-from chalicelib.adapters.aws.secrets import SecretCache
+from chalicelib.adapters.aws.secrets import secret_json
 from chalicelib.adapters.dispatch import JobMessage, SqsDispatcher
-from tests.aws.conftest import REGION
+from tests.support.aws import REGION
 
 
 def _customer_key() -> str:
@@ -44,5 +44,5 @@ def test_a_database_secret_under_a_customer_key_gives_the_same_dsn(aws):
     described = boto3.client("secretsmanager", region_name=REGION).describe_secret(SecretId=arn)
     assert described["KmsKeyId"] == key
 
-    assert SecretCache(REGION).json(arn) == secret
-    assert "host=db.internal" in SecretDsn(arn, SecretCache(REGION))()
+    assert secret_json(arn, REGION) == secret
+    assert "host=db.internal" in SecretDsn(arn, REGION)()

@@ -13,8 +13,9 @@ from psycopg2.extensions import parse_dsn
 
 from chalicelib.adapters.aws.clients import client
 from chalicelib.adapters.aws.database import TOKEN_REFRESH_SECONDS, IamAuthDsn, aws_dsn
-from chalicelib.config import ConfigError, load_settings
-from tests.aws.conftest import REGION
+from chalicelib.config import load_settings
+from chalicelib.domain.config_error import ConfigError
+from tests.support.aws import REGION
 
 PROXY = "catalog-proxy.proxy-abc123.eu-west-1.rds.amazonaws.com"
 URL = f"postgresql://catalog_app@{PROXY}:5432/catalog?sslmode=require"

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
 from psycopg2.extensions import parse_dsn
 
 from chalicelib.adapters.aws.database import SecretDsn, aws_dsn
-from chalicelib.adapters.aws.secrets import SecretCache, SecretError
-from chalicelib.config import ConfigError, load_settings
-from tests.aws.conftest import REGION
+from chalicelib.adapters.aws.secrets import SecretError, secret_json
+from chalicelib.adapters.registry import BasicCredentials, ConfiguredCredentials
+from chalicelib.config import load_settings
+from chalicelib.domain.config_error import ConfigError
+from tests.support.aws import REGION
 
 SECRET = {"host": "db.internal", "port": 5432, "username": "catalog_admin", "password": "s3cr3t!", "dbname": "catalog"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _create(name: str, value: str) -> str:
@@ -32,30 +27,39 @@ def _rotate(arn: str, value: dict) -> None:
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId=arn, SecretString=json.dumps(value))
 
 
-def test_secret_is_read_once_then_served_from_cache_until_the_ttl_expires(aws):
+def test_secret_is_read_once_then_served_from_cache_until_it_expires(aws):
     arn = _create("catalog/db", json.dumps(SECRET))
-    clock = FakeClock()
-    cache = SecretCache(REGION, ttl_seconds=900, clock=clock)
-
-    assert cache.json(arn) == SECRET
+    assert secret_json(arn, REGION, max_age=1) == SECRET
     _rotate(arn, {**SECRET, "password": "rotated"})
-    clock.now += 899
-    assert cache.json(arn)["password"] == "s3cr3t!"  # cached: Secrets Manager was not asked again
-    clock.now += 1
-    assert cache.json(arn)["password"] == "rotated"  # expired: the rotated value is picked up
+    assert secret_json(arn, REGION, max_age=1)["password"] == "s3cr3t!"  # cached: Secrets Manager not asked
+    time.sleep(1.1)
+    assert secret_json(arn, REGION, max_age=1)["password"] == "rotated"  # expired: the rotated value is read
+
+
+def test_the_database_and_the_registries_share_one_cache(aws):
+    arn = _create("catalog/shared", json.dumps({**SECRET, "username": "robot"}))
+    assert parse_dsn(SecretDsn(arn, REGION)())["password"] == "s3cr3t!"
+    _rotate(arn, {**SECRET, "username": "robot", "password": "rotated"})
+    credentials = ConfiguredCredentials({"registry.example": {"secret_arn": arn}}).credentials_for("registry.example")
+    assert credentials == BasicCredentials("robot", "s3cr3t!")  # served from the cache the DSN filled
 
 
 def test_a_secret_that_is_not_a_json_object_is_refused_without_echoing_it(aws):
     arn = _create("catalog/broken", "hunter2-not-json")
     with pytest.raises(SecretError) as raised:
-        SecretCache(REGION).json(arn)
+        secret_json(arn, REGION)
     assert "hunter2" not in str(raised.value)
     assert arn in str(raised.value)
 
 
+def test_a_missing_secret_names_the_error_not_a_value(aws):
+    with pytest.raises(SecretError, match="ResourceNotFoundException"):
+        secret_json(f"arn:aws:secretsmanager:{REGION}:123456789012:secret:nope-AbCdEf", REGION)
+
+
 def test_secret_dsn_carries_every_connection_field_and_requires_tls(aws):
     arn = _create("catalog/db", json.dumps(SECRET))
-    dsn = parse_dsn(SecretDsn(arn, SecretCache(REGION))())
+    dsn = parse_dsn(SecretDsn(arn, REGION)())
     assert dsn == {"host": "db.internal", "port": "5432", "dbname": "catalog", "user": "catalog_admin",
                    "password": "s3cr3t!", "sslmode": "require"}
 
@@ -63,7 +67,7 @@ def test_secret_dsn_carries_every_connection_field_and_requires_tls(aws):
 def test_secret_without_a_password_is_a_configuration_error(aws):
     arn = _create("catalog/db", json.dumps({"host": "db.internal", "username": "u"}))
     with pytest.raises(ConfigError, match="password"):
-        SecretDsn(arn, SecretCache(REGION))()
+        SecretDsn(arn, REGION)()
 
 
 def test_settings_with_a_secret_arn_select_the_secret_source(aws):

@@ -15,11 +15,11 @@ from collections.abc import Callable
 import psycopg2.extensions
 import snapshot_restore_py
 
-from chalicelib.adapters.aws import snapstart
+from chalicelib import snapstart
 from chalicelib.adapters.aws.clients import client
 from chalicelib.container import services
-from tests.aws.conftest import REGION
-from tests.infra.conftest import ROOT
+from tests.support.aws import REGION
+from tests.support.paths import ROOT
 
 
 def _ours(registry: list) -> list[Callable[..., object]]:
@@ -37,14 +37,15 @@ def run_after_restore() -> None:
 
 
 def _backend_pid() -> int:
-    with services().db.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid() AS pid")
-        return int(cur.fetchone()["pid"])
+    with services().db.reading() as uow:
+        uow.execute("SELECT pg_backend_pid() AS pid")
+        return int(uow.one()["pid"])
 
 
 def _connection() -> psycopg2.extensions.connection:
-    with services().db.cursor() as cur:
-        return cur.connection
+    """The pooled connection a request used (reached through the unit of work's cursor, for this check)."""
+    with services().db.reading() as uow:
+        return uow._cursor.connection
 
 
 def test_importing_the_package_registers_each_hook_once():
@@ -110,7 +111,7 @@ def test_without_the_runtime_module_nothing_is_registered_and_the_app_still_impo
         "import sys\n"
         "sys.modules['snapshot_restore_py'] = None  # as on a runtime without SnapStart support\n"
         "import app\n"
-        "from chalicelib.adapters.aws.snapstart import register_runtime_hooks\n"
+        "from chalicelib.snapstart import register_runtime_hooks\n"
         "print(register_runtime_hooks())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

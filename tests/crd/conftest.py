@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CRD_FILE = ROOT / "crds" / "remediationworkflow.yaml"
-SAMPLES = sorted((ROOT / "examples" / "resources").glob("*.yaml"))
-BROKEN = sorted((Path(__file__).parent / "fixtures").glob("*.yaml"))
+from tests.support.crd import CRD_FILE
 
 
 @pytest.fixture(scope="session")

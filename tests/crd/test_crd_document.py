@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from tests.crd.structural import structural_errors
+from tests.support.structural import structural_errors
 
 
 class _Response:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from jsonschema.exceptions import best_match
 
-from tests.crd.conftest import BROKEN, SAMPLES
+from tests.support.crd import BROKEN, SAMPLES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.crd.structural import structural_errors
+from tests.support.structural import structural_errors
 
 
 def _root(**properties: Any) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.executions import tekton
-from tests.executions.helpers import (
+from tests.support import tekton
+from tests.support.api import ApiClient
+from tests.support.executions import (
     EXECUTIONS,
     PLAYBOOKS,
     READ,
@@ -25,7 +26,6 @@ from tests.executions.helpers import (
     started,
     stuck_parameters,
 )
-from tests.support.api import ApiClient
 
 
 class TestStart:

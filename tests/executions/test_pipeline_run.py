@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.pipeline_run import build_pipeline_run, env_value, label_value, pipeline_run_name
-from tests.executions import tekton
-from tests.executions.helpers import KITCHEN_SCHEMA
+from tests.support import tekton
+from tests.support.executions import KITCHEN_SCHEMA
 
 IMAGE = "ghcr.io/acme/kitchen:1.0.0@sha256:" + "ab" * 32
 VALUES = {"NAME": "zebra", "COUNT": 4, "RATIO": 1e-07, "MODE": "safe", "DRY_RUN": True,

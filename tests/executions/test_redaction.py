@@ -6,7 +6,8 @@ import io
 import json
 from typing import Any
 
-from tests.executions.helpers import (
+from tests.support.api import ApiClient
+from tests.support.executions import (
     EXECUTIONS,
     PLAYBOOKS,
     READ,
@@ -16,8 +17,7 @@ from tests.executions.helpers import (
     start,
     stuck_parameters,
 )
-from tests.executions.tekton import step_environment
-from tests.support.api import ApiClient
+from tests.support.tekton import step_environment
 
 
 def database_text(db: Any) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.executions.helpers import PLAYBOOKS, READ, create_workflow, move, problem_type, started
 from tests.support.api import ApiClient
+from tests.support.executions import PLAYBOOKS, READ, create_workflow, move, problem_type, started
 
 
 def run(client: ApiClient, version: str, *statuses: str) -> str:

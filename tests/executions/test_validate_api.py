@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.executions.helpers import PLAYBOOKS, READ, create_kitchen, create_workflow, problem_type
 from tests.support.api import ApiClient
+from tests.support.executions import PLAYBOOKS, READ, create_kitchen, create_workflow, problem_type
 
 VALIDATE = f"{PLAYBOOKS}/kitchen-sink/versions/1.0.0/validate"
 OK = {"NAME": "abc"}

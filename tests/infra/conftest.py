@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def offline_aws_env(out: Path) -> dict[str, str]:
-    """Placeholder credentials and a region: packaging and linting must not need (or find) real ones."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_ACCESS_KEY_ID="packaging-only",
-               AWS_SECRET_ACCESS_KEY="packaging-only", PACKAGE_OUT=str(out))
-    return env
+from tests.support.aws import offline_aws_env
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate")
 FUNCTION_ROLES = ("ApiHandlerRole", "ApiKeyAuthorizerRole", "RegistrationWorkerRole", "MigrateRole")

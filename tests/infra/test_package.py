@@ -18,7 +18,8 @@ from chalicelib.http.gateway import GATEWAY_MAX_BODY, gateway_problem
 from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
 from chalicelib.observability import SERVICE_NAME
 from infra.finalize import migrations_digest
-from tests.infra.conftest import ROOT, offline_aws_env
+from tests.support.aws import offline_aws_env
+from tests.support.paths import ROOT
 
 FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate")
 WITH_CUSTOMER_KEY = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.policy_check import check_document, check_template, main
-from tests.infra.conftest import ROOT
+from tests.support.paths import ROOT
 
 SCOPED = {"Fn::GetAtt": ["RegistrationQueue", "Arn"]}
 

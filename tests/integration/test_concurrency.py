@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.container import services
 from chalicelib.domain.errors import CatalogError
 from chalicelib.domain.workflows import parse_new_version
-from tests.integration.test_playbooks_api import workflow
+from tests.support.catalog import workflow
 
 
 def run_concurrently(bodies: list[dict[str, Any]]) -> list[str]:

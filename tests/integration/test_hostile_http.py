@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_playbooks_api import BASE, catalog_snapshot, create, problem_type, workflow
 from tests.support.api import ApiClient
+from tests.support.catalog import BASE, catalog_snapshot, create, problem_type, workflow
 
 
 @pytest.mark.parametrize("query_string", [

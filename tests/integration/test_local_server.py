@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import embedded_data_dir
+from tests.support.database import embedded_data_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "rwc_test_local_server_key_0123456789"

@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.observability import logger
-from tests.integration.test_playbooks_api import create
 from tests.support.api import ApiClient
+from tests.support.catalog import create
 
 
 class LogCapture:

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.stores.db import Database, dsn_factory
 from chalicelib.stores.migrations import apply_migrations, migration_files
-from tests.conftest import fresh_database
+from tests.support.database import fresh_database
 
 
 def test_concurrent_runners_apply_each_migration_exactly_once(database_url: str) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from chalicelib.http import paging
-from tests.executions.helpers import create_workflow, started
-from tests.integration.test_playbooks_api import BASE, create
 from tests.support.api import ApiClient
+from tests.support.catalog import BASE, create
+from tests.support.executions import create_workflow, started
 
 
 def walk(client: ApiClient, path: str, key: Callable[[dict[str, Any]], str]) -> list[list[str]]:

@@ -18,10 +18,10 @@ import pytest
 from chalicelib.adapters.signatures import signature_tag
 from chalicelib.config import load_settings
 from chalicelib.container import Services, reset_services, services
-from tests.registration.conftest import catalog_dump, wait_for_jobs
-from tests.signatures.cosign import Key
 from tests.support import oci
+from tests.support.cosign import Key
 from tests.support.listeners import Listener, ScriptedRegistry, listening
+from tests.support.registrations import catalog_dump, wait_for_jobs
 from tests.support.resources import event, rw
 
 REGISTRATIONS = "/api/v1/registrations"

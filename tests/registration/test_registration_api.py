@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.registration.conftest import catalog_dump, wait_for_jobs
 from tests.support import oci
+from tests.support.registrations import catalog_dump, wait_for_jobs
 from tests.support.resources import event, rw
 
 REGISTRATIONS = "/api/v1/registrations"

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from moto import mock_aws
 
 from chalicelib.adapters.aws.clients import client as aws_client
-from chalicelib.adapters.aws.clients import reset_clients
 from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryError, RegistryLimits
 from chalicelib.domain.images import parse_image_reference
 from tests.support import oci
 from tests.support.registry import insecure
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    reset_clients()
-    with mock_aws():
-        yield
-    reset_clients()
 
 
 def test_credentials_from_a_secrets_manager_secret_open_a_basic_auth_registry(aws, basic_auth_registry):

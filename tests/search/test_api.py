@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.search.helpers import SEARCH, ids, publish, search
 from tests.support.api import ApiClient
+from tests.support.search import SEARCH, ids, publish, search
 
 
 def problem(response: Any) -> dict[str, Any]:

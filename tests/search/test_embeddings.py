@@ -13,7 +13,8 @@ from chalicelib.adapters.embeddings.bedrock import BedrockEmbedder
 from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
 from chalicelib.adapters.embeddings.factory import make_embedder
 from chalicelib.adapters.embeddings.hashed import HashedEmbedder, stem, words
-from chalicelib.config import ConfigError, load_settings
+from chalicelib.config import load_settings
+from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.errors import ServiceUnavailable
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.labels import matches
-from tests.search.helpers import ids, publish, search
 from tests.support.api import ApiClient
+from tests.support.search import ids, publish, search
 
 WORKFLOWS: dict[str, dict[str, Any]] = {
     "exact": {"signal_type": "OOMKilled", "severity": ["critical", "high"], "environment": "production",

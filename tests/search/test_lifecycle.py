@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.search.helpers import BASE, publish, search
 from tests.support.api import ApiClient
+from tests.support.search import BASE, publish, search
 
 QUERY = "restart crash looping pod"
 

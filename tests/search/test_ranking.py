@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.search.helpers import ids, publish, search
 from tests.support.api import ApiClient
+from tests.support.search import ids, publish, search
 
 RUNBOOKS = {
     "kube-pod-crash-looping": ("KubePodCrashLooping", "A pod container is restarting repeatedly (CrashLoopBackOff)."),

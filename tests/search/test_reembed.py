@@ -14,8 +14,8 @@ from chalicelib.domain.search import SearchRequest
 from chalicelib.domain.workflows import parse_new_version
 from chalicelib.services.catalog import CatalogService
 from chalicelib.services.search import SearchService, progress_bar
-from tests.search.helpers import publish
 from tests.support.api import ApiClient
+from tests.support.search import publish
 
 
 def new_version(workflow_id: str, title: str) -> Any:

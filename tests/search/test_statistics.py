@@ -12,8 +12,8 @@ from typing import Any
 from chalicelib.container import services
 from chalicelib.stores import search_store
 from chalicelib.stores.db import Database
-from tests.search.helpers import ids, publish, search
 from tests.support.api import ApiClient
+from tests.support.search import ids, publish, search
 
 
 def truth(db: Database) -> tuple[dict[str, int], tuple[int, int, int]]:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryLimits
-from tests.signatures.cosign import Key
 from tests.support import oci
+from tests.support.cosign import Key
 from tests.support.registry import LocalRegistry, insecure, oci_registry
 
 __all__ = ["oci_registry"]

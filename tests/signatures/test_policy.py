@@ -8,9 +8,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from chalicelib.config import ConfigError
-from chalicelib.domain.signature_policy import ENFORCE, OFF, WARN, load_policy, parse_policy
-from tests.signatures.cosign import Key
+from chalicelib.config import load_settings
+from chalicelib.domain.config_error import ConfigError
+from chalicelib.domain.signature_policy import ENFORCE, OFF, WARN, SignaturePolicy, parse_policy
+from tests.support.cosign import Key
 
 
 def pem(public_key) -> str:
@@ -48,6 +49,11 @@ rules:
     assert (mode, [key.id for key in keys]) == (ENFORCE, ["acme-release"])
     assert keys[0].public_key.public_numbers() == release.private.public_key().public_numbers()
     assert policy.mode_for("quay.io/acme/oomkill") == (OFF, ())  # no rule: the default, no keys
+
+
+def load_policy(path: str) -> SignaturePolicy | None:
+    """The policy as start-up reads it (SIGNATURE_POLICY_FILE)."""
+    return load_settings({"SIGNATURE_POLICY_FILE": path}).signature_policy
 
 
 def test_json_is_accepted_and_the_default_applies_when_nothing_matches():

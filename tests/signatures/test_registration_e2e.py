@@ -10,9 +10,9 @@ import pytest
 
 from chalicelib.config import load_settings
 from chalicelib.container import Services, reset_services, services
-from tests.registration.conftest import wait_for_jobs
-from tests.signatures.cosign import Key, push_signatures, signed
 from tests.support import oci
+from tests.support.cosign import Key, push_signatures, signed
+from tests.support.registrations import wait_for_jobs
 from tests.support.registry import LocalRegistry
 from tests.support.resources import event, rw
 

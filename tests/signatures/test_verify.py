@@ -10,8 +10,8 @@ from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, 
 from chalicelib.adapters.signatures import CosignVerifier, signature_tag
 from chalicelib.domain.images import ImageReference
 from chalicelib.domain.signature_policy import ENFORCE, SIGNATURE_INVALID, SIGNATURE_MISSING, WARN, parse_policy
-from tests.signatures.cosign import Key, Signature, payload, push_signatures, signed
 from tests.support import oci
+from tests.support.cosign import Key, Signature, payload, push_signatures, signed
 from tests.support.registry import down_host, insecure
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.conftest import embedded_data_dir, fresh_database
+from tests.support.database import embedded_data_dir, fresh_database
 
 
 class StandalonePostgres:

@@ -31,6 +31,8 @@ def client(service: str, region: str | None = None) -> Any:
 
 
 def reset_clients() -> None:
-    """Forgets every client (tests start moto after the first client may have been built)."""
+    """Forgets every client (tests start moto after the first client may have been built; a SnapStart
+    restore must not use the snapshot's credentials). Secret providers hold clients too: see
+    ``secrets.forget_secrets``."""
     with _lock:
         _clients.clear()

@@ -9,7 +9,7 @@ opens a connection (once per warm Lambda environment, again after a failure).
   call). A token is accepted for 15 minutes at connect time only (an open connection outlives it),
   so a token older than ``TOKEN_REFRESH_SECONDS`` is replaced before the next connect.
 - ``DATABASE_SECRET_ARN``: the secret holds ``host``, ``port``, ``username``, ``password`` and
-  optionally ``dbname`` (the layout RDS and our stack write); it is cached by ``SecretCache``.
+  optionally ``dbname`` (the layout RDS and our stack write); it is cached by ``secrets.secret_json``.
 
 TLS is required in both cases (IAM auth only works over TLS, and the RDS parameter group forces it).
 """
@@ -23,8 +23,9 @@ from collections.abc import Callable
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from chalicelib.adapters.aws.clients import client
-from chalicelib.adapters.aws.secrets import SecretCache
-from chalicelib.config import ConfigError, Settings
+from chalicelib.adapters.aws.secrets import secret_json
+from chalicelib.config import Settings
+from chalicelib.domain.config_error import ConfigError
 
 TOKEN_REFRESH_SECONDS = 600.0  # tokens live 900 s; keep a wide margin for clock skew
 DEFAULT_PORT = 5432
@@ -74,12 +75,12 @@ class IamAuthDsn:
 class SecretDsn:
     """DSNs built from a Secrets Manager secret (cached, so rotation is seen after the cache expires)."""
 
-    def __init__(self, secret_arn: str, secrets: SecretCache) -> None:
+    def __init__(self, secret_arn: str, region: str | None) -> None:
         self._secret_arn = secret_arn
-        self._secrets = secrets
+        self._region = region
 
     def __call__(self) -> str:
-        secret = self._secrets.json(self._secret_arn)
+        secret = secret_json(self._secret_arn, self._region)
         missing = [name for name in ("host", "username", "password") if not secret.get(name)]
         if missing:
             raise ConfigError(f"the secret in DATABASE_SECRET_ARN lacks {', '.join(missing)}")
@@ -102,5 +103,5 @@ def aws_dsn(cfg: Settings) -> Callable[[], str]:
             raise ConfigError("DATABASE_IAM_AUTH=true needs AWS_REGION")
         return IamAuthDsn(cfg.database_url, cfg.aws_region)
     if cfg.database_secret_arn:
-        return SecretDsn(cfg.database_secret_arn, SecretCache(cfg.aws_region))
+        return SecretDsn(cfg.database_secret_arn, cfg.aws_region)
     raise ConfigError("aws_dsn needs DATABASE_IAM_AUTH=true or DATABASE_SECRET_ARN")

@@ -1,51 +1,63 @@
-"""JSON secrets from Secrets Manager, cached per warm process.
+"""JSON secrets from Secrets Manager, cached per warm process: the one secret cache of the service.
 
-A Lambda environment serves thousands of requests; asking Secrets Manager on every connection would
-add latency and cost and hit its API quota. The value is kept for ``ttl_seconds`` so that a rotated
-password is picked up by the next connection after expiry without redeploying.
+A Lambda environment serves thousands of requests; asking Secrets Manager on every connection or
+registry pull would add latency and cost and hit its API quota. aws-lambda-powertools' parameters
+utility (already a dependency, for logging) does the caching: a value is kept ``max_age`` seconds,
+so a rotated password is picked up after expiry without redeploying. The database DSN and the
+registry credentials both read through here. Its boto3 client comes from ``clients.client`` (built
+on first use; after a SnapStart restore ``reset_clients`` also drops these providers).
 """
 
 from __future__ import annotations
 
-import json
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.aws.clients import client
+from chalicelib.adapters.aws import clients
 
-DEFAULT_TTL_SECONDS = 900.0
+DEFAULT_TTL_SECONDS = 900
+
+_lock = threading.Lock()
+_providers: dict[str | None, Any] = {}
 
 
 class SecretError(RuntimeError):
-    """The secret exists but is not a JSON object (operators must fix the secret, not retry)."""
+    """The secret cannot be used (missing, not readable, or not a JSON object); never quotes its value."""
 
 
-class SecretCache:
-    def __init__(self, region: str | None = None, ttl_seconds: float = DEFAULT_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._region = region
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._values: dict[str, tuple[float, dict[str, Any]]] = {}
+def secret_json(secret_id: str, region: str | None = None, max_age: int = DEFAULT_TTL_SECONDS) -> dict[str, Any]:
+    """The secret's JSON object, read from Secrets Manager at most once per ``max_age`` seconds."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
-    def json(self, secret_id: str) -> dict[str, Any]:
-        """The secret's JSON object, read at most once per ``ttl_seconds``."""
-        now = self._clock()
-        with self._lock:
-            cached = self._values.get(secret_id)
-            if cached is not None and now - cached[0] < self._ttl:
-                return cached[1]
-        response = client("secretsmanager", self._region).get_secret_value(SecretId=secret_id)
-        try:
-            value = json.loads(response["SecretString"])
-        except (KeyError, json.JSONDecodeError):
-            value = None
-        if not isinstance(value, dict):
-            # Never include the secret's text in the message: it would end up in the logs.
-            raise SecretError(f"secret {secret_id} must hold a JSON object")
-        with self._lock:
-            self._values[secret_id] = (now, value)
-        return value
+    try:
+        value = _provider(region).get(secret_id, max_age=max_age, transform="json")
+    except TransformParameterError:
+        value = None
+    except GetParameterError as exc:
+        raise SecretError(f"secret {secret_id} could not be read ({_cause(exc)})") from None
+    if not isinstance(value, dict):
+        # Never include the secret's text in the message: it would end up in the logs.
+        raise SecretError(f"secret {secret_id} must hold a JSON object")
+    return value
+
+
+def _provider(region: str | None) -> Any:
+    with _lock:
+        provider = _providers.get(region)
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = _providers[region] = SecretsProvider(boto3_client=clients.client("secretsmanager", region))
+    return provider
+
+
+def forget_secrets() -> None:
+    """Drops the cached values and providers (with the boto3 clients, e.g. after a SnapStart restore)."""
+    with _lock:
+        _providers.clear()
+
+
+def _cause(exc: Exception) -> str:
+    """The AWS error code of a failed read (never the secret), e.g. ResourceNotFoundException."""
+    text = str(exc)
+    return text.split("(", 1)[1].split(")", 1)[0] if "(" in text else type(exc).__name__

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.adapters.embeddings import Embedder
-from chalicelib.config import ConfigError, Settings
+from chalicelib.config import Settings
+from chalicelib.domain.config_error import ConfigError
 
 
 def make_embedder(settings: Settings) -> Embedder:

@@ -17,17 +17,17 @@ logged or put into error messages.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
 from chalicelib.adapters.aws import clients as aws_clients
+from chalicelib.adapters.aws.secrets import SecretError, secret_json
 from chalicelib.adapters.registry.errors import IMAGE_PULL_FAILED, RegistryError
 from chalicelib.adapters.registry.transport import TOKEN_SERVICE, RegistryTransport
 
@@ -35,6 +35,7 @@ ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 # Refresh a cached credential this long before it expires, so a request never races expiry.
 EXPIRY_MARGIN_SECONDS = 60
+SECRET_MAX_AGE_SECONDS = 300
 DEFAULT_TOKEN_SECONDS = 60
 
 
@@ -54,21 +55,12 @@ class CredentialSource(Protocol):
 class ConfiguredCredentials:
     """Credentials from REGISTRY_CREDENTIALS (host -> username/password | secret_arn | ecr)."""
 
-    def __init__(
-        self,
-        config: Mapping[str, Mapping[str, Any]],
-        aws_client: Callable[[str, str | None], Any] | None = None,
-    ) -> None:
+    def __init__(self, config: Mapping[str, Mapping[str, Any]]) -> None:
         self._config = dict(config)
-        self._aws_client = aws_client or aws_clients.client
-        self._cache: dict[str, tuple[BasicCredentials, float]] = {}
+        self._ecr_tokens: dict[str, tuple[BasicCredentials, float]] = {}
         self._lock = threading.Lock()
 
     def credentials_for(self, host: str) -> BasicCredentials | None:
-        with self._lock:
-            cached = self._cache.get(host)
-            if cached and cached[1] > time.time() + EXPIRY_MARGIN_SECONDS:
-                return cached[0]
         entry = self._config.get(host)
         ecr = ECR_HOST.match(host)
         if entry is None and ecr is None:
@@ -76,19 +68,22 @@ class ConfiguredCredentials:
         if entry is not None and "username" in entry:
             return BasicCredentials(str(entry["username"]), str(entry["password"]))
         if entry is not None and "secret_arn" in entry:
-            credentials, expires = self._from_secret(host, str(entry["secret_arn"])), time.time() + 300
-        else:
-            credentials, expires = self._from_ecr(host, ecr.group("region") if ecr else None)
+            return self._from_secret(host, str(entry["secret_arn"]))
         with self._lock:
-            self._cache[host] = (credentials, expires)
+            cached = self._ecr_tokens.get(host)
+        if cached and cached[1] > time.time() + EXPIRY_MARGIN_SECONDS:
+            return cached[0]
+        credentials, expires = self._from_ecr(host, ecr.group("region") if ecr else None)
+        with self._lock:
+            self._ecr_tokens[host] = (credentials, expires)
         return credentials
 
     def _from_secret(self, host: str, arn: str) -> BasicCredentials:
+        """From the service's one secret cache (rotation is seen within SECRET_MAX_AGE_SECONDS)."""
         try:
-            secret = self._aws_client("secretsmanager", _region_of_arn(arn)).get_secret_value(SecretId=arn)
-            value = json.loads(secret["SecretString"])
+            value = secret_json(arn, _region_of_arn(arn), max_age=SECRET_MAX_AGE_SECONDS)
             return BasicCredentials(str(value["username"]), str(value["password"]))
-        except Exception as exc:  # botocore errors, missing keys, bad JSON: all mean "no usable credentials"
+        except (SecretError, KeyError) as exc:  # unreadable, not JSON, or missing keys: no usable credentials
             raise RegistryError(
                 IMAGE_PULL_FAILED,
                 f"Could not read the credentials of registry {host} from Secrets Manager "
@@ -97,7 +92,7 @@ class ConfiguredCredentials:
 
     def _from_ecr(self, host: str, region: str | None) -> tuple[BasicCredentials, float]:
         try:
-            data = self._aws_client("ecr", region).get_authorization_token()["authorizationData"][0]
+            data = aws_clients.client("ecr", region).get_authorization_token()["authorizationData"][0]
             username, password = base64.b64decode(data["authorizationToken"]).decode().split(":", 1)
             expires_at = data.get("expiresAt")
             expires = expires_at.timestamp() if hasattr(expires_at, "timestamp") else time.time() + 3600

@@ -70,8 +70,10 @@ def after_restore() -> None:
 
 def _forget_connections_and_clients() -> None:
     from chalicelib.adapters.aws.clients import reset_clients
+    from chalicelib.adapters.aws.secrets import forget_secrets
     from chalicelib.container import reset_services, services
 
-    services().db.reset()  # closes this thread's connection, if one is open (the handler's thread)
+    services().db.reset()  # closes the pooled connections (a socket in a snapshot is dead after a restore)
     reset_services()  # the next request builds fresh services: a new connection and a new IAM token
     reset_clients()  # boto3 clients (and the credentials they hold) are built again on first use
+    forget_secrets()  # and so are the secret providers (with their clients and cached values)

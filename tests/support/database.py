@@ -1,0 +1,39 @@
+"""Databases for tests: a fresh database on an embedded server, data folders the server may use, emptying."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+
+from chalicelib.stores.db import Database
+
+# Tables whose rows are reference data kept across tests (everything else is emptied before each test).
+KEEP_TABLES = {"schema_migrations"}
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Creates (or re-creates) database ``name`` on the server of ``server_url``; returns its URL."""
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    current = psycopg2.extensions.parse_dsn(server_url)["dbname"]
+    return server_url.replace(f"/{current}?", f"/{name}?")
+
+
+def embedded_data_dir(prefix: str) -> Path:
+    """A fresh folder for an embedded server, outside pytest's 0700 temp root (see start_embedded)."""
+    return Path(tempfile.mkdtemp(prefix=prefix)) / "data"
+
+
+def empty_catalog(db: Database) -> None:
+    with db.transaction() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = [row["tablename"] for row in cur.fetchall() if row["tablename"] not in KEEP_TABLES]
+        if tables:
+            cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
