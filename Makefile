@@ -42,10 +42,11 @@ deploy: package
 coldstart: setup
 	@$(PY) bench/coldstart.py
 
-SEARCH_DATA := ../shared/bench/search
 # The quick benchmarks (a few minutes in all); bench-search-latency loads 100,000 versions (~3 min more).
+# Search data: bench/data/search (the scripts' defaults).
 bench: setup-test coldstart
-	@$(PY) bench/search_quality.py --corpus $(SEARCH_DATA)/corpus.jsonl --queries $(SEARCH_DATA)/queries-dev.jsonl
+	@$(PY) bench/search_quality.py
+	@$(PY) bench/confidence_fit.py
 	@$(PY) bench/registration.py --latency 50 --throughput 60
 
 bench-search-latency: setup

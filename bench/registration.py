@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_quality import PROJECT_DIR, start_database, stop_database
+from search_quality import PROJECT_DIR, start_database
 
 sys.path.insert(0, str(PROJECT_DIR))
 
@@ -66,49 +66,46 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="threads of the in-process dispatcher")
     args = parser.parse_args()
 
-    server = start_database("default")
-    try:
-        from app import app
-        from chalicelib.adapters.dispatch import InlineDispatcher
-        from chalicelib.container import services
-        from tests.support.api import ApiClient
+    start_database("default")  # stopped and deleted when the process exits
+    from app import app
+    from chalicelib.adapters.dispatch import InlineDispatcher
+    from chalicelib.container import services
+    from tests.support.api import ApiClient
 
-        # The loopback registry is reached only because it is listed, as `make run` users list theirs.
-        with start_registry() as registry, listed_for_the_process(registry.host):
-            catalog = services()
-            catalog.__dict__["dispatcher"] = InlineDispatcher(catalog.registration_job, workers=args.workers)
-            api = ApiClient(app, catalog.api_keys)
-            dispatcher = catalog.dispatcher
-            timed = push_images(registry, "latency", WARMUP + args.latency)
-            burst = push_images(registry, "burst", args.throughput)
+    catalog = services()
+    catalog.__dict__["dispatcher"] = InlineDispatcher(catalog.registration_job, workers=args.workers)
+    api = ApiClient(app, catalog.api_keys)
+    dispatcher = catalog.dispatcher
+    # The loopback registry is reached only because it is listed, as `make run` users list theirs.
+    with start_registry() as registry, listed_for_the_process(registry.host):
+        timed = push_images(registry, "latency", WARMUP + args.latency)
+        burst = push_images(registry, "burst", args.throughput)
 
-            def check(registration_id: str) -> None:
-                result = api.get(f"/api/v1/registrations/{registration_id}", scopes=("catalog:read",))
-                if result.json["status"] != "succeeded":
-                    raise SystemExit(f"registration did not succeed: {result.json}")
+        def check(registration_id: str) -> None:
+            result = api.get(f"/api/v1/registrations/{registration_id}", scopes=("catalog:read",))
+            if result.json["status"] != "succeeded":
+                raise SystemExit(f"registration did not succeed: {result.json}")
 
-            latencies = []
-            for index, (workflow_id, image) in enumerate(timed):
-                started = time.perf_counter()
-                accepted = api.post("/api/v1/registrations", event(workflow_id, image), scopes=("registrations:write",))
-                dispatcher.wait_idle()  # type: ignore[attr-defined]
-                elapsed = (time.perf_counter() - started) * 1000
-                check(accepted.json["registration_id"])
-                if index >= WARMUP:
-                    latencies.append(elapsed)
-
+        latencies = []
+        for index, (workflow_id, image) in enumerate(timed):
             started = time.perf_counter()
-            ids = [
-                api.post("/api/v1/registrations", event(w, i), scopes=("registrations:write",)).json["registration_id"]
-                for w, i in burst
-            ]
-            dispatcher.wait_idle(timeout=300)  # type: ignore[attr-defined]
-            seconds = time.perf_counter() - started
-            for registration_id in ids:
-                check(registration_id)
-            dispatcher.close()  # type: ignore[attr-defined]
-    finally:
-        stop_database(server)
+            accepted = api.post("/api/v1/registrations", event(workflow_id, image), scopes=("registrations:write",))
+            dispatcher.wait_idle()  # type: ignore[attr-defined]
+            elapsed = (time.perf_counter() - started) * 1000
+            check(accepted.json["registration_id"])
+            if index >= WARMUP:
+                latencies.append(elapsed)
+
+        started = time.perf_counter()
+        ids = [
+            api.post("/api/v1/registrations", event(w, i), scopes=("registrations:write",)).json["registration_id"]
+            for w, i in burst
+        ]
+        dispatcher.wait_idle(timeout=300)  # type: ignore[attr-defined]
+        seconds = time.perf_counter() - started
+        for registration_id in ids:
+            check(registration_id)
+    dispatcher.close()  # type: ignore[attr-defined]
 
     p50 = statistics.median(latencies)
     p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 2 else latencies[0]

@@ -194,6 +194,7 @@ def make_queries(count: int, seed: int) -> list[Any]:
 
 def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
     """The statements SearchService.search sends, on a raw cursor in one transaction, timed."""
+    from chalicelib.domain.confidence import plain_words
     from chalicelib.domain.search import split_camel_case
     from chalicelib.services.search import MIN_POOL, POOL_FACTOR
     from chalicelib.stores import search_store
@@ -206,9 +207,13 @@ def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
         cur.execute(sql, params)
         rows = cur.fetchall()
         elapsed = time.perf_counter() - started
-        # The service fetches the top_k winners' rows; the floor fetches as many.
+        # The service reads the top candidate's confidence signals and the top_k winners' rows; the floor
+        # does as much.
         best = sorted(rows, key=lambda r: (-(r["semantic"] + r["text"]), r["workflow_id"]))[: request.top_k]
         started = time.perf_counter()
+        if best:
+            text = split_camel_case(request.query)
+            search_store.confidence_signals(cur, best[0]["version_id"], text, plain_words(text))
         search_store.versions_by_id(cur, [r["version_id"] for r in best])
         cur.connection.commit()
         elapsed += time.perf_counter() - started

@@ -310,9 +310,17 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                                                        "next_cursor": {"type": ["string", "null"]}}},
     "SearchResults": {
         "type": "object",
-        "required": ["results", "total"],
+        "required": ["results", "total", "confident"],
         "properties": {
             "total": {"type": "integer", "description": "Number of results returned."},
+            "confident": {
+                "type": "boolean",
+                "description": "With a query: true when the top result is judged to really fit the incident "
+                               "(a decision calibrated on real alert text, not a cut on score). false when "
+                               "nothing fits or there are no results: do not execute any result; hand the "
+                               "incident to a human or post a recommendation for a new workflow. Without a "
+                               "query: true when at least one workflow matches the labels.",
+            },
             "results": {"type": "array", "items": {
                 "type": "object",
                 "properties": {

@@ -4,7 +4,8 @@ re-embed the whole catalog after an embedding provider or dimension change.
 Label filters are hard (chalicelib/stores/label_filter.py, the SQL form of domain/labels.py):
 similarity only ranks inside the filtered set. The store returns each candidate's raw signals;
 the scoring rule (domain/search.py) turns them into the score and its explanation, and the order
-is total: score descending, then workflow_id.
+is total: score descending, then workflow_id. domain/confidence.py judges from the same signals
+whether the top result really fits (`confident`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from chalicelib import metrics
 from chalicelib.adapters.embeddings import Embedder
 from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
+from chalicelib.domain import confidence
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
 from chalicelib.domain.search import (
@@ -122,6 +125,12 @@ class SearchService:
 
     # --- searching ----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> dict[str, Any]:
+        """The response body: ``{"results", "total", "confident"}`` (api.md, "Search")."""
+        ranking = self.rank(request)
+        return {"results": ranking.results, "total": len(ranking.results), "confident": ranking.confident}
+
+    def rank(self, request: SearchRequest) -> Ranking:
+        """Results with the signals behind `confident` (bench/confidence_fit.py fits its model on them)."""
         started = time.perf_counter()
         self.ensure_ready()
         if self._mismatch is not None:
@@ -134,17 +143,20 @@ class SearchService:
             vector = None  # no word in the query to compare: rank by text and labels only
         pool = max(MIN_POOL, POOL_FACTOR * request.top_k) if request.query else request.top_k
         filters = request.constraining_labels
+        query_text = split_camel_case(request.query) if request.query else None
         with self._db.transaction() as cur:
-            candidates = store.candidates(
-                cur, split_camel_case(request.query) if request.query else None, vector, filters, pool
-            )
-            scored = []
-            for row in candidates:
-                explanation = explain(bool(request.query), row["semantic"], row["text"], row["label_points"], [])
-                if explanation.score >= request.min_score:
-                    scored.append((explanation, row))
+            candidates = store.candidates(cur, query_text, vector, filters, pool)
+            scored = [(explain(bool(request.query), row["semantic"], row["text"], row["label_points"], []), row)
+                      for row in candidates]
             scored.sort(key=lambda pair: (-pair[0].score, pair[1]["workflow_id"]))
-            top = scored[: request.top_k]
+            # Judged on the whole pool: min_score and top_k trim the answer, not the evidence.
+            found = None
+            if query_text and scored:
+                extra = store.confidence_signals(cur, scored[0][1]["version_id"], query_text,
+                                                 confidence.plain_words(query_text))
+                found = confidence.signals([row for _, row in scored], MIN_POOL, extra["title_coverage"],
+                                           extra["query_coverage"])
+            top = [pair for pair in scored if pair[0].score >= request.min_score][: request.top_k]
             versions = store.versions_by_id(cur, [row["version_id"] for _, row in top])
         results = []
         for rank, (explanation, row) in enumerate(top, start=1):
@@ -157,14 +169,17 @@ class SearchService:
                 "container_image": version["container_image"], "signature": version["signature"],
                 "score": explanation.score, "explanation": parts,
             })
+        confident = confidence.is_confident(bool(request.query), len(results), found)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         metrics.milliseconds(metrics.SEARCH_LATENCY, duration_ms)
         logger.info("search", extra={
             "results": len(results), "candidates": len(candidates), "label_filters": sorted(filters),
-            "top_workflow_id": results[0]["workflow_id"] if results else None,
+            "top_workflow_id": results[0]["workflow_id"] if results else None, "confident": confident,
+            # The model's probability, so the threshold can be reviewed against real traffic.
+            "confidence": round(confidence.probability(found), 4) if found else None,
             "duration_ms": duration_ms,
         })
-        return {"results": results, "total": len(results)}
+        return Ranking(results, found, confident)
 
     # --- administration -----------------------------------------------------------------------
     def reembed(self, progress: Callable[[int, int], None] | None = None, batch_size: int = REEMBED_BATCH) -> int:
@@ -197,6 +212,15 @@ class SearchService:
         logger.info("catalog re-embedded", extra={"versions": done, "provider": self._embedder.name,
                                                   "dimensions": self._embedder.dimensions})
         return done
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A search's results, the signals of its top candidate (None without candidates) and the decision."""
+
+    results: list[dict[str, Any]]
+    signals: confidence.Signals | None
+    confident: bool
 
 
 def matched_labels(workflow_labels: Row, filters: dict[str, str]) -> list[str]:

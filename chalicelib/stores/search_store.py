@@ -333,3 +333,52 @@ def versions_by_id(cur: UnitOfWork, ids: Sequence[int]) -> dict[int, Row]:
         (list(ids),),
     )
     return {row["id"]: row for row in cur.fetchall()}
+
+
+def confidence_signals(cur: UnitOfWork, version_id: int, query_text: str, plain_words: str) -> Row:
+    """What the `confident` decision (chalicelib/domain/confidence.py) reads of the top candidate beyond its
+    rank: ``title_coverage`` and ``query_coverage``, each in [0, 1], weighted by the ranking's IDF.
+
+    - title_coverage: the IDF mass of the version's title words (weight A) that the query mentions, over
+      the IDF mass of all its title words;
+    - query_coverage: the IDF mass of the query's telling words that the version contains, over the IDF
+      mass of all of them. Telling: the ``plain_words`` (standalone words, known to the corpus or not)
+      and the other known words that are not numbers; instance names and measured values (found only in
+      ``query_text``) are not. An unknown word weighs as much as a word found in one document.
+    One document, so the cost does not grow with the candidate pool.
+    """
+    cur.execute(
+        f"""SELECT coalesce(sum(w.idf) FILTER (WHERE w.in_title AND q.in_query)
+                            / nullif(sum(w.idf) FILTER (WHERE w.in_title), 0), 0) AS title_coverage,
+                   coalesce(sum(least(w.idf, k.rare_idf)) FILTER (WHERE w.telling AND w.in_doc)
+                            / nullif(sum(least(w.idf, k.rare_idf)) FILTER (WHERE w.telling), 0), 0)
+                       AS query_coverage
+            FROM (SELECT tsvector_to_array(document) AS lexemes,
+                         tsvector_to_array(ts_filter(document, '{{a}}')) AS title
+                  FROM search_documents WHERE version_id = %(id)s) AS d
+            CROSS JOIN (SELECT n, ln(1 + (n - 1 + 0.5)::float8 / (1 + 0.5)) AS rare_idf
+                        FROM (SELECT greatest(coalesce((SELECT documents FROM search_corpus), 0)
+                                              + coalesce((SELECT sum(documents) FROM search_corpus_deltas), 0), 1)
+                                  AS n) AS s) AS k
+            CROSS JOIN (SELECT tsvector_to_array(to_tsvector('{TS_CONFIG}', %(plain)s)) AS lexemes) AS p
+            -- The query's words and the title's, each once.
+            CROSS JOIN LATERAL (
+                SELECT x.lexeme, bool_or(x.in_query) AS in_query
+                FROM (SELECT unnest(tsvector_to_array(to_tsvector('{TS_CONFIG}', %(query)s))) AS lexeme,
+                             true AS in_query
+                      UNION ALL SELECT unnest(d.title), false) AS x
+                GROUP BY x.lexeme) AS q
+            -- The ranking's IDF (candidates_sql: folded statistics plus pending deltas), in float8: numeric
+            -- ln() costs more than the rest.
+            CROSS JOIN LATERAL (
+                SELECT coalesce((SELECT doc_count FROM search_terms WHERE lexeme = q.lexeme), 0)
+                         + coalesce((SELECT sum(doc_count) FROM search_term_deltas WHERE lexeme = q.lexeme), 0)
+                         AS doc_count) AS t
+            CROSS JOIN LATERAL (
+                SELECT q.lexeme = ANY (d.title) AS in_title, q.lexeme = ANY (d.lexemes) AS in_doc,
+                       q.in_query AND (q.lexeme = ANY (p.lexemes)
+                                       OR t.doc_count > 0 AND q.lexeme !~ '^[0-9]') AS telling,
+                       ln(1 + (k.n - t.doc_count + 0.5)::float8 / (t.doc_count + 0.5)) AS idf) AS w""",
+        {"id": version_id, "query": query_text, "plain": plain_words},
+    )
+    return cur.one()
