@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup setup-test run test lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
+.PHONY: setup setup-test run demo test lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -13,6 +13,10 @@ setup-test:
 
 run: setup
 	@$(PY) -m chalicelib.cli serve --port $(PORT)
+
+# The whole flow on this machine, step by step (devtools/demo.py); needs the registry, like the tests.
+demo: setup-test
+	@$(PY) -m devtools.demo
 
 test: setup-test
 	@$(PY) -m ruff check .
