@@ -26,7 +26,7 @@ test: setup-test
 lint: setup
 	@$(PY) -m ruff check .
 
-# Static types of chalicelib, app.py and watcher (configuration in pyproject.toml [tool.mypy]).
+# Static types of chalicelib, app.py, watcher, bench and devtools (configuration in pyproject.toml [tool.mypy]).
 typecheck: setup
 	@$(PY) -m mypy
 
