@@ -101,10 +101,12 @@ def build_and_push(registry: LocalRegistry) -> list[DemoWorkflow]:
         if not example.exists():
             raise DemoFailed(f"{source.name}: no {example.relative_to(PROJECT_DIR)} to make its /playbook-schema.json")
         workflow = json.loads(example.read_text())
-        # The file holds the parameters and defaults for the rest; the resource's fields override them.
+        # The file carries the parameters, and a title, description and labels that the resource's own
+        # fields override at registration (docs/playbook-schema.md).
         schema = {"schema_version": "1.0", **{key: workflow[key] for key in (
             "workflow_id", "version", "title", "description", "labels", "parameters")}}  # fmt: skip
-        script = f'#!/bin/sh\n# {workflow["title"]}\nenv | grep -E "^[A-Z][A-Z0-9_]*=" | sort\n'
+        # A stand-in: a real image holds the remediation script and the tools it needs.
+        script = f'#!/bin/sh\n# {workflow["title"]}\necho "{workflow_id}: the demo image only shows the flow"\n'
         image = oci.image(
             oci.layer({"usr/local/bin/remediate": script.encode()}),
             oci.schema_layer(json.dumps(schema, indent=2).encode()),
