@@ -9,13 +9,14 @@ setup:
 	@bash scripts/bootstrap.sh
 
 setup-test:
-	@bash scripts/bootstrap.sh --registry
+	@bash scripts/bootstrap.sh --registry --tools
 
 run: setup
 	@$(PY) -m chalicelib.cli serve --port $(PORT)
 
 # The whole flow on this machine, step by step (devtools/demo.py); needs the registry, like the tests.
-demo: setup-test
+demo:
+	@bash scripts/bootstrap.sh --registry
 	@$(PY) -m devtools.demo
 
 test: setup-test
@@ -36,6 +37,7 @@ migrate: setup
 package: setup
 	@bash scripts/package.sh
 
+# cfn-lint, checkov (its own pinned environment, .venv-tools/) and the wildcard-policy check.
 lint-infra: package
 	@bash scripts/lint-infra.sh
 
@@ -55,4 +57,4 @@ bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000
 
 clean:
-	rm -rf .venv build .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .venv .venv-tools build .pytest_cache .ruff_cache .mypy_cache

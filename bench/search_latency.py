@@ -183,7 +183,7 @@ def load(n_versions: int, seed: int) -> None:
             search_store.load_staged_documents(cur)
         with step("HNSW index"):
             search_store.create_hnsw_index(cur, embedder.dimensions)
-    with services().db.cursor() as cur, step("VACUUM (ANALYZE)"):
+    with services().db.reading() as cur, step("VACUUM (ANALYZE)"):
         cur.execute("SET statement_timeout = 0")
         # As autovacuum would after a bulk load: statistics, visibility map and hint bits.
         cur.execute("VACUUM (ANALYZE)")

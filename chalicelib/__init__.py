@@ -8,3 +8,9 @@ Layout (dependencies point inwards):
   http/      the web edge: problems (RFC 7807), request parsing, auth, OpenAPI, logging
   routes/    Chalice blueprints, a few lines per route: parse -> service -> respond
 """
+
+# Lambda SnapStart hooks must be registered by a module the handler imports; both handler modules
+# (app.py and chalicelib/http/auth.py) import this package first. A no-op outside Lambda.
+from chalicelib.adapters.aws.snapstart import register_runtime_hooks
+
+register_runtime_hooks()

@@ -1,7 +1,8 @@
 """Composition root: builds the adapters and services once per process from the settings.
 
-Nothing else constructs infrastructure; handlers ask for ``services()``. Heavy or AWS-only
-dependencies are imported inside the builders, so a cold start pays only for what it uses.
+Nothing else constructs infrastructure; handlers ask for ``services()``. Services, heavy and
+AWS-only dependencies are imported inside the builders, so a cold start pays only for what it uses
+(the authorizer, for one, needs nothing but the API keys).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, settings
 from chalicelib.services.api_keys import ApiKeyService
-from chalicelib.services.catalog import CatalogService
-from chalicelib.services.executions import ExecutionService
-from chalicelib.services.search import SearchService
 from chalicelib.stores.db import Database, dsn_factory
 
 if TYPE_CHECKING:
     from chalicelib.adapters.dispatch import Dispatcher
     from chalicelib.adapters.registry import RegistryClient
+    from chalicelib.domain.contracts import Contract
     from chalicelib.domain.signature_policy import SignatureVerifier
+    from chalicelib.services.catalog import CatalogService
+    from chalicelib.services.executions import ExecutionService
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
+    from chalicelib.services.search import SearchService
 
 
 def built_once[T](build: Callable[[Any], T]) -> T:
@@ -62,11 +64,14 @@ class Services:
 
     @built_once
     def catalog(self) -> CatalogService:
+        from chalicelib.services.catalog import CatalogService
+
         return CatalogService(self.db, indexer=self.search)
 
     @built_once
     def search(self) -> SearchService:
         from chalicelib.adapters.embeddings.factory import make_embedder
+        from chalicelib.services.search import SearchService
 
         return SearchService(self.db, make_embedder(self.settings))
 
@@ -76,6 +81,8 @@ class Services:
 
     @built_once
     def executions(self) -> ExecutionService:
+        from chalicelib.services.executions import ExecutionService
+
         return ExecutionService(self.db)
 
     @built_once
@@ -118,6 +125,13 @@ class Services:
         from chalicelib.services.registration import RegistrationService
 
         return RegistrationService(self.db, self.dispatcher, self.leases)
+
+    @built_once
+    def resource_contract(self) -> Contract:
+        """What a RemediationWorkflow resource must satisfy: the CRD's own schema."""
+        from chalicelib.adapters.crd import resource_contract
+
+        return resource_contract()
 
     @built_once
     def leases(self) -> Leases:

@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any
 
 # Actions without resource-level permissions: IAM accepts only "*" for them.
+# A VPC function's role must let Lambda manage the function's network interfaces. Only the two
+# Describe actions need "*"; Create/Delete/Assign/Unassign are scoped in .chalice/policy-prod-*.json
+# to network interfaces of this account and region, our two private subnets and the function
+# security group (Lambda's own permission check evaluates network-interface/*, which that covers),
+# and a Deny on lambda:SourceFunctionArn keeps the function's code from using any of them: only
+# Lambda's own calls, which carry no source function ARN, get through.
 STAR_RESOURCE_ACTIONS = frozenset({
-    "ec2:CreateNetworkInterface",  # Lambda checks it unscoped when placing a function in a VPC
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "ecr:GetAuthorizationToken",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make run` and `make test` need: the Python 3.12 virtual
-# environment with pinned packages and, with --registry, Debian's docker-registry for the tests.
+# environment with pinned packages; with --registry, Debian's docker-registry for the tests; with
+# --tools, the infrastructure scanners (checkov) in their own environment .venv-tools/, pinned by
+# requirements-tools.txt (make lint-infra). Options combine: bootstrap.sh --registry --tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
@@ -21,7 +23,28 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
   echo "$VENV ready in $((SECONDS - started)) s" >&2
 fi
-if [ "${1:-}" = "--registry" ]; then
+registry=false tools=false
+for option in "$@"; do
+  case "$option" in
+    --registry) registry=true ;;
+    --tools) tools=true ;;
+    *) echo "bootstrap: unknown option $option (expected --registry, --tools)" >&2; exit 2 ;;
+  esac
+done
+if $tools; then
+  TOOLS=.venv-tools
+  tools_stamp="$TOOLS/.requirements.sha256"
+  tools_want=$(sha256sum < requirements-tools.txt | cut -d' ' -f1)
+  if [ ! -x "$TOOLS/bin/checkov" ] || [ "$(cat "$tools_stamp" 2>/dev/null)" != "$tools_want" ]; then
+    echo "installing the infrastructure scanners (requirements-tools.txt) into $TOOLS" >&2
+    py=$(scripts/python312.sh)
+    [ -x "$TOOLS/bin/python" ] || "$py" -m venv "$TOOLS"
+    "$TOOLS/bin/pip" install --quiet --disable-pip-version-check -r requirements-tools.txt 2>&1 | grep -v "is ignored: it is neither" || true
+    "$TOOLS/bin/checkov" --version >/dev/null # fail loudly if the install did not take
+    echo "$tools_want" > "$tools_stamp"
+  fi
+fi
+if $registry; then
   if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
     echo "installing docker-registry and apache2-utils (Debian packages) for the registry tests" >&2
     export DEBIAN_FRONTEND=noninteractive

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.errors import ErrorCollector, FieldError, InvalidTransition
-from chalicelib.domain.labels import validate_labels
-from chalicelib.domain.storable import first_unstorable, unrepresentable
+from chalicelib.domain.contracts import EXECUTION_REQUEST, EXECUTION_UPDATE, VALIDATE_REQUEST
+from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
+from chalicelib.domain.limits import MAX_INCIDENT_BYTES, MAX_INCIDENT_DEPTH
+from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
-from chalicelib.domain.workflows import parse_workflow_id
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 EXECUTION_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED)
@@ -31,15 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 TERMINAL = frozenset({SUCCEEDED, FAILED})
 
 REDACTED = "***"
-MAX_INCIDENT_BYTES = 32 * 1024
-MAX_INCIDENT_DEPTH = 8
-MAX_INCIDENT_ID = 256
-MAX_SIGNAL_TYPE = 128
-MAX_MESSAGE = 4000
 
-EXECUTION_FIELDS = frozenset({"workflow_id", "version", "parameters", "incident"})
-VALIDATE_FIELDS = frozenset({"parameters"})
-UPDATE_FIELDS = frozenset({"status", "message"})
 
 
 @dataclass(frozen=True)
@@ -63,77 +55,37 @@ class StatusUpdate:
 
 
 def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
-    problems = ErrorCollector()
-    _unknown_fields(body, EXECUTION_FIELDS, problems)
-    workflow_id = parse_workflow_id(body.get("workflow_id"), problems)
+    """An execution request checked against EXECUTION_REQUEST, the SemVer rules and the incident's size and
+    depth limits; raises ValidationFailed listing every problem."""
+    errors = EXECUTION_REQUEST.errors(body)
+    failed = {e.path for e in errors}
     version = None
-    if body.get("version") is not None:
+    if body.get("version") is not None and "$.version" not in failed:
         try:
             version = normalize_version(body["version"])
         except ValueError as exc:
-            problems.add("$.version", str(exc))
-    parameters = parse_parameters_field(body, problems)
-    incident = parse_incident(body.get("incident"), problems)
-    problems.raise_if_any("The execution request is not valid; see errors.")
-    return ExecutionRequest(workflow_id, version, parameters, incident)
+            errors.append(FieldError("$.version", str(exc)))
+    incident = body.get("incident")
+    if isinstance(incident, Mapping):
+        bad = first_unstorable(incident, "$.incident", MAX_INCIDENT_DEPTH)
+        if bad:
+            errors.append(bad)
+        elif len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
+            errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
+    if errors:
+        raise ValidationFailed(EXECUTION_REQUEST.detail, sorted(errors, key=lambda e: e.path))
+    return ExecutionRequest(body["workflow_id"], version, dict(body.get("parameters", {})), dict(incident or {}))
 
 
 def parse_validate_request(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """The ``parameters`` of a validate request (absent means none)."""
-    problems = ErrorCollector()
-    _unknown_fields(body, VALIDATE_FIELDS, problems)
-    parameters = parse_parameters_field(body, problems)
-    problems.raise_if_any("The request is not valid; see errors.")
-    return parameters
-
-
-def parse_parameters_field(body: Mapping[str, Any], problems: ErrorCollector) -> Mapping[str, Any]:
-    parameters = body.get("parameters", {})
-    if not isinstance(parameters, Mapping):
-        problems.add("$.parameters", "must be an object of parameter name -> value")
-        return {}
-    return parameters
-
-
-def parse_incident(incident: object, problems: ErrorCollector) -> dict[str, Any]:
-    """The incident context ({} once its problems are recorded): ``id`` and ``signal_type`` required,
-    ``business_context`` shaped like labels, anything else free-form JSON within size and depth limits."""
-    if not isinstance(incident, Mapping):
-        problems.add("$.incident", "is required: an object with at least id and signal_type")
-        return {}
-    errors: list[FieldError] = []
-    for key, limit in (("id", MAX_INCIDENT_ID), ("signal_type", MAX_SIGNAL_TYPE)):
-        value = incident.get(key)
-        if not isinstance(value, str) or not value.strip():
-            errors.append(FieldError(f"$.incident.{key}", "is required and must be a non-empty string"))
-        elif len(value) > limit:
-            errors.append(FieldError(f"$.incident.{key}", f"must be at most {limit} characters"))
-    if "business_context" in incident:
-        errors.extend(validate_labels(incident["business_context"], "$.incident.business_context", required=False))
-    bad = first_unstorable(incident, "$.incident", MAX_INCIDENT_DEPTH)
-    if bad:
-        errors.append(bad)
-    elif len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
-        errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
-    problems.extend(errors)
-    return {} if errors else dict(incident)
+    VALIDATE_REQUEST.check(body)
+    return dict(body.get("parameters", {}))
 
 
 def parse_status_update(body: Mapping[str, Any]) -> StatusUpdate:
-    problems = ErrorCollector()
-    _unknown_fields(body, UPDATE_FIELDS, problems)
-    status = body.get("status")
-    if not isinstance(status, str) or status not in (RUNNING, SUCCEEDED, FAILED):
-        problems.add("$.status", "must be \"running\", \"succeeded\" or \"failed\"")
-        status = ""
-    message = body.get("message")
-    if message is not None:
-        if not isinstance(message, str) or unrepresentable(message):
-            problems.add("$.message", "must be a string without NUL characters")
-        elif len(message) > MAX_MESSAGE:
-            problems.add("$.message", f"must be at most {MAX_MESSAGE} characters")
-    problems.raise_if_any("The status update is not valid; see errors.")
-    return StatusUpdate(status, message)
+    EXECUTION_UPDATE.check(body)
+    return StatusUpdate(body["status"], body.get("message"))
 
 
 def check_execution_transition(execution_id: str, current: str, target: str) -> None:
@@ -171,8 +123,3 @@ def duration_seconds(started_at: Any, finished_at: Any) -> float | None:
     if started_at is None or finished_at is None:
         return None
     return (finished_at - started_at).total_seconds()
-
-
-def _unknown_fields(body: Mapping[str, Any], allowed: frozenset[str], problems: ErrorCollector) -> None:
-    for key in sorted(set(body) - allowed):
-        problems.add(f"$.{key[:64]}", f"unknown field; allowed: {', '.join(sorted(allowed))}")

@@ -11,17 +11,12 @@ Rules (tested as a truth table in tests/unit/test_labels.py):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+from chalicelib.domain.contracts import label_errors
 from chalicelib.domain.errors import FieldError
 
-REQUIRED_LABELS = ("signal_type", "severity", "environment", "component")
 WILDCARD = "*"
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-MAX_LABELS = 32
-MAX_VALUES = 32
-MAX_VALUE_LENGTH = 128
 
 LabelValue = str | list[str]
 
@@ -44,46 +39,8 @@ def matches(workflow_value: LabelValue | None, requested: str) -> bool:
 
 
 def validate_labels(labels: object, path: str = "$.labels", required: bool = True) -> list[FieldError]:
-    """Checks the shape of a labels object; returns every problem found."""
-    if not isinstance(labels, Mapping):
-        return [FieldError(path, "must be an object of label -> string or list of strings")]
-    errors: list[FieldError] = []
-    if len(labels) > MAX_LABELS:
-        errors.append(FieldError(path, f"at most {MAX_LABELS} labels"))
-    if required:
-        for key in REQUIRED_LABELS:
-            if key not in labels:
-                errors.append(FieldError(f"{path}.{key}", 'is required (use "*" for any)'))
-    for key, value in labels.items():
-        where = f"{path}.{key}"
-        if not isinstance(key, str) or not LABEL_KEY.match(key):
-            errors.append(FieldError(where, "label keys are lower_snake_case, at most 63 characters"))
-            continue
-        errors.extend(_validate_value(value, where))
-    return errors
-
-
-def _validate_value(value: object, where: str) -> list[FieldError]:
-    if isinstance(value, str):
-        items: list[object] = [value]
-    elif isinstance(value, list):
-        if not value:
-            return [FieldError(where, "a list of values must not be empty")]
-        if len(value) > MAX_VALUES:
-            return [FieldError(where, f"at most {MAX_VALUES} values")]
-        items = value
-    else:
-        return [FieldError(where, "must be a string or a list of strings")]
-    errors = []
-    for index, item in enumerate(items):
-        item_path = where if isinstance(value, str) else f"{where}[{index}]"
-        if not isinstance(item, str):
-            errors.append(FieldError(item_path, "must be a string"))
-        elif not item.strip():
-            errors.append(FieldError(item_path, "must not be empty"))
-        elif len(item) > MAX_VALUE_LENGTH:
-            errors.append(FieldError(item_path, f"at most {MAX_VALUE_LENGTH} characters"))
-    return errors
+    """Every problem with a labels object, by the one labels contract (required labels or business context)."""
+    return label_errors(labels, path, required)
 
 
 def normalize_labels(labels: Mapping[str, LabelValue]) -> dict[str, LabelValue]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.storable import UNSTORABLE, unrepresentable
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -30,14 +30,24 @@ ALLOWED_KEYWORDS = {
 }
 
 
+def _draft202012() -> type[Draft202012Validator]:
+    # Imported on first use: jsonschema and its format checkers cost ~45 ms of cold start, and most
+    # requests (search, reads, the authorizer) never validate a schema or parameters.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator
+
+
 def validate_parameter_schema(schema: object, path: str = "$.parameters") -> list[FieldError]:
     """Returns every violation of the parameter-schema rules (empty when the schema is good)."""
+    from jsonschema.exceptions import SchemaError
+
     if not isinstance(schema, Mapping):
         return [FieldError(path, "must be a JSON Schema object")]
     if len(json.dumps(schema, separators=(",", ":"))) > MAX_SCHEMA_BYTES:
         return [FieldError(path, f"must be at most {MAX_SCHEMA_BYTES} bytes as JSON")]
     try:
-        Draft202012Validator.check_schema(schema)
+        _draft202012().check_schema(schema)
     except SchemaError as exc:
         location = "".join(_json_path(exc.absolute_path))
         return [FieldError(path + location, f"not a valid JSON Schema (draft 2020-12): {exc.message}")]
@@ -89,7 +99,7 @@ def _check_property(name: str, prop: object, where: str) -> list[FieldError]:
     if not isinstance(description, str) or not description.strip():
         errors.append(FieldError(f"{where}.description", "every parameter needs a description"))
     if "default" in prop:
-        problems = list(Draft202012Validator(prop).iter_errors(prop["default"]))
+        problems = list(_draft202012()(prop).iter_errors(prop["default"]))
         if problems:
             errors.append(FieldError(f"{where}.default", f"default is not valid: {problems[0].message}"))
     return errors
@@ -143,7 +153,7 @@ def validate_parameters(schema: Mapping[str, Any], values: object) -> tuple[list
     for name in sorted(unsafe):
         errors.append(FieldError(f"$.parameters.{name}", UNSTORABLE))
     structural = {"required", "dependentRequired", "additionalProperties"}
-    for error in Draft202012Validator(schema).iter_errors({k: v for k, v in with_defaults.items() if k not in unsafe}):
+    for error in _draft202012()(schema).iter_errors({k: v for k, v in with_defaults.items() if k not in unsafe}):
         if error.validator not in structural:
             location = "".join(_json_path(error.absolute_path))
             errors.append(FieldError(f"$.parameters{location}", _safe_message(error)))

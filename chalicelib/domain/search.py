@@ -8,18 +8,16 @@ weight of semantic similarity), not per query; see bench/README.md.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.decimals import ASCII_INTEGER, ASCII_NUMBER
-from chalicelib.domain.errors import FieldError, ValidationFailed
-from chalicelib.domain.labels import LABEL_KEY, MAX_LABELS, MAX_VALUE_LENGTH, REQUIRED_LABELS, WILDCARD, canonical
+from chalicelib.domain.contracts import SEARCH_REQUEST
+from chalicelib.domain.labels import WILDCARD, canonical
+from chalicelib.domain.limits import DEFAULT_TOP_K, REQUIRED_LABELS
 
-DEFAULT_TOP_K, MAX_TOP_K = 10, 100
-MAX_QUERY_LENGTH = 4000
+LABEL_PREFIX = "label."
 W_SEMANTIC, W_TEXT, W_LABELS = 0.3, 0.6, 0.1
 # A label the workflow declares with exactly the requested value counts fully; one it declares as
 # "*" (it claims to handle anything) counts half: specific workflows outrank generic ones.
@@ -70,85 +68,26 @@ def embedding_text(title: str, description: str) -> str:
     return f"{title}\n{description}"
 
 
-def parse_query_params(params: Mapping[str, str]) -> SearchRequest:
-    """GET form: ``query``, required labels and ``priority`` by name, ``label.<key>``, ``top_k``, ``min_score``."""
-    labels: dict[str, Any] = {key: params[key] for key in (*REQUIRED_LABELS, "priority") if key in params}
-    for name, value in params.items():
-        if name.startswith("label."):
-            labels[name[len("label."):]] = value
-    return _build(params.get("query"), labels, params.get("top_k"), params.get("min_score"), from_query_string=True)
+def parse_query_params(values: Mapping[str, Any]) -> SearchRequest:
+    """GET form, from a query string its contract already checked (SEARCH_QUERY): ``query``, the required labels
+    and ``priority`` by name, ``label.<key>``, ``top_k``, ``min_score``."""
+    labels: dict[str, str] = {key: values[key] for key in (*REQUIRED_LABELS, "priority") if key in values}
+    for name, value in values.items():
+        if name.startswith(LABEL_PREFIX):
+            labels[name[len(LABEL_PREFIX):]] = value
+    return _request(values.get("query"), labels, values["top_k"], values["min_score"])
 
 
 def parse_body(body: Mapping[str, Any]) -> SearchRequest:
-    """POST form: ``{"query", "labels", "top_k", "min_score"}``; unknown fields are errors."""
-    unknown = sorted(set(body) - {"query", "labels", "top_k", "min_score"})
-    if unknown:
-        raise ValidationFailed(
-            "Unknown fields in the search request.", [FieldError(f"$.{name}", "unknown field") for name in unknown]
-        )
-    labels = body.get("labels", {})
-    if not isinstance(labels, Mapping):
-        raise ValidationFailed("Invalid search request.",
-                               [FieldError("$.labels", "must be an object of label -> string")])
-    return _build(body.get("query"), dict(labels), body.get("top_k"), body.get("min_score"), from_query_string=False)
+    """POST form: ``{"query", "labels", "top_k", "min_score"}`` checked against SEARCH_REQUEST."""
+    SEARCH_REQUEST.check(body)
+    return _request(body.get("query"), dict(body.get("labels", {})), body.get("top_k", DEFAULT_TOP_K),
+                    body.get("min_score", 0.0))
 
 
-def _build(query: Any, labels: dict[str, Any], top_k: Any, min_score: Any, from_query_string: bool) -> SearchRequest:
-    errors: list[FieldError] = []
-    if query is not None and not isinstance(query, str):
-        errors.append(FieldError("$.query", "must be a string"))
-        query = None
-    if isinstance(query, str):
-        query = query.strip() or None
-        if query is not None and len(query) > MAX_QUERY_LENGTH:
-            errors.append(FieldError("$.query", f"at most {MAX_QUERY_LENGTH} characters"))
-        elif query is not None and "\x00" in query:
-            errors.append(FieldError("$.query", "must not contain NUL characters"))
-    if len(labels) > MAX_LABELS:
-        errors.append(FieldError("$.labels", f"at most {MAX_LABELS} labels"))
-    for key, value in labels.items():
-        named = key in (*REQUIRED_LABELS, "priority")
-        where = f"$.label.{key}" if from_query_string and not named else f"$.labels.{key}"
-        if not isinstance(key, str) or not LABEL_KEY.match(key):
-            errors.append(FieldError(where, "label keys are lower_snake_case, at most 63 characters"))
-        elif not isinstance(value, str):
-            errors.append(FieldError(where, "a label filter is one string value"))
-        elif not value.strip() or len(value) > MAX_VALUE_LENGTH or "\x00" in value:
-            errors.append(FieldError(where, f"a label value is 1-{MAX_VALUE_LENGTH} characters, no NUL"))
-    top = _number(top_k, "top_k", DEFAULT_TOP_K, 1, MAX_TOP_K, integer=True, errors=errors)
-    floor = _number(min_score, "min_score", 0.0, 0.0, 1.0, integer=False, errors=errors)
-    if errors:
-        raise ValidationFailed("The search request is not valid; see errors.", errors)
-    return SearchRequest(query=query, labels=labels, top_k=int(top), min_score=float(floor))
-
-
-def _number(raw: Any, name: str, default: float, low: float, high: float, integer: bool,
-            errors: list[FieldError]) -> float:
-    if raw is None or raw == "":
-        return default
-    what = "an integer" if integer else "a number"
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        if isinstance(raw, str):
-            if not (ASCII_INTEGER if integer else ASCII_NUMBER).fullmatch(raw):
-                raise ValueError
-            value: float = int(raw) if integer else float(raw)
-        elif integer and isinstance(raw, int):
-            value = raw
-        elif integer and isinstance(raw, float) and raw.is_integer():
-            value = raw  # JSON does not tell 5.0 from 5 (nor does JSON Schema's "integer")
-        elif not integer and isinstance(raw, (int, float)):
-            value = float(raw)
-        else:
-            raise ValueError
-    except ValueError:
-        errors.append(FieldError(f"$.{name}", f"must be {what}"))
-        return default
-    if not math.isfinite(value) or not low <= value <= high:
-        errors.append(FieldError(f"$.{name}", f"must be between {low:g} and {high:g}"))
-        return default
-    return value
+def _request(query: str | None, labels: dict[str, str], top_k: Any, min_score: Any) -> SearchRequest:
+    query = (query or "").strip() or None
+    return SearchRequest(query=query, labels=labels, top_k=int(top_k), min_score=float(min_score))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import semver
-
 MAX_VERSION_LENGTH = 128
 # Stored beside each version so SQL can order by precedence (sort_key_parts): MAJOR, MINOR and PATCH
 # in integer columns, numeric pre-release identifiers zero-padded to PRERELEASE_DIGITS characters.
@@ -20,6 +18,10 @@ def normalize_version(raw: object) -> str:
         raise ValueError(f"must be at most {MAX_VERSION_LENGTH} characters")
     if text[:1] in ("v", "V"):
         text = text[1:]
+    # semver (with the argparse its CLI pulls in) is imported on first use: searches and most
+    # reads never parse a version, and every millisecond of import is paid on each cold start.
+    import semver
+
     try:
         parsed = semver.Version.parse(text)
     except ValueError:
@@ -38,6 +40,8 @@ def sort_key_parts(version: str) -> tuple[int, int, int, str, str]:
     a release sorts after every pre-release (``~`` > any identifier character), numeric
     identifiers compare numerically (zero-padded) and below alphanumeric ones.
     """
+    import semver
+
     parsed = semver.Version.parse(version)
     if parsed.prerelease is None:
         pre_key = "~"

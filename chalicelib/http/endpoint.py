@@ -1,17 +1,18 @@
-"""The ``endpoint`` decorator every route uses: auth scope, body parsing, errors as problems.
+"""The ``endpoint`` decorator every route uses: auth scope, the request contracts, errors as problems, docs.
 
-Chalice catches exceptions inside the view, so domain errors must become responses here; the
-middleware (chalicelib/http/middleware.py) handles what happens outside views.
+A route declares its scope, the contract of its query string (every route has one: unknown query
+parameters are a 400 naming them) and of its body, its summary and its answers. The decorator
+checks the scope and the query string before the handler runs, hands the handler a ``Call``, turns
+domain errors into RFC 7807 problems, and records the operation for the OpenAPI document. Chalice
+catches exceptions inside the view, so domain errors must become responses here; the middleware
+(chalicelib/http/middleware.py) handles what happens outside views.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,10 +20,13 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.config import settings
+from chalicelib.domain.contracts import NO_QUERY, Contract
 from chalicelib.domain.errors import CatalogError
 from chalicelib.http import request as parse
 from chalicelib.http.auth import api_key_authorizer, principal_from, require_scope
+from chalicelib.http.openapi import Operation, register
 from chalicelib.http.problems import error_response, problem_response
+from chalicelib.http.views import dumps
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal
 
@@ -46,26 +50,43 @@ ACCEPTED_CONTENT_TYPES = [
 
 @dataclass
 class Call:
-    """What a handler gets: the request, the authenticated principal, and parsing helpers."""
+    """What a handler gets: the request, the authenticated principal, the checked query string."""
 
     request: Request
     principal: Principal | None
+    query: Mapping[str, Any]
+    body_contract: Contract | None = None
 
     @property
     def actor(self) -> str:
         return self.principal.key_id if self.principal else "system"
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return parse.query(self.request)
-
     def json(self) -> dict[str, Any]:
+        """The body as a JSON object (415/413/400 when it is not one); its contract is checked by the
+        domain function that builds the handler's command from it."""
         return parse.json_body(self.request, settings().max_body_bytes)
+
+    def body(self) -> dict[str, Any]:
+        """The body, checked against the route's contract (for routes whose command needs no more rules)."""
+        value = self.json()
+        assert self.body_contract is not None, "the route declares no body contract"
+        self.body_contract.check(value)
+        return value
 
 
 def endpoint(
-    bp: Blueprint, path: str, methods: tuple[str, ...] = ("GET",), scope: str | None = "catalog:read"
-) -> Callable:
+    bp: Blueprint,
+    path: str,
+    methods: tuple[str, ...] = ("GET",),
+    scope: str | None = "catalog:read",
+    *,
+    summary: str,
+    responses: Mapping[int, tuple[str, str | None]],
+    query: Contract = NO_QUERY,
+    body: Contract | None = None,
+    errors: tuple[int, ...] = (),
+    description: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Registers ``fn(call, **uri_params)`` as a route; ``scope=None`` makes it public."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,11 +98,12 @@ def endpoint(
                 if scope is not None:
                     principal = principal_from(request.context)
                     require_scope(principal, scope)
+                values = parse.query_values(query, parse.raw_query(request))
                 # Chalice passes path segments still percent-encoded (aws/chalice#511), so a version
                 # sent as 1.0.0%2Bbuild.1 would not match; ids, versions and UUIDs never hold "%", so
                 # decoding once is right whether or not the gateway already decoded.
                 decoded = {name: unquote(value) for name, value in uri_params.items()}
-                return to_response(fn(Call(request, principal), **decoded))
+                return to_response(fn(Call(request, principal, values, body), **decoded))
             except CatalogError as error:
                 return error_response(error, instance=parse.request_path(request))
             except Exception:
@@ -94,6 +116,8 @@ def endpoint(
                     parse.request_path(request),
                 )
 
+        for method in methods:
+            register(Operation(path, method.lower(), summary, scope, query, body, responses, errors, description))
         bp.route(
             path,
             methods=list(methods),
@@ -105,20 +129,6 @@ def endpoint(
     return decorate
 
 
-# A Lambda answer is at most 6 MB: a list page stops early (and says where to go on) beyond this.
-RESPONSE_BUDGET_BYTES = 4 * 1024 * 1024
-
-
-def fitting(items: list[Any]) -> int:
-    """How many leading items fit in one response; at least one, so paging always moves on."""
-    size = 0
-    for index, item in enumerate(items):
-        size += len(json.dumps(item, default=_json_default, separators=(",", ":")))
-        if size > RESPONSE_BUDGET_BYTES and index > 0:
-            return index
-    return len(items)
-
-
 def to_response(result: Any) -> Response:
     if isinstance(result, Response):
         return result
@@ -127,25 +137,7 @@ def to_response(result: Any) -> Response:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=json.dumps(body, default=_json_default, separators=(",", ":")),
+        body=dumps(body),
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return rfc3339(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def rfc3339(value: datetime) -> str:
-    from datetime import UTC
-
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,233 +1,171 @@
-"""Assembles the OpenAPI 3.1 document from each routes module's OPENAPI_PATHS (and OPENAPI_SCHEMAS).
+"""The OpenAPI 3.1 document, assembled from what the routes declare, never written twice.
 
-tests/integration/test_openapi.py keeps it true: every Chalice route and method is documented,
-and nothing undocumented is served.
+Every route is registered with the ``endpoint`` decorator (chalicelib/http/endpoint.py), which
+records an ``Operation`` here: summary, scope, the request contracts of its body and query string
+(domain/contracts.py), its responses. The document is built from those records, the shared
+definitions of the contracts and the response schemas of http/views.py, so what is documented is
+what the edge enforces. This module imports no route module: routes register themselves when the
+app imports them. tests/integration/test_openapi.py keeps it true (every served route documented,
+nothing else).
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.labels import MAX_LABELS, MAX_VALUE_LENGTH, MAX_VALUES
-from chalicelib.domain.versions import MAX_VERSION_LENGTH
+from chalicelib.domain import contracts
+from chalicelib.domain.contracts import Contract
+from chalicelib.domain.limits import SEMVER_PATTERN, WORKFLOW_ID_PATTERN
+from chalicelib.http.problems import STATUS_PROBLEMS
+from chalicelib.http.views import RESPONSE_SCHEMAS
 
-WORKFLOW_ID_PATTERN = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-# A reason is kept in the history, so it must say something (not empty, not only whitespace).
-REASON = {"type": "string", "minLength": 1, "maxLength": 1000, "pattern": "\\S"}
-# SemVer 2.0.0 (the regular expression semver.org suggests) with the optional leading v.
-SEMVER_PATTERN = (
-    r"^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-VERSION = {"type": "string", "maxLength": MAX_VERSION_LENGTH, "pattern": SEMVER_PATTERN,
-           "description": "SemVer 2.0.0; a leading v is accepted and removed. MAJOR, MINOR, PATCH at most 2^31-1."}
-LABEL_STRING = {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_LENGTH, "pattern": "\\S"}
-LABEL_VALUE = {"oneOf": [LABEL_STRING, {"type": "array", "items": LABEL_STRING, "minItems": 1, "maxItems": MAX_VALUES}]}
-TIMESTAMP = {"type": "string", "format": "date-time"}
-SIGNATURE = {
-    "type": ["object", "null"],
-    "description": "Result of the image signature check at registration; null when none applied.",
-    "properties": {"verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]}},
-}
-
-CORE_SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string", "format": "uri"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["path", "message"],
-                    "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
-    },
-    "Labels": {
-        "type": "object",
-        "required": ["signal_type", "severity", "environment", "component"],
-        "maxProperties": MAX_LABELS,
-        "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}$"},
-        "additionalProperties": LABEL_VALUE,
-    },
-    "NewVersion": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["workflow_id", "version", "title", "description", "labels", "container_image", "parameters"],
-        "properties": {
-            "workflow_id": {"type": "string", "pattern": WORKFLOW_ID_PATTERN},
-            "version": VERSION,
-            "title": {"type": "string", "maxLength": 200},
-            "description": {"type": "string", "maxLength": 8000},
-            "labels": {"$ref": "#/components/schemas/Labels"},
-            "container_image": {"type": "string", "pattern": "@sha256:[a-f0-9]{64}$"},
-            "parameters": {"type": "object", "description": "JSON Schema (2020-12) object schema of the parameters."},
-            "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
-        },
-    },
-    "Version": {
-        "type": "object",
-        "properties": {
-            "workflow_id": {"type": "string"},
-            "version": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "labels": {"$ref": "#/components/schemas/Labels"},
-            "container_image": {"type": "string"},
-            "parameters": {"type": "object"},
-            "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
-            "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
-            "created_at": TIMESTAMP,
-            "created_by": {"type": "string"},
-            "enabled": {"type": "boolean"},
-            "is_latest": {"type": "boolean"},
-            "signature": SIGNATURE,
-        },
-    },
-    "VersionPage": {
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Version"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "StatusChangeRecord": {
-        "type": "object",
-        "properties": {
-            "field": {"type": "string"},
-            "from": {"type": ["string", "null"]},
-            "to": {"type": "string"},
-            "reason": {"type": "string"},
-            "changed_by": {"type": "string"},
-            "changed_at": TIMESTAMP,
-        },
-    },
-    "VersionHistory": {
-        "type": "object",
-        "properties": {
-            "workflow_id": {"type": "string"},
-            "items": {
-                "type": "array",
-                "items": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Version"},
-                        {
-                            "type": "object",
-                            "properties": {
-                                "status_changes": {
-                                    "type": "array",
-                                    "items": {"$ref": "#/components/schemas/StatusChangeRecord"},
-                                }
-                            },
-                        },
-                    ]
-                },
-            },
-            "workflow_changes": {"type": "array", "items": {"$ref": "#/components/schemas/StatusChangeRecord"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "Workflow": {
-        "allOf": [
-            {"$ref": "#/components/schemas/Version"},
-            {
-                "type": "object",
-                "properties": {
-                    "latest_version": {"type": ["string", "null"]},
-                    "versions": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "version": {"type": "string"},
-                                "status": {"type": "string"},
-                                "created_at": TIMESTAMP,
-                            },
-                        },
-                    },
-                },
-            },
-        ]
-    },
-    "EnabledChange": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["enabled", "reason"],
-        "properties": {"enabled": {"type": "boolean"}, "reason": REASON},
-    },
-    "StatusChange": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["status", "reason"],
-        "properties": {
-            "status": {"type": "string", "enum": ["active", "deprecated"]},
-            "reason": REASON,
-        },
-    },
-    "Rollback": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["to_version", "reason"],
-        "properties": {
-            "to_version": {**VERSION, "description": "An active version (SemVer; a leading v is accepted)."},
-            "reason": REASON,
-        },
-    },
-    "RollbackResult": {
-        "type": "object",
-        "properties": {
-            "workflow_id": {"type": "string"},
-            "latest_version": {"type": "string"},
-            "deprecated_versions": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "Health": {"type": "object", "properties": {"status": {"type": "string"}, "database": {"type": "string"}}},
+SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "workflow_id": {"description": "The workflow id (a DNS-1123 label).", "pattern": WORKFLOW_ID_PATTERN},
+    "version": {"description": "A semantic version; a leading v is accepted.", "pattern": SEMVER_PATTERN},
+    "execution_id": {"description": "The execution id (a UUID)."},
+    "registration_id": {"description": "The id returned by POST /api/v1/registrations."},
 }
 
 
-def _route_modules() -> list[Any]:
-    from chalicelib.routes import executions, ops, playbooks, registrations, search
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    method: str
+    summary: str
+    scope: str | None  # None: public
+    query: Contract
+    body: Contract | None = None
+    responses: Mapping[int, tuple[str, str | None]] = field(default_factory=dict)  # status -> (description, schema)
+    errors: tuple[int, ...] = ()  # problem statuses besides the ones every such route can answer
+    description: str | None = None
 
-    return [playbooks, ops, search, registrations, executions]
+
+_operations: dict[tuple[str, str], Operation] = {}
+_lock = threading.Lock()
 
 
-@cache
+def register(operation: Operation) -> None:
+    with _lock:
+        _operations[(operation.path, operation.method)] = operation
+
+
 def openapi_document() -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    schemas = dict(CORE_SCHEMAS)
-    for module in _route_modules():
-        for path, operations in module.OPENAPI_PATHS.items():
-            paths.setdefault(path, {}).update(operations)
-        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    with _lock:
+        operations = sorted(_operations.values(), key=lambda op: (op.path, op.method))
+    paths: dict[str, dict[str, Any]] = {}
+    bodies: dict[str, Any] = {}
+    for operation in operations:
+        paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
+        if operation.body is not None:
+            bodies[operation.body.name] = public_schema(operation.body.schema)
+    definitions = {name: public_schema(schema) for name, schema in contracts.DEFS.items()}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Remediation Workflow Catalog",
             "version": "1.1.0",
             "description": "Register, search, validate and execute container-based remediation workflows. "
-            "Errors are RFC 7807 application/problem+json.",
+            "Errors are RFC 7807 application/problem+json. Unknown query parameters and unknown body fields "
+            "are 400 validation-error naming them.",
         },
         "servers": [{"url": "/"}],
         "security": [{"apiKey": []}],
-        "paths": dict(sorted(paths.items())),
+        "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": dict(sorted({**definitions, **bodies, **RESPONSE_SCHEMAS}.items())),
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "API key with scopes: catalog:read, catalog:write, registrations:write, "
-                    "executions:write, admin.",
+                    "description": "API key with scopes: " + ", ".join(SCOPES) + " (admin implies every scope).",
                 }
             },
         },
     }
+
+
+def _operation(operation: Operation) -> dict[str, Any]:
+    parameters = [_path_parameter(name) for name in _placeholders(operation.path)]
+    parameters += query_parameters(operation.query)
+    statuses = {400, *operation.errors}  # every route checks its query string
+    if operation.scope is not None:
+        statuses |= {401, 403}
+    body: dict[str, Any] = {}
+    if operation.body is not None:
+        statuses |= {413, 415}
+        body = {"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{operation.body.name}"}}}}}
+    responses: dict[str, Any] = {}
+    for status, (description, schema) in sorted(operation.responses.items()):
+        responses[str(status)] = {"description": description}
+        if schema is not None:
+            responses[str(status)]["content"] = {"application/json": {"schema": {
+                "$ref": f"#/components/schemas/{schema}"}}}
+    for status in sorted(statuses):
+        responses[str(status)] = {"description": STATUS_PROBLEMS[status][1], "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    document: dict[str, Any] = {
+        "summary": operation.summary,
+        "security": [{"apiKey": [operation.scope]}] if operation.scope is not None else [],
+    }
+    if operation.description:
+        document["description"] = operation.description
+    if parameters:
+        document["parameters"] = parameters
+    return {**document, **body, "responses": responses}
+
+
+def _placeholders(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    known = PATH_PARAMETERS[name]
+    schema = {"type": "string", **({"pattern": known["pattern"]} if "pattern" in known else {})}
+    return {"name": name, "in": "path", "required": True, "description": known["description"], "schema": schema}
+
+
+def query_parameters(query: Contract) -> list[dict[str, Any]]:
+    """The query contract as OpenAPI parameters (``label.<key>`` patterns as one ``label.{key}`` entry)."""
+    schema = query.json_schema
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, prop in schema.get("properties", {}).items():
+        resolved = public_schema(_resolve(prop, schema))
+        description = resolved.pop("description", "")
+        parameters.append({"name": name, "in": "query", "required": name in required, "description": description,
+                           "schema": resolved})
+    for prop in schema.get("patternProperties", {}).values():
+        resolved = public_schema(prop)
+        description = resolved.pop("description", "")
+        parameters.append({"name": "label.{key}", "in": "query", "required": False, "description": description,
+                           "schema": resolved})
+    return parameters
+
+
+def _resolve(prop: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    """A property with its local ``$ref`` inlined (a query parameter's schema is documented in place)."""
+    target = prop.get("$ref", "")
+    if target.startswith("#/$defs/"):
+        return {**root["$defs"][target.rsplit("/", 1)[1]], **{k: v for k, v in prop.items() if k != "$ref"}}
+    return dict(prop)
+
+
+def public_schema(node: Any) -> Any:
+    """A contract schema as published: references point at components, internal ``x-`` wording is dropped."""
+    if isinstance(node, list):
+        return [public_schema(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    result = {}
+    for key, value in node.items():
+        if key.startswith("x-"):
+            continue
+        if key == "$ref" and isinstance(value, str):
+            value = value.replace("#/$defs/", "#/components/schemas/")
+        result[key] = public_schema(value)
+    return result

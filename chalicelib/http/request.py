@@ -1,24 +1,23 @@
-"""Parsing of request bodies and query strings, with the limits hostile input needs."""
+"""Parsing of request bodies and query strings, with the limits hostile input needs; a query string is
+checked against its route's contract (domain/contracts.py) after each value took its declared type."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from chalice.app import Request
 
-from chalicelib.domain.decimals import ASCII_INTEGER
+from chalicelib.domain.contracts import Contract
+from chalicelib.domain.decimals import ASCII_INTEGER, ASCII_NUMBER
 from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from chalicelib.domain.labels import LABEL_KEY, MAX_LABELS, MAX_VALUE_LENGTH
+from chalicelib.domain.limits import MAX_LABELS
 from chalicelib.domain.storable import first_unstorable, unrepresentable
+from chalicelib.domain.validation import TYPE_WORDS
 
 JSON_TYPES = ("application/json", "application/problem+json")
-DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-MAX_CURSOR = 512
-LABEL_PREFIX = "label."
 
 
 def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
@@ -81,7 +80,7 @@ def request_path(request: Request) -> str:
     return (request.context or {}).get("path") or request.path
 
 
-def query(request: Request) -> Mapping[str, str]:
+def raw_query(request: Request) -> dict[str, str]:
     """The query parameters, each given at most once and storable (a NUL would reach SQL otherwise)."""
     params = request.query_params
     if not params:
@@ -98,78 +97,46 @@ def query(request: Request) -> Mapping[str, str]:
     return {name: params[name] for name in params}
 
 
-def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        if not ASCII_INTEGER.fullmatch(raw):
-            raise ValueError
-        value = int(raw)
-    except ValueError:  # not digits, or more digits than int() converts
-        raise ValidationFailed(
-            f"'{name}' must be an integer.", [FieldError(f"$.{name}", "must be an integer")]
-        ) from None
-    if not low <= value <= high:
-        raise ValidationFailed(
-            f"'{name}' must be between {low} and {high}.",
-            [FieldError(f"$.{name}", f"must be between {low} and {high}")],
-        )
-    return value
-
-
-def limit_param(params: Mapping[str, str]) -> int:
-    return int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-
-
-def bool_param(params: Mapping[str, str], name: str) -> bool | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    raise ValidationFailed(f"'{name}' must be true or false.", [FieldError(f"$.{name}", "must be true or false")])
-
-
-def label_params(params: Mapping[str, str]) -> dict[str, str]:
-    """``label.<key>=<value>`` query parameters; keys must be label keys (nothing else reaches SQL)."""
-    labels: dict[str, str] = {}
+def query_values(contract: Contract, raw: Mapping[str, str]) -> dict[str, Any]:
+    """The query string checked against its contract: each value converted to the declared type (text ->
+    integer, number, boolean), unknown parameters refused, defaults applied."""
+    properties = contract.json_schema.get("properties", {})
+    values: dict[str, Any] = {}
     errors: list[FieldError] = []
-    names = [name for name in params if name.startswith(LABEL_PREFIX)]
-    if len(names) > MAX_LABELS:
-        raise ValidationFailed(f"At most {MAX_LABELS} label filters.", [FieldError("$.label", f"at most {MAX_LABELS}")])
-    for name in names:
-        value = params[name]
-        key = name[len(LABEL_PREFIX) :]
-        if not LABEL_KEY.match(key):
-            errors.append(FieldError(f"$.{name}", "label keys are lower_snake_case"))
-        elif not value.strip() or len(value) > MAX_VALUE_LENGTH:
-            errors.append(FieldError(f"$.{name}", f"a label value is 1-{MAX_VALUE_LENGTH} characters"))
-        else:
-            labels[key] = value
+    for name, text in raw.items():
+        kind = properties.get(name, {}).get("type")
+        try:
+            values[name] = _convert(text, kind)
+        except ValueError:
+            errors.append(FieldError(f"$.{name}", f"must be {TYPE_WORDS.get(str(kind), kind)}"))
+    checked = {name: value for name, value in values.items() if f"$.{name}" not in {e.path for e in errors}}
+    errors += contract.errors(checked, unknown="unknown query parameter")
+    if sum(name.startswith("label.") for name in raw) > MAX_LABELS:
+        errors.append(FieldError("$.label", f"at most {MAX_LABELS} label filters"))
     if errors:
-        raise ValidationFailed("Invalid label filter.", errors)
-    return labels
+        names = sorted({e.path[2:] for e in errors if e.message == "unknown query parameter"})
+        detail = f"Unknown query parameter(s): {', '.join(names)}." if names else contract.detail
+        raise ValidationFailed(detail, sorted(errors, key=lambda e: e.path))
+    for name, prop in properties.items():
+        if name not in values and "default" in prop:
+            values[name] = prop["default"]
+    return values
 
 
-def encode_cursor(position: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(params: Mapping[str, str], check: Any) -> Any:
-    """Decodes ``?cursor=``; ``check`` validates the decoded position's shape (returns bool)."""
-    raw = params.get("cursor")
-    if raw is None or raw == "":
-        return None
-    try:
-        if len(raw) > MAX_CURSOR:
+def _convert(text: str, kind: object) -> Any:
+    if kind == "integer":
+        if not ASCII_INTEGER.fullmatch(text):
             raise ValueError
-        position = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if not check(position):
+        return int(text)  # may raise ValueError beyond int()'s digit limit
+    if kind == "number":
+        if not ASCII_NUMBER.fullmatch(text):
             raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(
-            "The cursor is not valid; use next_cursor from a previous page.",
-            [FieldError("$.cursor", "not a cursor this endpoint issued")],
-        ) from None
-    return position
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
+    if kind == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ValueError
+        return text.lower() == "true"
+    return text

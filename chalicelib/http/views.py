@@ -1,15 +1,45 @@
-"""Response shapes (the output models at the edge): database rows -> API JSON."""
+"""Response shapes, in one place: database rows and service results -> API JSON, and the JSON Schema of
+each response for the OpenAPI document (the output models at the edge)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from chalicelib.http.endpoint import rfc3339
+from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
 
+# --- serialisation ------------------------------------------------------------------------------
+def dumps(body: Any) -> str:
+    return json.dumps(body, default=_json_default, separators=(",", ":"))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _time(value: datetime | None) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+# --- workflows ----------------------------------------------------------------------------------
 def version_view(row: Row) -> dict[str, Any]:
     return {
         "workflow_id": row["workflow_id"],
@@ -69,3 +99,256 @@ def workflow_view(result: Row) -> dict[str, Any]:
         for v in result["versions"]
     ]
     return body
+
+
+# --- registrations -------------------------------------------------------------------------------
+def registration_view(row: Row) -> dict[str, Any]:
+    view = {
+        "registration_id": str(row["registration_id"]),
+        "status": row["status"],
+        "event": row["event"],
+        "workflow_id": row["workflow_id"],
+        "version": row["version"],
+        "image": row["image"],
+        "image_digest": row["image_digest"],
+        "container_image": row["container_image"],
+        "signature": row.get("signature"),  # {"verified", "key_id", "mode", "reason", "detail"}; None: not checked
+        "attempts": row["attempts"],
+        "created_at": rfc3339(row["created_at"]),
+        "finished_at": _time(row["finished_at"]),
+    }
+    if row["error_type"]:
+        view["error"] = {"type": row["error_type"], "title": row["error_title"], "detail": row["error_detail"]}
+        if row["error_errors"]:
+            view["error"]["errors"] = row["error_errors"]
+    return view
+
+
+# --- executions ---------------------------------------------------------------------------------
+def execution_view(row: Row) -> dict[str, Any]:
+    """The audit-trail record; ``parameters`` were redacted before they were stored."""
+    return {
+        "execution_id": row["execution_id"],
+        "status": row["status"],
+        "workflow_id": row["workflow_id"],
+        "version": row["version"],
+        "container_image": row["container_image"],
+        "pipeline_run_name": row["pipeline_run_name"],
+        "parameters": row["parameters"],
+        "redacted_parameters": row["redacted_parameters"],
+        "incident": row["incident"],
+        "message": row["message"],
+        "created_by": row["created_by"],
+        "created_at": _time(row["created_at"]),
+        "started_at": _time(row["started_at"]),
+        "finished_at": _time(row["finished_at"]),
+        "duration_seconds": duration_seconds(row["started_at"], row["finished_at"]),
+    }
+
+
+def event_view(row: Row) -> dict[str, Any]:
+    return {"from": row["from_status"], "to": row["to_status"], "message": row["message"],
+            "changed_by": row["changed_by"], "changed_at": _time(row["changed_at"])}
+
+
+def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
+    return {**execution_view(row), "events": [event_view(event) for event in events]}
+
+
+def stats_view(workflow_id: str, rows: Sequence[Row]) -> dict[str, Any]:
+    keys = ("version", "status", "executions", "pending", "running", "succeeded", "failed", "success_rate",
+            "mean_duration_seconds")
+    return {"workflow_id": workflow_id, "versions": [{key: row[key] for key in keys} for row in rows]}
+
+
+# --- response schemas (OpenAPI components) --------------------------------------------------------
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+TIMESTAMP = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+STRING_LIST = {"type": "array", "items": {"type": "string"}}
+SIGNATURE = {
+    "type": ["object", "null"],
+    "description": "Result of the image signature check at registration; null when none applied.",
+    "properties": {"verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]}},
+}
+_REGISTRATION_ERROR = {
+    "type": "object",
+    "required": ["type", "title", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
+                 "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
+                 "SignatureMissing, SignatureInvalid, InternalError."},
+        "title": {"type": "string"},
+        "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "path": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}  # fmt: skip
+
+RESPONSE_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "errors": {"type": "array", "items": {
+                "type": "object", "required": ["path", "message"],
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
+        },
+    },
+    "Version": {
+        "type": "object",
+        "properties": {
+            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
+            "description": {"type": "string"}, "labels": ref("Labels"), "container_image": {"type": "string"},
+            "parameters": {"type": "object"},
+            "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
+            "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
+            "created_at": TIMESTAMP, "created_by": {"type": "string"}, "enabled": {"type": "boolean"},
+            "is_latest": {"type": "boolean"}, "signature": SIGNATURE,
+        },
+    },
+    "VersionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Version")},
+                                                     "next_cursor": {"type": ["string", "null"]}}},
+    "StatusChangeRecord": {
+        "type": "object",
+        "properties": {"field": {"type": "string"}, "from": {"type": ["string", "null"]}, "to": {"type": "string"},
+                       "reason": {"type": "string"}, "changed_by": {"type": "string"}, "changed_at": TIMESTAMP},
+    },
+    "VersionHistory": {
+        "type": "object",
+        "properties": {
+            "workflow_id": {"type": "string"},
+            "items": {"type": "array", "items": {"allOf": [ref("Version"), {"type": "object", "properties": {
+                "status_changes": {"type": "array", "items": ref("StatusChangeRecord")}}}]}},
+            "workflow_changes": {"type": "array", "items": ref("StatusChangeRecord")},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "Workflow": {"allOf": [ref("Version"), {"type": "object", "properties": {
+        "latest_version": {"type": ["string", "null"]},
+        "versions": {"type": "array", "items": {"type": "object", "properties": {
+            "version": {"type": "string"}, "status": {"type": "string"}, "created_at": TIMESTAMP}}},
+    }}]},
+    "RollbackResult": {"type": "object", "properties": {
+        "workflow_id": {"type": "string"}, "latest_version": {"type": "string"},
+        "deprecated_versions": STRING_LIST}},
+    "Health": {"type": "object", "properties": {"status": {"type": "string"}, "database": {"type": "string"}}},
+    "Registration": {
+        "type": "object",
+        "required": ["registration_id", "status", "workflow_id", "version", "created_at"],
+        "properties": {
+            "registration_id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
+            "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},
+            "workflow_id": {"type": "string"}, "version": {"type": "string"},
+            "image": {"type": "string", "description": "The image as the resource names it."},
+            "image_digest": {"type": ["string", "null"], "description": "What the image reference resolved to."},
+            "container_image": {"type": ["string", "null"], "description": "The digest-pinned reference stored."},
+            "attempts": {"type": "integer"},
+            "signature": {"type": ["object", "null"], "description": "Signature check under SIGNATURE_POLICY_FILE; "
+                          "null when no check applied.", "properties": {
+                "verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]},
+                "mode": {"type": "string", "enum": ["warn", "enforce"]}, "reason": {"type": ["string", "null"]},
+                "detail": {"type": ["string", "null"]}}},
+            "error": {**_REGISTRATION_ERROR,
+                      "description": "Why it failed (or, while it waits for a retry, the problem being retried)."},
+            "created_at": TIMESTAMP, "finished_at": NULLABLE_TIMESTAMP,
+        },
+    },
+    "ParameterValidation": {
+        "type": "object", "required": ["valid", "errors", "parameters"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "errors": {"type": "array", "items": {"type": "object", "required": ["path", "message"], "properties": {
+                "path": {"type": "string", "description": "JSON path of the parameter, e.g. $.parameters.MEMORY_LIMIT"},
+                "message": {"type": "string", "description": "What to change; never quotes the value."}}}},
+            "parameters": {"type": "object", "description": f"Declared parameters with defaults applied; writeOnly "
+                                                            f"values shown as {REDACTED!r}."},
+            "redacted": {**STRING_LIST, "description": "Names of the writeOnly parameters shown redacted."},
+        },
+    },
+    "Execution": {
+        "type": "object",
+        "properties": {
+            "execution_id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": list(EXECUTION_STATUSES)},
+            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "container_image": {"type": "string"},
+            "pipeline_run_name": {"type": "string"},
+            "parameters": {"type": "object", "description": f"writeOnly values are stored and shown as {REDACTED!r}."},
+            "redacted_parameters": STRING_LIST,
+            "incident": ref("Incident"),
+            "message": {"type": ["string", "null"], "description": "Latest status message."},
+            "created_by": {"type": "string"}, "created_at": TIMESTAMP,
+            "started_at": NULLABLE_TIMESTAMP, "finished_at": NULLABLE_TIMESTAMP,
+            "duration_seconds": {"type": ["number", "null"], "description": "finished_at - started_at."},
+        },
+    },
+    "ExecutionDetail": {"allOf": [ref("Execution"), {"type": "object", "properties": {"events": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "from": {"type": ["string", "null"]}, "to": {"type": "string"}, "message": {"type": ["string", "null"]},
+            "changed_by": {"type": "string"}, "changed_at": TIMESTAMP}}}}}]},
+    "ExecutionStarted": {"allOf": [ref("Execution"), {"type": "object", "required": ["pipeline_run"], "properties": {
+        "pipeline_run": ref("PipelineRun")}}]},
+    "PipelineRun": {
+        "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+        "description": "A Tekton tekton.dev/v1 PipelineRun to create in the cluster (the only place writeOnly "
+                       "values are returned). Each parameter is a string in spec.params and reaches the step, which "
+                       "runs the digest-pinned image, as an environment variable of the same name. Labels "
+                       "kubernaut.ai/workflow-id, kubernaut.ai/workflow-version, kubernaut.ai/execution-id.",
+        "properties": {"apiVersion": {"const": "tekton.dev/v1"}, "kind": {"const": "PipelineRun"},
+                       "metadata": {"type": "object"}, "spec": {"type": "object"}},
+    },
+    "ExecutionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Execution")},
+                                                       "next_cursor": {"type": ["string", "null"]}}},
+    "SearchResults": {
+        "type": "object",
+        "required": ["results", "total"],
+        "properties": {
+            "total": {"type": "integer", "description": "Number of results returned."},
+            "results": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "rank": {"type": "integer"}, "workflow_id": {"type": "string"}, "version": {"type": "string"},
+                    "title": {"type": "string"}, "description": {"type": "string"}, "labels": {"type": "object"},
+                    "container_image": {"type": "string"},
+                    "signature": SIGNATURE,
+                    "score": {"type": "number", "minimum": 0, "maximum": 1,
+                              "description": "semantic + text + label_boost; order: score desc, workflow_id asc."},
+                    "explanation": {
+                        "type": "object",
+                        "properties": {
+                            "semantic": {"type": "number", "description": "0.3 x cosine similarity"},
+                            "text": {"type": "number", "description": "0.6 x BM25F full-text match / best possible"},
+                            "label_boost": {"type": "number",
+                                            "description": "0.1 (1 without query) x share of request labels "
+                                                           "declared with that value (1) or as * (0.5)"},
+                            "matched_labels": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            }},
+        },
+    },
+    "WorkflowStats": {
+        "type": "object",
+        "properties": {"workflow_id": {"type": "string"}, "versions": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "version": {"type": "string"}, "status": {"type": "string"},
+                "executions": {"type": "integer"}, "pending": {"type": "integer"}, "running": {"type": "integer"},
+                "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+                "success_rate": {"type": ["number", "null"],
+                                 "description": "succeeded / (succeeded + failed); null while none has finished."},
+                "mean_duration_seconds": {"type": ["number", "null"],
+                                          "description": "Mean finished_at - started_at of finished executions that "
+                                                         "started; null when there are none."},
+            }}}},
+    },
+}

@@ -44,31 +44,31 @@ class ApiKeyService:
         _check_scopes(scopes)
         key_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
-        with self._db.transaction() as cur:
-            store.insert(cur, key_id, token_hash(token), name, sorted(set(scopes)))
+        with self._db.transaction() as tx:
+            store.insert(tx, key_id, token_hash(token), name, sorted(set(scopes)))
         return key_id, token
 
     def ensure_dev_key(self, token: str) -> None:
         """The fixed local key of `make run` (DEV_API_KEY), with every scope. Never used in AWS."""
-        with self._db.transaction() as cur:
-            store.upsert(cur, DEV_KEY_ID, token_hash(token), "local development key", list(SCOPES))
+        with self._db.transaction() as tx:
+            store.upsert(tx, DEV_KEY_ID, token_hash(token), "local development key", list(SCOPES))
 
     def authenticate(self, token: str) -> Principal | None:
         if not token or len(token) > 512:
             return None
-        with self._db.cursor() as cur:
-            row = store.find_active(cur, token_hash(token))
+        with self._db.reading() as tx:
+            row = store.find_active(tx, token_hash(token))
         if row is None:
             return None
         return Principal(row["key_id"], row["name"], frozenset(row["scopes"]))
 
     def list(self) -> Sequence[Row]:
-        with self._db.cursor() as cur:
-            return store.list_all(cur)
+        with self._db.reading() as tx:
+            return store.list_all(tx)
 
     def revoke(self, key_id: str) -> bool:
-        with self._db.transaction() as cur:
-            return store.revoke(cur, key_id)
+        with self._db.transaction() as tx:
+            return store.revoke(tx, key_id)
 
 
 def _check_scopes(scopes: list[str]) -> None:

@@ -10,30 +10,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from psycopg2.extras import RealDictCursor
-
-from chalicelib.domain.errors import (
-    ContentConflict,
-    ErrorCollector,
-    ImmutableField,
-    InvalidTransition,
-    NotFound,
-)
+from chalicelib.domain.errors import ContentConflict, InvalidTransition, NotFound
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
+    EnabledChange,
     NewVersion,
-    check_enabled,
-    check_reason,
-    check_status,
+    Rollback,
+    StatusChange,
     check_transition,
-    check_workflow_id,
+    is_workflow_id,
 )
 from chalicelib.observability import logger
 from chalicelib.stores import workflow_store as store
-from chalicelib.stores.db import Database
+from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
 
 
@@ -44,7 +36,7 @@ class SearchIndexer(Protocol):
 
     def prepare(self, new: NewVersion) -> IndexEntry: ...
 
-    def index_version(self, cur: RealDictCursor, version_id: int, entry: IndexEntry) -> None: ...
+    def index_version(self, tx: UnitOfWork, version_id: int, entry: IndexEntry) -> None: ...
 
     def settle(self) -> None: ...
 
@@ -70,8 +62,8 @@ class CatalogService:
     def create_version(self, new: NewVersion, actor: str) -> CreateResult:
         """201 on a new version, 200 when identical content exists, ContentConflict otherwise."""
         entry = self.prepare(new)
-        with self._db.transaction() as cur:
-            result = self.create_version_in(cur, new, actor, entry)
+        with self._db.transaction() as tx:
+            result = self.create_version_in(tx, new, actor, entry)
         if result.created:
             self.settle()
         logger.info(
@@ -90,14 +82,14 @@ class CatalogService:
             self._indexer.settle()
 
     def create_version_in(
-        self, cur: RealDictCursor, new: NewVersion, actor: str, entry: IndexEntry | None
+        self, tx: UnitOfWork, new: NewVersion, actor: str, entry: IndexEntry | None
     ) -> CreateResult:
         """The create step inside a caller's transaction (the registration job writes its result too);
         ``entry`` comes from ``prepare``."""
-        store.ensure_workflow(cur, new.workflow_id)
-        row_id = store.insert_version(cur, new, actor)
+        store.ensure_workflow(tx, new.workflow_id)
+        row_id = store.insert_version(tx, new, actor)
         if row_id is None:
-            existing = store.get_version(cur, new.workflow_id, new.version)
+            existing = store.get_version(tx, new.workflow_id, new.version)
             assert existing is not None  # the conflicting row is committed and visible
             if existing["content_hash"].strip() != new.content_hash:
                 raise ContentConflict(
@@ -106,74 +98,58 @@ class CatalogService:
                     "bump the version to publish a change."
                 )
             return CreateResult(existing, created=False)
-        row = store.get_version_by_id(cur, row_id)
+        row = store.get_version_by_id(tx, row_id)
         assert row is not None
         if self._indexer is not None and entry is not None:
-            self._indexer.index_version(cur, row["id"], entry)
-        store.record_change(cur, new.workflow_id, new.version, "status", None, new.status, "created", actor)
+            self._indexer.index_version(tx, row["id"], entry)
+        store.record_change(tx, new.workflow_id, new.version, "status", None, new.status, "created", actor)
         return CreateResult(row, created=True)
 
-    def change_status(self, workflow_id: str, version: str, body: Mapping[str, Any], actor: str) -> Row:
-        _reject_fields(body, allowed={"status", "reason"}, what="a version's status")
-        problems = ErrorCollector()
-        target = check_status(body, problems)
-        reason = check_reason(body, problems)
-        problems.raise_if_any("The status change is not valid; see errors.")
+    def change_status(self, workflow_id: str, version: str, change: StatusChange, actor: str) -> Row:
+        target, reason = change.status, change.reason
         version = _version_in_path(version)
-        with self._db.transaction() as cur:
-            self._require_workflow(cur, workflow_id, lock=True)
-            row = self._require_version(cur, workflow_id, version)
+        with self._db.transaction() as tx:
+            self._require_workflow(tx, workflow_id, lock=True)
+            row = self._require_version(tx, workflow_id, version)
             check_transition(row["status"], target)
             if row["status"] != target:
-                store.set_version_status(cur, row["id"], target)
-                store.record_change(cur, workflow_id, version, "status", row["status"], target, reason, actor)
-            updated = self._require_version(cur, workflow_id, version)
+                store.set_version_status(tx, row["id"], target)
+                store.record_change(tx, workflow_id, version, "status", row["status"], target, reason, actor)
+            updated = self._require_version(tx, workflow_id, version)
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
 
-    def set_enabled(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
-        _reject_fields(body, allowed={"enabled", "reason"}, what="a workflow", others_immutable=True)
-        problems = ErrorCollector()
-        enabled = check_enabled(body, problems)
-        reason = check_reason(body, problems)
-        problems.raise_if_any("The change is not valid; see errors.")
-        with self._db.transaction() as cur:
-            self.set_enabled_in(cur, workflow_id, enabled, reason, actor)
+    def set_enabled(self, workflow_id: str, change: EnabledChange, actor: str) -> Row:
+        enabled, reason = change.enabled, change.reason
+        with self._db.transaction() as tx:
+            self.set_enabled_in(tx, workflow_id, enabled, reason, actor)
         logger.info("workflow enabled changed", extra={"workflow_id": workflow_id, "enabled": enabled})
         return self.get_workflow(workflow_id)
 
-    def set_enabled_in(self, cur: RealDictCursor, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:
-        current = self._require_workflow(cur, workflow_id, lock=True)
+    def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:
+        current = self._require_workflow(tx, workflow_id, lock=True)
         if current["enabled"] != enabled:
-            store.set_enabled(cur, workflow_id, enabled)
+            store.set_enabled(tx, workflow_id, enabled)
             store.record_change(
-                cur, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
+                tx, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
             )
 
-    def rollback(self, workflow_id: str, body: Mapping[str, Any], actor: str) -> Row:
-        _reject_fields(body, allowed={"to_version", "reason"}, what="a rollback")
-        problems = ErrorCollector()
-        to_version = ""
-        try:
-            to_version = normalize_version(body.get("to_version"))
-        except ValueError as exc:
-            problems.add("$.to_version", str(exc))
-        reason = check_reason(body, problems)
-        problems.raise_if_any("The rollback is not valid; see errors.")
-        with self._db.transaction() as cur:
-            self._require_workflow(cur, workflow_id, lock=True)
-            target = self._require_version(cur, workflow_id, to_version)
+    def rollback(self, workflow_id: str, request: Rollback, actor: str) -> Row:
+        to_version, reason = request.to_version, request.reason
+        with self._db.transaction() as tx:
+            self._require_workflow(tx, workflow_id, lock=True)
+            target = self._require_version(tx, workflow_id, to_version)
             if target["status"] != ACTIVE:
                 raise InvalidTransition(
                     f"Cannot roll back to {to_version}: it is {target['status']}, and only an active version can "
                     "become latest."
                 )
-            above = store.active_versions_above(cur, workflow_id, target)
+            above = store.active_versions_above(tx, workflow_id, target)
             deprecated = [row["version"] for row in above]
             for row in above:
-                store.set_version_status(cur, row["id"], DEPRECATED)
+                store.set_version_status(tx, row["id"], DEPRECATED)
                 store.record_change(
-                    cur,
+                    tx,
                     workflow_id,
                     row["version"],
                     "status",
@@ -190,24 +166,24 @@ class CatalogService:
 
     # --- reads --------------------------------------------------------------------------------
     def get_workflow(self, workflow_id: str) -> Row:
-        with self._db.cursor() as cur:
-            workflow = self._require_workflow(cur, workflow_id)
-            latest = store.latest_version(cur, workflow_id)
-            summaries = store.version_summaries(cur, workflow_id)
+        with self._db.reading() as tx:
+            workflow = self._require_workflow(tx, workflow_id)
+            latest = store.latest_version(tx, workflow_id)
+            summaries = store.version_summaries(tx, workflow_id)
         return {"workflow": workflow, "latest": latest, "versions": summaries}
 
     def get_version(self, workflow_id: str, version: str) -> Row:
         version = _version_in_path(version)
-        with self._db.cursor() as cur:
-            return self._require_version(cur, workflow_id, version)
+        with self._db.reading() as tx:
+            return self._require_version(tx, workflow_id, version)
 
     def history(
         self, workflow_id: str, limit: int, after: list[Any] | None
     ) -> tuple[Sequence[Row], Sequence[Row], Any]:
-        with self._db.cursor() as cur:
-            self._require_workflow(cur, workflow_id)
-            rows = store.list_versions(cur, workflow_id, limit + 1, after)
-            changes = store.changes(cur, workflow_id)
+        with self._db.reading() as tx:
+            self._require_workflow(tx, workflow_id)
+            rows = store.list_versions(tx, workflow_id, limit + 1, after)
+            changes = store.changes(tx, workflow_id)
         if len(rows) > limit:
             rows = rows[:limit]
             return rows, changes, version_position(rows[-1])
@@ -222,25 +198,25 @@ class CatalogService:
         limit: int,
         after: str | None,
     ) -> Page:
-        with self._db.cursor() as cur:
-            rows = store.list_latest(cur, status, enabled, signal_type, labels, limit + 1, after)
+        with self._db.reading() as tx:
+            rows = store.list_latest(tx, status, enabled, signal_type, labels, limit + 1, after)
         if len(rows) > limit:
             return Page(rows[:limit], rows[limit - 1]["workflow_id"])
         return Page(rows, None)
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod
-    def _require_workflow(cur: RealDictCursor, workflow_id: str, lock: bool = False) -> Row:
-        if check_workflow_id(workflow_id):
+    def _require_workflow(tx: UnitOfWork, workflow_id: str, lock: bool = False) -> Row:
+        if not is_workflow_id(workflow_id):
             raise NotFound(f"No workflow '{workflow_id}'.")
-        row = store.lock_workflow(cur, workflow_id) if lock else store.get_workflow(cur, workflow_id)
+        row = store.lock_workflow(tx, workflow_id) if lock else store.get_workflow(tx, workflow_id)
         if row is None:
             raise NotFound(f"No workflow '{workflow_id}'.")
         return row
 
     @staticmethod
-    def _require_version(cur: RealDictCursor, workflow_id: str, version: str) -> Row:
-        row = store.get_version(cur, workflow_id, version)
+    def _require_version(tx: UnitOfWork, workflow_id: str, version: str) -> Row:
+        row = store.get_version(tx, workflow_id, version)
         if row is None:
             raise NotFound(f"Workflow '{workflow_id}' has no version {version}.")
         return row
@@ -249,40 +225,6 @@ class CatalogService:
 def version_position(row: Row) -> list[Any]:
     """Where a version stands in history order (SemVer precedence, then id): a keyset cursor."""
     return [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]]
-
-
-# Fields of a stored version that no request may change (content and identity).
-IMMUTABLE_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "labels",
-        "container_image",
-        "parameters",
-        "version",
-        "workflow_id",
-        "content_hash",
-        "created_at",
-        "created_by",
-        "status",
-        "enabled",
-    }
-)
-
-
-def _reject_fields(body: Mapping[str, Any], allowed: set[str], what: str, others_immutable: bool = False) -> None:
-    """Immutable fields are a 409 immutable-field; unknown ones a 400, unless every other is immutable."""
-    extra = set(body) - allowed
-    immutable = sorted(extra if others_immutable else extra & IMMUTABLE_FIELDS)
-    if immutable:
-        raise ImmutableField(
-            f"{', '.join(immutable)} cannot be changed on {what}; only {', '.join(sorted(allowed))} can. "
-            "Versions are immutable: publish a new version to change content.",
-        )
-    problems = ErrorCollector()
-    for key in sorted(extra):
-        problems.add(f"$.{key}", "unknown field")
-    problems.raise_if_any("The request has unknown fields; see errors.")
 
 
 def _version_in_path(raw: str) -> str:

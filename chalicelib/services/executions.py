@@ -25,7 +25,7 @@ from chalicelib.domain.executions import (
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
-from chalicelib.domain.workflows import ACTIVE, check_workflow_id
+from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database
@@ -61,9 +61,9 @@ class ExecutionService:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
         version = _version_in_path(version)
         row = None
-        if not check_workflow_id(workflow_id):
-            with self._db.cursor() as cur:
-                row = store.version_for_execution(cur, workflow_id, version)
+        if is_workflow_id(workflow_id):
+            with self._db.reading() as tx:
+                row = store.version_for_execution(tx, workflow_id, version)
         if row is None:
             raise NotFound(f"Workflow '{workflow_id}' has no version {version}.")
         schema = row["parameters"]
@@ -79,11 +79,11 @@ class ExecutionService:
     def start(self, request: ExecutionRequest, actor: str) -> StartedExecution:
         """Validates and records a pending execution, in one transaction; returns its PipelineRun."""
         execution_id = str(uuid.uuid4())
-        with self._db.transaction() as cur:
-            workflow = store.share_workflow(cur, request.workflow_id)
+        with self._db.transaction() as tx:
+            workflow = store.share_workflow(tx, request.workflow_id)
             if workflow is None:
                 raise NotFound(f"No workflow '{request.workflow_id}'.")
-            row = _executable(request, workflow, store.version_for_execution(cur, request.workflow_id, request.version))
+            row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
             schema = row["parameters"]
             errors, values = validate_parameters(schema, request.parameters)
             errors += redaction_marker_errors(schema, values)
@@ -98,14 +98,14 @@ class ExecutionService:
                 image=row["container_image"], schema=schema, values=values,
                 incident_id=request.incident_id,
             )
-            stored = store.insert_execution(cur, NewExecution(
+            stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
                 redacted_parameters=sorted(write_only_names(schema) & set(values)), incident=request.incident,
                 incident_id=request.incident_id, pipeline_run_name=pipeline_run_name(request.workflow_id, execution_id),
                 created_by=actor,
             ))
-            store.insert_event(cur, execution_id, None, stored["status"], None, actor)
+            store.insert_event(tx, execution_id, None, stored["status"], None, actor)
         bind(execution_id=execution_id)
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
@@ -115,13 +115,13 @@ class ExecutionService:
 
     def update_status(self, execution_id: str, update: StatusUpdate, actor: str) -> Row:
         execution_id = _execution_id_in_path(execution_id)
-        with self._db.transaction() as cur:
-            current = store.lock_execution(cur, execution_id)
+        with self._db.transaction() as tx:
+            current = store.lock_execution(tx, execution_id)
             if current is None:
                 raise NotFound(f"No execution '{execution_id}'.")
             check_execution_transition(execution_id, current["status"], update.status)
-            updated = store.set_status(cur, execution_id, update.status, update.message, update.status in TERMINAL)
-            store.insert_event(cur, execution_id, current["status"], update.status, update.message, actor)
+            updated = store.set_status(tx, execution_id, update.status, update.message, update.status in TERMINAL)
+            store.insert_event(tx, execution_id, current["status"], update.status, update.message, actor)
         logger.info("execution status changed", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": update.status,
@@ -130,17 +130,17 @@ class ExecutionService:
 
     def get(self, execution_id: str) -> tuple[Row, Sequence[Row]]:
         execution_id = _execution_id_in_path(execution_id)
-        with self._db.cursor() as cur:
-            row = store.get_execution(cur, execution_id)
+        with self._db.reading() as tx:
+            row = store.get_execution(tx, execution_id)
             if row is None:
                 raise NotFound(f"No execution '{execution_id}'.")
-            return row, store.events(cur, execution_id)
+            return row, store.events(tx, execution_id)
 
     def list_executions(
         self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None
     ) -> ExecutionPage:
-        with self._db.cursor() as cur:
-            rows = store.list_executions(cur, workflow_id, version, status, limit + 1, before_id)
+        with self._db.reading() as tx:
+            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id)
         if len(rows) > limit:
             rows = rows[:limit]
             return ExecutionPage(rows, rows[-1]["id"])
@@ -148,9 +148,9 @@ class ExecutionService:
 
     def stats(self, workflow_id: str) -> Sequence[Row]:
         rows: Sequence[Row] = []
-        if not check_workflow_id(workflow_id):
-            with self._db.cursor() as cur:
-                rows = store.version_stats(cur, workflow_id)
+        if is_workflow_id(workflow_id):
+            with self._db.reading() as tx:
+                rows = store.version_stats(tx, workflow_id)
         if not rows:
             raise NotFound(f"No workflow '{workflow_id}'.")
         return rows

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +29,7 @@ from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED, SCHEMA_INV
 from chalicelib.domain.errors import ContentConflict, FieldError, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
-from chalicelib.domain.resource import DELETED, WorkflowResource, parse_event
+from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
@@ -108,14 +108,13 @@ class RegistrationService:
         self._dispatcher = dispatcher
         self._leases = leases or Leases()
 
-    def submit(self, body: Mapping[str, Any], actor: str, correlation_id: str | None) -> tuple[Row, bool]:
-        """Validates and records the event, queues its job once; returns (registration, queued now)."""
-        event = parse_event(body)
+    def submit(self, event: ResourceEvent, actor: str, correlation_id: str | None) -> tuple[Row, bool]:
+        """Records the event, queues its job once; returns (registration, queued now)."""
         resource = event.resource
-        with self._db.transaction() as cur:
-            row, created = store.insert(cur, event.event, resource, actor, correlation_id)
+        with self._db.transaction() as tx:
+            row, created = store.insert(tx, event.event, resource, actor, correlation_id)
             registration_id = str(row["registration_id"])
-            due = None if created else store.requeue_if_due(cur, registration_id, self._leases.pending_seconds)
+            due = None if created else store.requeue_if_due(tx, registration_id, self._leases.pending_seconds)
         ids = {"registration_id": str(row["registration_id"]), "workflow_id": resource.workflow_id,
                "version": resource.version, "correlation_id": correlation_id}  # fmt: skip
         if not created:
@@ -127,15 +126,15 @@ class RegistrationService:
             self._dispatcher.dispatch(JobMessage(str(row["registration_id"]), correlation_id))
         except Exception:
             logger.exception("could not queue the registration job", extra=ids)
-            with self._db.transaction() as cur:
-                store.delete_pending(cur, str(row["registration_id"]))
+            with self._db.transaction() as tx:
+                store.delete_pending(tx, str(row["registration_id"]))
             raise ServiceUnavailable("The registration could not be queued; send the event again.") from None
         logger.info("registration queued", extra={**ids, "event": event.event, "resource": resource.key})
         return row, True
 
     def get(self, registration_id: str) -> Row:
-        with self._db.cursor() as cur:
-            row = store.get(cur, registration_id) if _is_uuid(registration_id) else None
+        with self._db.reading() as tx:
+            row = store.get(tx, registration_id) if _is_uuid(registration_id) else None
         if row is None:
             raise NotFound(f"No registration '{registration_id}'.")
         return row
@@ -146,9 +145,9 @@ class RegistrationService:
 
         ``make run`` calls it at start and periodically; in AWS a scheduled function does (app.py).
         """
-        with self._db.transaction() as cur:
-            abandoned = store.abandon(cur, self._leases.max_attempts, INTERNAL_ERROR, TITLES[INTERNAL_ERROR])
-            due = store.due_again(cur, self._leases.pending_seconds, batch)
+        with self._db.transaction() as tx:
+            abandoned = store.abandon(tx, self._leases.max_attempts, INTERNAL_ERROR, TITLES[INTERNAL_ERROR])
+            due = store.due_again(tx, self._leases.pending_seconds, batch)
         for row in abandoned:
             logger.warning("registration abandoned after repeated worker failures", extra=_row_ids(row))
             metrics.count(metrics.REGISTRATIONS_FAILED, registration_id=str(row["registration_id"]),
@@ -212,8 +211,8 @@ class RegistrationJob:
             clear_bound()
 
     def _claim(self, registration_id: str) -> Row | None:
-        with self._db.transaction() as cur:
-            return store.claim(cur, registration_id, self._keeper.owner, self._leases.seconds)
+        with self._db.transaction() as tx:
+            return store.claim(tx, registration_id, self._keeper.owner, self._leases.seconds)
 
     def _attempt(self, registration_id: str, row: Row, resource: WorkflowResource, final: bool, actor: str) -> str:
         try:
@@ -244,8 +243,8 @@ class RegistrationJob:
             raise
 
     def _release_for_retry(self, registration_id: str, error: RegistryError) -> None:
-        with self._db.transaction() as cur:
-            store.release_for_retry(cur, registration_id, error.reason, error.detail)
+        with self._db.transaction() as tx:
+            store.release_for_retry(tx, registration_id, error.reason, error.detail)
 
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         reference = parse_image_reference(resource.image)  # validated at submit
@@ -276,26 +275,26 @@ class RegistrationJob:
     def _write_version(self, registration_id: str, resource: WorkflowResource, new: NewVersion,
                        entry: IndexEntry | None, resolved: ResolvedImage, signature: SignatureResult | None,
                        actor: str) -> None:
-        with self._db.transaction() as cur:
-            self._catalog.create_version_in(cur, new, actor, entry)
-            self._catalog.set_enabled_in(cur, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
-            store.succeed(cur, registration_id, resolved.digest, resolved.pinned)
+        with self._db.transaction() as tx:
+            self._catalog.create_version_in(tx, new, actor, entry)
+            self._catalog.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
+            store.succeed(tx, registration_id, resolved.digest, resolved.pinned)
             if signature is not None:
-                signature_store.record_on_registration(cur, registration_id, signature)
-                signature_store.record_on_version(cur, new.workflow_id, new.version, signature)
+                signature_store.record_on_registration(tx, registration_id, signature)
+                signature_store.record_on_version(tx, new.workflow_id, new.version, signature)
 
     def _disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         _once_more(lambda: self._write_disable(registration_id, resource, actor))
 
     def _write_disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
-        with self._db.transaction() as cur:
+        with self._db.transaction() as tx:
             try:
                 self._catalog.set_enabled_in(
-                    cur, resource.workflow_id, False, f"RemediationWorkflow {resource.key} was deleted", actor
+                    tx, resource.workflow_id, False, f"RemediationWorkflow {resource.key} was deleted", actor
                 )
             except NotFound:
                 logger.info("deleted resource never registered a workflow; nothing to disable")
-            store.succeed(cur, registration_id, None, None)
+            store.succeed(tx, registration_id, None, None)
 
     def _fail(self, registration_id: str, failure: RegistrationFailed) -> str:
         _once_more(lambda: self._write_failure(registration_id, failure))
@@ -305,12 +304,12 @@ class RegistrationJob:
 
     def _write_failure(self, registration_id: str, failure: RegistrationFailed) -> None:
         title = TITLES.get(failure.reason, "The registration failed")
-        with self._db.transaction() as cur:
+        with self._db.transaction() as tx:
             store.fail(
-                cur, registration_id, failure.reason, title, failure.detail, failure.errors, failure.image_digest
+                tx, registration_id, failure.reason, title, failure.detail, failure.errors, failure.image_digest
             )
             if failure.signature is not None:
-                signature_store.record_on_registration(cur, registration_id, failure.signature)
+                signature_store.record_on_registration(tx, registration_id, failure.signature)
 
 
 class LeaseKeeper:
@@ -349,8 +348,8 @@ class LeaseKeeper:
             if not held:
                 continue
             try:
-                with self._db.transaction() as cur:
-                    store.renew_leases(cur, held, self.owner, self._lease_seconds)
+                with self._db.transaction() as tx:
+                    store.renew_leases(tx, held, self.owner, self._lease_seconds)
             except Exception:  # the database is away: the leases may lapse and the sweeper re-runs those jobs
                 logger.warning("could not renew registration leases", extra={"registrations": len(held)})
 

@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from psycopg2.extras import RealDictCursor
-
 from chalicelib import metrics
 from chalicelib.adapters.embeddings import Embedder
 from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
@@ -33,7 +31,7 @@ from chalicelib.domain.search import (
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.observability import logger
 from chalicelib.stores import search_store as store
-from chalicelib.stores.db import Database
+from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
 
 # With a query, the nearest POOL_FACTOR x top_k (at least MIN_POOL) filtered versions are re-scored
@@ -72,7 +70,7 @@ class SearchService:
         with self._db.transaction() as cur:
             self._check_vectors(cur)
 
-    def _check_vectors(self, cur: RealDictCursor) -> bool:
+    def _check_vectors(self, cur: UnitOfWork) -> bool:
         """True when vectors of the configured provider can be written and searched."""
         if self._ready:
             return True
@@ -102,7 +100,7 @@ class SearchService:
         vector = self._embedder.embed([embedding_text(new.title, new.description)])[0]
         return IndexEntry(*document_fields(new.title, new.description, new.labels), vector=list(vector))
 
-    def index_version(self, cur: RealDictCursor, version_id: int, entry: IndexEntry) -> None:
+    def index_version(self, cur: UnitOfWork, version_id: int, entry: IndexEntry) -> None:
         """Writes the entry of a just-inserted version, in the caller's transaction. The vector is kept only
         when the stored vectors come from the configured provider (else it waits for the re-embed command)."""
         vector = entry.vector if self._check_vectors(cur) else None

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from psycopg2.extras import RealDictCursor
-
+from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
 
-def insert(cur: RealDictCursor, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
-    cur.execute(
+def insert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
+    tx.execute(
         "INSERT INTO api_keys (key_id, token_sha256, name, scopes) VALUES (%s, %s, %s, %s)",
         (key_id, token_sha256, name, scopes),
     )
 
 
-def upsert(cur: RealDictCursor, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
-    cur.execute(
+def upsert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
+    tx.execute(
         """INSERT INTO api_keys (key_id, token_sha256, name, scopes) VALUES (%s, %s, %s, %s)
            ON CONFLICT (key_id) DO UPDATE
            SET token_sha256 = EXCLUDED.token_sha256, name = EXCLUDED.name, scopes = EXCLUDED.scopes,
@@ -26,19 +25,19 @@ def upsert(cur: RealDictCursor, key_id: str, token_sha256: str, name: str, scope
     )
 
 
-def find_active(cur: RealDictCursor, token_sha256: str) -> Row | None:
-    cur.execute(
+def find_active(tx: UnitOfWork, token_sha256: str) -> Row | None:
+    tx.execute(
         "SELECT key_id, name, scopes FROM api_keys WHERE token_sha256 = %s AND revoked_at IS NULL",
         (token_sha256,),
     )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def list_all(cur: RealDictCursor) -> Sequence[Row]:
-    cur.execute("SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id")
-    return cur.fetchall()
+def list_all(tx: UnitOfWork) -> Sequence[Row]:
+    tx.execute("SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id")
+    return tx.fetchall()
 
 
-def revoke(cur: RealDictCursor, key_id: str) -> bool:
-    cur.execute("UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL", (key_id,))
-    return cur.rowcount == 1
+def revoke(tx: UnitOfWork, key_id: str) -> bool:
+    tx.execute("UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL", (key_id,))
+    return tx.rowcount == 1

@@ -22,9 +22,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 import psycopg2
 import psycopg2.extensions
@@ -32,6 +33,7 @@ import psycopg2.extras
 from pgvector.psycopg2 import register_vector
 
 from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.stores.rows import Row
 
 ConnectionFactory = Callable[[], "psycopg2.extensions.connection"]
 
@@ -74,6 +76,40 @@ def dsn_factory(dsn: str | Callable[[], str]) -> ConnectionFactory:
 def default_pool_size() -> int:
     """One connection in a Lambda execution environment (one request at a time), a few for local threads."""
     return 1 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else 10
+
+
+class UnitOfWork:
+    """One transaction (or, from ``Database.reading``, autocommit statements on one connection).
+
+    Services hand it to store functions to make several of them one atomic write; only store modules
+    run SQL on it (``execute`` and friends), so no cursor crosses a service boundary.
+    """
+
+    def __init__(self, cursor: psycopg2.extras.RealDictCursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        self._cursor.execute(sql, params)
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> Sequence[Row]:
+        return self._cursor.fetchall()
+
+    def one(self) -> Row:
+        """The row a statement always returns (an aggregate, or RETURNING of a row the caller holds)."""
+        row = self._cursor.fetchone()
+        if row is None:
+            raise LookupError("the statement returned no row")
+        return row
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def copy_from_csv(self, sql: str, data: TextIO) -> None:
+        self._cursor.copy_expert(sql, data)
 
 
 @dataclass
@@ -170,18 +206,18 @@ class Database:
 
     # --- statements --------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:
-        """A cursor inside one transaction: committed on success, rolled back on any error."""
+    def transaction(self) -> Iterator[UnitOfWork]:
+        """One transaction: committed on success, rolled back on any error."""
         with self._connection() as conn:
             nested = not conn.autocommit
             if nested:  # already inside this thread's transaction: take part in it
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    yield cur
+                    yield UnitOfWork(cur)
                 return
             try:
                 conn.autocommit = False
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    yield cur
+                    yield UnitOfWork(cur)
                 conn.commit()
             except psycopg2.OperationalError as exc:
                 # A lost connection, or a deadlock / serialization failure on a live one: either way the
@@ -198,12 +234,12 @@ class Database:
                     conn.autocommit = True
 
     @contextmanager
-    def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
-        """A cursor in autocommit mode, for single statements (or the current transaction when nested)."""
+    def reading(self) -> Iterator[UnitOfWork]:
+        """Statements in autocommit mode, for reads and single writes (or the current transaction when nested)."""
         with self._connection() as conn:
             try:
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    yield cur
+                    yield UnitOfWork(cur)
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 # A lost connection is closed by now (check-in discards it); a cancelled statement
                 # leaves a usable one.
@@ -219,8 +255,8 @@ class Database:
 
     def ping(self) -> bool:
         try:
-            with self.cursor() as cur:
-                cur.execute("SELECT 1")
+            with self.reading() as uow:
+                uow.execute("SELECT 1")
                 return True
         except (ServiceUnavailable, psycopg2.Error):
             return False

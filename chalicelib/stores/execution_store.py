@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg2.extras import Json, RealDictCursor
+from psycopg2.extras import Json
 
-from chalicelib.stores.rows import Row, fetch_one
+from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.rows import Row
 
 EXECUTION_COLUMNS = """
     e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.container_image, e.parameters,
@@ -31,31 +32,31 @@ class NewExecution:
     created_by: str
 
 
-def share_workflow(cur: RealDictCursor, workflow_id: str) -> Row | None:
+def share_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
     """Reads the workflow and holds a share lock until commit, so a concurrent disable, deprecation
     or rollback (which lock the row FOR UPDATE) cannot slip between the check and the insert."""
-    cur.execute("SELECT workflow_id, enabled FROM workflows WHERE workflow_id = %s FOR SHARE", (workflow_id,))
-    return cur.fetchone()
+    tx.execute("SELECT workflow_id, enabled FROM workflows WHERE workflow_id = %s FOR SHARE", (workflow_id,))
+    return tx.fetchone()
 
 
-def version_for_execution(cur: RealDictCursor, workflow_id: str, version: str | None) -> Row | None:
+def version_for_execution(tx: UnitOfWork, workflow_id: str, version: str | None) -> Row | None:
     """The named version, or the latest active one when ``version`` is None."""
     if version is None:
-        cur.execute(
+        tx.execute(
             "SELECT version, status, container_image, parameters FROM latest_versions WHERE workflow_id = %s",
             (workflow_id,),
         )
     else:
-        cur.execute(
+        tx.execute(
             """SELECT version, status, container_image, parameters FROM workflow_versions
                WHERE workflow_id = %s AND version = %s""",
             (workflow_id, version),
         )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def insert_execution(cur: RealDictCursor, new: NewExecution) -> Row:
-    cur.execute(
+def insert_execution(tx: UnitOfWork, new: NewExecution) -> Row:
+    tx.execute(
         f"""INSERT INTO executions AS e
                (execution_id, workflow_id, version, container_image, parameters, redacted_parameters,
                 incident, incident_id, pipeline_run_name, status, created_by)
@@ -64,28 +65,28 @@ def insert_execution(cur: RealDictCursor, new: NewExecution) -> Row:
         (new.execution_id, new.workflow_id, new.version, new.container_image, Json(new.parameters),
          new.redacted_parameters, Json(new.incident), new.incident_id, new.pipeline_run_name, new.created_by),
     )
-    return fetch_one(cur)
+    return tx.one()
 
 
 def insert_event(
-    cur: RealDictCursor, execution_id: str, from_status: str | None, to_status: str, message: str | None, actor: str
+    tx: UnitOfWork, execution_id: str, from_status: str | None, to_status: str, message: str | None, actor: str
 ) -> None:
-    cur.execute(
+    tx.execute(
         """INSERT INTO execution_events (execution_id, from_status, to_status, message, changed_by)
            VALUES (%s, %s, %s, %s, %s)""",
         (execution_id, from_status, to_status, message, actor),
     )
 
 
-def lock_execution(cur: RealDictCursor, execution_id: str) -> Row | None:
-    cur.execute(f"SELECT {EXECUTION_COLUMNS} FROM executions e WHERE e.execution_id = %s FOR UPDATE", (execution_id,))
-    return cur.fetchone()
+def lock_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
+    tx.execute(f"SELECT {EXECUTION_COLUMNS} FROM executions e WHERE e.execution_id = %s FOR UPDATE", (execution_id,))
+    return tx.fetchone()
 
 
-def set_status(cur: RealDictCursor, execution_id: str, status: str, message: str | None, terminal: bool) -> Row:
+def set_status(tx: UnitOfWork, execution_id: str, status: str, message: str | None, terminal: bool) -> Row:
     """Moves to ``status``: entering running sets started_at, a terminal status sets finished_at
     (both from the transaction's clock, the same instant as the event row)."""
-    cur.execute(
+    tx.execute(
         f"""UPDATE executions AS e SET
                 status = %(status)s,
                 message = coalesce(%(message)s, e.message),
@@ -96,25 +97,25 @@ def set_status(cur: RealDictCursor, execution_id: str, status: str, message: str
             RETURNING {EXECUTION_COLUMNS}""",
         {"status": status, "message": message, "terminal": terminal, "execution_id": execution_id},
     )
-    return fetch_one(cur)
+    return tx.one()
 
 
-def get_execution(cur: RealDictCursor, execution_id: str) -> Row | None:
-    cur.execute(f"SELECT {EXECUTION_COLUMNS} FROM executions e WHERE e.execution_id = %s", (execution_id,))
-    return cur.fetchone()
+def get_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
+    tx.execute(f"SELECT {EXECUTION_COLUMNS} FROM executions e WHERE e.execution_id = %s", (execution_id,))
+    return tx.fetchone()
 
 
-def events(cur: RealDictCursor, execution_id: str) -> Sequence[Row]:
-    cur.execute(
+def events(tx: UnitOfWork, execution_id: str) -> Sequence[Row]:
+    tx.execute(
         """SELECT from_status, to_status, message, changed_by, changed_at
            FROM execution_events WHERE execution_id = %s ORDER BY id""",
         (execution_id,),
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
 def list_executions(
-    cur: RealDictCursor,
+    tx: UnitOfWork,
     workflow_id: str | None,
     version: str | None,
     status: str | None,
@@ -131,22 +132,22 @@ def list_executions(
     if before_id is not None:
         conditions.append("e.id < %s")
         params.append(before_id)
-    cur.execute(
+    tx.execute(
         f"""SELECT {EXECUTION_COLUMNS} FROM executions e
             WHERE {" AND ".join(conditions)} ORDER BY e.id DESC LIMIT %s""",
         [*params, limit],
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
-def version_stats(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
+def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
     """Per-version statistics of a workflow in one statement; no rows when the workflow does not exist.
 
     success_rate = succeeded / (succeeded + failed), NULL while nothing has finished.
     mean_duration_seconds = mean of finished_at - started_at over finished executions that started
     (an execution failed while pending has no duration), NULL when there are none.
     """
-    cur.execute(
+    tx.execute(
         """SELECT v.version, v.status,
                   count(e.id) AS executions,
                   count(e.id) FILTER (WHERE e.status = 'pending') AS pending,
@@ -165,4 +166,4 @@ def version_stats(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
            ORDER BY v.major DESC, v.minor DESC, v.patch DESC, v.prerelease_key DESC, v.build DESC, v.id DESC""",
         (workflow_id,),
     )
-    return cur.fetchall()
+    return tx.fetchall()

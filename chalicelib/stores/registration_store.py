@@ -6,20 +6,21 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg2.extras import Json, RealDictCursor
+from psycopg2.extras import Json
 
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.resource import WorkflowResource
-from chalicelib.stores.rows import Row, fetch_one
+from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.rows import Row
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
 
 def insert(
-    cur: RealDictCursor, event: str, resource: WorkflowResource, requested_by: str, correlation_id: str | None
+    tx: UnitOfWork, event: str, resource: WorkflowResource, requested_by: str, correlation_id: str | None
 ) -> tuple[Row, bool]:
     """Inserts a pending registration; returns (row, created). The same delivery returns the existing row."""
-    cur.execute(
+    tx.execute(
         """INSERT INTO registrations (registration_id, resource_uid, generation, event, resource, workflow_id,
                                       version, image, requested_by, correlation_id)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -30,33 +31,33 @@ def insert(
             resource.workflow_id, resource.version, resource.image, requested_by, correlation_id,
         ),
     )  # fmt: skip
-    row = cur.fetchone()
+    row = tx.fetchone()
     if row is not None:
         return row, True
-    cur.execute(
+    tx.execute(
         "SELECT * FROM registrations WHERE resource_uid = %s AND generation = %s AND event = %s",
         (resource.uid, resource.generation, event),
     )
-    return fetch_one(cur), False
+    return tx.one(), False
 
 
-def get(cur: RealDictCursor, registration_id: str) -> Row | None:
-    cur.execute("SELECT * FROM registrations WHERE registration_id = %s", (registration_id,))
-    return cur.fetchone()
+def get(tx: UnitOfWork, registration_id: str) -> Row | None:
+    tx.execute("SELECT * FROM registrations WHERE registration_id = %s", (registration_id,))
+    return tx.fetchone()
 
 
-def delete_pending(cur: RealDictCursor, registration_id: str) -> None:
+def delete_pending(tx: UnitOfWork, registration_id: str) -> None:
     """Undoes an insert whose job could not be queued, so the next delivery queues it again."""
-    cur.execute("DELETE FROM registrations WHERE registration_id = %s AND status = 'pending'", (registration_id,))
+    tx.execute("DELETE FROM registrations WHERE registration_id = %s AND status = 'pending'", (registration_id,))
 
 
-def claim(cur: RealDictCursor, registration_id: str, owner: str, lease_seconds: float) -> Row | None:
+def claim(tx: UnitOfWork, registration_id: str, owner: str, lease_seconds: float) -> Row | None:
     """Marks a pending registration running under ``owner``'s lease and counts the attempt.
 
     A running one is claimed again only once its lease expired (its worker died; the job is
     idempotent). None when it is finished or another worker holds it.
     """
-    cur.execute(
+    tx.execute(
         """UPDATE registrations
               SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
                   lease_owner = %s, lease_expires_at = clock_timestamp() + make_interval(secs => %s)
@@ -65,22 +66,22 @@ def claim(cur: RealDictCursor, registration_id: str, owner: str, lease_seconds: 
         RETURNING *""",
         (owner, lease_seconds, registration_id),
     )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def renew_leases(cur: RealDictCursor, registration_ids: list[str], owner: str, lease_seconds: float) -> int:
+def renew_leases(tx: UnitOfWork, registration_ids: list[str], owner: str, lease_seconds: float) -> int:
     """Extends the leases ``owner`` holds on running registrations; returns how many it still holds."""
-    cur.execute(
+    tx.execute(
         """UPDATE registrations SET lease_expires_at = clock_timestamp() + make_interval(secs => %s)
             WHERE registration_id = ANY(%s::uuid[]) AND lease_owner = %s AND status = 'running'""",
         (lease_seconds, registration_ids, owner),
     )
-    return cur.rowcount
+    return tx.rowcount
 
 
-def requeue_if_due(cur: RealDictCursor, registration_id: str, pending_seconds: float) -> Row | None:
+def requeue_if_due(tx: UnitOfWork, registration_id: str, pending_seconds: float) -> Row | None:
     """The registration, marked as queued now, if its job looks lost (as in ``due_again``); else None."""
-    cur.execute(
+    tx.execute(
         """UPDATE registrations SET queued_at = clock_timestamp()
             WHERE registration_id = %s
               AND ((status = 'running' AND lease_expires_at < clock_timestamp())
@@ -88,13 +89,13 @@ def requeue_if_due(cur: RealDictCursor, registration_id: str, pending_seconds: f
         RETURNING registration_id, workflow_id, version, status, correlation_id""",
         (registration_id, pending_seconds),
     )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def abandon(cur: RealDictCursor, max_attempts: int, reason: str, title: str) -> Sequence[Row]:
+def abandon(tx: UnitOfWork, max_attempts: int, reason: str, title: str) -> Sequence[Row]:
     """Fails running registrations whose lease expired after ``max_attempts`` attempts (their worker kept
     dying: a job that crashes its process must not be retried forever); returns them."""
-    cur.execute(
+    tx.execute(
         """UPDATE registrations
               SET status = 'failed', error_type = %s, error_title = %s,
                   error_detail = format('The registration job stopped unexpectedly %%s times (the worker '
@@ -104,13 +105,13 @@ def abandon(cur: RealDictCursor, max_attempts: int, reason: str, title: str) -> 
         RETURNING registration_id, workflow_id, version, correlation_id""",
         (reason, title, max_attempts),
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
-def due_again(cur: RealDictCursor, pending_seconds: float, limit: int) -> Sequence[Row]:
+def due_again(tx: UnitOfWork, pending_seconds: float, limit: int) -> Sequence[Row]:
     """Registrations to queue again, marked as queued now: running ones whose lease expired, and pending
     ones queued longer than ``pending_seconds`` ago. Rows another sweeper is handling are skipped."""
-    cur.execute(
+    tx.execute(
         """WITH due AS (
                SELECT registration_id FROM registrations
                 WHERE (status = 'running' AND lease_expires_at < clock_timestamp())
@@ -124,11 +125,11 @@ def due_again(cur: RealDictCursor, pending_seconds: float, limit: int) -> Sequen
         RETURNING r.registration_id, r.workflow_id, r.version, r.status, r.correlation_id""",
         (pending_seconds, limit),
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
-def succeed(cur: RealDictCursor, registration_id: str, image_digest: str | None, container_image: str | None) -> bool:
-    cur.execute(
+def succeed(tx: UnitOfWork, registration_id: str, image_digest: str | None, container_image: str | None) -> bool:
+    tx.execute(
         """UPDATE registrations
               SET status = 'succeeded', image_digest = %s, container_image = %s, finished_at = clock_timestamp(),
                   error_type = NULL, error_title = NULL, error_detail = NULL, error_errors = NULL,
@@ -136,11 +137,11 @@ def succeed(cur: RealDictCursor, registration_id: str, image_digest: str | None,
             WHERE registration_id = %s AND status IN ('pending', 'running')""",
         (image_digest, container_image, registration_id),
     )
-    return cur.rowcount == 1
+    return tx.rowcount == 1
 
 
 def fail(
-    cur: RealDictCursor,
+    tx: UnitOfWork,
     registration_id: str,
     reason: str,
     title: str,
@@ -148,7 +149,7 @@ def fail(
     errors: list[FieldError],
     image_digest: str | None,
 ) -> bool:
-    cur.execute(
+    tx.execute(
         """UPDATE registrations
               SET status = 'failed', error_type = %s, error_title = %s, error_detail = %s, error_errors = %s,
                   image_digest = coalesce(%s, image_digest), finished_at = clock_timestamp(),
@@ -156,12 +157,12 @@ def fail(
             WHERE registration_id = %s AND status IN ('pending', 'running')""",
         (reason, title, detail, Json([e.to_dict() for e in errors]) if errors else None, image_digest, registration_id),
     )
-    return cur.rowcount == 1
+    return tx.rowcount == 1
 
 
-def release_for_retry(cur: RealDictCursor, registration_id: str, reason: str, detail: str) -> None:
+def release_for_retry(tx: UnitOfWork, registration_id: str, reason: str, detail: str) -> None:
     """Back to pending for the queue's next delivery, keeping the transient problem visible meanwhile."""
-    cur.execute(
+    tx.execute(
         """UPDATE registrations
               SET status = 'pending', error_type = %s, error_title = 'Retrying', error_detail = %s,
                   lease_owner = NULL, lease_expires_at = NULL, queued_at = clock_timestamp()

@@ -19,12 +19,12 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from psycopg2.extras import RealDictCursor
-
-from chalicelib.domain.labels import REQUIRED_LABELS, WILDCARD
+from chalicelib.domain.labels import WILDCARD
+from chalicelib.domain.limits import REQUIRED_LABELS
 from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
+from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.label_filter import label_filter_sql
-from chalicelib.stores.rows import Row, fetch_one
+from chalicelib.stores.rows import Row
 
 TS_CONFIG = "catalog_english"
 HNSW_INDEX = "search_candidates_embedding_hnsw"
@@ -36,22 +36,22 @@ K1, TITLE_WEIGHT, TITLE_B, BODY_B, LABEL_WEIGHT = 1.2, 3.0, 0.3, 0.75, 1.0
 
 
 # --- embedding index --------------------------------------------------------------------------
-def embedding_meta(cur: RealDictCursor) -> Row | None:
+def embedding_meta(cur: UnitOfWork) -> Row | None:
     cur.execute("SELECT provider, dimensions FROM search_embedding_meta")
     return cur.fetchone()
 
 
-def lock_schema(cur: RealDictCursor) -> None:
+def lock_schema(cur: UnitOfWork) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
 
 
-def allow_long_statements(cur: RealDictCursor) -> None:
+def allow_long_statements(cur: UnitOfWork) -> None:
     """Lifts the per-statement timeout for this transaction (bulk indexing, HNSW builds)."""
     cur.execute("SET LOCAL statement_timeout = 0")
     cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
 
 
-def record_provider(cur: RealDictCursor, provider: str, dimensions: int) -> None:
+def record_provider(cur: UnitOfWork, provider: str, dimensions: int) -> None:
     cur.execute(
         """INSERT INTO search_embedding_meta (provider, dimensions) VALUES (%s, %s)
            ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, dimensions = EXCLUDED.dimensions,
@@ -60,11 +60,11 @@ def record_provider(cur: RealDictCursor, provider: str, dimensions: int) -> None
     )
 
 
-def drop_hnsw_index(cur: RealDictCursor) -> None:
+def drop_hnsw_index(cur: UnitOfWork) -> None:
     cur.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
 
 
-def create_hnsw_index(cur: RealDictCursor, dimensions: int) -> None:
+def create_hnsw_index(cur: UnitOfWork, dimensions: int) -> None:
     """HNSW (cosine) over the searchable set, as an expression index for the configured dimension."""
     # The dimension is an integer from validated configuration, never caller input.
     cur.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON search_candidates "
@@ -84,7 +84,7 @@ _DOCUMENT_FROM_SOURCE = f"""
                          setweight(to_tsvector('{TS_CONFIG}', coalesce(src.labels, '')), 'C') AS l) AS parts"""
 
 
-def index_document(cur: RealDictCursor, version_id: int, title: str, body: str, labels_text: str,
+def index_document(cur: UnitOfWork, version_id: int, title: str, body: str, labels_text: str,
                    embedding: Sequence[float] | None) -> None:
     """Writes the version's search document and vector, and appends its share of the corpus statistics
     (only inserts: concurrent writers share no row; ``fold_statistics`` merges the shares later)."""
@@ -111,13 +111,13 @@ STAGING_TABLE = "search_staging"
 STAGING_COLUMNS = ("version_id", "title", "body", "labels", "embedding")
 
 
-def create_staging(cur: RealDictCursor) -> None:
+def create_staging(cur: UnitOfWork) -> None:
     """A temporary table for bulk loads (COPY STAGING_COLUMNS into it, then load_staged_documents)."""
     cur.execute(f"""CREATE TEMP TABLE {STAGING_TABLE} (version_id bigint, title text, body text, labels text,
                                                          embedding text) ON COMMIT DROP""")
 
 
-def stage_documents(cur: RealDictCursor, rows: Iterable[tuple[int, str, str, str, Sequence[float] | None]]) -> None:
+def stage_documents(cur: UnitOfWork, rows: Iterable[tuple[int, str, str, str, Sequence[float] | None]]) -> None:
     """COPYs (version_id, title, body, labels text, embedding) rows into the staging table (CSV: an empty
     text arrives as NULL, which the document expression reads as empty)."""
     buffer = io.StringIO()
@@ -125,10 +125,10 @@ def stage_documents(cur: RealDictCursor, rows: Iterable[tuple[int, str, str, str
     for version_id, title, body, labels, embedding in rows:
         writer.writerow((version_id, title, body, labels, _vector(embedding)))
     buffer.seek(0)
-    cur.copy_expert(f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    cur.copy_from_csv(f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
 
 
-def load_staged_documents(cur: RealDictCursor) -> None:
+def load_staged_documents(cur: UnitOfWork) -> None:
     """Indexes every staged row (replacing nothing: call clear_index first) and recomputes statistics."""
     source = f"(SELECT version_id, title, body, labels, embedding::vector FROM {STAGING_TABLE})"
     cur.execute(
@@ -138,7 +138,7 @@ def load_staged_documents(cur: RealDictCursor) -> None:
     recompute_statistics(cur)
 
 
-def versions_to_index(cur: RealDictCursor, batch_size: int) -> Iterator[Sequence[Row]]:
+def versions_to_index(cur: UnitOfWork, batch_size: int) -> Iterator[Sequence[Row]]:
     """Every version (any status: a draft can become active later), in id order, in batches."""
     last = 0
     while True:
@@ -154,17 +154,17 @@ def versions_to_index(cur: RealDictCursor, batch_size: int) -> Iterator[Sequence
         last = rows[-1]["id"]
 
 
-def count_versions(cur: RealDictCursor) -> int:
+def count_versions(cur: UnitOfWork) -> int:
     cur.execute("SELECT count(*) AS n FROM workflow_versions")
-    return fetch_one(cur)["n"]
+    return cur.one()["n"]
 
 
-def clear_index(cur: RealDictCursor) -> None:
+def clear_index(cur: UnitOfWork) -> None:
     cur.execute("TRUNCATE search_documents, search_candidates, search_terms, search_corpus, "
                 "search_term_deltas, search_corpus_deltas")
 
 
-def fold_statistics(cur: RealDictCursor) -> bool:
+def fold_statistics(cur: UnitOfWork) -> bool:
     """Moves the statistics deltas committed so far into search_terms and search_corpus, in the caller's
     transaction; False (and nothing done) when another transaction is folding right now.
 
@@ -172,7 +172,7 @@ def fold_statistics(cur: RealDictCursor) -> bool:
     started stay for the next fold. Searches read folded and pending statistics alike.
     """
     cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS mine", (FOLD_LOCK_KEY,))
-    if not fetch_one(cur)["mine"]:
+    if not cur.one()["mine"]:
         return False
     cur.execute(
         """WITH moved AS (DELETE FROM search_term_deltas RETURNING lexeme, doc_count)
@@ -191,7 +191,7 @@ def fold_statistics(cur: RealDictCursor) -> bool:
     return True
 
 
-def recompute_statistics(cur: RealDictCursor) -> None:
+def recompute_statistics(cur: UnitOfWork) -> None:
     """Recomputes search_terms and search_corpus from the documents (after a bulk load)."""
     cur.execute("TRUNCATE search_terms, search_term_deltas, search_corpus_deltas")
     cur.execute(
@@ -212,7 +212,7 @@ def _vector(values: Sequence[float] | None) -> str | None:
 
 
 # --- searching --------------------------------------------------------------------------------
-def candidates(cur: RealDictCursor, query_text: str | None, vector: Sequence[float] | None,
+def candidates(cur: UnitOfWork, query_text: str | None, vector: Sequence[float] | None,
                filters: Mapping[str, str], pool: int) -> Sequence[Row]:
     """Up to ``pool`` candidates from the searchable set (latest active versions of enabled workflows)
     that pass every label filter.
@@ -326,7 +326,7 @@ def _label_points_sql(constraining: Mapping[str, str]) -> tuple[str, list[str]]:
     return f"(({' + '.join(terms)}) / {len(constraining)})::float8", params
 
 
-def versions_by_id(cur: RealDictCursor, ids: Sequence[int]) -> dict[int, Row]:
+def versions_by_id(cur: UnitOfWork, ids: Sequence[int]) -> dict[int, Row]:
     cur.execute(
         """SELECT id, workflow_id, version, title, description, labels, container_image, signature
            FROM workflow_versions WHERE id = ANY(%s)""",

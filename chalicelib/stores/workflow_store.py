@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg2.extras import Json, RealDictCursor
+from psycopg2.extras import Json
 
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
+from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.label_filter import label_filter_sql
 from chalicelib.stores.rows import Row
 
@@ -21,24 +22,24 @@ VERSION_COLUMNS = """
 PRECEDENCE_DESC = "v.major DESC, v.minor DESC, v.patch DESC, v.prerelease_key DESC, v.build DESC, v.id DESC"
 
 
-def ensure_workflow(cur: RealDictCursor, workflow_id: str) -> None:
-    cur.execute("INSERT INTO workflows (workflow_id) VALUES (%s) ON CONFLICT DO NOTHING", (workflow_id,))
+def ensure_workflow(tx: UnitOfWork, workflow_id: str) -> None:
+    tx.execute("INSERT INTO workflows (workflow_id) VALUES (%s) ON CONFLICT DO NOTHING", (workflow_id,))
 
 
-def lock_workflow(cur: RealDictCursor, workflow_id: str) -> Row | None:
+def lock_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
     """Serialises status changes of one workflow (rollback, transitions, enable/disable)."""
-    cur.execute("SELECT * FROM workflows WHERE workflow_id = %s FOR UPDATE", (workflow_id,))
-    return cur.fetchone()
+    tx.execute("SELECT * FROM workflows WHERE workflow_id = %s FOR UPDATE", (workflow_id,))
+    return tx.fetchone()
 
 
-def insert_version(cur: RealDictCursor, new: NewVersion, created_by: str) -> int | None:
+def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str) -> int | None:
     """Inserts the version; returns its row id, or None when (workflow_id, version) already exists.
 
     ON CONFLICT DO NOTHING makes concurrent identical creates wait on the unique index and then see
     the winner's row, so the service can answer 200 or 409 instead of failing.
     """
     major, minor, patch, pre_key, build = sort_key_parts(new.version)
-    cur.execute(
+    tx.execute(
         """INSERT INTO workflow_versions
                (workflow_id, version, major, minor, patch, prerelease_key, build, title, description,
                 labels, container_image, parameters, content_hash, status, created_by)
@@ -63,60 +64,60 @@ def insert_version(cur: RealDictCursor, new: NewVersion, created_by: str) -> int
             created_by,
         ),
     )
-    row = cur.fetchone()
+    row = tx.fetchone()
     return None if row is None else row["id"]
 
 
-def get_version(cur: RealDictCursor, workflow_id: str, version: str) -> Row | None:
-    cur.execute(
+def get_version(tx: UnitOfWork, workflow_id: str, version: str) -> Row | None:
+    tx.execute(
         f"""SELECT {VERSION_COLUMNS} FROM workflow_versions v JOIN workflows w USING (workflow_id)
             WHERE v.workflow_id = %s AND v.version = %s""",
         (workflow_id, version),
     )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def get_version_by_id(cur: RealDictCursor, row_id: int) -> Row | None:
-    cur.execute(
+def get_version_by_id(tx: UnitOfWork, row_id: int) -> Row | None:
+    tx.execute(
         f"SELECT {VERSION_COLUMNS} FROM workflow_versions v JOIN workflows w USING (workflow_id) WHERE v.id = %s",
         (row_id,),
     )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def get_workflow(cur: RealDictCursor, workflow_id: str) -> Row | None:
-    cur.execute("SELECT * FROM workflows WHERE workflow_id = %s", (workflow_id,))
-    return cur.fetchone()
+def get_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
+    tx.execute("SELECT * FROM workflows WHERE workflow_id = %s", (workflow_id,))
+    return tx.fetchone()
 
 
-def latest_version(cur: RealDictCursor, workflow_id: str) -> Row | None:
-    cur.execute(
+def latest_version(tx: UnitOfWork, workflow_id: str) -> Row | None:
+    tx.execute(
         f"""SELECT {VERSION_COLUMNS} FROM latest_versions v JOIN workflows w USING (workflow_id)
             WHERE v.workflow_id = %s""",
         (workflow_id,),
     )
-    return cur.fetchone()
+    return tx.fetchone()
 
 
-def list_versions(cur: RealDictCursor, workflow_id: str, limit: int, after: list[Any] | None = None) -> Sequence[Row]:
+def list_versions(tx: UnitOfWork, workflow_id: str, limit: int, after: list[Any] | None = None) -> Sequence[Row]:
     """Versions newest SemVer first; keyset pagination on the full precedence tuple plus id."""
     keyset, params = "", [workflow_id]
     if after is not None:
         keyset = "AND (v.major, v.minor, v.patch, v.prerelease_key, v.build, v.id) < (%s, %s, %s, %s, %s, %s)"
         params.extend(after)
-    cur.execute(
+    tx.execute(
         f"""SELECT {VERSION_COLUMNS}, v.major, v.minor, v.patch, v.prerelease_key, v.build
             FROM workflow_versions v JOIN workflows w USING (workflow_id)
             WHERE v.workflow_id = %s {keyset}
             ORDER BY {PRECEDENCE_DESC} LIMIT %s""",
         [*params, limit],
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
-def active_versions_above(cur: RealDictCursor, workflow_id: str, target: Row) -> Sequence[Row]:
+def active_versions_above(tx: UnitOfWork, workflow_id: str, target: Row) -> Sequence[Row]:
     """Active versions with higher precedence than ``target`` (those a rollback deprecates)."""
-    cur.execute(
+    tx.execute(
         """SELECT v.id, v.version FROM workflow_versions v
            WHERE v.workflow_id = %s AND v.status = 'active'
              AND (v.major, v.minor, v.patch, v.prerelease_key, v.build)
@@ -124,11 +125,11 @@ def active_versions_above(cur: RealDictCursor, workflow_id: str, target: Row) ->
            ORDER BY v.major, v.minor, v.patch, v.prerelease_key, v.build""",
         (workflow_id, target["id"]),
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
 def list_latest(
-    cur: RealDictCursor,
+    tx: UnitOfWork,
     status: str,
     enabled: bool | None,
     signal_type: str | None,
@@ -149,7 +150,7 @@ def list_latest(
     if after is not None:
         conditions.append("v.workflow_id > %s")
         params.append(after)
-    cur.execute(
+    tx.execute(
         f"""SELECT {VERSION_COLUMNS} FROM (
                 SELECT DISTINCT ON (v.workflow_id) v.*
                 FROM workflow_versions v
@@ -161,19 +162,19 @@ def list_latest(
             LIMIT %s""",
         [*params, limit],
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
-def set_version_status(cur: RealDictCursor, row_id: int, status: str) -> None:
-    cur.execute("UPDATE workflow_versions SET status = %s WHERE id = %s", (status, row_id))
+def set_version_status(tx: UnitOfWork, row_id: int, status: str) -> None:
+    tx.execute("UPDATE workflow_versions SET status = %s WHERE id = %s", (status, row_id))
 
 
-def set_enabled(cur: RealDictCursor, workflow_id: str, enabled: bool) -> None:
-    cur.execute("UPDATE workflows SET enabled = %s, updated_at = now() WHERE workflow_id = %s", (enabled, workflow_id))
+def set_enabled(tx: UnitOfWork, workflow_id: str, enabled: bool) -> None:
+    tx.execute("UPDATE workflows SET enabled = %s, updated_at = now() WHERE workflow_id = %s", (enabled, workflow_id))
 
 
 def record_change(
-    cur: RealDictCursor,
+    tx: UnitOfWork,
     workflow_id: str,
     version: str | None,
     field: str,
@@ -182,26 +183,26 @@ def record_change(
     reason: str,
     changed_by: str,
 ) -> None:
-    cur.execute(
+    tx.execute(
         """INSERT INTO status_changes (workflow_id, version, field, from_value, to_value, reason, changed_by)
            VALUES (%s, %s, %s, %s, %s, %s, %s)""",
         (workflow_id, version, field, from_value, to_value, reason, changed_by),
     )
 
 
-def changes(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
-    cur.execute(
+def changes(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
+    tx.execute(
         """SELECT version, field, from_value, to_value, reason, changed_by, changed_at
            FROM status_changes WHERE workflow_id = %s ORDER BY id""",
         (workflow_id,),
     )
-    return cur.fetchall()
+    return tx.fetchall()
 
 
-def version_summaries(cur: RealDictCursor, workflow_id: str) -> Sequence[Row]:
-    cur.execute(
+def version_summaries(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
+    tx.execute(
         f"""SELECT v.version, v.status, v.created_at FROM workflow_versions v
             WHERE v.workflow_id = %s ORDER BY {PRECEDENCE_DESC}""",
         (workflow_id,),
     )
-    return cur.fetchall()
+    return tx.fetchall()

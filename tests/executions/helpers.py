@@ -92,7 +92,7 @@ def problem_type(response: Result) -> str:
 
 
 def count_executions(db: Any) -> tuple[int, int]:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT (SELECT count(*) FROM executions) AS e, (SELECT count(*) FROM execution_events) AS v")
         row = cur.fetchone()
     return row["e"], row["v"]

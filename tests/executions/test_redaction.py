@@ -21,7 +21,7 @@ from tests.support.api import ApiClient
 
 
 def database_text(db: Any) -> str:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT to_jsonb(e)::text AS row FROM executions e "
                     "UNION ALL SELECT to_jsonb(v)::text FROM execution_events v")
         return "\n".join(row["row"] for row in cur.fetchall())

@@ -38,3 +38,24 @@ def test_digest_changes_when_a_migration_changes(tmp_path: Path):
     assert migrations_digest(tmp_path) == first
     (tmp_path / "002_b.sql").write_text("CREATE TABLE b ();")
     assert migrations_digest(tmp_path) != first
+
+
+def test_api_gateway_invokes_the_published_alias_of_functions_that_have_one():
+    uri = "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${%s.Arn}/invocations"
+    template = _template(
+        APIHandler={"Type": "AWS::Serverless::Function", "Properties": {"AutoPublishAlias": "live"}},
+        Migrate={"Type": "AWS::Serverless::Function", "Properties": {}},
+        APIHandlerInvokePermission={"Type": "AWS::Lambda::Permission", "Properties": {
+            "FunctionName": {"Ref": "APIHandler"}}},
+        RestAPI={"Type": "AWS::Serverless::Api", "Properties": {"DefinitionBody": {"paths": {
+            "/a": {"get": {"x-amazon-apigateway-integration": {"uri": {"Fn::Sub": uri % "APIHandler"}}}},
+            "/b": {"get": {"x-amazon-apigateway-integration": {"uri": {"Fn::Sub": uri % "Migrate"}}}},
+        }}}},
+    )
+    resources = finalize(template, "abc")["Resources"]
+    paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    assert paths["/a"]["get"]["x-amazon-apigateway-integration"]["uri"] == {
+        "Fn::Sub": (uri % "APIHandler").replace("${APIHandler.Arn}", "${APIHandlerAliaslive}")}
+    # A function without a published alias keeps its unqualified ARN.
+    assert paths["/b"]["get"]["x-amazon-apigateway-integration"]["uri"] == {"Fn::Sub": uri % "Migrate"}
+    assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandlerAliaslive"}

@@ -21,6 +21,7 @@ from infra.finalize import migrations_digest
 from tests.infra.conftest import ROOT, offline_aws_env
 
 FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate")
+WITH_CUSTOMER_KEY = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
 
 
 def _props(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -95,11 +96,16 @@ def test_queue_has_a_dead_letter_queue_encryption_and_visibility_six_times_the_w
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["RegistrationDeadLetterQueue", "Arn"]}
     # The worker records a final failure on its last attempt, so it must know when that is.
     assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVES
-    assert queue["SqsManagedSseEnabled"] and _props(template, "RegistrationDeadLetterQueue")["SqsManagedSseEnabled"]
+    for name in ("RegistrationQueue", "RegistrationDeadLetterQueue"):  # SSE-SQS, or SSE-KMS with a customer key
+        assert _props(template, name)["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", False, True]}
+        assert _props(template, name)["KmsMasterKeyId"] == WITH_CUSTOMER_KEY
     [event] = worker["Events"].values()
     assert event["Type"] == "SQS"
     assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["RegistrationQueue", "Arn"]}
-    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] < worker["ReservedConcurrentExecutions"]
+    # Polling never throttled: even the smallest reserved concurrency the stack accepts is above it.
+    assert worker["ReservedConcurrentExecutions"] == {"Ref": "WorkerReservedConcurrency"}
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] < template["Parameters"][
+        "WorkerReservedConcurrency"]["MinValue"]
 
 
 def test_database_is_encrypted_private_backed_up_protected_and_reached_through_an_iam_auth_proxy(template):
@@ -109,7 +115,17 @@ def test_database_is_encrypted_private_backed_up_protected_and_reached_through_a
     assert props["StorageEncrypted"] is True and props["EnableIAMDatabaseAuthentication"] is True
     assert props["DeletionProtection"] is True and props["PubliclyAccessible"] is False
     assert props["BackupRetentionPeriod"] == {"Ref": "DatabaseBackupRetentionDays"}
-    assert props["MultiAZ"] == {"Fn::If": ["IsMultiAZ", True, False]}
+    # The prod stage's defaults: a standby in a second AZ and enhanced monitoring every minute.
+    assert props["MultiAZ"] == {"Ref": "DatabaseMultiAZ"} and _default(template, "DatabaseMultiAZ") == "true"
+    assert props["MonitoringInterval"] == {"Ref": "DatabaseMonitoringInterval"}
+    assert _default(template, "DatabaseMonitoringInterval") == 60
+    assert props["MonitoringRoleArn"] == {"Fn::If": ["HasDatabaseMonitoring",
+                                                     {"Fn::GetAtt": ["DatabaseMonitoringRole", "Arn"]},
+                                                     {"Ref": "AWS::NoValue"}]}
+    monitoring_role = template["Resources"]["DatabaseMonitoringRole"]
+    assert monitoring_role["Condition"] == "HasDatabaseMonitoring"
+    assert monitoring_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "monitoring.rds.amazonaws.com"}
     assert db["DeletionPolicy"] == "Snapshot"
     proxy = _props(template, "DatabaseProxy")
     assert proxy["RequireTLS"] is True
@@ -164,3 +180,22 @@ def test_alarms_watch_the_dead_letter_queue_5xx_rate_and_the_metric_the_worker_w
     assert failures["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     worker_env = _props(template, "RegistrationWorker")["Environment"]["Variables"]
     assert failures["Namespace"] == worker_env["POWERTOOLS_METRICS_NAMESPACE"]
+
+
+def test_api_gateway_invokes_the_snapstart_aliases_of_the_api_handler_and_the_authorizer(template):
+    resources = template["Resources"]
+    snap_start = {"Fn::If": ["UseSnapStart", {"ApplyOn": "PublishedVersions"}, {"ApplyOn": "None"}]}
+    for name, permission in (("APIHandler", "APIHandlerInvokePermission"),
+                             ("ApiKeyAuthorizer", "ApiKeyAuthorizerInvokePermission")):
+        props = _props(template, name)
+        assert (props["AutoPublishAlias"], props["SnapStart"]) == ("live", snap_start)
+        assert resources[permission]["Properties"]["FunctionName"] == {"Ref": f"{name}Aliaslive"}
+    assert _default(template, "EnableSnapStart") == "true"
+    body = json.dumps(_props(template, "RestAPI")["DefinitionBody"])
+    assert "${APIHandler.Arn}" not in body and "${ApiKeyAuthorizer.Arn}" not in body
+    assert "/functions/${APIHandlerAliaslive}/invocations" in body
+    assert "/functions/${ApiKeyAuthorizerAliaslive}/invocations" in body
+    # The worker (SQS) and migrate (CloudFormation) gain nothing from SnapStart and stay unpublished.
+    for name in ("RegistrationWorker", "Migrate"):
+        assert "SnapStart" not in _props(template, name) and "AutoPublishAlias" not in _props(template, name)
+

@@ -28,7 +28,7 @@ def run_concurrently(bodies: list[dict[str, Any]]) -> list[str]:
 def test_twenty_identical_creates_give_one_201_and_nineteen_200(db: Any) -> None:
     outcomes = run_concurrently([workflow("1.0.0") for _ in range(20)])
     assert sorted(outcomes) == ["200"] * 19 + ["201"]
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM workflow_versions")
         assert cur.fetchone()["n"] == 1
 

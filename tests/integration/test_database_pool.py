@@ -19,7 +19,7 @@ def pool(database_url: str) -> Database:
 
 
 def backend_pid(db: Database) -> int:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT pg_backend_pid() AS pid")
         return cur.fetchone()["pid"]
 
@@ -30,7 +30,7 @@ def test_never_more_connections_than_the_bound_and_a_waiter_gets_one(pool: Datab
     release = threading.Event()
 
     def hold() -> None:
-        with pool.cursor() as cur:
+        with pool.reading() as cur:
             cur.execute("SELECT pg_backend_pid() AS pid")
             seen.add(cur.fetchone()["pid"])
             inside.release()
@@ -59,7 +59,7 @@ def test_nested_use_on_one_thread_shares_the_connection_and_the_transaction(pool
     with pool.transaction() as cur:
         cur.execute("CREATE TEMP TABLE nested_probe (x int) ON COMMIT DROP")
         cur.execute("INSERT INTO nested_probe VALUES (1)")
-        with pool.cursor() as inner:  # sees the uncommitted row: same connection, same transaction
+        with pool.reading() as inner:  # sees the uncommitted row: same connection, same transaction
             inner.execute("SELECT count(*) AS n FROM nested_probe")
             assert inner.fetchone()["n"] == 1
         with pool.transaction() as inner:

@@ -35,7 +35,7 @@ def problem_type(response: Any) -> str:
 
 
 def catalog_snapshot(db: Any) -> list[Any]:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         out = []
         for table in ("workflows", "workflow_versions", "status_changes"):
             cur.execute(f"SELECT * FROM {table} ORDER BY 1")
@@ -338,7 +338,7 @@ class TestAuth:
 
     def test_keys_are_stored_hashed(self, client: ApiClient, db: Any) -> None:
         token = client.token("catalog:read")
-        with db.cursor() as cur:
+        with db.reading() as cur:
             cur.execute("SELECT * FROM api_keys")
             rows = json.dumps(cur.fetchall(), default=str)
         assert token not in rows

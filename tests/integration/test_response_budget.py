@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.http import endpoint
+from chalicelib.http import paging
 from tests.executions.helpers import create_workflow, started
 from tests.integration.test_playbooks_api import BASE, create
 from tests.support.api import ApiClient
@@ -36,7 +36,7 @@ def small_budget(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[Any]], None]
 
     def set_for(items: list[Any]) -> None:
         one = max(len(json.dumps(item)) for item in items)
-        monkeypatch.setattr(endpoint, "RESPONSE_BUDGET_BYTES", 2 * one + one // 2)
+        monkeypatch.setattr(paging, "RESPONSE_BUDGET_BYTES", 2 * one + one // 2)
 
     return set_for
 

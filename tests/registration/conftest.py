@@ -35,7 +35,7 @@ def push(oci_registry: LocalRegistry) -> Callable[..., tuple[str, str]]:
 
 def catalog_dump(db: Database) -> dict[str, list[str]]:
     """Every row of every catalog table, as text, in a stable order."""
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
         tables = [row["tablename"] for row in cur.fetchall() if row["tablename"] not in NOT_CATALOG]
         dump = {}

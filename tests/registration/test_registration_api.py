@@ -54,7 +54,7 @@ def test_the_same_delivery_again_returns_the_same_registration_and_queues_nothin
     assert again.json["registration_id"] == first["registration_id"]
     assert again.json["status"] == "succeeded"
     wait_for_jobs()
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n, max(attempts) AS attempts FROM registrations")
         assert cur.fetchone() == {"n": 1, "attempts": 1}
         cur.execute("SELECT count(*) AS n FROM workflow_versions")
@@ -64,7 +64,7 @@ def test_the_same_delivery_again_returns_the_same_registration_and_queues_nothin
     obj["metadata"]["generation"] = 2
     _, second = register(client, obj, "MODIFIED")
     assert second["registration_id"] != first["registration_id"] and second["status"] == "succeeded"
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM workflow_versions")
         assert cur.fetchone()["n"] == 1
 
@@ -77,7 +77,7 @@ def test_a_resource_that_breaks_the_crd_is_a_400_and_queues_nothing(client, db):
     assert response.content_type.startswith("application/problem+json")
     paths = {error["path"] for error in response.json["errors"]}
     assert paths == {"$.object.spec.version", "$.object.spec.labels.component"}
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM registrations")
         assert cur.fetchone()["n"] == 0
 

@@ -7,9 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from chalicelib.adapters.crd import openapi_to_json_schema, resource_contract
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.domain.resource import openapi_to_json_schema, parse_event
+from chalicelib.domain.resource import parse_event as parse_with
 from tests.support.resources import event, rw
+
+
+def parse_event(body):
+    return parse_with(body, resource_contract())
+
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "resources").glob("*.yaml"))
 

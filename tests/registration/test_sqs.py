@@ -87,7 +87,7 @@ def poll(worker: Client, queue_url: str) -> Any:
 
 
 def count(db, sql: str) -> int:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute(sql)
         return cur.fetchone()["n"]
 

@@ -99,7 +99,7 @@ def test_hostile_label_keys_and_values_change_nothing(client: ApiClient, db: Any
         assert response.status in (200, 400)
         if response.status == 200:
             assert response.json["results"] == []
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM workflows")
         assert cur.fetchone()["n"] == 1
     assert ids(search(client, labels={"priority": "p1"})) == ["restart-pod"]

@@ -42,7 +42,7 @@ def test_provider_change_then_reembed(client: ApiClient, db: Any) -> None:
         results = smaller.search(SearchRequest(query="crash looping pod"))["results"]
         assert results[0]["workflow_id"] == "pod-restart"
         assert results[0]["explanation"]["semantic"] > 0
-        with db.cursor() as cur:
+        with db.reading() as cur:
             cur.execute("SELECT provider, dimensions FROM search_embedding_meta")
             assert cur.fetchone() == {"provider": "default-hashed-v1", "dimensions": 64}
     finally:

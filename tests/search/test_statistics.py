@@ -17,7 +17,7 @@ from tests.support.api import ApiClient
 
 
 def truth(db: Database) -> tuple[dict[str, int], tuple[int, int, int]]:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT u.lexeme, count(*) AS n FROM search_documents d, unnest(d.document) u GROUP BY u.lexeme")
         terms = {row["lexeme"]: row["n"] for row in cur.fetchall()}
         cur.execute("SELECT count(*) AS n, coalesce(sum(title_length), 0) AS t, coalesce(sum(body_length), 0) AS b "
@@ -28,7 +28,7 @@ def truth(db: Database) -> tuple[dict[str, int], tuple[int, int, int]]:
 
 def read_by_search(db: Database) -> tuple[dict[str, int], tuple[int, int, int]]:
     """Folded statistics plus pending deltas, as the search statement adds them up."""
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("""SELECT lexeme, sum(doc_count) AS n FROM (
                            SELECT lexeme, doc_count FROM search_terms
                            UNION ALL SELECT lexeme, doc_count FROM search_term_deltas) s
@@ -42,7 +42,7 @@ def read_by_search(db: Database) -> tuple[dict[str, int], tuple[int, int, int]]:
 
 
 def pending(db: Database) -> int:
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM search_term_deltas")
         return cur.fetchone()["n"]
 

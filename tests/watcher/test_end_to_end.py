@@ -154,7 +154,7 @@ def test_watcher_restarts_lose_nothing_and_register_nothing_twice(
     assert (crash["phase"], crash["catalogVersion"], crash["imageDigest"]) == ("Registered", "1.1.0", digest2)
     assert emulator.wait_for(NS, "disk-e2e", settled(1))["status"]["phase"] == "Registered"
 
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT resource_uid, generation, event, status FROM registrations ORDER BY created_at")
         deliveries = cur.fetchall()
         cur.execute("SELECT workflow_id, version FROM workflow_versions ORDER BY workflow_id, version")
@@ -180,7 +180,7 @@ def test_status_write_failure_is_retried_without_a_second_registration(
     emulator.fail_status_patches = False
     run_watcher()
     assert emulator.wait_for(NS, "pvc-e2e", settled(1))["status"]["phase"] == "Registered"
-    with db.cursor() as cur:
+    with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM registrations")
         assert cur.fetchone()["n"] == 1  # the re-sent delivery found the first one's registration
 

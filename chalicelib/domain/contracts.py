@@ -1,0 +1,283 @@
+"""Every request contract of the API, each defined once as a JSON Schema (draft 2020-12).
+
+A contract is what a request body or a query string must look like: types, required fields,
+limits (from domain/limits.py), enums, patterns, and no unknown fields (a misspelled hard filter
+must never widen a result silently). The HTTP edge validates with it, the OpenAPI document and
+the MCP tools' ``inputSchema`` are generated from it, and the domain's typed commands are built
+from a value that passed it. Rules a JSON Schema cannot say (SemVer bounds, image references,
+the parameter-schema rules) stay in the domain modules and add their errors to the same list.
+
+Shared pieces live in ``DEFS`` and are referenced as ``#/$defs/<Name>`` (the OpenAPI document maps
+them to ``#/components/schemas/<Name>``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.domain import limits
+from chalicelib.domain.errors import FieldError, ImmutableField, ValidationFailed
+from chalicelib.domain.validation import schema_errors
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+NON_BLANK = "\\S"
+LABEL_STRING = {
+    "type": "string", "minLength": 1, "maxLength": limits.MAX_LABEL_VALUE, "pattern": NON_BLANK,
+    "x-message": f"must be a non-empty string of at most {limits.MAX_LABEL_VALUE} characters",
+}
+# String keywords apply to strings and array keywords to arrays, so one node says "a string or a
+# list of strings" and errors point at the very item that is wrong.
+LABEL_VALUE = {
+    "type": ["string", "array"], "x-type-message": "must be a string or a list of strings",
+    "minLength": 1, "maxLength": limits.MAX_LABEL_VALUE, "pattern": NON_BLANK,
+    "items": LABEL_STRING, "minItems": 1, "maxItems": limits.MAX_LABEL_VALUES,
+}
+LABEL_KEYS = {"pattern": limits.LABEL_KEY_PATTERN,
+              "x-message": "label keys are lower_snake_case, at most 63 characters"}
+
+
+def _labels(required: bool, description: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object", "description": description, "maxProperties": limits.MAX_LABELS,
+        "propertyNames": LABEL_KEYS, "additionalProperties": LABEL_VALUE,
+    }
+    if required:
+        schema["required"] = list(limits.REQUIRED_LABELS)
+        schema["x-required-message"] = 'is required (use "*" for any)'
+    return schema
+
+
+INCIDENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "signal_type"],
+    "x-required-message": "is required and must be a non-empty string",
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_INCIDENT_ID, "pattern": NON_BLANK},
+        "signal_type": {"type": "string", "minLength": 1, "maxLength": limits.MAX_SIGNAL_TYPE, "pattern": NON_BLANK},
+        "business_context": ref("BusinessContext"),
+    },
+    "description": "The incident: id and signal_type, the business context, and any other context as JSON "
+                   f"(at most {limits.MAX_INCIDENT_BYTES} bytes, {limits.MAX_INCIDENT_DEPTH} levels deep).",
+    "x-type-message": "is required: an object with at least id and signal_type",
+}
+
+DEFS: dict[str, dict[str, Any]] = {
+    "WorkflowId": {
+        "type": "string", "pattern": limits.WORKFLOW_ID_PATTERN,
+        "not": {"enum": list(limits.RESERVED_WORKFLOW_IDS)},
+        "description": "A DNS-1123 label (lowercase letters, digits and '-', 1-63 characters).",
+        "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters "
+                     f"(and not one of the reserved {', '.join(limits.RESERVED_WORKFLOW_IDS)})",
+    },
+    "Version": {
+        "type": "string", "maxLength": limits.MAX_VERSION_LENGTH, "pattern": limits.SEMVER_PATTERN,
+        "description": "SemVer 2.0.0; a leading v is accepted and removed. MAJOR, MINOR, PATCH at most 2^31-1.",
+        "x-message": "must be a semantic version (MAJOR.MINOR.PATCH[-pre][+build])",
+    },
+    "Reason": {
+        "type": "string", "minLength": 1, "maxLength": limits.MAX_REASON, "pattern": NON_BLANK,
+        "description": "Why; kept in the history.",
+        "x-message": f"is required: say why (at most {limits.MAX_REASON} characters), it is kept in the history",
+    },
+    "Labels": _labels(True, "Workflow labels: signal_type, severity, environment and component are required "
+                            '(a value may be "*"); other lower_snake_case keys (priority, business context) '
+                            "are optional. A value is a string or a list of strings."),
+    "BusinessContext": _labels(False, "Business context labels (e.g. business_category, risk_tolerance)."),
+    "Incident": INCIDENT,
+    "LabelFilters": {
+        "type": "object", "maxProperties": limits.MAX_LABELS, "propertyNames": LABEL_KEYS,
+        "additionalProperties": LABEL_STRING,
+        "description": "Hard filters: a workflow matches when its value equals (case-insensitive), contains (list) "
+                       'or is "*"; optional labels it does not declare do not exclude it.',
+    },
+}
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A named request contract. ``immutable`` fields (and, with ``others_immutable``, any field but the
+    declared ones) answer 409 immutable-field rather than 400: they name things that exist but cannot change."""
+
+    name: str
+    schema: Mapping[str, Any]
+    detail: str = "The request is not valid; see errors."
+    immutable: frozenset[str] = field(default_factory=frozenset)
+    others_immutable: bool = False
+    immutable_detail: str = ""
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        """The self-contained schema (the shared definitions it uses included), e.g. for an MCP tool."""
+        used = definitions_used(self.schema)
+        return {**self.schema, "$defs": {name: DEFS[name] for name in sorted(used)}} if used else dict(self.schema)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(self.schema.get("properties", {}))
+
+    def errors(self, value: object, unknown: str = "unknown field") -> list[FieldError]:
+        return schema_errors(self.json_schema, value, unknown=unknown)
+
+    def check(self, value: object) -> None:
+        """Raises ImmutableField for fields that cannot change, else ValidationFailed listing every problem."""
+        self.check_immutable(value)
+        errors = self.errors(value)
+        if errors:
+            raise ValidationFailed(self.detail, errors)
+
+    def check_immutable(self, value: object) -> None:
+        if not isinstance(value, Mapping):
+            return
+        extra = set(value) - self.fields
+        frozen = sorted(extra if self.others_immutable else extra & self.immutable)
+        if frozen:
+            raise ImmutableField(f"{', '.join(frozen)} cannot be changed {self.immutable_detail}; only "
+                                 f"{', '.join(sorted(self.fields))} can. Versions are immutable: publish a new "
+                                 "version to change content.")
+
+
+def label_errors(labels: object, path: str, required: bool) -> list[FieldError]:
+    """Problems of a labels object at ``path`` (workflow labels, or business context when not ``required``)."""
+    schema = DEFS["Labels" if required else "BusinessContext"]
+    return schema_errors(schema, labels, root=path)
+
+
+def definitions_used(schema: Mapping[str, Any]) -> set[str]:
+    """The names of DEFS that ``schema`` refers to, directly or through other definitions."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        text = json.dumps(pending.pop())
+        for name in DEFS:
+            if name not in found and f'"#/$defs/{name}"' in text:
+                found.add(name)
+                pending.append(DEFS[name])
+    return found
+
+
+def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    schema.update(extra)
+    return schema
+
+
+# Fields of a stored version that no request may change (content and identity).
+VERSION_FIELDS = frozenset({
+    "title", "description", "labels", "container_image", "parameters", "version", "workflow_id", "content_hash",
+    "created_at", "created_by", "status", "enabled",
+})
+
+# --- request bodies ---------------------------------------------------------------------------
+NEW_VERSION = Contract("NewVersion", _object({
+    "workflow_id": ref("WorkflowId"),
+    "version": ref("Version"),
+    "title": {"type": "string", "minLength": 1, "maxLength": limits.MAX_TITLE, "pattern": NON_BLANK},
+    "description": {"type": "string", "minLength": 1, "maxLength": limits.MAX_DESCRIPTION, "pattern": NON_BLANK},
+    "labels": ref("Labels"),
+    "container_image": {
+        "type": "string", "maxLength": limits.MAX_IMAGE_REFERENCE, "pattern": limits.PINNED_IMAGE_PATTERN,
+        "description": "An image reference pinned by digest (...@sha256:<64 hex>).",
+        "x-message": "must be an image reference pinned by digest (...@sha256:<64 hex>); a tag alone can change",
+    },
+    "parameters": {"type": "object", "description": "JSON Schema (2020-12) object schema of the parameters.",
+                   "x-type-message": 'must be a JSON Schema object (use {"type": "object"} for none)'},
+    "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
+}, ("workflow_id", "version", "title", "description", "labels", "container_image", "parameters")),
+    detail="The workflow version is not valid; see errors.")
+
+ENABLED_CHANGE = Contract(
+    "EnabledChange", _object({"enabled": {"type": "boolean"}, "reason": ref("Reason")}, ("enabled", "reason")),
+    detail="The change is not valid; see errors.", others_immutable=True, immutable_detail="on a workflow")
+
+STATUS_CHANGE = Contract(
+    "StatusChange",
+    _object({"status": {"type": "string", "enum": ["active", "deprecated"]}, "reason": ref("Reason")},
+            ("status", "reason")),
+    detail="The status change is not valid; see errors.", immutable=VERSION_FIELDS - {"status"},
+    immutable_detail="on a version's status")
+
+ROLLBACK = Contract(
+    "Rollback",
+    _object({"to_version": {**ref("Version"), "description": "An active version (a leading v is accepted)."},
+             "reason": ref("Reason")}, ("to_version", "reason")),
+    detail="The rollback is not valid; see errors.", immutable=VERSION_FIELDS, immutable_detail="on a rollback")
+
+SEARCH_REQUEST = Contract("SearchRequest", _object({
+    "query": {"type": "string", "maxLength": limits.MAX_QUERY_LENGTH,
+              "description": "Incident text (alert name, summary, description). Optional."},
+    "labels": ref("LabelFilters"),
+    "top_k": {"type": "integer", "minimum": 1, "maximum": limits.MAX_TOP_K, "default": limits.DEFAULT_TOP_K},
+    "min_score": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+}), detail="The search request is not valid; see errors.")
+
+VALIDATE_REQUEST = Contract("ParametersRequest", _object({
+    "parameters": {"type": "object", "default": {}, "description": "Parameter name -> value.",
+                   "x-type-message": "must be an object of parameter name -> value"},
+}))
+
+EXECUTION_REQUEST = Contract("NewExecution", _object({
+    "workflow_id": ref("WorkflowId"),
+    "version": {**ref("Version"), "description": "A version; omitted: the latest active one."},
+    "parameters": {"type": "object", "default": {}, "x-type-message": "must be an object of parameter name -> value"},
+    "incident": ref("Incident"),
+}, ("workflow_id", "incident")), detail="The execution request is not valid; see errors.")
+
+EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
+    "status": {"type": "string", "enum": ["running", "succeeded", "failed"]},
+    "message": {"type": "string", "maxLength": limits.MAX_MESSAGE},
+}, ("status",)), detail="The status update is not valid; see errors.")
+
+REGISTRATION_EVENT = Contract("RegistrationEvent", _object({
+    "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},
+    "object": {"type": "object", "description": "The RemediationWorkflow resource as the API server returns it.",
+               "x-type-message": "is required: the RemediationWorkflow resource as the API server returns it"},
+}, ("event", "object")), detail="The registration event is not valid; see errors.")
+
+# --- query strings (values arrive as text; the edge converts them to the declared type first) -----
+LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE,
+         "description": f"Page size, 1-{limits.MAX_PAGE_SIZE} (default {limits.DEFAULT_PAGE_SIZE})."}
+CURSOR = {"type": "string", "maxLength": limits.MAX_CURSOR, "description": "next_cursor of the previous page."}
+LABEL_PARAMETER = "^label\\.[a-z][a-z0-9_]{0,62}$"  # label.<key>=<value>
+LABEL_FILTER = {**LABEL_STRING, "description": "Hard label filter: label.<key>=<value> (case-insensitive, * matches)."}
+
+
+def _query(name: str, properties: dict[str, Any], required: tuple[str, ...] = (), labels: bool = False) -> Contract:
+    extra = {"patternProperties": {LABEL_PARAMETER: LABEL_FILTER}} if labels else {}
+    return Contract(name, _object(properties, required, **extra), detail="Invalid query string; see errors.")
+
+
+NO_QUERY = _query("NoQuery", {})
+PAGE_QUERY = _query("PageQuery", {"limit": LIMIT, "cursor": CURSOR})
+LIST_WORKFLOWS_QUERY = _query("ListWorkflowsQuery", {
+    "status": {"type": "string", "enum": ["draft", "active", "deprecated"], "default": "active",
+               "description": "draft, active (default) or deprecated."},
+    "enabled": {"type": "boolean", "description": "Only enabled (true) or disabled (false) workflows."},
+    "signal_type": {**LABEL_STRING, "description": "Hard label filter on signal_type."},
+    "limit": LIMIT, "cursor": CURSOR,
+}, labels=True)
+VERSIONS_QUERY = _query("VersionsQuery", {"workflow_id": ref("WorkflowId"), "limit": LIMIT, "cursor": CURSOR},
+                        ("workflow_id",))
+SEARCH_QUERY = _query("SearchQuery", {
+    "query": SEARCH_REQUEST.schema["properties"]["query"],
+    **{key: {**LABEL_STRING, "description": f"Hard filter on the {key} label (case-insensitive; * matches anything)."}
+       for key in (*limits.REQUIRED_LABELS, "priority")},
+    "top_k": {**SEARCH_REQUEST.schema["properties"]["top_k"],
+              "description": f"Results wanted, 1-{limits.MAX_TOP_K} (default {limits.DEFAULT_TOP_K})."},
+    "min_score": {**SEARCH_REQUEST.schema["properties"]["min_score"],
+                  "description": "Drop results scoring below this."},
+}, labels=True)
+EXECUTIONS_QUERY = _query("ExecutionsQuery", {
+    "workflow_id": ref("WorkflowId"),
+    "version": ref("Version"),
+    "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
+    "limit": LIMIT, "cursor": CURSOR,
+})

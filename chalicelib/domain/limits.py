@@ -1,0 +1,52 @@
+"""Every limit and identifier pattern of the API, defined once.
+
+The request contracts (domain/contracts.py), the domain rules, the OpenAPI document and the MCP
+tool schemas all read them from here, so a limit cannot drift between what is documented and what
+is enforced.
+"""
+
+from __future__ import annotations
+
+# Identifiers
+WORKFLOW_ID_PATTERN = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # a DNS-1123 label
+RESERVED_WORKFLOW_IDS = ("search", "versions")  # path segments of the API
+# SemVer 2.0.0 (the regular expression semver.org suggests) with the optional leading v.
+SEMVER_PATTERN = (
+    r"^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+MAX_VERSION_LENGTH = 128
+PINNED_IMAGE_PATTERN = "@sha256:[a-f0-9]{64}$"
+MAX_IMAGE_REFERENCE = 512
+
+# Workflow content
+MAX_TITLE = 200
+MAX_DESCRIPTION = 8000
+MAX_REASON = 1000
+
+# Labels
+REQUIRED_LABELS = ("signal_type", "severity", "environment", "component")
+LABEL_KEY_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
+MAX_LABELS = 32
+MAX_LABEL_VALUES = 32
+MAX_LABEL_VALUE = 128
+
+# Search
+DEFAULT_TOP_K, MAX_TOP_K = 10, 100
+MAX_QUERY_LENGTH = 4000
+
+# Lists
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+MAX_CURSOR = 512
+
+# Executions
+MAX_INCIDENT_BYTES = 32 * 1024
+MAX_INCIDENT_DEPTH = 8
+MAX_INCIDENT_ID = 256
+MAX_SIGNAL_TYPE = 128
+MAX_MESSAGE = 4000
+
+# Parameter schemas (crd-and-schema rules)
+MAX_PARAMETERS = 100
+MAX_SCHEMA_BYTES = 64 * 1024
