@@ -68,8 +68,8 @@ FUNCTIONS = (
     Function("registration_worker", "import app",
              "from chalicelib.container import services; from chalicelib.adapters.dispatch import JobMessage; "
              "from chalicelib.domain.parameter_schema import validate_parameter_schema; "
-             "from chalicelib.domain.resource import resource_validator; "
-             f"services().registration_job; resource_validator(); validate_parameter_schema({SCHEMA!r})",
+             "from chalicelib.adapters.crd import resource_contract; "
+             f"services().registration_job; resource_contract(); validate_parameter_schema({SCHEMA!r})",
              f"{TOKEN}; {BEDROCK}"),
     # A CloudFormation custom-resource event: migrations, then the search index check.
     Function("migrate", "import app",

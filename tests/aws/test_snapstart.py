@@ -37,14 +37,15 @@ def run_after_restore() -> None:
 
 
 def _backend_pid() -> int:
-    with services().db.cursor() as cur:
+    with services().db.reading() as cur:
         cur.execute("SELECT pg_backend_pid() AS pid")
         return int(cur.fetchone()["pid"])
 
 
 def _connection() -> psycopg2.extensions.connection:
-    with services().db.cursor() as cur:
-        return cur.connection
+    """The pooled connection (idle again once the block ends), which the snapshot hook must close."""
+    with services().db._connection() as conn:
+        return conn
 
 
 def test_importing_the_package_registers_each_hook_once():
