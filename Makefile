@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup setup-test run test lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
+.PHONY: setup setup-test run demo test lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -14,6 +14,11 @@ setup-test:
 run: setup
 	@$(PY) -m chalicelib.cli serve --port $(PORT)
 
+# The whole flow on this machine, step by step (devtools/demo.py); needs the registry, like the tests.
+demo:
+	@bash scripts/bootstrap.sh --registry
+	@$(PY) -m devtools.demo
+
 test: setup-test
 	@$(PY) -m ruff check .
 	@$(PY) -m mypy
@@ -22,7 +27,7 @@ test: setup-test
 lint: setup
 	@$(PY) -m ruff check .
 
-# Static types of chalicelib, app.py and watcher (configuration in pyproject.toml [tool.mypy]).
+# Static types of chalicelib, app.py, watcher, bench and devtools (configuration in pyproject.toml [tool.mypy]).
 typecheck: setup
 	@$(PY) -m mypy
 

@@ -115,7 +115,8 @@ def main() -> None:
         one_run(function)  # warm the OS file cache and .pyc files, as a deployed package would be
     header = f"{'function':<21}{'init':>8}{'first call':>12}{'cold start':>12}{'+ AWS SDK':>11}"
     print(f"{header}  (median of {args.runs}, ms)")
-    summary, forbidden = [], set()
+    summary: list[str] = []
+    forbidden: set[str] = set()
     for function in FUNCTIONS:
         runs = [one_run(function) for _ in range(args.runs)]
         init = statistics.median(r["init"] for r in runs)

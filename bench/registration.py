@@ -16,19 +16,22 @@ Last line: `p50 A ms p95 B ms throughput C registrations/s`.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_quality import PROJECT_DIR, start_database
 
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.support import oci
-from tests.support.registry import LocalRegistry, listed_for_the_process, start_registry
+from devtools import oci
+from devtools.registry import LocalRegistry, start_registry
 
 WARMUP = 3
 
@@ -59,53 +62,74 @@ def event(workflow_id: str, image: str) -> dict:
     }  # fmt: skip
 
 
+class Api:
+    """JSON calls through Chalice's test client (API Gateway emulation, real authorizer) with one key."""
+
+    def __init__(self, token: str) -> None:
+        from chalice.test import Client
+
+        from app import app
+
+        self._client = Client(app, stage_name="local", project_dir=str(PROJECT_DIR))
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else b""
+        response = self._client.http.request(method, path, headers=self._headers, body=data)
+        if response.status_code >= 300:
+            raise SystemExit(f"{method} {path} answered {response.status_code}: {response.body[:500]!r}")
+        return json.loads(response.body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=int, default=30, help="registrations timed one at a time")
     parser.add_argument("--throughput", type=int, default=40, help="registrations submitted at once")
     parser.add_argument("--workers", type=int, default=2, help="threads of the in-process dispatcher")
     args = parser.parse_args()
+    if args.latency < 1 or args.throughput < 1:
+        parser.error("--latency and --throughput must be at least 1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # one INFO line per request and job would be measured too
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no metric line per registration
 
-    start_database("default")  # stopped and deleted when the process exits
-    from app import app
-    from chalicelib.adapters.dispatch import InlineDispatcher
-    from chalicelib.container import services
-    from tests.support.api import ApiClient
+    # The registry runs for the whole run; the embedded database is deleted when the process exits.
+    with start_registry() as registry:
+        # Loopback is reached only because it is listed, as `make run` users list a local registry.
+        os.environ["INSECURE_REGISTRIES"] = registry.host
+        start_database("default")  # the settings and services are rebuilt from the environment above
+        from chalicelib.adapters.dispatch import InlineDispatcher
+        from chalicelib.container import services
 
-    catalog = services()
-    catalog.__dict__["dispatcher"] = InlineDispatcher(catalog.registration_job, workers=args.workers)
-    api = ApiClient(app, catalog.api_keys)
-    dispatcher = catalog.dispatcher
-    # The loopback registry is reached only because it is listed, as `make run` users list theirs.
-    with start_registry() as registry, listed_for_the_process(registry.host):
+        catalog = services()
+        dispatcher = InlineDispatcher(catalog.registration_job, workers=args.workers)
+        catalog.__dict__["dispatcher"] = dispatcher  # so the endpoint queues onto the one we wait for
+        _, token = catalog.api_keys.create("registration bench", ["registrations:write", "catalog:read"])
+        api = Api(token)
         timed = push_images(registry, "latency", WARMUP + args.latency)
         burst = push_images(registry, "burst", args.throughput)
 
         def check(registration_id: str) -> None:
-            result = api.get(f"/api/v1/registrations/{registration_id}", scopes=("catalog:read",))
-            if result.json["status"] != "succeeded":
-                raise SystemExit(f"registration did not succeed: {result.json}")
+            result = api.call("GET", f"/api/v1/registrations/{registration_id}")
+            if result["status"] != "succeeded":
+                raise SystemExit(f"registration did not succeed: {result}")
 
         latencies = []
         for index, (workflow_id, image) in enumerate(timed):
             started = time.perf_counter()
-            accepted = api.post("/api/v1/registrations", event(workflow_id, image), scopes=("registrations:write",))
-            dispatcher.wait_idle()  # type: ignore[attr-defined]
+            accepted = api.call("POST", "/api/v1/registrations", event(workflow_id, image))
+            dispatcher.wait_idle()
             elapsed = (time.perf_counter() - started) * 1000
-            check(accepted.json["registration_id"])
+            check(accepted["registration_id"])
             if index >= WARMUP:
                 latencies.append(elapsed)
 
         started = time.perf_counter()
-        ids = [
-            api.post("/api/v1/registrations", event(w, i), scopes=("registrations:write",)).json["registration_id"]
-            for w, i in burst
-        ]
-        dispatcher.wait_idle(timeout=300)  # type: ignore[attr-defined]
+        ids = [api.call("POST", "/api/v1/registrations", event(w, i))["registration_id"] for w, i in burst]
+        dispatcher.wait_idle(timeout=300)
         seconds = time.perf_counter() - started
         for registration_id in ids:
             check(registration_id)
-    dispatcher.close()  # type: ignore[attr-defined]
+        dispatcher.close()
 
     p50 = statistics.median(latencies)
     p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) >= 2 else latencies[0]

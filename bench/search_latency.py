@@ -24,6 +24,8 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,39 +128,62 @@ def copy_rows(cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple])
                     f"FORCE_NOT_NULL ({', '.join(columns)}))", buffer)
 
 
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """Says what a long step is doing before it starts and how long it took (on stderr)."""
+    print(f"  {label}...", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    yield
+    print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
 def load(n_versions: int, seed: int) -> None:
     from chalicelib.container import services
     from chalicelib.domain.search import document_fields, embedding_text
     from chalicelib.stores import search_store
 
     started = time.perf_counter()
+    print(f"generating a synthetic catalog of {n_versions} versions and embedding its texts", file=sys.stderr)
     workflows, versions, texts = build_catalog(n_versions, seed)
     search = services().search
     embedder = search.embedder  # the configured provider, exactly as the service uses it
     vectors: dict[str, list[float]] = {}
     staged = []
-    for version_id, (title, description, labels) in texts.items():
+    tenth = max(1, len(texts) // 10)
+    for done, (version_id, (title, description, labels)) in enumerate(texts.items(), start=1):
         text = embedding_text(title, description)
         if text not in vectors:
             vectors[text] = embedder.embed([text])[0]
         staged.append((version_id, *document_fields(title, description, labels), vectors[text]))
+        if done % tenth == 0 or done == len(texts):
+            print(f"  {done}/{len(texts)} versions embedded ({100 * done // len(texts)}%), "
+                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     print(f"generated {len(workflows)} workflows / {len(versions)} versions and "
           f"{len(vectors)} distinct vectors in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     started = time.perf_counter()
+    print("loading into PostgreSQL in one transaction", file=sys.stderr)
     with services().db.transaction() as cur:
         search_store.allow_long_statements(cur)
-        copy_rows(cur, "workflows", ("workflow_id", "enabled"), workflows)
-        copy_rows(cur, "workflow_versions", (
-            "id", "workflow_id", "version", "major", "minor", "patch", "prerelease_key", "build", "title",
-            "description", "labels", "container_image", "parameters", "content_hash", "status", "created_by"),
-            versions)
-        cur.execute("SELECT setval('workflow_versions_id_seq', %s)", (len(versions),))
+        with step(f"COPY {len(workflows)} workflows and {len(versions)} versions"):
+            copy_rows(cur, "workflows", ("workflow_id", "enabled"), workflows)
+            copy_rows(cur, "workflow_versions", (
+                "id", "workflow_id", "version", "major", "minor", "patch", "prerelease_key", "build", "title",
+                "description", "labels", "container_image", "parameters", "content_hash", "status", "created_by"),
+                versions)
+            cur.execute("SELECT setval('workflow_versions_id_seq', %s)", (len(versions),))
         search_store.drop_hnsw_index(cur)
         search_store.create_staging(cur)
-        search_store.stage_documents(cur, staged)
-        search_store.load_staged_documents(cur)
-        search_store.create_hnsw_index(cur, embedder.dimensions)
-    with services().db.reading() as cur:
+        staging_started = time.perf_counter()
+        for start in range(0, len(staged), tenth):  # in tenths (COPY appends), to show progress
+            search_store.stage_documents(cur, staged[start:start + tenth])
+            done = min(start + tenth, len(staged))
+            print(f"  {done}/{len(staged)} search documents staged (COPY), "
+                  f"{time.perf_counter() - staging_started:.0f} s", file=sys.stderr, flush=True)
+        with step("full-text documents and BM25 statistics (one statement)"):
+            search_store.load_staged_documents(cur)
+        with step("HNSW index"):
+            search_store.create_hnsw_index(cur, embedder.dimensions)
+    with services().db.reading() as cur, step("VACUUM (ANALYZE)"):
         cur.execute("SET statement_timeout = 0")
         # As autovacuum would after a bulk load: statistics, visibility map and hint bits.
         cur.execute("VACUUM (ANALYZE)")
@@ -170,7 +195,8 @@ def make_queries(count: int, seed: int) -> list[Any]:
     from chalicelib.domain.search import SearchRequest
 
     rng = random.Random(seed + 1)
-    queries, seen = [], set()
+    queries: list[Any] = []
+    seen: set[str] = set()
     while len(queries) < count:
         signal, component = rng.choice(SIGNALS), rng.choice(COMPONENTS)
         text = (f"{signal}: {rng.choice(['Pod', 'Container', 'Node', 'Service'])} "

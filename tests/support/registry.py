@@ -1,9 +1,8 @@
-"""A real OCI registry on loopback for the tests (Debian's ``docker-registry``, distribution 2.8).
+"""Registry fixtures and misbehaving endpoints for the tests.
 
-``start_registry()`` writes a config listening on 127.0.0.1:<free port> with in-memory storage,
-starts ``docker-registry serve``, waits for ``GET /v2/`` and stops it on exit. ``basic_auth=True``
-adds htpasswd auth (a bcrypt entry from ``htpasswd -Bbn``). ``RegistryPusher`` pushes the images
-built by ``tests.support.oci`` over the registry HTTP API, manifests as the exact bytes hashed.
+The registry itself (Debian's ``docker-registry`` on loopback, ``start_registry``, ``RegistryPusher``)
+lives in devtools/registry.py, shared with the benchmarks and ``make demo``; the fixtures below
+skip when it is not installed (and fail when ``CI`` is set: CI installs it).
 
 Fixtures for any test package: ``from tests.support.registry import oci_registry`` in a conftest
 (or list this module in ``pytest_plugins`` of the root conftest).
@@ -17,26 +16,17 @@ give it ``insecure(host, ...)``.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 
 from chalicelib.adapters.registry import RegistryTransport
 from chalicelib.domain.egress import EgressRules
-from tests.support.oci import Blob, Image, Index
-
-BASIC_USER = "robot"
-BASIC_PASSWORD = "s3cret-pass"
+from devtools.registry import INSTALL_HINT, LocalRegistry, free_port, registry_binary, start_registry
+from devtools.registry import RegistryPusher as RegistryPusher  # the tests import it from here
 
 
 def insecure(*hosts: str) -> RegistryTransport:
@@ -63,156 +53,6 @@ def listed_for_the_process(host: str) -> Iterator[None]:
             os.environ["INSECURE_REGISTRIES"] = previous
         settings.cache_clear()
         reset_services()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class RegistryPusher:
-    """Pushes blobs, images and indexes to one registry over its HTTP API."""
-
-    base_url: str
-    auth: tuple[str, str] | None = None
-
-    def __post_init__(self) -> None:
-        self.session = requests.Session()
-        self.session.auth = self.auth
-
-    def push_blob(self, repository: str, blob: Blob) -> None:
-        head = self.session.head(f"{self.base_url}/v2/{repository}/blobs/{blob.digest}", timeout=10)
-        if head.status_code == 200:
-            return
-        start = self.session.post(f"{self.base_url}/v2/{repository}/blobs/uploads/", timeout=10)
-        start.raise_for_status()
-        location = start.headers["Location"]
-        if location.startswith("/"):
-            location = self.base_url + location
-        separator = "&" if "?" in location else "?"
-        done = self.session.put(
-            f"{location}{separator}digest={blob.digest}",
-            data=blob.data,
-            headers={"Content-Type": "application/octet-stream"},
-            timeout=30,
-        )
-        done.raise_for_status()
-
-    def push_manifest(self, repository: str, reference: str, manifest: Blob) -> str:
-        response = self.session.put(
-            f"{self.base_url}/v2/{repository}/manifests/{reference}",
-            data=manifest.data,
-            headers={"Content-Type": manifest.media_type},
-            timeout=10,
-        )
-        response.raise_for_status()
-        assert response.headers["Docker-Content-Digest"] == manifest.digest, "registry re-serialised the manifest"
-        return manifest.digest
-
-    def push_image(self, repository: str, tag: str, image: Image) -> str:
-        """Pushes the blobs then the manifest; returns the manifest digest."""
-        for blob in image.blobs():
-            self.push_blob(repository, blob)
-        return self.push_manifest(repository, tag, image.manifest)
-
-    def push_index(self, repository: str, tag: str, index: Index) -> str:
-        for item in index.images:
-            for blob in item.blobs():
-                self.push_blob(repository, blob)
-            self.push_manifest(repository, item.digest, item.manifest)
-        return self.push_manifest(repository, tag, index.manifest)
-
-
-@dataclass
-class LocalRegistry:
-    base_url: str  # http://127.0.0.1:<port>
-    host: str  # 127.0.0.1:<port>, the registry part of image references
-    auth: tuple[str, str] | None
-    pusher: RegistryPusher
-
-    def reference(self, repository: str, tag: str = "latest") -> str:
-        return f"{self.host}/{repository}:{tag}"
-
-
-def _config(root: Path, port: int, htpasswd: Path | None) -> str:
-    lines = [
-        "version: 0.1",
-        "log:",
-        "  level: error",
-        "  accesslog:",
-        "    disabled: true",
-        "storage:",
-        "  inmemory: {}",
-        "  delete:",
-        "    enabled: true",
-        "http:",
-        f"  addr: 127.0.0.1:{port}",
-    ]
-    if htpasswd is not None:
-        lines += ["auth:", "  htpasswd:", "    realm: test-registry", f"    path: {htpasswd}"]
-    return "\n".join(lines) + "\n"
-
-
-@contextmanager
-def start_registry(basic_auth: bool = False, startup_timeout: float = 10.0) -> Iterator[LocalRegistry]:
-    """Runs ``docker-registry`` on a free loopback port for the duration of the block."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        message = "docker-registry is not installed: run `bash scripts/bootstrap.sh --registry`"
-        if os.environ.get("CI"):  # CI installs it (make test): missing there is a broken set-up, not a skip
-            pytest.fail(message)
-        pytest.skip(message)
-    with tempfile.TemporaryDirectory(prefix="registry-") as tmp:
-        root = Path(tmp)
-        htpasswd = None
-        auth = None
-        if basic_auth:
-            entry = subprocess.run(
-                ["htpasswd", "-Bbn", BASIC_USER, BASIC_PASSWORD], check=True, capture_output=True, text=True
-            ).stdout
-            htpasswd = root / "htpasswd"
-            htpasswd.write_text(entry)
-            auth = (BASIC_USER, BASIC_PASSWORD)
-        port = free_port()
-        config = root / "config.yml"
-        config.write_text(_config(root, port, htpasswd))
-        log = (root / "registry.log").open("wb")
-        process = subprocess.Popen(
-            [binary, "serve", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "OTEL_SDK_DISABLED": "true"},
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(base_url, auth, process, startup_timeout, root / "registry.log")
-            yield LocalRegistry(base_url, f"127.0.0.1:{port}", auth, RegistryPusher(base_url, auth))
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
-
-
-def _wait_ready(
-    base_url: str, auth: tuple[str, str] | None, process: subprocess.Popen, timeout: float, log: Path
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(f"{base_url}/v2/", auth=auth, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.02)
-    raise RuntimeError(f"docker-registry did not answer GET /v2/ within {timeout}s")
 
 
 @contextmanager
@@ -307,9 +147,17 @@ def down_host() -> str:
     return f"127.0.0.1:{free_port()}"
 
 
+def _skip_unless_installed() -> None:
+    if registry_binary() is None:
+        if os.environ.get("CI"):  # CI installs it (make test): missing there is a broken set-up, not a skip
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+
+
 @pytest.fixture(scope="session")
 def oci_registry() -> Iterator[LocalRegistry]:
     """An anonymous registry shared by the session; use unique repository names per test."""
+    _skip_unless_installed()
     with start_registry() as registry, listed_for_the_process(registry.host):
         yield registry
 
@@ -317,5 +165,6 @@ def oci_registry() -> Iterator[LocalRegistry]:
 @pytest.fixture(scope="session")
 def basic_auth_registry() -> Iterator[LocalRegistry]:
     """A registry that requires Basic auth (htpasswd); ``.auth`` holds the credentials."""
+    _skip_unless_installed()
     with start_registry(basic_auth=True) as registry, listed_for_the_process(registry.host):
         yield registry
