@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
+from chalicelib.domain.search import Hit
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
@@ -99,6 +100,21 @@ def workflow_view(result: Row) -> dict[str, Any]:
         for v in result["versions"]
     ]
     return body
+
+
+# --- search -------------------------------------------------------------------------------------
+def search_view(hits: Sequence[Hit], confident: bool) -> dict[str, Any]:
+    """``{"results", "total", "confident"}`` (api.md, "Search"); each score explained by its parts."""
+    results = []
+    for hit in hits:
+        version = hit.version
+        results.append({
+            "rank": hit.rank, "workflow_id": version["workflow_id"], "version": version["version"],
+            "title": version["title"], "description": version["description"], "labels": version["labels"],
+            "container_image": version["container_image"], "signature": version["signature"],
+            "score": hit.score, "explanation": hit.explanation.to_dict(),
+        })
+    return {"results": results, "total": len(results), "confident": confident}
 
 
 # --- registrations -------------------------------------------------------------------------------
