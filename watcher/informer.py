@@ -122,7 +122,7 @@ class WorkQueue:
                 return
             self._waiting[key] = (due, item)
             heapq.heappush(self._due, (due, next(self._sequence), key))
-            self._lock.notify()  # a worker waiting in get() may have to wake up earlier
+            self._lock.notify_all()  # waiting workers recompute how long to wait
 
     def get(self, timeout: float) -> tuple[Key, Any] | None:
         deadline = time.monotonic() + timeout
