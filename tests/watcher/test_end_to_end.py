@@ -55,7 +55,7 @@ def run_watcher(kube: tuple[KubeEmulator, str], catalog_api: str, catalog_key: s
     key_file.write_text(catalog_key)
 
     def run(**kwargs: Any) -> Watcher:
-        return start_watcher(kube[1], catalog_api, follow_seconds=30, **kwargs)
+        return start_watcher(kube[1], catalog_api, **kwargs)
 
     return run
 
