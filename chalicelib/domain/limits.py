@@ -20,6 +20,10 @@ MAX_VERSION_LENGTH = 128
 PINNED_IMAGE_PATTERN = "@sha256:[a-f0-9]{64}$"
 MAX_IMAGE_REFERENCE = 512
 
+K8S_NAME_PATTERN = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a namespace or resource name (DNS-1123 subdomain)
+# A reconciliation's live set: at ~130 bytes per resource, 7,000 stay under the default 1 MiB body limit.
+MAX_LIVE_RESOURCES = 7000
+
 # Workflow content
 MAX_TITLE = 200
 MAX_DESCRIPTION = 8000

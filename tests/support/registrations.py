@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from chalicelib.container import services
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from chalicelib.config import settings
+from chalicelib.container import reset_services, services
 from chalicelib.stores.db import Database
 
 # Registration bookkeeping and credentials are not catalog content.
@@ -23,3 +28,22 @@ def catalog_dump(db: Database) -> dict[str, list[str]]:
 
 def wait_for_jobs() -> None:
     services().dispatcher.wait_idle(timeout=30)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def catalog_settings(**env: str) -> Iterator[None]:
+    """The process-wide settings and services rebuilt with these environment variables, for the block."""
+    previous = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    settings.cache_clear()
+    reset_services()
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings.cache_clear()
+        reset_services()
