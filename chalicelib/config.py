@@ -1,6 +1,6 @@
 """Configuration from environment variables, parsed and validated in one place at start-up.
 
-Names are fixed by ../shared/docs/configuration.md (and documented in the README). A bad value
+Every name is documented in the README's configuration table (other components and operators rely on them). A bad value
 raises ConfigError naming the variable, which stops start-up.
 """
 

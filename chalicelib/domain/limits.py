@@ -51,6 +51,6 @@ MAX_INCIDENT_ID = 256
 MAX_SIGNAL_TYPE = 128
 MAX_MESSAGE = 4000
 
-# Parameter schemas (crd-and-schema rules)
+# Parameter schemas (docs/playbook-schema.md)
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024

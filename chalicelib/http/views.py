@@ -106,7 +106,7 @@ def workflow_view(result: Row) -> dict[str, Any]:
 
 # --- search -------------------------------------------------------------------------------------
 def search_view(hits: Sequence[Hit], confident: bool) -> dict[str, Any]:
-    """``{"results", "total", "confident"}`` (api.md, "Search"); each score explained by its parts."""
+    """``{"results", "total", "confident"}`` (README, "Search"); each score explained by its parts."""
     results = []
     for hit in hits:
         version = hit.version

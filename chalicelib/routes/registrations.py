@@ -1,4 +1,4 @@
-"""Routes of the invoke endpoint (api.md "Registrations"): parse -> RegistrationService -> respond."""
+"""Routes of the invoke endpoint (README, "Registration"): parse -> RegistrationService -> respond."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routes of search (api.md "Search"): parse -> SearchService -> respond. GET and POST are one query.
+"""Routes of search (README, "Search"): parse -> SearchService -> respond. GET and POST are one query.
 
 `/api/v1/playbooks/search` cannot be taken for `/api/v1/playbooks/{workflow_id}`: Chalice prefers
 literal segments, and `search` is a reserved workflow id.

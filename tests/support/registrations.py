@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from chalicelib.config import settings
 from chalicelib.container import reset_services, services
 from chalicelib.stores.db import Database
+from tests.support.api import ApiClient
+from tests.support.resources import event
 
 # Registration bookkeeping and credentials are not catalog content.
 NOT_CATALOG = ("registrations", "api_keys", "schema_migrations")
@@ -47,3 +50,18 @@ def catalog_settings(**env: str) -> Iterator[None]:
                 os.environ[name] = value
         settings.cache_clear()
         reset_services()
+
+
+REGISTRATIONS = "/api/v1/registrations"
+READ = ("catalog:read",)
+WRITE = ("registrations:write",)
+
+
+def register(client: ApiClient, obj: dict[str, Any], kind: str = "ADDED") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Delivers ``obj`` to the invoke endpoint and waits for its job; returns (the 202 body, the finished registration)."""
+    response = client.post(REGISTRATIONS, event(kind, obj), scopes=WRITE)
+    assert response.status == 202, response
+    wait_for_jobs()
+    registration = client.get(f"{REGISTRATIONS}/{response.json['registration_id']}", scopes=READ)
+    assert registration.status == 200
+    return response.json, registration.json

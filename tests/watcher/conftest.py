@@ -9,10 +9,9 @@ import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.support.fake_catalog import API_KEY
 from watcher.app import Watcher
 from watcher.config import WatcherConfig
-
-API_KEY = "rwc_test_key_0123456789"
 
 
 def _serve() -> Iterator[HTTPServer]:

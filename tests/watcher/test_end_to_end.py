@@ -2,7 +2,7 @@
 
 Real: the catalog API (the Chalice app served on a loopback port, inline registration jobs), the
 embedded PostgreSQL, the docker-registry holding the images, HTTP everywhere. Emulated: only the
-Kubernetes API server (tests/watcher/kube_emulator.py says why), because none can run here.
+Kubernetes API server (tests/support/kube_emulator.py says why), because none can run here.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import requests
 
 from chalicelib.container import services
 from chalicelib.stores.db import Database
+from tests.support.fake_api import wait_until
+from tests.support.kube_emulator import Invalid, KubeEmulator
 from tests.support.oci import image, layer, playbook_schema, schema_layer
 from tests.support.registrations import catalog_settings
 from tests.support.registry import LocalRegistry, oci_registry  # noqa: F401  (session fixture)
-from tests.watcher.fake_api import wait_until
-from tests.watcher.kube_emulator import Invalid, KubeEmulator
 from watcher.app import Watcher
 
 NS = "team-a"

@@ -19,8 +19,8 @@ import requests
 import yaml
 from pytest_httpserver import HTTPServer
 
-from tests.watcher.fake_api import Script, Store, serve, wait_until
-from tests.watcher.fake_catalog import FakeCatalog
+from tests.support.fake_api import Script, Store, serve, wait_until
+from tests.support.fake_catalog import FakeCatalog
 
 ROOT = Path(__file__).resolve().parents[2]
 

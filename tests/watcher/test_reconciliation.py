@@ -2,7 +2,7 @@
 
 Scripted API server and catalog as in test_conversation.py: no kube-apiserver can run here, and the
 catalog's side of ``POST /api/v1/registrations/reconcile`` is built separately, so its answers
-(disabled, stale, a catalog without the endpoint) are scripted by tests/watcher/fake_catalog.py.
+(disabled, stale, a catalog without the endpoint) are scripted by tests/support/fake_catalog.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.watcher.conftest import API_KEY
-from tests.watcher.fake_api import GROUP_PATH, Script, Store, gone, resource, serve, wait_until
-from tests.watcher.fake_catalog import FakeCatalog
+from tests.support.fake_api import GROUP_PATH, Script, Store, gone, resource, serve, wait_until
+from tests.support.fake_catalog import API_KEY, FakeCatalog
 from watcher.app import Watcher
 from watcher.livesync import LiveSync
 

@@ -12,8 +12,8 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.watcher.fake_api import Script, Store, resource, serve, stream, wait_until
-from tests.watcher.fake_catalog import FakeCatalog
+from tests.support.fake_api import Script, Store, resource, serve, stream, wait_until
+from tests.support.fake_catalog import FakeCatalog
 from watcher.app import WORKERS, Watcher
 
 

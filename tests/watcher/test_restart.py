@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.watcher.fake_api import Script, Store, resource, serve, wait_until
-from tests.watcher.fake_catalog import DIGEST, FakeCatalog
+from tests.support.fake_api import Script, Store, resource, serve, wait_until
+from tests.support.fake_catalog import DIGEST, FakeCatalog
 from watcher.app import Watcher
 
 

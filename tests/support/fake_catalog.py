@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 DIGEST = "sha256:" + "ab" * 32
+API_KEY = "rwc_test_key_0123456789"  # the key the watcher tests give the watcher (its key file)
 
 
 class FakeCatalog:
