@@ -1,6 +1,7 @@
 """Chalice entry point: the app, its middleware and its blueprints. Routes live in chalicelib/routes."""
 
-from chalice.app import SQSEvent
+from chalice import Rate
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
@@ -43,3 +44,12 @@ def registration_worker(event: SQSEvent) -> None:
     from chalicelib.container import services
 
     handle_sqs_records(event, services().registration_job)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="expire_approvals")
+def expire_approvals(event: CloudWatchEvent) -> dict:
+    """Expires executions whose approval window passed, so their targets and held values are freed even
+    when nobody reads them (reads and actions expire them too, on the spot)."""
+    from chalicelib.container import services
+
+    return {"expired": services().executions.expire_overdue()}

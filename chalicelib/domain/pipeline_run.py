@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain.executions import Target
+
 API_VERSION = "tekton.dev/v1"
 KIND = "PipelineRun"
 TASK_NAME = "remediate"
@@ -44,28 +46,33 @@ def build_pipeline_run(
     schema: Mapping[str, Any],
     values: Mapping[str, Any],
     incident_id: str,
+    target: Target | None = None,
 ) -> dict[str, Any]:
     """The PipelineRun for validated ``values`` (declared parameters only, defaults applied)."""
     properties: Mapping[str, Any] = schema.get("properties", {})
     names = sorted(values)
     spec_params = [{"name": name, "value": env_value(values[name], properties.get(name, {}))} for name in names]
     declared = [_param_spec(name, properties.get(name, {})) for name in names]
+    labels = {
+        "app.kubernetes.io/managed-by": "workflow-catalog",
+        f"{LABEL_PREFIX}workflow-id": label_value(workflow_id),
+        f"{LABEL_PREFIX}workflow-version": label_value(version),
+        f"{LABEL_PREFIX}execution-id": label_value(execution_id),
+    }
+    # Label values are restricted; annotations carry the exact strings.
+    annotations = {
+        f"{LABEL_PREFIX}workflow-version": version,
+        f"{LABEL_PREFIX}incident-id": incident_id,
+    }
+    if target is not None:
+        _add_target(labels, annotations, execution_id, target)
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
             "name": pipeline_run_name(workflow_id, execution_id),
-            "labels": {
-                "app.kubernetes.io/managed-by": "workflow-catalog",
-                f"{LABEL_PREFIX}workflow-id": label_value(workflow_id),
-                f"{LABEL_PREFIX}workflow-version": label_value(version),
-                f"{LABEL_PREFIX}execution-id": label_value(execution_id),
-            },
-            # Label values are restricted; annotations carry the exact strings.
-            "annotations": {
-                f"{LABEL_PREFIX}workflow-version": version,
-                f"{LABEL_PREFIX}incident-id": incident_id,
-            },
+            "labels": labels,
+            "annotations": annotations,
         },
         "spec": {
             "params": spec_params,
@@ -90,6 +97,18 @@ def build_pipeline_run(
             },
         },
     }
+
+
+def _add_target(labels: dict[str, str], annotations: dict[str, str], execution_id: str, target: Target) -> None:
+    """The resource the run acts on and the execution it reports back to: labels to select runs by
+    (a name may be longer than a label value allows), annotations with the exact strings."""
+    fields = {"target-kind": target.kind, "target-name": target.name}
+    if target.namespace:
+        fields["target-namespace"] = target.namespace
+    for field, text in fields.items():
+        labels[f"{LABEL_PREFIX}{field}"] = label_value(text)
+        annotations[f"{LABEL_PREFIX}{field}"] = text
+    annotations[f"{LABEL_PREFIX}execution-id"] = execution_id
 
 
 def _param_spec(name: str, prop: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.limits import API_SCOPES
 from chalicelib.stores import apikey_store as store
 from chalicelib.stores.db import Database
 from chalicelib.stores.rows import Row
 
-SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
+SCOPES = API_SCOPES
 TOKEN_PREFIX = "rwc_"
 DEV_KEY_ID = "dev-local"
 
