@@ -6,6 +6,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
+from chalicelib.routes.api_keys import api_keys
 from chalicelib.routes.executions import executions
 from chalicelib.routes.ops import ops
 from chalicelib.routes.playbooks import playbooks
@@ -20,6 +21,7 @@ app.register_blueprint(executions)
 app.register_blueprint(playbooks)
 app.register_blueprint(registrations)
 app.register_blueprint(search)
+app.register_blueprint(api_keys)
 
 
 @app.lambda_function(name="migrate")
