@@ -53,7 +53,7 @@ def test_template_roles_with_managed_policies_and_open_resource_policies_are_rej
 
 def test_the_shipped_policy_files_pass_and_a_bad_file_fails_the_command(tmp_path: Path):
     files = sorted(str(p) for p in (ROOT / ".chalice").glob("policy-*.json"))
-    assert len(files) == 4
+    assert len(files) == 5
     assert main(files) == 0
     bad = tmp_path / "policy-bad.json"
     bad.write_text(json.dumps(_doc(Action="s3:*", Resource="*")))
@@ -64,5 +64,5 @@ def test_every_prod_function_has_a_hand_written_policy_and_no_generated_one():
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     prod = config["stages"]["prod"]
     assert prod["autogen_policy"] is False
-    for name in ("api_handler", "api_key_authorizer", "registration_worker", "migrate"):
+    for name in ("api_handler", "api_key_authorizer", "registration_worker", "migrate", "expire_approvals"):
         assert (ROOT / ".chalice" / prod["lambda_functions"][name]["iam_policy_file"]).is_file()
