@@ -8,7 +8,8 @@ never appear in metadata, names or defaults, so labels and logs cannot leak them
 
 writeOnly parameters travel the same way: the caller must create this PipelineRun in the cluster,
 so the value has to be in it, and the manifest is returned exactly once; the catalog stores only
-the redacted values (chalicelib/domain/executions.py). A workflow that must keep a secret out of
+the redacted values, and an execution waiting for approval its writeOnly values sealed until it is
+started (chalicelib/domain/executions.py). A workflow that must keep a secret out of
 PipelineRun objects altogether should take the *name* of a Kubernetes Secret as its parameter.
 
 Hand-written rather than built with a Tekton library: the Python SDK on PyPI (tekton-pipeline
@@ -53,26 +54,22 @@ def build_pipeline_run(
     names = sorted(values)
     spec_params = [{"name": name, "value": env_value(values[name], properties.get(name, {}))} for name in names]
     declared = [_param_spec(name, properties.get(name, {})) for name in names]
-    labels = {
-        "app.kubernetes.io/managed-by": "workflow-catalog",
-        f"{LABEL_PREFIX}workflow-id": label_value(workflow_id),
-        f"{LABEL_PREFIX}workflow-version": label_value(version),
-        f"{LABEL_PREFIX}execution-id": label_value(execution_id),
-    }
-    # Label values are restricted; annotations carry the exact strings.
-    annotations = {
-        f"{LABEL_PREFIX}workflow-version": version,
-        f"{LABEL_PREFIX}incident-id": incident_id,
-    }
-    if target is not None:
-        _add_target(labels, annotations, execution_id, target)
-    return {
+    run: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
             "name": pipeline_run_name(workflow_id, execution_id),
-            "labels": labels,
-            "annotations": annotations,
+            "labels": {
+                "app.kubernetes.io/managed-by": "workflow-catalog",
+                f"{LABEL_PREFIX}workflow-id": label_value(workflow_id),
+                f"{LABEL_PREFIX}workflow-version": label_value(version),
+                f"{LABEL_PREFIX}execution-id": label_value(execution_id),
+            },
+            # Label values are restricted; annotations carry the exact strings.
+            "annotations": {
+                f"{LABEL_PREFIX}workflow-version": version,
+                f"{LABEL_PREFIX}incident-id": incident_id,
+            },
         },
         "spec": {
             "params": spec_params,
@@ -97,18 +94,21 @@ def build_pipeline_run(
             },
         },
     }
+    if target is not None:
+        _add_target(run["metadata"], execution_id, target)
+    return run
 
 
-def _add_target(labels: dict[str, str], annotations: dict[str, str], execution_id: str, target: Target) -> None:
+def _add_target(metadata: dict[str, Any], execution_id: str, target: Target) -> None:
     """The resource the run acts on and the execution it reports back to: labels to select runs by
     (a name may be longer than a label value allows), annotations with the exact strings."""
     fields = {"target-kind": target.kind, "target-name": target.name}
     if target.namespace:
         fields["target-namespace"] = target.namespace
     for field, text in fields.items():
-        labels[f"{LABEL_PREFIX}{field}"] = label_value(text)
-        annotations[f"{LABEL_PREFIX}{field}"] = text
-    annotations[f"{LABEL_PREFIX}execution-id"] = execution_id
+        metadata["labels"][f"{LABEL_PREFIX}{field}"] = label_value(text)
+        metadata["annotations"][f"{LABEL_PREFIX}{field}"] = text
+    metadata["annotations"][f"{LABEL_PREFIX}execution-id"] = execution_id
 
 
 def _param_spec(name: str, prop: Mapping[str, Any]) -> dict[str, Any]:

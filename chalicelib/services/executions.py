@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from chalicelib.adapters.sealing import SealError
 from chalicelib.domain.errors import (
+    CatalogError,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -350,9 +351,12 @@ def _check_applicable(request: ExecutionRequest, row: Row) -> None:
         )
 
 
-def _busy(target: Target, active: str | None) -> TargetBusy:
+def _busy(target: Target, active: str | None) -> CatalogError:
+    if active is None:  # the execution that held it finished between our insert and this look-up
+        return ServiceUnavailable(f"{target} was busy a moment ago and is free now; send the request again.",
+                                  retry_after=1)
     return TargetBusy(f"{target} already has an active execution ({active}); one remediation at a time per "
-                      "target. Wait for it to finish, or reject it if it waits for approval.", active or "")
+                      "target. Wait for it to finish, or reject it if it waits for approval.", active)
 
 
 def _stored_request(row: Row) -> ExecutionRequest:

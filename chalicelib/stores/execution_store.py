@@ -9,7 +9,7 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import Json
 
-from chalicelib.domain.executions import Target
+from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
@@ -20,8 +20,9 @@ EXECUTION_COLUMNS = """
     e.target_kind, e.target_namespace, e.target_name, e.approval_required, e.approval_expires_at,
     e.approval_decided_by, e.approval_decided_at, e.approval_reason
 """
-# The states that hold a target, as the unique index executions_one_active_per_target (migration 008) says.
-ACTIVE_SQL = "('awaiting_approval', 'approved', 'pending', 'running')"
+# The states that hold a target: the predicate of the unique index executions_one_active_per_target
+# (migration 008), which ON CONFLICT must repeat to use it (constants, never input).
+ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in ACTIVE) + ")"
 TARGET_KEY_SQL = "(lower(target_kind), coalesce(target_namespace, ''), target_name)"
 
 

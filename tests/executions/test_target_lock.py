@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import tekton
 from tests.support.api import ApiClient
 from tests.support.executions import (
     EXECUTIONS,
@@ -116,6 +117,7 @@ def test_the_pipeline_run_carries_the_target_and_the_execution_id(client: ApiCli
     create_workflow(client)
     long_name = "checkout-" + "a" * 80 + ".canary"  # a valid name longer than a label value may be
     body = started(client, target={"kind": "Deployment", "namespace": "shop", "name": long_name})
+    assert tekton.problems(body["pipeline_run"]) == []  # label values Kubernetes accepts
     metadata = body["pipeline_run"]["metadata"]
     labels, annotations = metadata["labels"], metadata["annotations"]
     assert labels["kubernaut.ai/execution-id"] == annotations["kubernaut.ai/execution-id"] == body["execution_id"]
