@@ -65,7 +65,8 @@ def approve_execution(call: Call, execution_id: str) -> object:
 @endpoint(executions, BASE + "/{execution_id}/reject", methods=("POST",), scope="executions:approve",
           body=contracts.DECISION,
           summary="Reject an execution awaiting approval or approved (final; frees the target)",
-          description="409 invalid-transition unless it is awaiting_approval or approved.",
+          description="409 invalid-transition unless it is awaiting_approval or approved. The requesting key may "
+                      "reject (withdraw) its own request.",
           responses={200: ("The execution, rejected", "Execution")}, errors=(404, 409))
 def reject_execution(call: Call, execution_id: str) -> object:
     return execution_view(services().executions.reject(execution_id, parse_decision(call.json()), call.actor))
