@@ -6,6 +6,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
+from chalicelib.routes.api_keys import api_keys
 from chalicelib.routes.executions import executions
 from chalicelib.routes.ops import ops
 from chalicelib.routes.playbooks import playbooks
@@ -20,6 +21,7 @@ app.register_blueprint(executions)
 app.register_blueprint(playbooks)
 app.register_blueprint(registrations)
 app.register_blueprint(search)
+app.register_blueprint(api_keys)
 
 
 @app.lambda_function(name="migrate")
@@ -47,9 +49,13 @@ def registration_worker(event: SQSEvent) -> None:
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="maintenance")
-def maintenance(event: CloudWatchEvent) -> None:
+def maintenance(event: CloudWatchEvent) -> dict:
     """Every minute: registrations whose worker died (expired lease) or that were never started are queued
-    again through SQS, and jobs whose worker kept dying are failed (``make run`` does the same on a thread)."""
+    again through SQS, jobs whose worker kept dying are failed, and executions past their approval window
+    expire, freeing their targets and held values (``make run`` does the same on a thread; reads and actions
+    also expire executions on the spot)."""
     from chalicelib.container import services
 
-    services().registrations.sweep()
+    sweep = services().registrations.sweep()
+    return {"requeued": len(sweep.requeued), "abandoned": len(sweep.abandoned),
+            "expired": services().executions.expire_overdue()}

@@ -35,6 +35,7 @@ PROD_ENV = {
     "BEDROCK_MODEL_ID": "amazon.titan-embed-text-v2:0",
     "LOG_LEVEL": "INFO",
     "POWERTOOLS_METRICS_NAMESPACE": "WorkflowCatalog/bench",
+    "APPROVAL_KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab",
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "bench-only",
@@ -71,6 +72,10 @@ FUNCTIONS = (
              "from chalicelib.adapters.crd import resource_contract; "
              f"services().registration_job; resource_contract().errors({{}}); validate_parameter_schema({SCHEMA!r})",
              f"{TOKEN}; {BEDROCK}"),
+    # The scheduled maintenance (a schedule event): the registration sweep (queue client) and the approval expiry.
+    Function("maintenance", "import app",
+             "from chalicelib.container import services; services().registrations; services().executions",
+             TOKEN),
     # A CloudFormation custom-resource event: migrations, then the search index check.
     Function("migrate", "import app",
              "from chalicelib.container import services; "

@@ -124,15 +124,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _sweep_registrations(stop: threading.Event) -> None:
-    """Registrations always finish: at start and every REGISTRATION_SWEEP_SECONDS, jobs whose worker died
-    (an expired lease, e.g. after the previous server was killed) and jobs never started are run again."""
+    """At start and every REGISTRATION_SWEEP_SECONDS (the scheduled `maintenance` function's work in AWS):
+    registrations whose worker died (an expired lease, e.g. after the previous server was killed) and ones
+    never started run again, and executions past their approval window expire."""
     from chalicelib.container import services
 
     while True:
         try:
             services().registrations.sweep()
+            services().executions.expire_overdue()
         except Exception:  # the database may be away for a while; the next round tries again
-            logger.warning("registration sweep failed; retrying later", exc_info=True)
+            logger.warning("maintenance sweep failed; retrying later", exc_info=True)
         if stop.wait(settings().registration_sweep_seconds):
             return
 

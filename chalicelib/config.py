@@ -53,6 +53,9 @@ class Settings:
     registration_lease_seconds: int = 60
     registration_sweep_seconds: int = 30
     reconcile_grace_seconds: int = 60
+    approval_ttl_seconds: int = 3600
+    approval_kms_key_id: str | None = None  # seals writeOnly values held for an approval (AWS)
+    approval_key_secret_arn: str | None = None  # or: a Secrets Manager secret holding the data key (AWS)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -161,7 +164,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         registration_lease_seconds=_int(env, "REGISTRATION_LEASE_SECONDS", 60, 3, 3600),
         registration_sweep_seconds=_int(env, "REGISTRATION_SWEEP_SECONDS", 30, 1, 3600),
         reconcile_grace_seconds=_int(env, "RECONCILE_GRACE_SECONDS", 60, 0, 3600),
+        approval_ttl_seconds=_int(env, "APPROVAL_TTL_SECONDS", 3600, 1, 7 * 24 * 3600),
+        approval_kms_key_id=env.get("APPROVAL_KMS_KEY_ID") or None,
+        approval_key_secret_arn=env.get("APPROVAL_KEY_SECRET_ARN") or None,
     )
+    if settings.approval_kms_key_id and settings.approval_key_secret_arn:
+        raise ConfigError("set APPROVAL_KMS_KEY_ID or APPROVAL_KEY_SECRET_ARN, not both")
+    if env.get("AWS_LAMBDA_FUNCTION_NAME") and not (settings.approval_kms_key_id or settings.approval_key_secret_arn):
+        # The local key file would live in one execution environment's /tmp: values sealed by one
+        # environment could not be opened by another.
+        raise ConfigError("APPROVAL_KMS_KEY_ID (or APPROVAL_KEY_SECRET_ARN) is required in AWS Lambda: it seals the "
+                          "writeOnly values executions hold while they wait for approval")
     if settings.dispatcher == "sqs" and not settings.registration_queue_url:
         raise ConfigError("REGISTRATION_QUEUE_URL is required when DISPATCHER=sqs")
     if settings.image_platform.count("/") not in (1, 2):

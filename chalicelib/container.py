@@ -11,6 +11,7 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, settings
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.contracts import Contract
     from chalicelib.domain.signature_policy import SignatureVerifier
     from chalicelib.services.catalog import CatalogService
-    from chalicelib.services.executions import ExecutionService
+    from chalicelib.services.executions import ExecutionService, SecretSealer
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
     from chalicelib.services.search import SearchService
 
@@ -87,7 +88,20 @@ class Services:
     def executions(self) -> ExecutionService:
         from chalicelib.services.executions import ExecutionService
 
-        return ExecutionService(self.db)
+        return ExecutionService(self.db, self.sealer, self.settings.approval_ttl_seconds)
+
+    @built_once
+    def sealer(self) -> SecretSealer:
+        """Seals the writeOnly values executions hold while they wait for approval: KMS or a Secrets Manager
+        data key in AWS (load_settings requires one there), else a key file in the data folder."""
+        from chalicelib.adapters.sealing import DataKeySealer, KmsSealer, LocalKeySealer
+
+        cfg = self.settings
+        if cfg.approval_kms_key_id:
+            return KmsSealer(cfg.approval_kms_key_id, cfg.aws_region)
+        if cfg.approval_key_secret_arn:
+            return DataKeySealer(cfg.approval_key_secret_arn, cfg.aws_region)
+        return LocalKeySealer(Path(cfg.data_dir) / "approval-secrets.key")
 
     @built_once
     def registry(self) -> RegistryClient:

@@ -65,6 +65,8 @@ SEARCH_LABELS = {key: INCIDENT[key] for key in ("signal_type", "severity", "envi
 EXPECTED_WORKFLOW = "oomkill-increase-memory"
 INVALID_PARAMETERS = {"TARGET_NAMESPACE": "Payments!", "MEMORY_LIMIT": "lots", "ADMIN_PASSWORD": "hunter2"}
 VALID_PARAMETERS = {"TARGET_NAMESPACE": "payments", "TARGET_DEPLOYMENT": "payments-api", "MEMORY_LIMIT": "512Mi"}
+# The resource the remediation acts on: one active execution per target.
+TARGET = {"kind": "Deployment", "namespace": "payments", "name": "payments-api"}
 
 
 class DemoFailed(Exception):
@@ -261,7 +263,7 @@ def flow(api: Api, workflows: list[DemoWorkflow]) -> None:
 
     step(8, "Execute: POST /api/v1/executions")
     body = {"workflow_id": chosen["workflow_id"], "version": chosen["version"], "parameters": VALID_PARAMETERS,
-            "incident": INCIDENT}  # fmt: skip
+            "incident": INCIDENT, "target": TARGET}  # fmt: skip
     execution = api.call("POST", "/api/v1/executions", body, expect=201)
     say(f"execution {execution['execution_id']} {execution['status']}; the PipelineRun to create in the cluster:")
     say(yaml.safe_dump(execution["pipeline_run"], sort_keys=False).rstrip(), indent=8)

@@ -7,6 +7,8 @@ migrations, through Chalice's local API Gateway emulation.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -30,17 +32,21 @@ def database_url() -> Iterator[str]:
     """URL of a migrated test database; DATABASE_URL points at it for the whole session."""
     server_uri = start_embedded(embedded_data_dir("catalog-test-pg-"), delete_on_exit=True)
     url = fresh_database(server_uri, TEST_DATABASE)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url
+    # The session's own data folder: files the service creates there (the approval key) stay out of .var/.
+    overrides = {"DATABASE_URL": url, "CATALOG_DATA_DIR": tempfile.mkdtemp(prefix="catalog-test-data-")}
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
     settings.cache_clear()
     reset_services()
     apply_migrations(services().db)
     yield url
     reset_services()
-    if previous is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    shutil.rmtree(overrides["CATALOG_DATA_DIR"], ignore_errors=True)
     settings.cache_clear()
 
 

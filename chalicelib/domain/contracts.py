@@ -61,10 +61,15 @@ INCIDENT: dict[str, Any] = {
     "properties": {
         "id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_INCIDENT_ID, "pattern": NON_BLANK},
         "signal_type": {"type": "string", "minLength": 1, "maxLength": limits.MAX_SIGNAL_TYPE, "pattern": NON_BLANK},
+        **{key: {**LABEL_STRING, "description": f"The incident's {key} label; binds what may run."}
+           for key in limits.INCIDENT_LABELS if key != "signal_type"},
         "business_context": ref("BusinessContext"),
     },
-    "description": "The incident: id and signal_type, the business context, and any other context as JSON "
-                   f"(at most {limits.MAX_INCIDENT_BYTES} bytes, {limits.MAX_INCIDENT_DEPTH} levels deep).",
+    "description": "The incident: id and signal_type, its labels (severity, environment, component, priority) "
+                   "and business context, and any other context as JSON "
+                   f"(at most {limits.MAX_INCIDENT_BYTES} bytes, {limits.MAX_INCIDENT_DEPTH} levels deep). "
+                   "Every label it carries, signal_type and business_context entries included, is applied to the "
+                   "workflow with the search hard-filter rule (a list value: each of its values).",
     "x-type-message": "is required: an object with at least id and signal_type",
 }
 
@@ -91,6 +96,20 @@ DEFS: dict[str, dict[str, Any]] = {
                             "are optional. A value is a string or a list of strings."),
     "BusinessContext": _labels(False, "Business context labels (e.g. business_category, risk_tolerance)."),
     "Incident": INCIDENT,
+    "Target": {
+        "type": "object", "additionalProperties": False, "required": ["kind", "name"],
+        "x-type-message": "is required: the resource the remediation acts on, {kind, name, namespace?}",
+        "description": "The resource the remediation acts on; at most one active execution per target.",
+        "properties": {
+            "kind": {"type": "string", "pattern": limits.TARGET_KIND_PATTERN, "description": "e.g. Deployment, Node.",
+                     "x-message": "must be a Kubernetes kind: a letter, then letters or digits (at most 63)"},
+            "name": {"type": "string", "maxLength": limits.MAX_TARGET_NAME, "pattern": limits.TARGET_NAME_PATTERN,
+                     "x-message": "must be a Kubernetes name: lowercase letters, digits, '-' and '.' (at most 253)"},
+            "namespace": {"type": "string", "pattern": limits.TARGET_NAMESPACE_PATTERN,
+                          "description": "Omitted for a cluster-scoped resource.",
+                          "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+        },
+    },
     "LabelFilters": {
         "type": "object", "maxProperties": limits.MAX_LABELS, "propertyNames": LABEL_KEYS,
         "additionalProperties": LABEL_STRING,
@@ -194,8 +213,14 @@ NEW_VERSION = Contract("NewVersion", _object({
 }, ("workflow_id", "version", "title", "description", "labels", "container_image", "parameters")),
     detail="The workflow version is not valid; see errors.")
 
-ENABLED_CHANGE = Contract(
-    "EnabledChange", _object({"enabled": {"type": "boolean"}, "reason": ref("Reason")}, ("enabled", "reason")),
+WORKFLOW_CHANGE = Contract(
+    "WorkflowChange",
+    _object({"enabled": {"type": "boolean", "description": "false: search skips it and it cannot be executed."},
+             "approval_required": {"type": "boolean", "description": "true: each execution waits for a person to "
+                                                                     "approve it before its PipelineRun is released."},
+             "reason": ref("Reason")}, ("reason",),
+            anyOf=[{"required": ["enabled"]}, {"required": ["approval_required"]}],
+            **{"x-message": "send enabled, approval_required or both"}),
     detail="The change is not valid; see errors.", others_immutable=True, immutable_detail="on a workflow")
 
 STATUS_CHANGE = Contract(
@@ -229,7 +254,24 @@ EXECUTION_REQUEST = Contract("NewExecution", _object({
     "version": {**ref("Version"), "description": "A version; omitted: the latest active one."},
     "parameters": {"type": "object", "default": {}, "x-type-message": "must be an object of parameter name -> value"},
     "incident": ref("Incident"),
-}, ("workflow_id", "incident")), detail="The execution request is not valid; see errors.")
+    "target": ref("Target"),
+}, ("workflow_id", "incident", "target")), detail="The execution request is not valid; see errors.")
+
+DECISION = Contract("ApprovalDecision", _object({"reason": ref("Reason")}, ("reason",)),
+                    detail="The decision is not valid; see errors.")
+
+NEW_API_KEY = Contract("NewApiKey", _object({
+    "name": {"type": "string", "minLength": 1, "maxLength": limits.MAX_KEY_NAME, "pattern": NON_BLANK,
+             "description": "Who or what uses the key (shown in lists and logged as the key's name)."},
+    "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
+               "items": {"type": "string", "enum": list(limits.API_SCOPES)},
+               "description": "admin implies every scope."},
+    "namespaces": {"type": "array", "minItems": 1, "maxItems": 64, "uniqueItems": True,
+                   "items": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63},
+                   "description": "Limit the key to these Kubernetes namespaces: it may register and reconcile "
+                                  "RemediationWorkflow resources of these only (a namespaced watcher's key). "
+                                  "Absent: every namespace."},
+}, ("name", "scopes")), detail="The API key request is not valid; see errors.")
 
 EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
     "status": {"type": "string", "enum": ["running", "succeeded", "failed"]},
@@ -295,6 +337,7 @@ SEARCH_QUERY = _query("SearchQuery", {
 EXECUTIONS_QUERY = _query("ExecutionsQuery", {
     "workflow_id": ref("WorkflowId"),
     "version": ref("Version"),
-    "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
+    "status": {"type": "string", "enum": ["awaiting_approval", "approved", "pending", "running", "succeeded", "failed",
+                                          "rejected", "expired"]},
     "limit": LIMIT, "cursor": CURSOR,
 })

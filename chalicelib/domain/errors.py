@@ -28,6 +28,10 @@ class CatalogError(Exception):
         self.detail = detail
         self.errors = list(errors or [])
 
+    def members(self) -> dict[str, str]:
+        """Members the problem body carries besides the standard ones (none unless a kind says so)."""
+        return {}
+
 
 class ValidationFailed(CatalogError):
     slug, status, title = "validation-error", 400, "Invalid request"
@@ -51,6 +55,25 @@ class ContentConflict(CatalogError):
 
 class InvalidTransition(CatalogError):
     slug, status, title = "invalid-transition", 409, "Invalid state transition"
+
+
+class WorkflowNotApplicable(CatalogError):
+    """The incident's labels exclude the workflow (the search hard-filter rule)."""
+
+    slug, status, title = "workflow-not-applicable", 409, "Workflow not applicable to the incident"
+
+
+class TargetBusy(CatalogError):
+    """Another execution is active on the same target; the body names it."""
+
+    slug, status, title = "target-busy", 409, "Target has an active execution"
+
+    def __init__(self, detail: str, active_execution_id: str) -> None:
+        super().__init__(detail)
+        self.active_execution_id = active_execution_id
+
+    def members(self) -> dict[str, str]:
+        return {"active_execution_id": self.active_execution_id}
 
 
 class ImmutableField(CatalogError):

@@ -1,9 +1,15 @@
-"""Executions: the request models, the lifecycle rules and the redaction of writeOnly parameters.
+"""Executions: the request models, the lifecycle rules, incident binding and the redaction of writeOnly parameters.
 
 Redaction policy: a parameter the schema marks ``"writeOnly": true`` is replaced by ``REDACTED``
-*before* the execution is stored, so the secret exists only in the PipelineRun handed back once by
-``POST /api/v1/executions`` (the caller creates it in the cluster). Nothing re-runs an execution
-from the audit trail, so keeping the value (even encrypted) would add risk without a reader.
+*before* the execution is stored, so the secret exists only in the PipelineRun handed back once (the
+caller creates it in the cluster). The one exception is an execution waiting for approval: its
+PipelineRun is built only when it is started, so the writeOnly values are held until then, sealed
+with a key from configuration (never in clear), and deleted when the PipelineRun is released or the
+execution is rejected or expires. Nothing re-runs an execution from the audit trail.
+
+Lifecycle: ``awaiting_approval -> approved -> pending`` for workflows that require approval
+(``rejected`` and ``expired`` end it), then ``pending -> running -> succeeded | failed``. The four
+active states hold the execution's target: at most one active execution per target.
 """
 
 from __future__ import annotations
@@ -13,25 +19,51 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.contracts import EXECUTION_REQUEST, EXECUTION_UPDATE, VALIDATE_REQUEST
+from chalicelib.domain.contracts import DECISION, EXECUTION_REQUEST, EXECUTION_UPDATE, VALIDATE_REQUEST
 from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
-from chalicelib.domain.limits import MAX_INCIDENT_BYTES, MAX_INCIDENT_DEPTH
+from chalicelib.domain.labels import values_of
+from chalicelib.domain.limits import INCIDENT_LABELS, MAX_INCIDENT_BYTES, MAX_INCIDENT_DEPTH
 from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
 
+AWAITING_APPROVAL, APPROVED = "awaiting_approval", "approved"
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
-EXECUTION_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED)
+REJECTED, EXPIRED = "rejected", "expired"
+EXECUTION_STATUSES = (AWAITING_APPROVAL, APPROVED, PENDING, RUNNING, SUCCEEDED, FAILED, REJECTED, EXPIRED)
+# awaiting_approval -> approved -> pending (start); either waiting state may be rejected or expire;
 # pending -> running -> succeeded | failed; pending -> failed (it never started); terminal states are final.
 TRANSITIONS: dict[str, frozenset[str]] = {
+    AWAITING_APPROVAL: frozenset({APPROVED, REJECTED, EXPIRED}),
+    APPROVED: frozenset({PENDING, REJECTED, EXPIRED}),
     PENDING: frozenset({RUNNING, FAILED}),
     RUNNING: frozenset({SUCCEEDED, FAILED}),
     SUCCEEDED: frozenset(),
     FAILED: frozenset(),
+    REJECTED: frozenset(),
+    EXPIRED: frozenset(),
 }
-TERMINAL = frozenset({SUCCEEDED, FAILED})
+TERMINAL = frozenset({SUCCEEDED, FAILED, REJECTED, EXPIRED})
+ACTIVE = (AWAITING_APPROVAL, APPROVED, PENDING, RUNNING)  # these hold the target
+WAITING = (AWAITING_APPROVAL, APPROVED)  # these expire after the approval window
+_NEXT_STEP = {
+    AWAITING_APPROVAL: "another API key with the executions:approve scope must approve it "
+                       "(POST /api/v1/executions/{id}/approve) before it can start, or reject it",
+    APPROVED: "start it (POST /api/v1/executions/{id}/start) or reject it",
+}
 
 REDACTED = "***"
 
+
+@dataclass(frozen=True)
+class Target:
+    """The resource a remediation acts on; one active execution per (kind, namespace, name)."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
 
 @dataclass(frozen=True)
@@ -42,10 +74,22 @@ class ExecutionRequest:
     version: str | None
     parameters: Mapping[str, Any]
     incident: dict[str, Any]
+    target: Target
 
     @property
     def incident_id(self) -> str:
         return str(self.incident["id"])
+
+    def incident_labels(self) -> list[tuple[str, str, str]]:
+        """(path, key, value) of every label the incident carries: signal_type, severity, environment,
+        component, priority and each business_context entry (each value of a list: all must match)."""
+        found = [(f"$.incident.{key}", key, self.incident[key]) for key in INCIDENT_LABELS
+                 if isinstance(self.incident.get(key), str)]
+        for key, value in sorted(self.incident.get("business_context", {}).items()):
+            for index, item in enumerate(values_of(value)):
+                suffix = f"[{index}]" if isinstance(value, list) else ""
+                found.append((f"$.incident.business_context.{key}{suffix}", key, item))
+        return found
 
 
 @dataclass(frozen=True)
@@ -74,7 +118,9 @@ def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
             errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
     if errors:
         raise ValidationFailed(EXECUTION_REQUEST.detail, sorted(errors, key=lambda e: e.path))
-    return ExecutionRequest(body["workflow_id"], version, dict(body.get("parameters", {})), dict(incident or {}))
+    target = body["target"]
+    return ExecutionRequest(body["workflow_id"], version, dict(body.get("parameters", {})), dict(incident or {}),
+                            Target(target["kind"], target["name"], target.get("namespace")))
 
 
 def parse_validate_request(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -88,11 +134,20 @@ def parse_status_update(body: Mapping[str, Any]) -> StatusUpdate:
     return StatusUpdate(body["status"], body.get("message"))
 
 
+def parse_decision(body: Mapping[str, Any]) -> str:
+    """The reason of an approve or reject request (kept in the execution's history)."""
+    DECISION.check(body)
+    return str(body["reason"]).strip()
+
+
 def check_execution_transition(execution_id: str, current: str, target: str) -> None:
     if target in TRANSITIONS[current]:
         return
     if current in TERMINAL:
         raise InvalidTransition(f"Execution {execution_id} already {current}; a finished execution cannot change.")
+    if current in WAITING:
+        raise InvalidTransition(f"Execution {execution_id} is {current}; "
+                                + _NEXT_STEP[current].replace("{id}", execution_id) + ".")
     raise InvalidTransition(
         f"Execution {execution_id} is {current}; it can only become {' or '.join(sorted(TRANSITIONS[current]))}."
     )
@@ -109,6 +164,12 @@ def redact(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, An
     """The values with every writeOnly parameter replaced by REDACTED (what may be stored, logged, returned)."""
     secret = write_only_names(schema)
     return {name: REDACTED if name in secret else value for name, value in values.items()}
+
+
+def held_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The writeOnly values an execution waiting for approval must hold (sealed) until it starts."""
+    secret = write_only_names(schema)
+    return {name: value for name, value in values.items() if name in secret}
 
 
 def redaction_marker_errors(schema: Mapping[str, Any], values: Mapping[str, Any]) -> list[FieldError]:

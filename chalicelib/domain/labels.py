@@ -38,6 +38,20 @@ def matches(workflow_value: LabelValue | None, requested: str) -> bool:
     return WILDCARD in have or wanted in have
 
 
+def excluded(workflow_labels: Mapping[str, LabelValue], requested: list[tuple[str, str, str]]) -> list[FieldError]:
+    """The requested labels a workflow does not satisfy, by ``matches``: one FieldError per (path, key, value)
+    that excludes it, saying what the workflow declares. An empty list means the workflow applies."""
+    return [
+        FieldError(path, f"is {value!r}; the workflow's {key} is {_shown(workflow_labels[key])}")
+        for path, key, value in requested
+        if not matches(workflow_labels.get(key), value)
+    ]
+
+
+def _shown(value: LabelValue) -> str:
+    return repr(value) if isinstance(value, str) else "one of " + ", ".join(repr(v) for v in value)
+
+
 def validate_labels(labels: object, path: str = "$.labels", required: bool = True) -> list[FieldError]:
     """Every problem with a labels object, by the one labels contract (required labels or business context)."""
     return label_errors(labels, path, required)

@@ -50,6 +50,19 @@ MAX_INCIDENT_DEPTH = 8
 MAX_INCIDENT_ID = 256
 MAX_SIGNAL_TYPE = 128
 MAX_MESSAGE = 4000
+# The resource a remediation acts on (Kubernetes names): a kind, a DNS-1123 subdomain name, a label namespace.
+TARGET_KIND_PATTERN = "^[A-Za-z][A-Za-z0-9]{0,62}$"
+MAX_TARGET_NAME = 253
+TARGET_NAME_PATTERN = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+TARGET_NAMESPACE_PATTERN = WORKFLOW_ID_PATTERN
+# Incident labels that bind an execution (besides its business_context entries).
+INCIDENT_LABELS = ("signal_type", "severity", "environment", "component", "priority")
+
+# API keys
+API_SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "executions:approve",
+              "recommendations:write", "admin")
+MAX_KEY_NAME = 100
+MAX_KEY_ID = 64
 
 # Parameter schemas (docs/playbook-schema.md)
 MAX_PARAMETERS = 100

@@ -8,7 +8,8 @@ never appear in metadata, names or defaults, so labels and logs cannot leak them
 
 writeOnly parameters travel the same way: the caller must create this PipelineRun in the cluster,
 so the value has to be in it, and the manifest is returned exactly once; the catalog stores only
-the redacted values (chalicelib/domain/executions.py). A workflow that must keep a secret out of
+the redacted values, and an execution waiting for approval its writeOnly values sealed until it is
+started (chalicelib/domain/executions.py). A workflow that must keep a secret out of
 PipelineRun objects altogether should take the *name* of a Kubernetes Secret as its parameter.
 
 Hand-written rather than built with a Tekton library: the Python SDK on PyPI (tekton-pipeline
@@ -21,6 +22,8 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+from chalicelib.domain.executions import Target
 
 API_VERSION = "tekton.dev/v1"
 KIND = "PipelineRun"
@@ -44,13 +47,14 @@ def build_pipeline_run(
     schema: Mapping[str, Any],
     values: Mapping[str, Any],
     incident_id: str,
+    target: Target | None = None,
 ) -> dict[str, Any]:
     """The PipelineRun for validated ``values`` (declared parameters only, defaults applied)."""
     properties: Mapping[str, Any] = schema.get("properties", {})
     names = sorted(values)
     spec_params = [{"name": name, "value": env_value(values[name], properties.get(name, {}))} for name in names]
     declared = [_param_spec(name, properties.get(name, {})) for name in names]
-    return {
+    run: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
@@ -90,6 +94,21 @@ def build_pipeline_run(
             },
         },
     }
+    if target is not None:
+        _add_target(run["metadata"], execution_id, target)
+    return run
+
+
+def _add_target(metadata: dict[str, Any], execution_id: str, target: Target) -> None:
+    """The resource the run acts on and the execution it reports back to: labels to select runs by
+    (a name may be longer than a label value allows), annotations with the exact strings."""
+    fields = {"target-kind": target.kind, "target-name": target.name}
+    if target.namespace:
+        fields["target-namespace"] = target.namespace
+    for field, text in fields.items():
+        metadata["labels"][f"{LABEL_PREFIX}{field}"] = label_value(text)
+        metadata["annotations"][f"{LABEL_PREFIX}{field}"] = text
+    metadata["annotations"][f"{LABEL_PREFIX}execution-id"] = execution_id
 
 
 def _param_spec(name: str, prop: Mapping[str, Any]) -> dict[str, Any]:

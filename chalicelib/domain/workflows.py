@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.content import content_hash
-from chalicelib.domain.contracts import ENABLED_CHANGE, NEW_VERSION, ROLLBACK, STATUS_CHANGE
+from chalicelib.domain.contracts import NEW_VERSION, ROLLBACK, STATUS_CHANGE, WORKFLOW_CHANGE
 from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
 from chalicelib.domain.images import parse_image_reference
 from chalicelib.domain.labels import LabelValue, normalize_labels
@@ -91,14 +91,17 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
 
 
 @dataclass(frozen=True)
-class EnabledChange:
-    enabled: bool
+class WorkflowChange:
+    """A change of a workflow's flags: enabled, approval_required, or both (None: unchanged)."""
+
+    enabled: bool | None
+    approval_required: bool | None
     reason: str
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> EnabledChange:
-        ENABLED_CHANGE.check(body)
-        return cls(body["enabled"], body["reason"].strip())
+    def from_body(cls, body: Mapping[str, Any]) -> WorkflowChange:
+        WORKFLOW_CHANGE.check(body)
+        return cls(body.get("enabled"), body.get("approval_required"), body["reason"].strip())
 
 
 @dataclass(frozen=True)

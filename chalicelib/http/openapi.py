@@ -18,16 +18,17 @@ from typing import Any
 
 from chalicelib.domain import contracts
 from chalicelib.domain.contracts import Contract
-from chalicelib.domain.limits import SEMVER_PATTERN, WORKFLOW_ID_PATTERN
+from chalicelib.domain.limits import API_SCOPES, SEMVER_PATTERN, WORKFLOW_ID_PATTERN
 from chalicelib.http.problems import STATUS_PROBLEMS
 from chalicelib.http.views import RESPONSE_SCHEMAS
 
-SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
+SCOPES = API_SCOPES
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "workflow_id": {"description": "The workflow id (a DNS-1123 label).", "pattern": WORKFLOW_ID_PATTERN},
     "version": {"description": "A semantic version; a leading v is accepted.", "pattern": SEMVER_PATTERN},
     "execution_id": {"description": "The execution id (a UUID)."},
     "registration_id": {"description": "The id returned by POST /api/v1/registrations."},
+    "key_id": {"description": "The key_id of an API key (not the key itself)."},
 }
 
 

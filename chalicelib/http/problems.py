@@ -73,12 +73,11 @@ def problem_headers(status: int, retry_after: int | None = None) -> dict[str, st
 
 
 def error_response(error: CatalogError, instance: str | None = None) -> Response:
-    response = problem_response(
-        error.status, error.slug, error.title, error.detail, instance, [e.to_dict() for e in error.errors]
-    )
-    if isinstance(error, ServiceUnavailable):
-        response.headers.update(problem_headers(503, error.retry_after))
-    return response
+    body = problem_body(error.status, error.slug, error.title, error.detail, instance,
+                        [e.to_dict() for e in error.errors])
+    body.update(error.members())  # e.g. target-busy's active_execution_id
+    retry_after = error.retry_after if isinstance(error, ServiceUnavailable) else None
+    return Response(body=json.dumps(body), status_code=error.status, headers=problem_headers(error.status, retry_after))
 
 
 def status_problem(status: int, detail: str, instance: str | None = None) -> dict[str, Any]:

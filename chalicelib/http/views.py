@@ -96,6 +96,7 @@ def workflow_view(result: Row) -> dict[str, Any]:
     body: dict[str, Any] = version_view(latest) if latest else {"workflow_id": workflow["workflow_id"]}
     body["enabled"] = workflow["enabled"]
     body["source"] = source_view(workflow)
+    body["approval_required"] = workflow["approval_required"]
     body["latest_version"] = latest["version"] if latest else None
     body["versions"] = [
         {"version": v["version"], "status": v["status"], "created_at": rfc3339(v["created_at"])}
@@ -173,7 +174,26 @@ def execution_view(row: Row) -> dict[str, Any]:
         "started_at": _time(row["started_at"]),
         "finished_at": _time(row["finished_at"]),
         "duration_seconds": duration_seconds(row["started_at"], row["finished_at"]),
+        "target": _target(row),
+        "approval": _approval(row),
     }
+
+
+def _target(row: Row) -> dict[str, str] | None:
+    """The resource the execution acts on (None for executions recorded before targets were required)."""
+    if row["target_kind"] is None:
+        return None
+    target = {"kind": row["target_kind"], "name": row["target_name"]}
+    if row["target_namespace"] is not None:
+        target["namespace"] = row["target_namespace"]
+    return target
+
+
+def _approval(row: Row) -> dict[str, Any] | None:
+    if not row["approval_required"]:
+        return None
+    return {"expires_at": _time(row["approval_expires_at"]), "decided_by": row["approval_decided_by"],
+            "decided_at": _time(row["approval_decided_at"]), "reason": row["approval_reason"]}
 
 
 def event_view(row: Row) -> dict[str, Any]:
@@ -186,9 +206,17 @@ def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
 
 
 def stats_view(workflow_id: str, rows: Sequence[Row]) -> dict[str, Any]:
-    keys = ("version", "status", "executions", "pending", "running", "succeeded", "failed", "success_rate",
-            "mean_duration_seconds")
+    keys = ("version", "status", "executions", "awaiting_approval", "approved", "pending", "running", "succeeded",
+            "failed", "rejected", "expired", "success_rate", "mean_duration_seconds")
     return {"workflow_id": workflow_id, "versions": [{key: row[key] for key in keys} for row in rows]}
+
+
+# --- API keys -----------------------------------------------------------------------------------
+def api_key_view(row: Row) -> dict[str, Any]:
+    """A key as listed: never its token (only a hash of it is stored)."""
+    return {"key_id": row["key_id"], "name": row["name"], "scopes": list(row["scopes"]),
+            "namespaces": list(row["namespaces"]) if row["namespaces"] is not None else None,
+            "created_at": rfc3339(row["created_at"]), "revoked_at": _time(row["revoked_at"])}
 
 
 # --- response schemas (OpenAPI components) --------------------------------------------------------
@@ -231,6 +259,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "instance": {"type": "string"},
+            "active_execution_id": {"type": "string", "description": "target-busy: the execution holding the "
+                                                                     "target."},
             "errors": {"type": "array", "items": {
                 "type": "object", "required": ["path", "message"],
                 "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
@@ -271,6 +301,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "source": {**SOURCE, "properties": {**SOURCE_PROPERTIES, "registered_at": TIMESTAMP},
                    "description": "The RemediationWorkflow the workflow's latest registration came from (null when "
                                   "created over REST); reconciliation compares it with the cluster."},
+        "approval_required": {"type": "boolean", "description": "Executions wait for a person's approval."},
         "latest_version": {"type": ["string", "null"]},
         "versions": {"type": "array", "items": {"type": "object", "properties": {
             "version": {"type": "string"}, "status": {"type": "string"}, "created_at": TIMESTAMP}}},
@@ -331,6 +362,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "created_by": {"type": "string"}, "created_at": TIMESTAMP,
             "started_at": NULLABLE_TIMESTAMP, "finished_at": NULLABLE_TIMESTAMP,
             "duration_seconds": {"type": ["number", "null"], "description": "finished_at - started_at."},
+            "target": {"anyOf": [ref("Target"), {"type": "null"}],
+                       "description": "The resource it acts on (null for executions recorded before targets)."},
+            "approval": {"type": ["object", "null"], "description": "null when the workflow did not require "
+                         "approval; else the deadline (to approve, then to start) and the decision.",
+                         "properties": {"expires_at": NULLABLE_TIMESTAMP, "decided_by": {"type": ["string", "null"]},
+                                        "decided_at": NULLABLE_TIMESTAMP, "reason": {"type": ["string", "null"]}}},
         },
     },
     "ExecutionDetail": {"allOf": [ref("Execution"), {"type": "object", "properties": {"events": {
@@ -338,13 +375,17 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "from": {"type": ["string", "null"]}, "to": {"type": "string"}, "message": {"type": ["string", "null"]},
             "changed_by": {"type": "string"}, "changed_at": TIMESTAMP}}}}}]},
     "ExecutionStarted": {"allOf": [ref("Execution"), {"type": "object", "required": ["pipeline_run"], "properties": {
-        "pipeline_run": ref("PipelineRun")}}]},
+        "pipeline_run": {"anyOf": [ref("PipelineRun"), {"type": "null"}],
+                         "description": "null while the execution awaits approval: approve it with another key, "
+                                        "then POST /api/v1/executions/{execution_id}/start returns it."}}}]},
     "PipelineRun": {
         "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
         "description": "A Tekton tekton.dev/v1 PipelineRun to create in the cluster (the only place writeOnly "
                        "values are returned). Each parameter is a string in spec.params and reaches the step, which "
                        "runs the digest-pinned image, as an environment variable of the same name. Labels "
-                       "kubernaut.ai/workflow-id, kubernaut.ai/workflow-version, kubernaut.ai/execution-id.",
+                       "kubernaut.ai/workflow-id, kubernaut.ai/workflow-version, kubernaut.ai/execution-id, "
+                       "kubernaut.ai/target-kind, kubernaut.ai/target-name, kubernaut.ai/target-namespace (the "
+                       "exact strings, and the execution id, also as annotations of the same names).",
         "properties": {"apiVersion": {"const": "tekton.dev/v1"}, "kind": {"const": "PipelineRun"},
                        "metadata": {"type": "object"}, "spec": {"type": "object"}},
     },
@@ -392,8 +433,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {"workflow_id": {"type": "string"}, "versions": {"type": "array", "items": {
             "type": "object", "properties": {
                 "version": {"type": "string"}, "status": {"type": "string"},
-                "executions": {"type": "integer"}, "pending": {"type": "integer"}, "running": {"type": "integer"},
-                "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+                "executions": {"type": "integer"}, "awaiting_approval": {"type": "integer"},
+                "approved": {"type": "integer"}, "pending": {"type": "integer"}, "running": {"type": "integer"},
+                "succeeded": {"type": "integer"}, "failed": {"type": "integer"}, "rejected": {"type": "integer"},
+                "expired": {"type": "integer"},
                 "success_rate": {"type": ["number", "null"],
                                  "description": "succeeded / (succeeded + failed); null while none has finished."},
                 "mean_duration_seconds": {"type": ["number", "null"],
@@ -401,4 +444,17 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                                                          "started; null when there are none."},
             }}}},
     },
+    "ApiKey": {
+        "type": "object", "required": ["key_id", "name", "scopes", "created_at", "revoked_at"],
+        "properties": {"key_id": {"type": "string"}, "name": {"type": "string"}, "scopes": STRING_LIST,
+                       "namespaces": {"type": ["array", "null"], "items": {"type": "string"},
+                                      "description": "The namespaces the key may register and reconcile; null: "
+                                                     "every namespace."},
+                       "created_at": TIMESTAMP, "revoked_at": {**NULLABLE_TIMESTAMP,
+                                                               "description": "null while the key is active."}},
+    },
+    "ApiKeyCreated": {"allOf": [ref("ApiKey"), {"type": "object", "required": ["api_key"], "properties": {
+        "api_key": {"type": "string", "description": "The bearer key. Shown in this response only: keep it now."}}}]},
+    "ApiKeyPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("ApiKey")},
+                                                    "next_cursor": {"type": ["string", "null"]}}},
 }

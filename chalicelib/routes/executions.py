@@ -12,7 +12,12 @@ from chalice import Blueprint
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
-from chalicelib.domain.executions import parse_execution_request, parse_status_update, parse_validate_request
+from chalicelib.domain.executions import (
+    parse_decision,
+    parse_execution_request,
+    parse_status_update,
+    parse_validate_request,
+)
 from chalicelib.domain.versions import normalize_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
 from chalicelib.http.paging import decode_cursor, page
@@ -36,11 +41,45 @@ def validate_parameters(call: Call, workflow_id: str, version: str) -> object:
 
 @endpoint(executions, BASE, methods=("POST",), scope="executions:write", body=contracts.EXECUTION_REQUEST,
           summary="Validate parameters, record a pending execution and get its Tekton PipelineRun",
-          description="400 validation-error on any parameter error (nothing is stored). " + NOT_EXECUTABLE,
-          responses={201: ("Recorded; create pipeline_run in the cluster", "ExecutionStarted")}, errors=(404, 409))
+          description="400 validation-error on any parameter error (nothing is stored). " + NOT_EXECUTABLE
+          + " 409: workflow-not-applicable when a label of the incident excludes the workflow (errors name them); "
+            "target-busy (with active_execution_id) when the target has an active execution. A workflow with "
+            "approval_required answers status awaiting_approval and pipeline_run null: another key with "
+            "executions:approve approves it, then POST .../start returns the PipelineRun.",
+          responses={201: ("Recorded; create pipeline_run in the cluster (null: it awaits approval)",
+                           "ExecutionStarted")}, errors=(404, 409))
 def start_execution(call: Call) -> object:
     started = services().executions.start(parse_execution_request(call.json()), call.actor)
     return json_response({**execution_view(started.execution), "pipeline_run": started.pipeline_run}, status=201)
+
+
+@endpoint(executions, BASE + "/{execution_id}/approve", methods=("POST",), scope="executions:approve",
+          body=contracts.DECISION, summary="Approve an execution awaiting approval (reason required)",
+          description="403 when this key requested the execution; 409 invalid-transition unless it is "
+                      "awaiting_approval (an expired one included). The approval window starts again, for the start.",
+          responses={200: ("The execution, approved", "Execution")}, errors=(404, 409))
+def approve_execution(call: Call, execution_id: str) -> object:
+    return execution_view(services().executions.approve(execution_id, parse_decision(call.json()), call.actor))
+
+
+@endpoint(executions, BASE + "/{execution_id}/reject", methods=("POST",), scope="executions:approve",
+          body=contracts.DECISION,
+          summary="Reject an execution awaiting approval or approved (final; frees the target)",
+          description="409 invalid-transition unless it is awaiting_approval or approved. The requesting key may "
+                      "reject (withdraw) its own request.",
+          responses={200: ("The execution, rejected", "Execution")}, errors=(404, 409))
+def reject_execution(call: Call, execution_id: str) -> object:
+    return execution_view(services().executions.reject(execution_id, parse_decision(call.json()), call.actor))
+
+
+@endpoint(executions, BASE + "/{execution_id}/start", methods=("POST",), scope="executions:write",
+          summary="Start an approved execution: it becomes pending and its PipelineRun is returned (once)",
+          description="409 invalid-transition unless it is approved (so also when started already), or when the "
+                      "workflow was disabled or the version deprecated since.",
+          responses={200: ("Started; create pipeline_run in the cluster", "ExecutionStarted")}, errors=(404, 409))
+def start_approved_execution(call: Call, execution_id: str) -> object:
+    started = services().executions.release(execution_id, call.actor)
+    return {**execution_view(started.execution), "pipeline_run": started.pipeline_run}
 
 
 @endpoint(executions, BASE + "/{execution_id}", methods=("PATCH",), scope="executions:write",

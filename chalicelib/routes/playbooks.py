@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
-from chalicelib.domain.workflows import EnabledChange, Rollback, StatusChange, parse_new_version
+from chalicelib.domain.workflows import Rollback, StatusChange, WorkflowChange, parse_new_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
 from chalicelib.http.paging import decode_cursor, encode_cursor, fitting, page
 from chalicelib.http.views import history_view, version_view, workflow_view
@@ -77,13 +77,14 @@ def get_workflow(call: Call, workflow_id: str) -> object:
     return workflow_view(services().catalog.get_workflow(workflow_id))
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}", methods=("PATCH",), scope="catalog:write", body=contracts.ENABLED_CHANGE,
-          summary="Enable or disable a workflow (reason required)",
-          description="Any other field is 409 immutable-field.",
+@endpoint(playbooks, BASE + "/{workflow_id}", methods=("PATCH",), scope="catalog:write",
+          body=contracts.WORKFLOW_CHANGE,
+          summary="Enable or disable a workflow, or require approval of its executions (reason required)",
+          description="Any other field is 409 immutable-field. Each change is kept in the workflow's history.",
           responses={200: ("The workflow", "Workflow")}, errors=(404, 409))
 def patch_workflow(call: Call, workflow_id: str) -> object:
-    change = EnabledChange.from_body(call.json())
-    return workflow_view(services().catalog.set_enabled(workflow_id, change, call.actor))
+    change = WorkflowChange.from_body(call.json())
+    return workflow_view(services().catalog.change_workflow(workflow_id, change, call.actor))
 
 
 @endpoint(playbooks, BASE + "/{workflow_id}/versions/{version}",

@@ -11,12 +11,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.errors import NotFound, ValidationFailed
+from chalicelib.domain.limits import API_SCOPES, MAX_KEY_ID
+from chalicelib.observability import logger
 from chalicelib.stores import apikey_store as store
 from chalicelib.stores.db import Database
 from chalicelib.stores.rows import Row
 
-SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
+SCOPES = API_SCOPES
 TOKEN_PREFIX = "rwc_"
 DEV_KEY_ID = "dev-local"
 
@@ -45,15 +47,21 @@ class ApiKeyService:
         self._db = db
 
     def create(self, name: str, scopes: list[str], namespaces: list[str] | None = None) -> tuple[str, str]:
-        """Returns (key_id, token); the token is not recoverable afterwards. ``namespaces`` limits what the key
-        may register and reconcile (None: every namespace)."""
+        """Returns (key_id, token); the token is not recoverable afterwards."""
+        row, token = self.issue(name, scopes, namespaces)
+        return row["key_id"], token
+
+    def issue(self, name: str, scopes: list[str], namespaces: list[str] | None = None) -> tuple[Row, str]:
+        """The stored key (no token in it) and its token, which only this answer ever holds. ``namespaces`` limits
+        what the key may register and reconcile (None: every namespace)."""
         _check_scopes(scopes)
         key_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
         limited = sorted(set(namespaces)) if namespaces is not None else None
         with self._db.transaction() as tx:
-            store.insert(tx, key_id, token_hash(token), name, sorted(set(scopes)), limited)
-        return key_id, token
+            row = store.insert(tx, key_id, token_hash(token), name, sorted(set(scopes)), limited)
+        logger.info("api key created", extra={"key_id": key_id, "scopes": row["scopes"]})
+        return row, token
 
     def ensure_dev_key(self, token: str) -> None:
         """The fixed local key of `make run` (DEV_API_KEY), with every scope. Never used in AWS."""
@@ -74,9 +82,32 @@ class ApiKeyService:
         with self._db.reading() as tx:
             return store.list_all(tx)
 
+    def page(self, limit: int, after: tuple[str, str] | None) -> tuple[Sequence[Row], tuple[str, str] | None]:
+        """A page of keys, oldest first, and the position after it (None on the last page)."""
+        with self._db.reading() as tx:
+            rows = store.list_page(tx, limit + 1, after)
+        if len(rows) > limit:
+            rows = rows[:limit]
+            return rows, key_position(rows[-1])
+        return rows, None
+
     def revoke(self, key_id: str) -> bool:
         with self._db.transaction() as tx:
             return store.revoke(tx, key_id)
+
+    def revoke_existing(self, key_id: str) -> None:
+        """Revokes the key (again is fine: a revoked key stays revoked); NotFound when no such key exists."""
+        with self._db.transaction() as tx:
+            if len(key_id) > MAX_KEY_ID or store.get(tx, key_id) is None:
+                raise NotFound(f"No API key '{key_id[:MAX_KEY_ID]}'.")
+            revoked = store.revoke(tx, key_id)
+        if revoked:
+            logger.info("api key revoked", extra={"key_id": key_id})
+
+
+def key_position(row: Row) -> tuple[str, str]:
+    """Where a key stands in list order: a keyset cursor (created_at to the microsecond, key_id)."""
+    return row["created_at"].isoformat(), row["key_id"]
 
 
 def _check_scopes(scopes: list[str]) -> None:

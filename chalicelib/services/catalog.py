@@ -16,10 +16,10 @@ from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
-    EnabledChange,
     NewVersion,
     Rollback,
     StatusChange,
+    WorkflowChange,
     check_transition,
     is_workflow_id,
 )
@@ -123,11 +123,20 @@ class CatalogService:
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
 
-    def set_enabled(self, workflow_id: str, change: EnabledChange, actor: str) -> Row:
-        enabled, reason = change.enabled, change.reason
+    def change_workflow(self, workflow_id: str, change: WorkflowChange, actor: str) -> Row:
+        """Sets enabled and/or approval_required in one transaction; each real change is in the history."""
         with self._db.transaction() as tx:
-            self.set_enabled_in(tx, workflow_id, enabled, reason, actor)
-        logger.info("workflow enabled changed", extra={"workflow_id": workflow_id, "enabled": enabled})
+            if change.enabled is not None:
+                self.set_enabled_in(tx, workflow_id, change.enabled, change.reason, actor)
+            if change.approval_required is not None:
+                current = self._require_workflow(tx, workflow_id, lock=True)
+                if current["approval_required"] != change.approval_required:
+                    store.set_approval_required(tx, workflow_id, change.approval_required)
+                    store.record_change(tx, workflow_id, None, "approval_required",
+                                        str(current["approval_required"]).lower(),
+                                        str(change.approval_required).lower(), change.reason, actor)
+        logger.info("workflow changed", extra={"workflow_id": workflow_id, "enabled": change.enabled,
+                                               "approval_required": change.approval_required})
         return self.get_workflow(workflow_id)
 
     def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:

@@ -1,36 +1,72 @@
-"""Execution use cases: validate parameters, start an execution (audit row + PipelineRun), follow
-its lifecycle, read the audit trail and per-version statistics.
+"""Execution use cases: validate parameters, start an execution (audit row + PipelineRun), the approval
+steps (approve, reject, start, expiry), its lifecycle, the audit trail and per-version statistics.
 
-Rules live in chalicelib/domain (executions, parameter_schema, pipeline_run); SQL in
-chalicelib/stores/execution_store. Parameter values are never logged: only their names.
+Rules live in chalicelib/domain (executions, labels, parameter_schema, pipeline_run); SQL in
+chalicelib/stores/execution_store. Parameter values are never logged: only their names. The
+writeOnly values an execution holds while it waits for approval are sealed by a ``SecretSealer``
+(chalicelib/adapters/sealing.py) before they are stored, and stored nowhere else.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.domain.errors import InvalidTransition, NotFound, ValidationFailed
+from chalicelib.adapters.sealing import SealError
+from chalicelib.domain.errors import (
+    CatalogError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    ServiceUnavailable,
+    TargetBusy,
+    ValidationFailed,
+    WorkflowNotApplicable,
+)
 from chalicelib.domain.executions import (
+    APPROVED,
+    AWAITING_APPROVAL,
+    EXPIRED,
+    PENDING,
+    REJECTED,
     TERMINAL,
     ExecutionRequest,
     StatusUpdate,
+    Target,
     check_execution_transition,
+    held_values,
     redact,
     redaction_marker_errors,
     write_only_names,
 )
+from chalicelib.domain.labels import excluded
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.stores import execution_store as store
-from chalicelib.stores.db import Database
+from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
 from chalicelib.stores.rows import Row
+
+SYSTEM = "system"  # who expires an execution: the catalog itself
+EXPIRY_MESSAGES = {
+    AWAITING_APPROVAL: "not approved within the approval window (APPROVAL_TTL_SECONDS)",
+    APPROVED: "approved but not started within the approval window (APPROVAL_TTL_SECONDS)",
+}
+
+
+class SecretSealer(Protocol):
+    """Port: seals bytes bound to a context (the execution id) with a key from configuration."""
+
+    def seal(self, plaintext: bytes, context: str) -> bytes: ...
+
+    def unseal(self, sealed: bytes, context: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -44,7 +80,7 @@ class ValidationReport:
 @dataclass(frozen=True)
 class StartedExecution:
     execution: Row
-    pipeline_run: dict[str, Any]
+    pipeline_run: dict[str, Any] | None  # None while it waits for approval
 
 
 @dataclass(frozen=True)
@@ -54,8 +90,10 @@ class ExecutionPage:
 
 
 class ExecutionService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: SecretSealer, approval_seconds: int) -> None:
         self._db = db
+        self._sealer = sealer
+        self._approval_seconds = approval_seconds
 
     def validate(self, workflow_id: str, version: str, parameters: Mapping[str, Any]) -> ValidationReport:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
@@ -77,13 +115,15 @@ class ExecutionService:
         )
 
     def start(self, request: ExecutionRequest, actor: str) -> StartedExecution:
-        """Validates and records a pending execution, in one transaction; returns its PipelineRun."""
+        """Validates and records the execution in one transaction: pending with its PipelineRun, or, when
+        the workflow requires approval, awaiting_approval with its writeOnly values sealed and no run."""
         execution_id = str(uuid.uuid4())
         with self._db.transaction() as tx:
             workflow = store.share_workflow(tx, request.workflow_id)
             if workflow is None:
                 raise NotFound(f"No workflow '{request.workflow_id}'.")
             row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
+            _check_applicable(request, row)
             schema = row["parameters"]
             errors, values = validate_parameters(schema, request.parameters)
             errors += redaction_marker_errors(schema, values)
@@ -93,32 +133,102 @@ class ExecutionService:
                     sorted(set(errors), key=lambda e: (e.path, e.message)),
                 )
             version = row["version"]
-            manifest = build_pipeline_run(
-                execution_id=execution_id, workflow_id=request.workflow_id, version=version,
-                image=row["container_image"], schema=schema, values=values,
-                incident_id=request.incident_id,
-            )
+            gated = bool(workflow["approval_required"])
+            # A waiting execution past its deadline must not keep the target it no longer holds.
+            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
             stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
                 redacted_parameters=sorted(write_only_names(schema) & set(values)), incident=request.incident,
                 incident_id=request.incident_id, pipeline_run_name=pipeline_run_name(request.workflow_id, execution_id),
-                created_by=actor,
+                created_by=actor, target=request.target, status=AWAITING_APPROVAL if gated else PENDING,
+                approval_seconds=self._approval_seconds if gated else None,
             ))
-            store.insert_event(tx, execution_id, None, stored["status"], None, actor)
+            if stored is None:
+                raise _busy(request.target, store.active_on_target(tx, request.target))
+            held = held_values(schema, values)
+            if gated and held:
+                store.insert_secret(tx, execution_id, self._seal(held, execution_id))
+            store.insert_event(tx, execution_id, None, stored["status"],
+                               "approval required" if gated else None, actor)
+        self._record_expiries(expired)
+        manifest = None if gated else build_pipeline_run(
+            execution_id=execution_id, workflow_id=request.workflow_id, version=version,
+            image=row["container_image"], schema=schema, values=values,
+            incident_id=request.incident_id, target=request.target,
+        )
         bind(execution_id=execution_id)
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
-            "incident_id": request.incident_id, "parameter_names": sorted(values),
+            "incident_id": request.incident_id, "parameter_names": sorted(values), "status": stored["status"],
+            "target": str(request.target),
         })
         return StartedExecution(stored, manifest)
 
+    def approve(self, execution_id: str, reason: str, actor: str) -> Row:
+        """awaiting_approval -> approved, by a principal other than the requester; the approval window
+        starts again, for the start."""
+        return self._decide(execution_id, APPROVED, reason, actor)
+
+    def reject(self, execution_id: str, reason: str, actor: str) -> Row:
+        """awaiting_approval or approved -> rejected (final): the held values are deleted, the target freed."""
+        return self._decide(execution_id, REJECTED, reason, actor)
+
+    def _decide(self, execution_id: str, decision: str, reason: str, actor: str) -> Row:
+        execution_id = _execution_id_in_path(execution_id)
+        with self._acting_on(execution_id) as (tx, current):
+            check_execution_transition(execution_id, current["status"], decision)
+            if decision == APPROVED and current["created_by"] == actor:
+                raise Forbidden(f"Execution {execution_id} was requested with this API key; another principal "
+                                "must approve it.")
+            updated = store.decide(tx, execution_id, decision, actor, reason,
+                                   self._approval_seconds if decision == APPROVED else None)
+            if decision == REJECTED:
+                store.delete_secret(tx, execution_id)
+            store.insert_event(tx, execution_id, current["status"], decision, reason, actor)
+        logger.info(f"execution {decision}", extra={
+            "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
+            "from_status": current["status"], "status": decision,
+        })
+        return updated
+
+    def release(self, execution_id: str, actor: str) -> StartedExecution:
+        """approved -> pending: builds the PipelineRun (the held values back in it) and deletes the held
+        values, in one transaction. The workflow must still be enabled and the version active."""
+        execution_id = _execution_id_in_path(execution_id)
+        with self._acting_on(execution_id) as (tx, current):
+            check_execution_transition(execution_id, current["status"], PENDING)
+            request = _stored_request(current)
+            workflow = store.share_workflow(tx, current["workflow_id"])
+            assert workflow is not None  # executions reference their version, and workflows are never deleted
+            row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
+            sealed = store.take_secret(tx, execution_id)
+            values = dict(current["parameters"])
+            if sealed is not None:
+                values.update(self._unseal(sealed, execution_id))
+            updated = store.set_status(tx, execution_id, PENDING, None, False)
+            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
+            manifest = build_pipeline_run(
+                execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
+                image=row["container_image"], schema=row["parameters"], values=values,
+                incident_id=request.incident_id, target=request.target,
+            )
+        logger.info("execution started", extra={
+            "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
+            "from_status": current["status"], "status": PENDING, "parameter_names": sorted(values),
+        })
+        return StartedExecution(updated, manifest)
+
+    def expire_overdue(self) -> int:
+        """Expires every waiting execution past its deadline (the scheduled sweep); returns how many."""
+        with self._db.transaction() as tx:
+            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
+        self._record_expiries(expired)
+        return len(expired)
+
     def update_status(self, execution_id: str, update: StatusUpdate, actor: str) -> Row:
         execution_id = _execution_id_in_path(execution_id)
-        with self._db.transaction() as tx:
-            current = store.lock_execution(tx, execution_id)
-            if current is None:
-                raise NotFound(f"No execution '{execution_id}'.")
+        with self._acting_on(execution_id) as (tx, current):
             check_execution_transition(execution_id, current["status"], update.status)
             updated = store.set_status(tx, execution_id, update.status, update.message, update.status in TERMINAL)
             store.insert_event(tx, execution_id, current["status"], update.status, update.message, actor)
@@ -130,17 +240,22 @@ class ExecutionService:
 
     def get(self, execution_id: str) -> tuple[Row, Sequence[Row]]:
         execution_id = _execution_id_in_path(execution_id)
-        with self._db.reading() as tx:
+        with self._db.transaction() as tx:
+            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id)
             row = store.get_execution(tx, execution_id)
             if row is None:
                 raise NotFound(f"No execution '{execution_id}'.")
-            return row, store.events(tx, execution_id)
+            found = row, store.events(tx, execution_id)
+        self._record_expiries(expired)
+        return found
 
     def list_executions(
         self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None
     ) -> ExecutionPage:
-        with self._db.reading() as tx:
+        with self._db.transaction() as tx:
+            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
             rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id)
+        self._record_expiries(expired)
         if len(rows) > limit:
             rows = rows[:limit]
             return ExecutionPage(rows, rows[-1]["id"])
@@ -148,12 +263,57 @@ class ExecutionService:
 
     def stats(self, workflow_id: str) -> Sequence[Row]:
         rows: Sequence[Row] = []
+        expired: Sequence[Row] = []
         if is_workflow_id(workflow_id):
-            with self._db.reading() as tx:
+            with self._db.transaction() as tx:
+                expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
                 rows = store.version_stats(tx, workflow_id)
+        self._record_expiries(expired)
         if not rows:
             raise NotFound(f"No workflow '{workflow_id}'.")
         return rows
+
+    # --- helpers ------------------------------------------------------------------------------
+    @contextmanager
+    def _acting_on(self, execution_id: str) -> Iterator[tuple[UnitOfWork, Row]]:
+        """A transaction holding the execution's row lock. An execution found past its approval deadline
+        is expired (committed, with its event) and the action refused with 409."""
+        with self._db.transaction() as tx:
+            current = store.lock_execution(tx, execution_id)
+            if current is None:
+                raise NotFound(f"No execution '{execution_id}'.")
+            if current["overdue"]:  # our own row lock: the sweep cannot skip it
+                expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id)
+            else:
+                yield tx, current
+        if current["overdue"]:
+            self._record_expiries(expired)
+            raise InvalidTransition(f"Execution {execution_id} already {EXPIRED}: "
+                                    f"{EXPIRY_MESSAGES[current['status']]}; request a new execution.")
+
+    def _seal(self, values: Mapping[str, Any], execution_id: str) -> bytes:
+        try:
+            return self._sealer.seal(json.dumps(values, separators=(",", ":")).encode(), execution_id)
+        except SealError as exc:
+            logger.error("cannot seal held values", extra={"execution_id": execution_id, "reason": str(exc)})
+            raise ServiceUnavailable("The key that protects held parameter values is not available right now; "
+                                     "nothing was stored. Try again shortly.") from None
+
+    def _unseal(self, sealed: bytes, execution_id: str) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self._sealer.unseal(sealed, execution_id)))
+        except SealError as exc:
+            logger.error("cannot open held values", extra={"execution_id": execution_id, "reason": str(exc)})
+            raise ServiceUnavailable("The key that protects held parameter values is not available right now; "
+                                     "the execution is still approved. Try again shortly.") from None
+
+    @staticmethod
+    def _record_expiries(expired: Sequence[Row]) -> None:
+        for row in expired:
+            logger.info("execution expired", extra={
+                "workflow_id": row["workflow_id"], "version": row["version"], "execution_id": row["execution_id"],
+                "from_status": row["from_status"], "status": EXPIRED,
+            })
 
 
 def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Row:
@@ -177,6 +337,32 @@ def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Ro
             "executed (omit version to run the latest active one)."
         )
     return row
+
+
+def _check_applicable(request: ExecutionRequest, row: Row) -> None:
+    """Every label the incident carries must admit the workflow, by the search hard-filter rule."""
+    problems = excluded(row["labels"], request.incident_labels())
+    if problems:
+        names = ", ".join(p.path.removeprefix("$.incident.") for p in problems)
+        raise WorkflowNotApplicable(
+            f"Workflow '{request.workflow_id}' {row['version']} does not apply to incident {request.incident_id}: "
+            f"its labels exclude the incident's {names}. Search with the incident's labels for one that applies.",
+            problems,
+        )
+
+
+def _busy(target: Target, active: str | None) -> CatalogError:
+    if active is None:  # the execution that held it finished between our insert and this look-up
+        return ServiceUnavailable(f"{target} was busy a moment ago and is free now; send the request again.",
+                                  retry_after=1)
+    return TargetBusy(f"{target} already has an active execution ({active}); one remediation at a time per "
+                      "target. Wait for it to finish, or reject it if it waits for approval.", active)
+
+
+def _stored_request(row: Row) -> ExecutionRequest:
+    """The request an execution was recorded from (its version pinned), to re-check and build its run."""
+    target = Target(row["target_kind"], row["target_name"], row["target_namespace"])
+    return ExecutionRequest(row["workflow_id"], row["version"], row["parameters"], row["incident"], target)
 
 
 def _version_in_path(raw: str) -> str:

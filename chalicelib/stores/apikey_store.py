@@ -7,13 +7,17 @@ from collections.abc import Sequence
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
+KEY_COLUMNS = "key_id, name, scopes, namespaces, created_at, revoked_at"
+
 
 def insert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str],
-           namespaces: list[str] | None = None) -> None:
+           namespaces: list[str] | None = None) -> Row:
     tx.execute(
-        "INSERT INTO api_keys (key_id, token_sha256, name, scopes, namespaces) VALUES (%s, %s, %s, %s, %s)",
+        f"""INSERT INTO api_keys (key_id, token_sha256, name, scopes, namespaces) VALUES (%s, %s, %s, %s, %s)
+            RETURNING {KEY_COLUMNS}""",
         (key_id, token_sha256, name, scopes, namespaces),
     )
+    return tx.one()
 
 
 def upsert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
@@ -35,9 +39,23 @@ def find_active(tx: UnitOfWork, token_sha256: str) -> Row | None:
 
 
 def list_all(tx: UnitOfWork) -> Sequence[Row]:
-    tx.execute("SELECT key_id, name, scopes, namespaces, created_at, revoked_at FROM api_keys "
-               "ORDER BY created_at, key_id")
+    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
     return tx.fetchall()
+
+
+def list_page(tx: UnitOfWork, limit: int, after: tuple[str, str] | None) -> Sequence[Row]:
+    """Oldest first, by (created_at, key_id): a total order, keyset pagination after ``after``."""
+    keyset, params = "", list[str]()
+    if after is not None:
+        keyset = "WHERE (created_at, key_id) > (%s::timestamptz, %s)"
+        params.extend(after)
+    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys {keyset} ORDER BY created_at, key_id LIMIT %s", [*params, limit])
+    return tx.fetchall()
+
+
+def get(tx: UnitOfWork, key_id: str) -> Row | None:
+    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = %s", (key_id,))
+    return tx.fetchone()
 
 
 def revoke(tx: UnitOfWork, key_id: str) -> bool:

@@ -6,16 +6,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2
 from psycopg2.extras import Json
 
+from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
 EXECUTION_COLUMNS = """
     e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.container_image, e.parameters,
     e.redacted_parameters, e.incident, e.incident_id, e.pipeline_run_name, e.status, e.message,
-    e.created_by, e.created_at, e.started_at, e.finished_at, e.updated_at
+    e.created_by, e.created_at, e.started_at, e.finished_at, e.updated_at,
+    e.target_kind, e.target_namespace, e.target_name, e.approval_required, e.approval_expires_at,
+    e.approval_decided_by, e.approval_decided_at, e.approval_reason
 """
+# The states that hold a target: the predicate of the unique index executions_one_active_per_target
+# (migration 008), which ON CONFLICT must repeat to use it (constants, never input).
+ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in ACTIVE) + ")"
+TARGET_KEY_SQL = "(lower(target_kind), coalesce(target_namespace, ''), target_name)"
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,16 @@ class NewExecution:
     incident_id: str
     pipeline_run_name: str
     created_by: str
+    target: Target
+    status: str  # pending, or awaiting_approval
+    approval_seconds: int | None  # the approval window when it waits for approval
 
 
 def share_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
     """Reads the workflow and holds a share lock until commit, so a concurrent disable, deprecation
     or rollback (which lock the row FOR UPDATE) cannot slip between the check and the insert."""
-    tx.execute("SELECT workflow_id, enabled FROM workflows WHERE workflow_id = %s FOR SHARE", (workflow_id,))
+    tx.execute("SELECT workflow_id, enabled, approval_required FROM workflows WHERE workflow_id = %s FOR SHARE",
+               (workflow_id,))
     return tx.fetchone()
 
 
@@ -43,29 +55,114 @@ def version_for_execution(tx: UnitOfWork, workflow_id: str, version: str | None)
     """The named version, or the latest active one when ``version`` is None."""
     if version is None:
         tx.execute(
-            "SELECT version, status, container_image, parameters FROM latest_versions WHERE workflow_id = %s",
+            """SELECT version, status, labels, container_image, parameters FROM latest_versions
+               WHERE workflow_id = %s""",
             (workflow_id,),
         )
     else:
         tx.execute(
-            """SELECT version, status, container_image, parameters FROM workflow_versions
+            """SELECT version, status, labels, container_image, parameters FROM workflow_versions
                WHERE workflow_id = %s AND version = %s""",
             (workflow_id, version),
         )
     return tx.fetchone()
 
 
-def insert_execution(tx: UnitOfWork, new: NewExecution) -> Row:
+def insert_execution(tx: UnitOfWork, new: NewExecution) -> Row | None:
+    """Inserts the execution; None when its target already has an active execution (the unique index
+    decides, so of concurrent requests for one target exactly one gets a row)."""
     tx.execute(
         f"""INSERT INTO executions AS e
                (execution_id, workflow_id, version, container_image, parameters, redacted_parameters,
-                incident, incident_id, pipeline_run_name, status, created_by)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', %s)
+                incident, incident_id, pipeline_run_name, status, created_by,
+                target_kind, target_namespace, target_name, approval_required, approval_expires_at)
+           VALUES (%(execution_id)s, %(workflow_id)s, %(version)s, %(image)s, %(parameters)s, %(redacted)s,
+                   %(incident)s, %(incident_id)s, %(run_name)s, %(status)s, %(created_by)s,
+                   %(kind)s, %(namespace)s, %(name)s, %(window)s IS NOT NULL,
+                   now() + make_interval(secs => %(window)s))
+           ON CONFLICT {TARGET_KEY_SQL} WHERE status IN {ACTIVE_SQL} DO NOTHING
            RETURNING {EXECUTION_COLUMNS}""",
-        (new.execution_id, new.workflow_id, new.version, new.container_image, Json(new.parameters),
-         new.redacted_parameters, Json(new.incident), new.incident_id, new.pipeline_run_name, new.created_by),
+        {"execution_id": new.execution_id, "workflow_id": new.workflow_id, "version": new.version,
+         "image": new.container_image, "parameters": Json(new.parameters), "redacted": new.redacted_parameters,
+         "incident": Json(new.incident), "incident_id": new.incident_id, "run_name": new.pipeline_run_name,
+         "status": new.status, "created_by": new.created_by, "kind": new.target.kind,
+         "namespace": new.target.namespace, "name": new.target.name, "window": new.approval_seconds},
+    )
+    return tx.fetchone()
+
+
+def active_on_target(tx: UnitOfWork, target: Target) -> str | None:
+    """The id of the execution holding ``target``, if any."""
+    tx.execute(
+        f"""SELECT execution_id::text AS execution_id FROM executions
+            WHERE {TARGET_KEY_SQL} = (lower(%s), coalesce(%s, ''), %s) AND status IN {ACTIVE_SQL}""",
+        (target.kind, target.namespace, target.name),
+    )
+    row = tx.fetchone()
+    return None if row is None else row["execution_id"]
+
+
+def expire_overdue(
+    tx: UnitOfWork, messages: dict[str, str], actor: str, execution_id: str | None = None
+) -> Sequence[Row]:
+    """Moves every waiting execution past its deadline (or only ``execution_id``) to expired, with its
+    event (``messages`` by the state it left) and without its held secrets, in one statement. Rows
+    another transaction holds are skipped: that transaction acts on them itself."""
+    only = "AND e.execution_id = %(execution_id)s" if execution_id is not None else ""
+    tx.execute(
+        f"""WITH due AS (
+                SELECT e.execution_id, e.status FROM executions e
+                WHERE e.status IN ('awaiting_approval', 'approved') AND e.approval_expires_at <= now() {only}
+                FOR UPDATE SKIP LOCKED),
+            expired AS (
+                UPDATE executions e SET status = 'expired', finished_at = now(), updated_at = now()
+                FROM due WHERE e.execution_id = due.execution_id
+                RETURNING e.execution_id, due.status AS from_status, e.workflow_id, e.version),
+            recorded AS (
+                INSERT INTO execution_events (execution_id, from_status, to_status, message, changed_by)
+                SELECT execution_id, from_status, 'expired',
+                       CASE from_status WHEN 'awaiting_approval' THEN %(awaiting)s ELSE %(approved)s END, %(actor)s
+                FROM expired),
+            cleared AS (
+                DELETE FROM execution_secrets s USING expired WHERE s.execution_id = expired.execution_id)
+            SELECT execution_id::text AS execution_id, from_status, workflow_id, version FROM expired""",
+        {"execution_id": execution_id, "awaiting": messages["awaiting_approval"], "approved": messages["approved"],
+         "actor": actor},
+    )
+    return tx.fetchall()
+
+
+def decide(tx: UnitOfWork, execution_id: str, status: str, actor: str, reason: str, window: int | None) -> Row:
+    """Records an approval (``window``: seconds left to start it) or a rejection (terminal)."""
+    tx.execute(
+        f"""UPDATE executions AS e SET
+                status = %(status)s,
+                approval_decided_by = %(actor)s, approval_decided_at = now(), approval_reason = %(reason)s,
+                approval_expires_at = coalesce(now() + make_interval(secs => %(window)s), e.approval_expires_at),
+                finished_at = CASE WHEN %(status)s = 'rejected' THEN now() ELSE e.finished_at END,
+                updated_at = now()
+            WHERE e.execution_id = %(execution_id)s
+            RETURNING {EXECUTION_COLUMNS}""",
+        {"status": status, "actor": actor, "reason": reason, "window": window, "execution_id": execution_id},
     )
     return tx.one()
+
+
+def insert_secret(tx: UnitOfWork, execution_id: str, sealed: bytes) -> None:
+    tx.execute("INSERT INTO execution_secrets (execution_id, sealed) VALUES (%s, %s)",
+               (execution_id, psycopg2.Binary(sealed)))
+
+
+def take_secret(tx: UnitOfWork, execution_id: str) -> bytes | None:
+    """The sealed values held for ``execution_id``, deleted by the same statement (gone once the
+    transaction commits)."""
+    tx.execute("DELETE FROM execution_secrets WHERE execution_id = %s RETURNING sealed", (execution_id,))
+    row = tx.fetchone()
+    return None if row is None else bytes(row["sealed"])
+
+
+def delete_secret(tx: UnitOfWork, execution_id: str) -> None:
+    tx.execute("DELETE FROM execution_secrets WHERE execution_id = %s", (execution_id,))
 
 
 def insert_event(
@@ -79,7 +176,13 @@ def insert_event(
 
 
 def lock_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
-    tx.execute(f"SELECT {EXECUTION_COLUMNS} FROM executions e WHERE e.execution_id = %s FOR UPDATE", (execution_id,))
+    """The execution, locked until commit, with ``overdue``: waiting past its approval deadline."""
+    tx.execute(
+        f"""SELECT {EXECUTION_COLUMNS},
+                   (e.status IN ('awaiting_approval', 'approved') AND e.approval_expires_at <= now()) AS overdue
+            FROM executions e WHERE e.execution_id = %s FOR UPDATE""",
+        (execution_id,),
+    )
     return tx.fetchone()
 
 
@@ -154,6 +257,10 @@ def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
                   count(e.id) FILTER (WHERE e.status = 'running') AS running,
                   count(e.id) FILTER (WHERE e.status = 'succeeded') AS succeeded,
                   count(e.id) FILTER (WHERE e.status = 'failed') AS failed,
+                  count(e.id) FILTER (WHERE e.status = 'awaiting_approval') AS awaiting_approval,
+                  count(e.id) FILTER (WHERE e.status = 'approved') AS approved,
+                  count(e.id) FILTER (WHERE e.status = 'rejected') AS rejected,
+                  count(e.id) FILTER (WHERE e.status = 'expired') AS expired,
                   count(e.id) FILTER (WHERE e.status = 'succeeded')::double precision
                       / nullif(count(e.id) FILTER (WHERE e.status IN ('succeeded', 'failed')), 0) AS success_rate,
                   avg(extract(epoch FROM e.finished_at - e.started_at))

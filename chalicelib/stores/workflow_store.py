@@ -216,6 +216,11 @@ def set_enabled(tx: UnitOfWork, workflow_id: str, enabled: bool) -> None:
     tx.execute("UPDATE workflows SET enabled = %s, updated_at = now() WHERE workflow_id = %s", (enabled, workflow_id))
 
 
+def set_approval_required(tx: UnitOfWork, workflow_id: str, required: bool) -> None:
+    tx.execute("UPDATE workflows SET approval_required = %s, updated_at = now() WHERE workflow_id = %s",
+               (required, workflow_id))
+
+
 def record_change(
     tx: UnitOfWork,
     workflow_id: str,

@@ -58,7 +58,7 @@ def test_the_cold_start_benchmark_runs_every_function_probe():
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    for name in ("api_handler", "api_key_authorizer", "registration_worker", "migrate"):
+    for name in ("api_handler", "api_key_authorizer", "registration_worker", "maintenance", "migrate"):
         assert any(line.startswith(name) for line in lines), name
     assert "heavy modules on the Lambda path: none" in lines
     assert lines[-1].startswith("cold start ms: api_handler ")

@@ -21,11 +21,14 @@ from tests.support.executions import (
     create_workflow,
     incident,
     move,
+    new_target,
     problem_type,
     start,
     started,
     stuck_parameters,
 )
+
+TARGET = b'"target": {"kind": "Deployment", "namespace": "shop", "name": "checkout"}, '
 
 
 class TestStart:
@@ -143,18 +146,21 @@ class TestRefusals:
     ])
     def test_hostile_bodies_are_400_and_store_nothing(self, client: ApiClient, db: Any, body: dict[str, Any]) -> None:
         create_workflow(client)
+        if body:  # a valid target, so that each body is refused for what is wrong in it
+            body = {**body, "target": new_target()}
         response = client.post(EXECUTIONS, body, scopes=WRITE)
         assert response.status == 400 and problem_type(response) == "validation-error", response
         assert response.json["errors"]
         assert count_executions(db) == (0, 0)
 
     @pytest.mark.parametrize("raw", [
-        b'{"workflow_id": "stuck-rollout-restart", "incident": {"id": "i", "signal_type": "x"}, '
-        b'"parameters": {"TARGET_NAMESPACE": "shop", "TARGET_DEPLOYMENT": "c", "TIMEOUT_SECONDS": NaN}}',
-        b'{"workflow_id": "stuck-rollout-restart", "incident": {"id": "i", "signal_type": "x", "n": Infinity}}',
-        b'{"workflow_id": "stuck-rollout-restart", "incident": {"id": "\\ud800", "signal_type": "x"}}',
-        b'{"workflow_id": "stuck-rollout-restart", "incident": {"id": "i", "signal_type": "x"}, '
-        b'"parameters": {"TARGET_NAMESPACE": "shop", "TARGET_DEPLOYMENT": "\\udfff"}}',
+        b'{"workflow_id": "stuck-rollout-restart", "incident": {"id": "i", "signal_type": "x"}, ' + TARGET
+        + b'"parameters": {"TARGET_NAMESPACE": "shop", "TARGET_DEPLOYMENT": "c", "TIMEOUT_SECONDS": NaN}}',
+        b'{"workflow_id": "stuck-rollout-restart", ' + TARGET
+        + b'"incident": {"id": "i", "signal_type": "x", "n": Infinity}}',
+        b'{"workflow_id": "stuck-rollout-restart", ' + TARGET + b'"incident": {"id": "\\ud800", "signal_type": "x"}}',
+        b'{"workflow_id": "stuck-rollout-restart", "incident": {"id": "i", "signal_type": "x"}, ' + TARGET
+        + b'"parameters": {"TARGET_NAMESPACE": "shop", "TARGET_DEPLOYMENT": "\\udfff"}}',
     ])
     def test_json_that_postgres_or_a_process_cannot_hold_is_400(self, client: ApiClient, db: Any, raw: bytes) -> None:
         create_workflow(client)

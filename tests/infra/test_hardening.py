@@ -8,9 +8,11 @@ from typing import Any
 from tests.support.paths import ROOT
 
 FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate", "Maintenance")
-FUNCTION_ROLES = ("ApiHandlerRole", "ApiKeyAuthorizerRole", "RegistrationWorkerRole", "MigrateRole")
+FUNCTION_ROLES = ("ApiHandlerRole", "ApiKeyAuthorizerRole", "RegistrationWorkerRole", "MigrateRole",
+                  "MaintenanceRole")
 LOG_GROUPS = ("ApiHandlerLogGroup", "ApiKeyAuthorizerLogGroup", "RegistrationWorkerLogGroup", "MigrateLogGroup",
               "MaintenanceLogGroup", "ApiAccessLogGroup")
+APPROVAL_KEY = {"Fn::GetAtt": ["ApprovalSecretsKey", "Arn"]}
 WITH_CUSTOMER_KEY = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
 ENI_WRITES = {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
               "ec2:UnassignPrivateIpAddresses"}
@@ -69,9 +71,11 @@ def test_key_permissions_are_bound_to_the_queue_and_the_secret_by_encryption_con
     queue_arn = {"Fn::GetAtt": ["RegistrationQueue", "Arn"]}
     expected = {"ApiHandlerRole": ({"kms:GenerateDataKey", "kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn),
                 "RegistrationWorkerRole": ({"kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn),
+                "MaintenanceRole": ({"kms:GenerateDataKey", "kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn),
                 "DatabaseProxyRole": ({"kms:Decrypt"}, "secretsmanager", "SecretARN", {"Ref": "DatabaseSecret"})}
     for role in (*FUNCTION_ROLES, "DatabaseProxyRole"):
-        kms = [s for s in _statements(template, role) if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
+        kms = [s for s in _statements(template, role) if any(a.startswith("kms:") for a in _as_list(s["Action"]))
+               and s["Resource"] != APPROVAL_KEY]  # the approval key: the next test
         if role not in expected:
             assert kms == [], role  # the authorizer and migrate never touch an encrypted queue or secret
             continue
@@ -83,6 +87,19 @@ def test_key_permissions_are_bound_to_the_queue_and_the_secret_by_encryption_con
         assert conditions[f"kms:EncryptionContext:{context_key}"] == resource
 
 
+def test_only_the_api_handler_may_use_the_approval_key_and_only_with_an_execution_as_context(template):
+    for role in FUNCTION_ROLES:
+        uses = [s for s in _statements(template, role) if s["Resource"] == APPROVAL_KEY]
+        if role != "ApiHandlerRole":
+            assert uses == [], role  # the sweep deletes held values without ever opening them
+            continue
+        [statement] = uses
+        assert set(statement["Action"]) == {"kms:Encrypt", "kms:Decrypt"}
+        assert statement["Condition"] == {
+            "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["execution_id"]},
+            "Null": {"kms:EncryptionContext:execution_id": "false"}}
+
+
 def test_reserved_concurrency_fits_the_proxy_connection_budget_of_the_default_instance(template):
     """Worst case every execution environment pins one database connection through the proxy."""
     parameters = template["Parameters"]
@@ -92,8 +109,9 @@ def test_reserved_concurrency_fits_the_proxy_connection_budget_of_the_default_in
     pool = _props(template, "DatabaseProxyTargets")["ConnectionPoolConfigurationInfo"]
     proxy_budget = max_connections * pool["MaxConnectionsPercent"] // 100
     demand = {name: _props(template, name)["ReservedConcurrentExecutions"] for name in FUNCTIONS}
-    assert demand["Migrate"] == demand["Maintenance"] == 1  # not parameters: neither ever runs twice at once
-    reserved = sum(parameters[value["Ref"]]["Default"] for value in demand.values() if isinstance(value, dict)) + 2
+    assert demand["Migrate"] == demand["Maintenance"] == 1  # not parameters: never two at once
+    reserved = sum(parameters[value["Ref"]]["Default"] if isinstance(value, dict) else value
+                   for value in demand.values())
     assert (max_connections, proxy_budget) == (450, 360)  # the figures docs/deploy.md works with
     assert reserved + ADMIN_HEADROOM <= proxy_budget
     docs = (ROOT / "docs" / "deploy.md").read_text()

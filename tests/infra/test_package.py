@@ -66,7 +66,8 @@ def test_every_function_runs_in_the_private_subnets_with_its_own_role_and_log_re
 
 def test_function_environment_is_accepted_by_the_service_configuration(template):
     """The stage's variables, with the stack's references filled in, load and select IAM auth."""
-    fake = {"RegistrationQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/q"}
+    fake = {"RegistrationQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
+            "ApprovalSecretsKey": "1234abcd-12ab-34cd-56ef-1234567890ab"}
     for name in FUNCTIONS:
         env = {}
         for key, value in _props(template, name)["Environment"]["Variables"].items():
@@ -79,7 +80,9 @@ def test_function_environment_is_accepted_by_the_service_configuration(template)
                          .replace("${AWS::StackName}", "catalog")
                          .replace("${AWS::AccountId}", "123456789012").replace("${AWS::Region}", "eu-west-1"))
             env[key] = value
-        settings = load_settings({**env, "AWS_REGION": "eu-west-1"})
+        # As Lambda starts it: a Lambda function must name an AWS key for held approval values.
+        settings = load_settings({**env, "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_NAME": name})
+        assert settings.approval_kms_key_id == fake["ApprovalSecretsKey"]
         assert (settings.dispatcher, settings.embedding_provider) == ("sqs", "bedrock")
         assert settings.registration_queue_url == fake["RegistrationQueue"]
         assert settings.bedrock_model_id == _default(template, "BedrockModelId")
@@ -138,7 +141,7 @@ def test_migrations_run_on_deploy_before_new_code_serves(template):
     assert migration["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["Migrate", "Arn"]}
     assert migration["Properties"]["MigrationsDigest"] == {"Ref": "MigrationsDigest"}
     assert _default(template, "MigrationsDigest") == migrations_digest()
-    for name in ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker"):
+    for name in ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Maintenance"):
         assert "DatabaseMigration" in template["Resources"][name]["DependsOn"]
 
 
@@ -200,3 +203,18 @@ def test_api_gateway_invokes_the_snapstart_aliases_of_the_api_handler_and_the_au
     for name in ("RegistrationWorker", "Migrate"):
         assert "SnapStart" not in _props(template, name) and "AutoPublishAlias" not in _props(template, name)
 
+
+def test_the_maintenance_sweeps_run_every_minute_one_at_a_time_and_alarm_when_failing(template):
+    """Lost registrations re-queued and overdue approvals expired, by one scheduled function."""
+    props = _props(template, "Maintenance")
+    [event] = props["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 minute)"}}
+    assert props["Handler"] == "app.maintenance" and props["ReservedConcurrentExecutions"] == 1
+    alarm = _props(template, "MaintenanceErrorsAlarm")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "Maintenance"}}]
+
+
+def test_held_approval_values_are_sealed_with_a_rotated_key_of_the_stack_reached_inside_the_vpc(template):
+    key = _props(template, "ApprovalSecretsKey")
+    assert key["EnableKeyRotation"] is True and key["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert _props(template, "KmsEndpoint")["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.kms"}

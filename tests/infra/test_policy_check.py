@@ -64,5 +64,5 @@ def test_every_prod_function_has_a_hand_written_policy_and_no_generated_one():
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     prod = config["stages"]["prod"]
     assert prod["autogen_policy"] is False
-    for name in ("api_handler", "api_key_authorizer", "registration_worker", "migrate"):
+    for name in ("api_handler", "api_key_authorizer", "registration_worker", "migrate", "maintenance"):
         assert (ROOT / ".chalice" / prod["lambda_functions"][name]["iam_policy_file"]).is_file()

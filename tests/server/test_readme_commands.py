@@ -51,6 +51,10 @@ def test_the_try_the_api_commands_work_against_make_run() -> None:
     assert any(answer.get("valid") is True for answer in answers)
     finished = [answer for answer in answers if answer.get("status") == "succeeded" and "execution_id" in answer]
     assert finished and finished[0]["workflow_id"] == "oomkill-increase-memory"
+    approved = [answer for answer in answers if answer.get("status") == "approved"]
+    assert approved and approved[0]["approval"]["reason"] == "Checked the rollout; go"
+    released = [answer for answer in answers if answer.get("status") == "pending" and answer.get("pipeline_run")]
+    assert released and released[0]["execution_id"] == approved[0]["execution_id"]  # the approved one, started
     stats = answers[-1]
     assert stats["workflow_id"] == "oomkill-increase-memory" and stats["versions"][0]["succeeded"] == 1
     assert '"kind": "PipelineRun"' in result.stderr  # the execution's answer, printed for the reader

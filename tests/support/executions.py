@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -64,13 +65,22 @@ def stuck_parameters(**extra: Any) -> dict[str, Any]:
     return {"TARGET_NAMESPACE": "shop", "TARGET_DEPLOYMENT": "checkout", **extra}
 
 
+_targets = itertools.count(1)
+
+
+def new_target() -> dict[str, str]:
+    """A target no other execution of the test acts on (one active execution per target)."""
+    return {"kind": "Deployment", "namespace": "shop", "name": f"checkout-{next(_targets)}"}
+
+
 def start(client: ApiClient, workflow_id: str = "stuck-rollout-restart", parameters: Any = None,
-          version: str | None = None, **body: Any) -> Result:
-    request: dict[str, Any] = {"workflow_id": workflow_id, "incident": incident(),
+          version: str | None = None, scopes: tuple[str, ...] = WRITE, **body: Any) -> Result:
+    """POST /api/v1/executions; without ``target`` in ``body``, on a target of its own."""
+    request: dict[str, Any] = {"workflow_id": workflow_id, "incident": incident(), "target": new_target(),
                                "parameters": stuck_parameters() if parameters is None else parameters, **body}
     if version is not None:
         request["version"] = version
-    return client.post(EXECUTIONS, request, scopes=WRITE)
+    return client.post(EXECUTIONS, request, scopes=scopes)
 
 
 def started(client: ApiClient, **kwargs: Any) -> dict[str, Any]:
@@ -96,3 +106,32 @@ def count_executions(db: Any) -> tuple[int, int]:
         cur.execute("SELECT (SELECT count(*) FROM executions) AS e, (SELECT count(*) FROM execution_events) AS v")
         row = cur.fetchone()
     return row["e"], row["v"]
+
+
+# --- approvals ------------------------------------------------------------------------------------
+# Two distinct keys. The requester may approve in general (so its 403 on its own execution is about who,
+# not about a missing scope); the approver may only approve or reject.
+REQUESTER = ("executions:approve", "executions:write")
+APPROVER = ("executions:approve",)
+
+
+def require_approval(client: ApiClient, workflow_id: str = "stuck-rollout-restart", required: bool = True) -> Result:
+    return client.patch(f"{PLAYBOOKS}/{workflow_id}", {"approval_required": required, "reason": "change board"},
+                        scopes=("catalog:write",))
+
+
+def decide(client: ApiClient, execution_id: str, decision: str, reason: str = "looked at the graphs",
+           scopes: tuple[str, ...] = APPROVER) -> Result:
+    """POST .../approve or .../reject with a reason."""
+    return client.post(f"{EXECUTIONS}/{execution_id}/{decision}", {"reason": reason}, scopes=scopes)
+
+
+def release(client: ApiClient, execution_id: str, scopes: tuple[str, ...] = REQUESTER) -> Result:
+    """POST .../start: an approved execution becomes pending and hands over its PipelineRun."""
+    return client.post(f"{EXECUTIONS}/{execution_id}/start", scopes=scopes)
+
+
+def events(client: ApiClient, execution_id: str) -> list[tuple[str | None, str, str | None, str]]:
+    """(from, to, message, changed_by) of every step in the execution's history."""
+    record = client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json
+    return [(e["from"], e["to"], e["message"], e["changed_by"]) for e in record["events"]]

@@ -1,0 +1,58 @@
+"""Routes of api.md "Operations" (API keys): operators in AWS manage keys over HTTP, not in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.container import services
+from chalicelib.domain import contracts
+from chalicelib.http.endpoint import Call, endpoint, json_response
+from chalicelib.http.paging import decode_cursor, page
+from chalicelib.http.views import api_key_view
+from chalicelib.services.api_keys import key_position
+
+api_keys = Blueprint(__name__)
+BASE = "/api/v1/api-keys"
+
+
+@endpoint(api_keys, BASE, methods=("POST",), scope="admin", body=contracts.NEW_API_KEY,
+          summary="Create an API key; the key itself is in this answer only",
+          responses={201: ("Created; keep api_key now, it is stored only as a hash", "ApiKeyCreated")})
+def create_api_key(call: Call) -> object:
+    body = call.body()
+    row, token = services().api_keys.issue(body["name"].strip(), body["scopes"], body.get("namespaces"))
+    return json_response({**api_key_view(row), "api_key": token}, status=201)
+
+
+@endpoint(api_keys, BASE, scope="admin", query=contracts.PAGE_QUERY,
+          summary="API keys, oldest first (never their secrets); revoked keys show revoked_at",
+          responses={200: ("A page of keys", "ApiKeyPage")})
+def list_api_keys(call: Call) -> object:
+    after = decode_cursor(call.query.get("cursor"), _is_position)
+    rows, next_after = services().api_keys.page(call.query["limit"], tuple(after) if after else None)
+    items, next_cursor = page(rows, api_key_view, lambda row: list(key_position(row)), next_after)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _is_position(position: Any) -> bool:
+    return (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)
+            and _is_timestamp(position[0]))
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+@endpoint(api_keys, BASE + "/{key_id}", methods=("DELETE",), scope="admin",
+          summary="Revoke an API key (within the authorizer's 60 s cache in AWS)",
+          responses={204: ("Revoked (or revoked already)", None)}, errors=(404,))
+def revoke_api_key(call: Call, key_id: str) -> object:
+    services().api_keys.revoke_existing(key_id)
+    return Response(body="", status_code=204)
