@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_RANGE_LENGTH = 256
+from chalicelib.domain.limits import MAX_VERSION_RANGE as MAX_RANGE_LENGTH
 
 _NUMBER = r"0|[1-9][0-9]*"
 _X = r"[xX*]"

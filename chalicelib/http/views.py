@@ -56,6 +56,9 @@ def version_view(row: Row) -> dict[str, Any]:
         "enabled": row["enabled"],
         "is_latest": bool(row["is_latest"]),
         "signature": row.get("signature"),  # {"verified", "key_id"}; None when not checked
+        # A composite workflow (container_image null): its steps as written (docs/composite-workflows.md).
+        **({"steps": row["composition"]["steps"], "finally": row["composition"]["finally"]}
+           if row.get("composition") else {}),
     }
 
 
@@ -143,6 +146,8 @@ def execution_view(row: Row) -> dict[str, Any]:
         "started_at": _time(row["started_at"]),
         "finished_at": _time(row["finished_at"]),
         "duration_seconds": duration_seconds(row["started_at"], row["finished_at"]),
+        # A composite's execution: what each step resolved to (None for a single-image workflow).
+        "steps": row.get("steps"),
     }
 
 
@@ -157,7 +162,7 @@ def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
 
 def stats_view(workflow_id: str, rows: Sequence[Row]) -> dict[str, Any]:
     keys = ("version", "status", "executions", "pending", "running", "succeeded", "failed", "success_rate",
-            "mean_duration_seconds")
+            "mean_duration_seconds", "composite_runs")
     return {"workflow_id": workflow_id, "versions": [{key: row[key] for key in keys} for row in rows]}
 
 
@@ -213,6 +218,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
             "created_at": TIMESTAMP, "created_by": {"type": "string"}, "enabled": {"type": "boolean"},
             "is_latest": {"type": "boolean"}, "signature": SIGNATURE,
+            "steps": {"type": "array", "items": ref("Step"),
+                      "description": "A composite workflow's steps (container_image is then null)."},
+            "finally": {"type": "array", "items": ref("FinallyStep"),
+                        "description": "A composite workflow's finally steps."},
         },
     },
     "VersionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Version")},
@@ -289,6 +298,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "created_by": {"type": "string"}, "created_at": TIMESTAMP,
             "started_at": NULLABLE_TIMESTAMP, "finished_at": NULLABLE_TIMESTAMP,
             "duration_seconds": {"type": ["number", "null"], "description": "finished_at - started_at."},
+            "steps": {"type": ["array", "null"], "description": "A composite's execution: what each step resolved to "
+                      "when the execution was created; null for a single-image workflow.", "items": {
+                "type": "object", "properties": {
+                    "step": {"type": "string"}, "finally": {"type": "boolean"}, "workflow_id": {"type": "string"},
+                    "version": {"type": "string"},
+                    "container_image": {"type": "string", "description": "Digest-pinned."}}}},
         },
     },
     "ExecutionDetail": {"allOf": [ref("Execution"), {"type": "object", "properties": {"events": {
@@ -357,6 +372,9 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "mean_duration_seconds": {"type": ["number", "null"],
                                           "description": "Mean finished_at - started_at of finished executions that "
                                                          "started; null when there are none."},
+                "composite_runs": {"type": "integer",
+                                   "description": "Executions of composite workflows that ran this version as a "
+                                                  "step."},
             }}}},
     },
 }

@@ -27,6 +27,7 @@ from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
+from chalicelib.services import composites
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database
 from chalicelib.stores.execution_store import NewExecution
@@ -93,11 +94,18 @@ class ExecutionService:
                     sorted(set(errors), key=lambda e: (e.path, e.message)),
                 )
             version = row["version"]
-            manifest = build_pipeline_run(
-                execution_id=execution_id, workflow_id=request.workflow_id, version=version,
-                image=row["container_image"], schema=schema, values=values,
-                incident_id=request.incident_id,
-            )
+            composite = None
+            if row["container_image"] is None:  # a composite: its steps resolve again now, into one PipelineRun
+                composite = composites.plan_execution(
+                    tx, execution_id=execution_id, workflow_id=request.workflow_id, version=version, schema=schema,
+                    values=values, incident_id=request.incident_id)
+                manifest = composite.pipeline_run
+            else:
+                manifest = build_pipeline_run(
+                    execution_id=execution_id, workflow_id=request.workflow_id, version=version,
+                    image=row["container_image"], schema=schema, values=values,
+                    incident_id=request.incident_id,
+                )
             stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
@@ -106,6 +114,8 @@ class ExecutionService:
                 created_by=actor,
             ))
             store.insert_event(tx, execution_id, None, stored["status"], None, actor)
+            if composite is not None:
+                stored = composites.record_execution(tx, execution_id, composite)
         bind(execution_id=execution_id)
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
@@ -150,7 +160,7 @@ class ExecutionService:
         rows: Sequence[Row] = []
         if is_workflow_id(workflow_id):
             with self._db.reading() as tx:
-                rows = store.version_stats(tx, workflow_id)
+                rows = composites.with_step_runs(tx, workflow_id, store.version_stats(tx, workflow_id))
         if not rows:
             raise NotFound(f"No workflow '{workflow_id}'.")
         return rows
