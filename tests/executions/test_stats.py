@@ -45,11 +45,11 @@ def test_per_version_counts_rate_and_mean_duration(client: ApiClient, db: Any) -
     assert [row["version"] for row in body["versions"]] == ["2.0.0", "1.1.0", "1.0.0"]
     assert by_version["1.0.0"] == {
         "version": "1.0.0", "status": "active", "executions": 7, "pending": 1, "running": 1, "succeeded": 3,
-        "failed": 2, "success_rate": 0.6, "mean_duration_seconds": pytest.approx(25.0),
+        "failed": 2, "success_rate": 0.6, "mean_duration_seconds": pytest.approx(25.0), "composite_runs": 0,
     }
     assert by_version["1.1.0"] == {
         "version": "1.1.0", "status": "active", "executions": 1, "pending": 1, "running": 0, "succeeded": 0,
-        "failed": 0, "success_rate": None, "mean_duration_seconds": None,
+        "failed": 0, "success_rate": None, "mean_duration_seconds": None, "composite_runs": 0,
     }
     assert by_version["2.0.0"]["executions"] == 0 and by_version["2.0.0"]["success_rate"] is None
 
