@@ -174,6 +174,7 @@ def ref(name: str) -> dict[str, str]:
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 STRING_LIST = {"type": "array", "items": {"type": "string"}}
+NULLABLE_IMAGE = {"type": ["string", "null"], "description": "Digest-pinned image; null for a composite workflow."}
 SIGNATURE = {
     "type": ["object", "null"],
     "description": "Result of the image signature check at registration; null when none applied.",
@@ -212,7 +213,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
-            "description": {"type": "string"}, "labels": ref("Labels"), "container_image": {"type": "string"},
+            "description": {"type": "string"}, "labels": ref("Labels"), "container_image": NULLABLE_IMAGE,
             "parameters": {"type": "object"},
             "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
@@ -289,7 +290,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "execution_id": {"type": "string", "format": "uuid"},
             "status": {"type": "string", "enum": list(EXECUTION_STATUSES)},
-            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "container_image": {"type": "string"},
+            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "container_image": NULLABLE_IMAGE,
             "pipeline_run_name": {"type": "string"},
             "parameters": {"type": "object", "description": f"writeOnly values are stored and shown as {REDACTED!r}."},
             "redacted_parameters": STRING_LIST,
@@ -341,7 +342,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "rank": {"type": "integer"}, "workflow_id": {"type": "string"}, "version": {"type": "string"},
                     "title": {"type": "string"}, "description": {"type": "string"}, "labels": {"type": "object"},
-                    "container_image": {"type": "string"},
+                    "container_image": NULLABLE_IMAGE,
                     "signature": SIGNATURE,
                     "score": {"type": "number", "minimum": 0, "maximum": 1,
                               "description": "semantic + text + label_boost; order: score desc, workflow_id asc."},
