@@ -53,6 +53,7 @@ bench: setup-test coldstart
 	@$(PY) bench/search_quality.py
 	@$(PY) bench/confidence_fit.py
 	@$(PY) bench/registration.py --latency 50 --throughput 60
+	@$(PY) bench/load.py --spawn --clients 32 --requests 2000
 
 bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000

@@ -1,6 +1,7 @@
 """Chalice entry point: the app, its middleware and its blueprints. Routes live in chalicelib/routes."""
 
-from chalice.app import SQSEvent
+from chalice import Rate
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
@@ -43,3 +44,12 @@ def registration_worker(event: SQSEvent) -> None:
     from chalicelib.container import services
 
     handle_sqs_records(event, services().registration_job)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="maintenance")
+def maintenance(event: CloudWatchEvent) -> None:
+    """Every minute: registrations whose worker died (expired lease) or that were never started are queued
+    again through SQS, and jobs whose worker kept dying are failed (``make run`` does the same on a thread)."""
+    from chalicelib.container import services
+
+    services().registrations.sweep()

@@ -90,13 +90,13 @@ def collect(queries: list[dict[str, Any]]) -> list[Sample]:
 
     samples = []
     for query in queries:
-        ranking = services().search.rank(SearchRequest(query=query["query"], top_k=MAX_RANK))
+        ranking = services().search.search(SearchRequest(query=query["query"], top_k=MAX_RANK))
         if ranking.signals is None:
             raise SystemExit(f"no candidates for {query['qid']}: is the corpus loaded?")
         relevant = {workflow_id_for(r) for r in query["relevant"]}
-        top = ranking.results[0]
-        samples.append(Sample(query["qid"], query["alert"], bool(relevant), top["workflow_id"] in relevant,
-                              top["score"], ranking.signals.features()))
+        top = ranking.hits[0]
+        samples.append(Sample(query["qid"], query["alert"], bool(relevant), top.workflow_id in relevant,
+                              top.score, ranking.signals.features()))
     return samples
 
 
@@ -116,7 +116,7 @@ def leave_runbook_out(api: Api, queries: list[dict[str, Any]], model: Model) -> 
     for query in queries:
         relevant = [workflow_id_for(r) for r in query["relevant"]]
         set_enabled(relevant, False)
-        ranking = services().search.rank(SearchRequest(query=query["query"], top_k=MAX_RANK))
+        ranking = services().search.search(SearchRequest(query=query["query"], top_k=MAX_RANK))
         set_enabled(relevant, True)
         if ranking.signals is not None and model.probability(ranking.signals.features()) >= model.threshold:
             confident += 1

@@ -273,7 +273,7 @@ def main() -> None:
     for request in queries:
         search.clear_query_cache()
         started = time.perf_counter()
-        results += len(search.search(request)["results"])
+        results += len(search.search(request).hits)
         service_times.append(time.perf_counter() - started)
         floor_times.append(floor_once(services().db, request, search.embedder.embed([request.query])[0]))
     p50, p95, p99 = (percentile(service_times, q) for q in (50, 95, 99))

@@ -4,7 +4,7 @@ serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations,
 migrate                   apply pending SQL migrations
 load-examples             (re)load examples/workflows/*.json, then examples/composites/*.json (idempotent)
 reembed                   re-embed the catalog after an embedding provider or dimension change
-keys create NAME SCOPE..  create an API key (printed once)
+keys create NAME SCOPE.. [--namespace NS]..  create an API key (printed once), optionally limited to namespaces
 keys list | keys revoke KEY_ID
 """
 
@@ -168,12 +168,13 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
     keys = services().api_keys
     if args.action == "create":
-        key_id, token = keys.create(args.name, args.scopes)
+        key_id, token = keys.create(args.name, args.scopes, args.namespace)
         print(f"key_id {key_id}\ntoken  {token}\n(the token is shown once; store it now)")
     elif args.action == "list":
         for row in keys.list():
             state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
-            print(f"{row['key_id']:14} {state:18} {' '.join(row['scopes']):60} {row['name']}")
+            namespaces = " ".join(row["namespaces"]) if row["namespaces"] is not None else "*"
+            print(f"{row['key_id']:14} {state:18} {' '.join(row['scopes']):60} {namespaces:20} {row['name']}")
     elif args.action == "revoke":
         print("revoked" if keys.revoke(args.key_id) else "no such active key")
 
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     create = keys_sub.add_parser("create")
     create.add_argument("name")
     create.add_argument("scopes", nargs="+")
+    create.add_argument("--namespace", action="append", help="limit the key to this namespace (repeatable)")
     keys_sub.add_parser("list")
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("key_id")

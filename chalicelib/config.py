@@ -1,6 +1,6 @@
 """Configuration from environment variables, parsed and validated in one place at start-up.
 
-Names are fixed by ../shared/docs/configuration.md (and documented in the README). A bad value
+Every name is documented in the README's configuration table (other components and operators rely on them). A bad value
 raises ConfigError naming the variable, which stops start-up.
 """
 
@@ -52,6 +52,7 @@ class Settings:
     database_pool_size: int | None = None  # None: 1 in Lambda, a few for the local server's threads
     registration_lease_seconds: int = 60
     registration_sweep_seconds: int = 30
+    reconcile_grace_seconds: int = 60
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -159,6 +160,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_pool_size=_optional_int(env, "DATABASE_POOL_SIZE", 1, 200),
         registration_lease_seconds=_int(env, "REGISTRATION_LEASE_SECONDS", 60, 3, 3600),
         registration_sweep_seconds=_int(env, "REGISTRATION_SWEEP_SECONDS", 30, 1, 3600),
+        reconcile_grace_seconds=_int(env, "RECONCILE_GRACE_SECONDS", 60, 0, 3600),
     )
     if settings.dispatcher == "sqs" and not settings.registration_queue_url:
         raise ConfigError("REGISTRATION_QUEUE_URL is required when DISPATCHER=sqs")

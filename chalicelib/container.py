@@ -128,7 +128,7 @@ class Services:
     def registrations(self) -> RegistrationService:
         from chalicelib.services.registration import RegistrationService
 
-        return RegistrationService(self.db, self.dispatcher, self.leases)
+        return RegistrationService(self.db, self.dispatcher, self.leases, self.settings.reconcile_grace_seconds)
 
     @built_once
     def resource_contract(self) -> Contract:

@@ -34,6 +34,8 @@ DEFAULT_NAMESPACE = "WorkflowCatalog"
 REGISTRATIONS_SUCCEEDED = "RegistrationsSucceeded"
 REGISTRATIONS_FAILED = "RegistrationsFailed"
 SEARCH_LATENCY = "SearchLatency"
+RECONCILED_DISABLED = "ReconciliationDisabled"  # workflows disabled because their resource is gone
+RECONCILED_STALE = "ReconciliationStale"  # live resources whose generation the catalog has not registered
 
 
 def namespace() -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make run` and `make test` need: the Python 3.12 virtual
-# environment with pinned packages; with --registry, Debian's docker-registry for the tests; with
+# environment with pinned packages; with --registry, Debian's docker-registry and kubectl for the tests; with
 # --tools, the infrastructure scanners (checkov) in their own environment .venv-tools/, pinned by
 # requirements-tools.txt (make lint-infra). Options combine: bootstrap.sh --registry --tools.
 set -euo pipefail
@@ -50,5 +50,13 @@ if $registry; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends docker-registry apache2-utils >/dev/null
+  fi
+  # kubectl renders watcher/deploy with its built-in kustomize in the tests. Any kubectl on the PATH
+  # will do (a machine may already have one from another package, which Debian's would collide with).
+  if ! command -v kubectl >/dev/null 2>&1; then
+    echo "installing kubernetes-client (Debian package: kubectl) for the watcher's kustomization test" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
   fi
 fi

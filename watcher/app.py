@@ -1,10 +1,12 @@
-"""The process: informer, resync and worker threads, the probes' HTTP server, start and SIGTERM."""
+"""The process: informer, resync, reconciliation and worker threads, the probes' HTTP server, start and
+SIGTERM."""
 
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from logging import INFO
 
@@ -14,6 +16,7 @@ from kubernetes import config as kube_config
 from watcher.catalog import CatalogClient
 from watcher.config import ConfigError, WatcherConfig, load_config, log, setup_logging
 from watcher.informer import Cache, Informer, WorkQueue
+from watcher.livesync import LiveSync
 from watcher.reconciler import Reconciler
 
 WORKERS = 4
@@ -67,17 +70,19 @@ class HealthServer:
 
 
 class Watcher:
-    def __init__(self, config: WatcherConfig, api_client: client.ApiClient, watch_timeout: int = 300,
-                 follow_seconds: float = 120.0) -> None:
+    def __init__(self, config: WatcherConfig, api_client: client.ApiClient, watch_timeout: int = 300) -> None:
         self.config = config
         self.stopping = threading.Event()
         api = client.CustomObjectsApi(api_client)
         self.cache, self.queue = Cache(), WorkQueue()
-        self.informer = Informer(api, config.namespace, self.cache, self.queue, self.stopping, watch_timeout)
         catalog = CatalogClient(config, self.stopping)
-        self.reconciler = Reconciler(catalog, api, self.cache, self.stopping, follow_seconds=follow_seconds)
+        self.live_sync = LiveSync(catalog, self.cache, self.queue, config.namespace, self.stopping)
+        self.informer = Informer(api, config.namespace, self.cache, self.queue, self.stopping, watch_timeout,
+                                 on_listed=self.live_sync.request)
+        self.reconciler = Reconciler(catalog, api, self.cache, self.stopping)
         self.threads = [threading.Thread(target=self.informer.run, name="informer", daemon=True),
-                        threading.Thread(target=self._resync_loop, name="resync", daemon=True)]
+                        threading.Thread(target=self._resync_loop, name="resync", daemon=True),
+                        threading.Thread(target=self.live_sync.run, name="reconcile", daemon=True)]
         self.threads += [threading.Thread(target=self.reconciler.work, args=(self.queue,), name=f"worker-{n}",
                                           daemon=True) for n in range(WORKERS)]
         # Stuck = no loop iteration for three of the longest watch requests.
@@ -103,20 +108,38 @@ class Watcher:
         while not self.stopping.wait(self.config.resync_seconds):
             if self.informer.synced.is_set():
                 log(INFO, "resync", lagging=self.informer.resync())
+                self.live_sync.request()
+
+
+def load_cluster_credentials(env: Mapping[str, str]) -> None:
+    """A developer's cluster from ``KUBECONFIG``, else the pod's ServiceAccount; ConfigError (one line saying
+    what is missing and how to set it) when neither can be used."""
+    if path := env.get("KUBECONFIG", "").strip():
+        try:
+            kube_config.load_kube_config(config_file=path)
+        except Exception as exc:  # the client lets its YAML and type errors through for a malformed file
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise ConfigError(f"KUBECONFIG={path} is not a usable kubeconfig file ({detail})") from None
+        return
+    if not (env.get("KUBERNETES_SERVICE_HOST") and env.get("KUBERNETES_SERVICE_PORT")):
+        raise ConfigError("no Kubernetes cluster to watch: set KUBECONFIG to a kubeconfig file, or run the watcher "
+                          "in a pod, where KUBERNETES_SERVICE_HOST/PORT and a ServiceAccount token are provided")
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException as exc:
+        detail = f"in-cluster credentials cannot be used ({exc}); is the ServiceAccount token mounted?"
+        raise ConfigError(detail) from None
 
 
 def main() -> int:
     """``python -m watcher``: configure from the environment, run until SIGTERM/SIGINT."""
     try:
         settings = load_config()
+        load_cluster_credentials(os.environ)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
-    if os.environ.get("KUBECONFIG"):  # a developer's cluster; in a pod, the ServiceAccount's credentials
-        kube_config.load_kube_config(config_file=os.environ["KUBECONFIG"])
-    else:
-        kube_config.load_incluster_config()
     watcher = Watcher(settings, client.ApiClient())
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

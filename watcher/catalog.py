@@ -1,4 +1,5 @@
-"""HTTP client of the catalog's registration endpoints, with authentication and retries."""
+"""HTTP client of the catalog's registration endpoints (deliveries, their outcome, reconciliation), with
+authentication and retries."""
 
 import json
 import random
@@ -73,6 +74,17 @@ class CatalogClient:
 
     def registration(self, registration_id: str, correlation_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/v1/registrations/{registration_id}", correlation_id)
+
+    def reconcile(self, namespace: str | None, live: list[dict[str, Any]], correlation_id: str) -> dict[str, Any]:
+        """Reports every live resource of the scope (``namespace``, None for all); the catalog disables the
+        workflows of resources no longer live and answers ``{"disabled": [workflow ids], "stale": [uids]}``.
+
+        The whole live set goes in one request (about 150 bytes a resource, so some 6,000 resources fit
+        the catalog's default 1 MiB body limit). Chunking belongs here, and only here: split ``live``, add
+        ``"chunk": {"index": i, "count": n}`` to each body as the catalog's contract says, and merge the
+        answers, so callers keep seeing one reconciliation."""
+        return self._call("POST", "/api/v1/registrations/reconcile", correlation_id,
+                          {"scope": {"namespace": namespace}, "live": live})
 
     def _call(self, method: str, path: str, correlation_id: str, payload: Any = None) -> dict[str, Any]:
         """Retries connection errors, 408, 425, 429 and 5xx with jittered exponential backoff; other 4xx raise."""

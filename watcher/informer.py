@@ -5,10 +5,13 @@ from the last resourceVersion, bookmarks, relist on 410 Gone, jittered reconnect
 cache and a de-duplicating work queue) the Python client does not have, hence this module.
 """
 
+import heapq
+import itertools
 import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from logging import INFO, WARNING
 from typing import Any
 
@@ -18,7 +21,9 @@ from kubernetes import client, watch
 from watcher.config import log
 
 GROUP, VERSION, PLURAL = "kubernaut.ai", "v1alpha1", "remediationworkflows"
-SYNC, DELETED = "SYNC", "DELETED"
+# SYNC: bring the status up to date; STALE: the catalog lacks this generation, deliver it even if the status
+# says it is done; DELETED: forward the deletion of the object carried.
+SYNC, STALE, DELETED = "SYNC", "STALE", "DELETED"
 PAGE_SIZE = 500
 Key = tuple[str, str]
 
@@ -81,7 +86,11 @@ def _newer_or_same(candidate: str | None, current: str | None) -> bool:
 
 class WorkQueue:
     """client-go's workqueue semantics: a key is handed to one worker at a time, only its latest item is
-    kept while it waits, and a key changed during processing is queued again once the worker is done."""
+    kept while it waits, and a key changed during processing is queued again once the worker is done.
+
+    Delayed adds (client-go's ``AddAfter``) keep at most one waiting entry per key: the earliest time
+    wins, so a key requeued from several places is not processed once per place. Waiting entries are
+    moved into the queue by the workers' own ``get`` calls, so no thread or timer exists per entry."""
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
@@ -89,6 +98,9 @@ class WorkQueue:
         self._items: dict[Key, Any] = {}
         self._processing: set[Key] = set()
         self._failures: dict[Key, int] = {}
+        self._waiting: dict[Key, tuple[float, Any]] = {}  # key -> (due, item)
+        self._due: list[tuple[float, int, Key]] = []  # heap of waiting entries; superseded ones are skipped
+        self._sequence = itertools.count()
 
     def add(self, key: Key, item: Any, replace: bool = True) -> None:
         with self._lock:
@@ -99,13 +111,42 @@ class WorkQueue:
                 self._lock.notify()
             self._items[key] = item
 
-    def get(self, timeout: float) -> tuple[Key, Any] | None:
+    def add_after(self, key: Key, item: Any, delay: float) -> None:
+        """Queues ``item`` once ``delay`` seconds have passed, unless a newer item for ``key`` is queued by
+        then. A key already waiting keeps the earlier time and takes the newer item."""
         with self._lock:
-            if not self._lock.wait_for(lambda: self._order, timeout):
-                return None
-            key = self._order.popleft()
-            self._processing.add(key)
-            return key, self._items.pop(key)
+            due = time.monotonic() + delay
+            waiting = self._waiting.get(key)
+            if waiting is not None and waiting[0] <= due:
+                self._waiting[key] = (waiting[0], item)
+                return
+            self._waiting[key] = (due, item)
+            heapq.heappush(self._due, (due, next(self._sequence), key))
+            self._lock.notify_all()  # waiting workers recompute how long to wait
+
+    def get(self, timeout: float) -> tuple[Key, Any] | None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                self._promote(now)
+                if self._order:
+                    key = self._order.popleft()
+                    self._processing.add(key)
+                    return key, self._items.pop(key)
+                if now >= deadline:
+                    return None
+                self._lock.wait(min(deadline, self._due[0][0]) - now if self._due else deadline - now)
+
+    def _promote(self, now: float) -> None:
+        """Moves the waiting entries that are due into the queue (the lock is held)."""
+        while self._due and self._due[0][0] <= now:
+            due, _, key = heapq.heappop(self._due)
+            waiting = self._waiting.get(key)
+            if waiting is None or waiting[0] != due:  # superseded by an earlier entry for the same key
+                continue
+            del self._waiting[key]
+            self.add(key, waiting[1], replace=False)
 
     def done(self, key: Key, failed: Any = None) -> float | None:
         """Releases ``key``. A ``failed`` item is queued again after an exponential delay (capped at five
@@ -119,10 +160,8 @@ class WorkQueue:
                 self._failures.pop(key, None)
                 return None
             failures = self._failures[key] = self._failures.get(key, 0) + 1
-        delay = min(300.0, 2.0 ** (failures - 1))
-        timer = threading.Timer(delay, self.add, (key, failed, False))
-        timer.daemon = True
-        timer.start()
+            delay = min(300.0, 2.0 ** (failures - 1))
+            self.add_after(key, failed, delay)
         return delay
 
     def __len__(self) -> int:
@@ -132,13 +171,14 @@ class WorkQueue:
 
 class Informer:
     def __init__(self, api: client.CustomObjectsApi, namespace: str, cache: Cache, queue: WorkQueue,
-                 stop: threading.Event, watch_timeout: int = 300) -> None:
+                 stop: threading.Event, watch_timeout: int = 300, on_listed: Callable[[], None] | None = None) -> None:
         self.api = api
         self.namespace = namespace
         self.cache = cache
         self.queue = queue
         self.stop = stop
         self.watch_timeout = watch_timeout
+        self.on_listed = on_listed  # called after every complete list: the cache then holds every live resource
         self.resource_version: str | None = None
         self.synced = threading.Event()  # the first list succeeded
         self.heartbeat = time.monotonic()
@@ -203,6 +243,8 @@ class Informer:
         self._failures = 0
         self.synced.set()
         log(INFO, "listed", count=len(items), resource_version=self.resource_version)
+        if self.on_listed is not None:
+            self.on_listed()
 
     def _watch_once(self) -> None:
         # A randomised server-side timeout (as client-go does) spreads reconnects of many watchers.

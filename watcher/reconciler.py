@@ -5,13 +5,16 @@ with phase Pending for that generation, so a restarted watcher follows the same 
 instead of posting again. A crash before that write re-posts the same (uid, generation, event)
 delivery, which the catalog answers with the same registration id.
 
+Following never blocks a worker (the controller idiom "requeue after"): a pass either writes the
+outcome or polls the registration once and hands the key back to the work queue with a delay that
+doubles up to a cap; the Pending status in the cache is what the next pass reads.
+
 Condition ``Ready`` follows metav1.Condition; its reason is the catalog error type in CamelCase
 (``image-pull-failed`` -> ``ImagePullFailed``), so new error kinds need no change here.
 """
 
 import re
 import threading
-import time
 from datetime import UTC, datetime
 from logging import ERROR, INFO, WARNING
 from typing import Any
@@ -20,7 +23,7 @@ from kubernetes import client
 
 from watcher.catalog import CatalogClient, CatalogRejected, CatalogUnavailable
 from watcher.config import log
-from watcher.informer import DELETED, GROUP, PLURAL, VERSION, Cache, WorkQueue, key_of
+from watcher.informer import DELETED, GROUP, PLURAL, STALE, SYNC, VERSION, Cache, Key, WorkQueue, key_of
 
 PENDING = "Pending"
 TERMINAL = ("succeeded", "failed")
@@ -95,15 +98,18 @@ def _status(current: dict[str, Any], generation: int, phase: str, ready: str, re
 
 
 class Reconciler:
-    poll_seconds = 0.5
+    # Delay before the first look at an accepted registration, doubled on every look up to the cap: quick
+    # registrations (seconds) are seen quickly, a slow one costs one GET per cap period and no worker.
+    first_poll_seconds, max_poll_seconds = 0.5, 10.0
 
-    def __init__(self, catalog: CatalogClient, api: client.CustomObjectsApi, cache: Cache, stop: threading.Event,
-                 follow_seconds: float = 120.0) -> None:
+    def __init__(self, catalog: CatalogClient, api: client.CustomObjectsApi, cache: Cache,
+                 stop: threading.Event) -> None:
         self.catalog = catalog
         self.api = api
         self.cache = cache
         self.stop = stop
-        self.follow_seconds = follow_seconds
+        self._polls_lock = threading.Lock()
+        self._polls: dict[Key, tuple[str, float]] = {}  # key -> (registration followed, last delay)
 
     def work(self, queue: WorkQueue) -> None:
         while not self.stop.is_set():
@@ -111,7 +117,7 @@ class Reconciler:
                 continue
             key, (event, obj) = work
             try:
-                self.handle(event, obj)
+                again = self.handle(event, obj)
             except Exception as exc:
                 delay = queue.done(key, failed=(event, obj))
                 # The catalog or the API server failing is expected; anything else is a bug: log its traceback.
@@ -120,35 +126,71 @@ class Reconciler:
                     namespace=key[0], name=key[1], event=event, error=str(exc), retry_in_seconds=delay)
             else:
                 queue.done(key)
+                if again is not None:
+                    queue.add_after(key, (SYNC, obj), again)
 
-    def handle(self, event: str, obj: dict[str, Any]) -> None:
-        """Raises CatalogUnavailable, CatalogRejected or ApiException when the item must be retried later."""
+    def handle(self, event: str, obj: dict[str, Any]) -> float | None:
+        """Returns the delay after which the resource must be looked at again (its registration is still
+        running), or None. Raises CatalogUnavailable, CatalogRejected or ApiException when the item must be
+        retried later."""
         if event == DELETED:
+            self._forget(key_of(obj))
             self._post(DELETED, obj, f"{obj['metadata']['uid']}.deleted")
-        elif (latest := self.cache.get(key_of(obj))) is not None:  # else deleted since; its DELETED is queued too
-            self._sync(latest)
+            return None
+        latest = self.cache.get(key_of(obj))
+        if latest is None:  # deleted since; its DELETED is queued too
+            return None
+        if event == STALE and latest["metadata"].get("uid") != obj["metadata"].get("uid"):
+            return None  # recreated under the same name since: the new resource has its own events
+        return self._sync(latest, force=event == STALE)
 
-    def _sync(self, obj: dict[str, Any]) -> None:
+    def _sync(self, obj: dict[str, Any], force: bool = False) -> float | None:
+        """``force``: deliver even when the status says this generation is done (the catalog says it is not)."""
         current, generation = obj.get("status") or {}, obj["metadata"]["generation"]
         correlation_id = f"{obj['metadata']['uid']}.{generation}"
         if current.get("observedGeneration") == generation:
-            if current.get("phase") != PENDING or not current.get("registrationId"):
-                return
-            try:
-                self._follow(obj, current["registrationId"], correlation_id)
-                return
-            except CatalogRejected as exc:
-                if exc.status != 404:
-                    raise
-                log(WARNING, "the catalog has no record of the pending registration; delivering again",
-                    **_ids(obj), registration_id=current["registrationId"])
+            if current.get("phase") == PENDING and current.get("registrationId"):
+                try:
+                    return self._poll(obj, current["registrationId"], correlation_id)
+                except CatalogRejected as exc:
+                    if exc.status != 404:
+                        raise
+                    log(WARNING, "the catalog has no record of the pending registration; delivering again",
+                        **_ids(obj), registration_id=current["registrationId"])
+            elif not force:
+                return None
         # The event is derived from the status, not from how we learnt about the object, so a re-delivery
         # after a restart is the same delivery (the catalog answers with the same registration).
         accepted = self._post("MODIFIED" if "observedGeneration" in current else "ADDED", obj, correlation_id)
-        if accepted is not None:
-            status = pending(generation, accepted["registration_id"], accepted.get("workflow_id"),
-                             accepted.get("version"), current)
-            self._follow({**obj, "status": self._write(obj, status)}, accepted["registration_id"], correlation_id)
+        if accepted is None:
+            return None
+        self._write(obj, pending(generation, accepted["registration_id"], accepted.get("workflow_id"),
+                                 accepted.get("version"), current))
+        return self._next_poll(key_of(obj), accepted["registration_id"])
+
+    def _poll(self, obj: dict[str, Any], registration_id: str, correlation_id: str) -> float | None:
+        """Looks at the registration once: writes its outcome, or returns when to look again."""
+        registration = self.catalog.registration(registration_id, correlation_id)
+        if registration.get("status") not in TERMINAL:
+            return self._next_poll(key_of(obj), registration_id)
+        enabled = (obj.get("spec") or {}).get("enabled", True) is not False
+        self._write(obj, outcome(registration, obj["metadata"]["generation"], enabled, obj.get("status") or {}))
+        self._forget(key_of(obj))
+        log(INFO, "registration finished", **_ids(obj), registration_id=registration_id,
+            outcome=registration.get("status"), workflow_id=registration.get("workflow_id"),
+            version=registration.get("version"))
+        return None
+
+    def _next_poll(self, key: Key, registration_id: str) -> float:
+        with self._polls_lock:
+            followed, delay = self._polls.get(key, ("", 0.0))
+            delay = min(delay * 2, self.max_poll_seconds) if followed == registration_id else self.first_poll_seconds
+            self._polls[key] = (registration_id, delay)
+            return delay
+
+    def _forget(self, key: Key) -> None:
+        with self._polls_lock:
+            self._polls.pop(key, None)
 
     def _post(self, event: str, obj: dict[str, Any], correlation_id: str) -> dict[str, Any] | None:
         """Forwards one event; None when the catalog refused the resource itself (the status then says why)."""
@@ -164,23 +206,6 @@ class Reconciler:
         log(INFO, "delivery accepted", **_ids(obj), event=event, registration_id=accepted["registration_id"],
             workflow_id=accepted.get("workflow_id"), version=accepted.get("version"), correlation_id=correlation_id)
         return accepted
-
-    def _follow(self, obj: dict[str, Any], registration_id: str, correlation_id: str) -> None:
-        """Polls the registration (bounded) and writes its outcome, or leaves Pending for the resync to follow."""
-        deadline, delay = time.monotonic() + self.follow_seconds, self.poll_seconds
-        registration = self.catalog.registration(registration_id, correlation_id)
-        while registration.get("status") not in TERMINAL:
-            if time.monotonic() + delay > deadline or self.stop.wait(delay):
-                log(INFO, "registration still running; the resync follows it later", **_ids(obj),
-                    registration_id=registration_id)
-                return
-            delay = min(delay * 2, 5.0)
-            registration = self.catalog.registration(registration_id, correlation_id)
-        enabled = (obj.get("spec") or {}).get("enabled", True) is not False
-        self._write(obj, outcome(registration, obj["metadata"]["generation"], enabled, obj.get("status") or {}))
-        log(INFO, "registration finished", **_ids(obj), registration_id=registration_id,
-            outcome=registration.get("status"), workflow_id=registration.get("workflow_id"),
-            version=registration.get("version"))
 
     def _write(self, obj: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
         """Merge-patches the status subresource (never the spec); returns the status now stored."""

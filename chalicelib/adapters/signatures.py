@@ -1,4 +1,4 @@
-"""Cosign-compatible, key-based image signature verification over the registry client (issue 8).
+"""Cosign-compatible, key-based image signature verification over the registry client.
 
 Hand-written because nothing installable does it: there is no cosign binary here and the Python
 ``sigstore`` package verifies keyless blobs only. Key-based cosign signatures need only the

@@ -294,6 +294,23 @@ REGISTRATION_EVENT = Contract("RegistrationEvent", _object({
                "x-type-message": "is required: the RemediationWorkflow resource as the API server returns it"},
 }, ("event", "object")), detail="The registration event is not valid; see errors.")
 
+LIVE_RESOURCE = {
+    "type": "object", "additionalProperties": False, "required": ["uid", "namespace", "name", "generation"],
+    "properties": {
+        "uid": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": NON_BLANK},
+        "namespace": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63},
+        "name": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 253},
+        "generation": {"type": "integer", "minimum": 1},
+    },
+}
+RECONCILE_REQUEST = Contract("ReconcileRequest", _object({
+    "scope": _object({"namespace": {
+        "type": ["string", "null"], "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63,
+        "description": "The namespace the watcher watches; null: every namespace."}}, ("namespace",)),
+    "live": {"type": "array", "maxItems": limits.MAX_LIVE_RESOURCES, "items": LIVE_RESOURCE,
+             "description": "Every RemediationWorkflow the watcher sees in its scope after a full list."},
+}, ("scope", "live")), detail="The reconciliation request is not valid; see errors.")
+
 # --- query strings (values arrive as text; the edge converts them to the declared type first) -----
 LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE,
          "description": f"Page size, 1-{limits.MAX_PAGE_SIZE} (default {limits.DEFAULT_PAGE_SIZE})."}

@@ -20,6 +20,10 @@ MAX_VERSION_LENGTH = 128
 PINNED_IMAGE_PATTERN = "@sha256:[a-f0-9]{64}$"
 MAX_IMAGE_REFERENCE = 512
 
+K8S_NAME_PATTERN = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a namespace or resource name (DNS-1123 subdomain)
+# A reconciliation's live set: at ~130 bytes per resource, 7,000 stay under the default 1 MiB body limit.
+MAX_LIVE_RESOURCES = 7000
+
 # Workflow content
 MAX_TITLE = 200
 MAX_DESCRIPTION = 8000
@@ -47,7 +51,7 @@ MAX_INCIDENT_ID = 256
 MAX_SIGNAL_TYPE = 128
 MAX_MESSAGE = 4000
 
-# Parameter schemas (crd-and-schema rules)
+# Parameter schemas (docs/playbook-schema.md)
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024
 PARAMETER_NAME_PATTERN = "^[A-Z][A-Z0-9_]*$"  # an environment variable name

@@ -1,4 +1,4 @@
-"""The parameter-schema rules of crd-and-schema.md, shared by the API, registration and execution.
+"""The parameter-schema rules of docs/playbook-schema.md, shared by the API, registration and execution.
 
 A workflow's ``parameters`` is a JSON Schema (draft 2020-12) object schema that the agent can use
 as a tool input schema. On top of being a valid schema: property names are environment variable

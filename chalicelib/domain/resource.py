@@ -51,6 +51,11 @@ class WorkflowResource:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def source(self) -> dict[str, Any]:
+        """Where a workflow registered from this resource comes from (reconciliation compares it with the cluster)."""
+        return {"uid": self.uid, "namespace": self.namespace, "name": self.name, "generation": self.generation}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "uid": self.uid, "generation": self.generation, "namespace": self.namespace, "name": self.name,

@@ -122,3 +122,21 @@ def explain(has_query: bool, semantic: float, text: float, label_fraction: float
     if not has_query:
         return Explanation(0.0, 0.0, part(1.0, label_fraction), matched)
     return Explanation(part(W_SEMANTIC, semantic), part(W_TEXT, text), part(W_LABELS, label_fraction), matched)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: its rank, the version (a row: workflow_id, version, title, description, labels,
+    container_image, signature) and the explained score."""
+
+    rank: int
+    version: Mapping[str, Any]
+    explanation: Explanation
+
+    @property
+    def workflow_id(self) -> str:
+        return str(self.version["workflow_id"])
+
+    @property
+    def score(self) -> float:
+        return self.explanation.score

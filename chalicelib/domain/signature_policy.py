@@ -1,6 +1,6 @@
-"""The image signature policy (SIGNATURE_POLICY_FILE) and the outcome of a signature check (issue 8).
+"""The image signature policy (SIGNATURE_POLICY_FILE) and the outcome of a signature check.
 
-The file (YAML or JSON, see ../shared/docs/configuration.md) says, per "host/repository" pattern,
+The file (YAML or JSON, see the README, "Image signatures") says, per "host/repository" pattern,
 whether registration checks signatures (``off``, ``warn``, ``enforce``) and which ECDSA P-256 public
 keys are trusted. It is validated completely when loaded: every problem is named by its place in
 the file (``rules[1].keys[0].public_key``), and a bad file is a ConfigError that stops start-up

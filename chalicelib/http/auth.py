@@ -19,6 +19,7 @@ from chalicelib.services.api_keys import Principal
 
 AUTHORIZER_TTL = 60
 ANONYMOUS = "anonymous"
+ALL_NAMESPACES = "*"
 
 auth = Blueprint(__name__)
 
@@ -28,7 +29,7 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
     from chalicelib.container import services  # the authorizer is its own Lambda entry point
 
     scheme, _, token = (auth_request.token or "").partition(" ")
-    context = {"scopes": "", "key_name": "", "error": ""}
+    context = {"scopes": "", "key_name": "", "namespaces": ALL_NAMESPACES, "error": ""}
     principal = None
     if scheme.lower() == "bearer" and token.strip():
         try:
@@ -37,7 +38,8 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
             context["error"] = "unavailable"
     if principal is None:
         return AuthResponse(routes=["*"], principal_id=ANONYMOUS, context=context)
-    context.update(scopes=" ".join(sorted(principal.scopes)), key_name=principal.name)
+    namespaces = ALL_NAMESPACES if principal.namespaces is None else " ".join(sorted(principal.namespaces))
+    context.update(scopes=" ".join(sorted(principal.scopes)), key_name=principal.name, namespaces=namespaces)
     return AuthResponse(routes=["*"], principal_id=principal.key_id, context=context)
 
 
@@ -49,7 +51,11 @@ def principal_from(request_context: dict) -> Principal:
     key_id = authorizer.get("principalId") or ANONYMOUS
     if key_id == ANONYMOUS:
         raise Unauthorized("Send a valid API key as 'Authorization: Bearer <key>'.")
-    return Principal(key_id, authorizer.get("key_name", ""), frozenset((authorizer.get("scopes") or "").split()))
+    # An authorizer context is a flat string map: "*" is every namespace, else the space-separated list.
+    namespaces = authorizer.get("namespaces", ALL_NAMESPACES)
+    limited = None if namespaces == ALL_NAMESPACES else frozenset(namespaces.split())
+    return Principal(key_id, authorizer.get("key_name", ""), frozenset((authorizer.get("scopes") or "").split()),
+                     limited)
 
 
 def require_scope(principal: Principal, scope: str) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
+from chalicelib.domain.search import Hit
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
@@ -56,6 +57,7 @@ def version_view(row: Row) -> dict[str, Any]:
         "enabled": row["enabled"],
         "is_latest": bool(row["is_latest"]),
         "signature": row.get("signature"),  # {"verified", "key_id"}; None when not checked
+        "source": row.get("source"),  # the resource this version was registered from; None over REST
         # A composite workflow (container_image null): its steps as written (docs/composite-workflows.md).
         **({"steps": row["composition"]["steps"], "finally": row["composition"]["finally"]}
            if row.get("composition") else {}),
@@ -96,12 +98,28 @@ def workflow_view(result: Row) -> dict[str, Any]:
     workflow, latest = result["workflow"], result["latest"]
     body: dict[str, Any] = version_view(latest) if latest else {"workflow_id": workflow["workflow_id"]}
     body["enabled"] = workflow["enabled"]
+    body["source"] = source_view(workflow)
     body["latest_version"] = latest["version"] if latest else None
     body["versions"] = [
         {"version": v["version"], "status": v["status"], "created_at": rfc3339(v["created_at"])}
         for v in result["versions"]
     ]
     return body
+
+
+# --- search -------------------------------------------------------------------------------------
+def search_view(hits: Sequence[Hit], confident: bool) -> dict[str, Any]:
+    """``{"results", "total", "confident"}`` (README, "Search"); each score explained by its parts."""
+    results = []
+    for hit in hits:
+        version = hit.version
+        results.append({
+            "rank": hit.rank, "workflow_id": version["workflow_id"], "version": version["version"],
+            "title": version["title"], "description": version["description"], "labels": version["labels"],
+            "container_image": version["container_image"], "signature": version["signature"],
+            "score": hit.score, "explanation": hit.explanation.to_dict(),
+        })
+    return {"results": results, "total": len(results), "confident": confident}
 
 
 # --- registrations -------------------------------------------------------------------------------
@@ -125,6 +143,18 @@ def registration_view(row: Row) -> dict[str, Any]:
         if row["error_errors"]:
             view["error"]["errors"] = row["error_errors"]
     return view
+
+
+def reconcile_view(disabled: Sequence[str], stale: Sequence[str]) -> dict[str, Any]:
+    return {"disabled": list(disabled), "stale": list(stale)}
+
+
+def source_view(row: Row) -> dict[str, Any] | None:
+    """The RemediationWorkflow a workflow comes from (its latest registration); None when created over REST."""
+    if row.get("source_uid") is None:
+        return None
+    return {"uid": row["source_uid"], "namespace": row["source_namespace"], "name": row["source_name"],
+            "generation": row["source_generation"], "registered_at": rfc3339(row["source_registered_at"])}
 
 
 # --- executions ---------------------------------------------------------------------------------
@@ -180,6 +210,9 @@ SIGNATURE = {
     "description": "Result of the image signature check at registration; null when none applied.",
     "properties": {"verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]}},
 }
+SOURCE_PROPERTIES: dict[str, Any] = {"uid": {"type": "string"}, "namespace": {"type": "string"},
+                                     "name": {"type": "string"}, "generation": {"type": "integer"}}
+SOURCE: dict[str, Any] = {"type": ["object", "null"], "properties": SOURCE_PROPERTIES}
 _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
@@ -219,6 +252,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
             "created_at": TIMESTAMP, "created_by": {"type": "string"}, "enabled": {"type": "boolean"},
             "is_latest": {"type": "boolean"}, "signature": SIGNATURE,
+            "source": {**SOURCE, "description": "The RemediationWorkflow this version was registered from "
+                                                "(null when created over REST)."},
             "steps": {"type": "array", "items": ref("Step"),
                       "description": "A composite workflow's steps (container_image is then null)."},
             "finally": {"type": "array", "items": ref("FinallyStep"),
@@ -243,6 +278,9 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         },
     },
     "Workflow": {"allOf": [ref("Version"), {"type": "object", "properties": {
+        "source": {**SOURCE, "properties": {**SOURCE_PROPERTIES, "registered_at": TIMESTAMP},
+                   "description": "The RemediationWorkflow the workflow's latest registration came from (null when "
+                                  "created over REST); reconciliation compares it with the cluster."},
         "latest_version": {"type": ["string", "null"]},
         "versions": {"type": "array", "items": {"type": "object", "properties": {
             "version": {"type": "string"}, "status": {"type": "string"}, "created_at": TIMESTAMP}}},
@@ -250,6 +288,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     "RollbackResult": {"type": "object", "properties": {
         "workflow_id": {"type": "string"}, "latest_version": {"type": "string"},
         "deprecated_versions": STRING_LIST}},
+    "ReconcileResult": {"type": "object", "required": ["disabled", "stale"], "properties": {
+        "disabled": {**STRING_LIST, "description": "Workflow ids disabled now: their resource is gone."},
+        "stale": {**STRING_LIST, "description": "Uids of live resources whose generation the catalog has not "
+                                               "registered: forward them again."}}},
     "Health": {"type": "object", "properties": {"status": {"type": "string"}, "database": {"type": "string"}}},
     "Registration": {
         "type": "object",

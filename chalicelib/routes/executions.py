@@ -1,4 +1,4 @@
-"""Routes of api.md "Parameters and execution": parse -> ExecutionService -> respond.
+"""Routes of parameters and execution (README, "Parameters and executions"): parse -> ExecutionService -> respond.
 
 Also the two playbook sub-resources that belong to execution: parameter validation and statistics.
 """

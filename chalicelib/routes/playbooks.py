@@ -1,4 +1,4 @@
-"""Routes of the workflow catalog (api.md "Workflow versions"): parse -> CatalogService -> respond."""
+"""Routes of the workflow catalog (README, "The API"): parse -> CatalogService -> respond."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routes of search (api.md "Search"): parse -> SearchService -> respond. GET and POST are one query.
+"""Routes of search (README, "Search"): parse -> SearchService -> respond. GET and POST are one query.
 
 `/api/v1/playbooks/search` cannot be taken for `/api/v1/playbooks/{workflow_id}`: Chalice prefers
 literal segments, and `search` is a reserved workflow id.
@@ -12,6 +12,7 @@ from chalicelib.container import services
 from chalicelib.domain import contracts
 from chalicelib.domain.search import parse_body, parse_query_params
 from chalicelib.http.endpoint import Call, endpoint
+from chalicelib.http.views import search_view
 
 search = Blueprint(__name__)
 PATH = "/api/v1/playbooks/search"
@@ -21,10 +22,12 @@ RESULTS = {200: ("Ranked results", "SearchResults")}
 @endpoint(search, PATH, query=contracts.SEARCH_QUERY, responses=RESULTS, errors=(503,),
           summary="Search workflows: hard label filters, then semantic + full-text + label ranking")
 def search_get(call: Call) -> object:
-    return services().search.search(parse_query_params(call.query))
+    ranking = services().search.search(parse_query_params(call.query))
+    return search_view(ranking.hits, ranking.confident)
 
 
 @endpoint(search, PATH, methods=("POST",), body=contracts.SEARCH_REQUEST, responses=RESULTS, errors=(503,),
           summary="Search workflows with the full incident context (business labels included)")
 def search_post(call: Call) -> object:
-    return services().search.search(parse_body(call.json()))
+    ranking = services().search.search(parse_body(call.json()))
+    return search_view(ranking.hits, ranking.confident)

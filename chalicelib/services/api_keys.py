@@ -26,9 +26,14 @@ class Principal:
     key_id: str
     name: str
     scopes: frozenset[str]
+    namespaces: frozenset[str] | None = None  # None: every namespace
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
+
+    def manages(self, namespace: str | None) -> bool:
+        """May this key register resources of ``namespace`` (None: reconcile every namespace)?"""
+        return self.namespaces is None or (namespace is not None and namespace in self.namespaces)
 
 
 def token_hash(token: str) -> str:
@@ -39,13 +44,15 @@ class ApiKeyService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def create(self, name: str, scopes: list[str]) -> tuple[str, str]:
-        """Returns (key_id, token); the token is not recoverable afterwards."""
+    def create(self, name: str, scopes: list[str], namespaces: list[str] | None = None) -> tuple[str, str]:
+        """Returns (key_id, token); the token is not recoverable afterwards. ``namespaces`` limits what the key
+        may register and reconcile (None: every namespace)."""
         _check_scopes(scopes)
         key_id = secrets.token_hex(6)
         token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
+        limited = sorted(set(namespaces)) if namespaces is not None else None
         with self._db.transaction() as tx:
-            store.insert(tx, key_id, token_hash(token), name, sorted(set(scopes)))
+            store.insert(tx, key_id, token_hash(token), name, sorted(set(scopes)), limited)
         return key_id, token
 
     def ensure_dev_key(self, token: str) -> None:
@@ -60,7 +67,8 @@ class ApiKeyService:
             row = store.find_active(tx, token_hash(token))
         if row is None:
             return None
-        return Principal(row["key_id"], row["name"], frozenset(row["scopes"]))
+        namespaces = frozenset(row["namespaces"]) if row["namespaces"] is not None else None
+        return Principal(row["key_id"], row["name"], frozenset(row["scopes"]), namespaces)
 
     def list(self) -> Sequence[Row]:
         with self._db.reading() as tx:

@@ -90,12 +90,16 @@ class CatalogService:
             self._indexer.settle()
 
     def create_version_in(
-        self, tx: UnitOfWork, new: NewVersion, actor: str, entry: IndexEntry | None
+        self, tx: UnitOfWork, new: NewVersion, actor: str, entry: IndexEntry | None,
+        source: Mapping[str, Any] | None = None,
     ) -> CreateResult:
         """The create step inside a caller's transaction (the registration job writes its result too);
-        ``entry`` comes from ``prepare``."""
+        ``entry`` comes from ``prepare``; ``source`` is the resource a registration comes from (it becomes the
+        workflow's source, and the version's when the version is new)."""
         store.ensure_workflow(tx, new.workflow_id)
-        row_id = store.insert_version(tx, new, actor)
+        row_id = store.insert_version(tx, new, actor, source)
+        if source is not None:
+            store.set_source(tx, new.workflow_id, source)
         if row_id is None:
             existing = store.get_version(tx, new.workflow_id, new.version)
             assert existing is not None  # the conflicting row is committed and visible

@@ -28,9 +28,17 @@ from chalicelib import metrics
 from chalicelib.adapters.dispatch import MAX_RECEIVES, Dispatcher, JobMessage
 from chalicelib.adapters.registry import Missing, RegistryError, ResolvedImage
 from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED, SCHEMA_INVALID, SCHEMA_MISSING
-from chalicelib.domain.errors import ContentConflict, FieldError, NotFound, ServiceUnavailable, ValidationFailed
+from chalicelib.domain.errors import (
+    ContentConflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
+from chalicelib.domain.reconciliation import Reconciliation
 from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource, composite_body, resource_path
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
@@ -38,9 +46,10 @@ from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import NewVersion, parse_new_version
 from chalicelib.observability import bind, clear_bound, logger
+from chalicelib.services.api_keys import Principal
 from chalicelib.services.catalog import CatalogService
 from chalicelib.stores import registration_store as store
-from chalicelib.stores import signature_store
+from chalicelib.stores import signature_store, workflow_store
 from chalicelib.stores.db import Database
 from chalicelib.stores.rows import Row
 
@@ -106,15 +115,28 @@ class SweepReport:
     abandoned: list[str]
 
 
+@dataclass(frozen=True)
+class ReconcileResult:
+    disabled: list[str]  # workflow ids disabled now
+    stale: list[str]  # uids of live resources whose generation the catalog has not registered
+
+
 class RegistrationService:
-    def __init__(self, db: Database, dispatcher: Dispatcher, leases: Leases | None = None) -> None:
+    def __init__(self, db: Database, dispatcher: Dispatcher, leases: Leases | None = None,
+                 reconcile_grace_seconds: float = 60.0) -> None:
+        """``reconcile_grace_seconds``: a workflow whose source registered this recently is left to the next
+        reconciliation (RECONCILE_GRACE_SECONDS): its resource may have been created after the watcher listed."""
         self._db = db
         self._dispatcher = dispatcher
         self._leases = leases or Leases()
+        self._grace = reconcile_grace_seconds
 
-    def submit(self, event: ResourceEvent, actor: str, correlation_id: str | None) -> tuple[Row, bool]:
+    def submit(self, event: ResourceEvent, principal: Principal, correlation_id: str | None) -> tuple[Row, bool]:
         """Records the event, queues its job once; returns (registration, queued now)."""
         resource = event.resource
+        if not principal.manages(resource.namespace):
+            raise Forbidden(f"This API key may not register resources of namespace '{resource.namespace}'.")
+        actor = principal.key_id
         with self._db.transaction() as tx:
             row, created = store.insert(tx, event.event, resource, actor, correlation_id)
             registration_id = str(row["registration_id"])
@@ -142,6 +164,26 @@ class RegistrationService:
         if row is None:
             raise NotFound(f"No registration '{registration_id}'.")
         return row
+
+    def reconcile(self, request: Reconciliation, principal: Principal) -> ReconcileResult:
+        """Disables, in one transaction, the workflows whose source resource in the scope is not live (audited like
+        any disable), and names the live resources whose generation has not been registered; enables nothing."""
+        if not principal.manages(request.namespace):
+            scope = f"namespace '{request.namespace}'" if request.namespace else "every namespace"
+            raise Forbidden(f"This API key may not reconcile {scope}; it manages only its own namespaces.")
+        live = [resource.uid for resource in request.live]
+        with self._db.transaction() as tx:
+            disabled = workflow_store.disable_missing_sources(tx, request.namespace, live, self._grace,
+                                                              principal.key_id)
+            stale = store.unregistered(tx, [(r.uid, r.generation) for r in request.live])
+        result = ReconcileResult([str(row["workflow_id"]) for row in disabled], list(stale))
+        logger.info("reconciliation", extra={
+            "scope": request.scope, "live": len(live), "disabled": len(result.disabled), "stale": len(result.stale),
+            "disabled_workflow_ids": result.disabled[:100], "stale_uids": result.stale[:100],
+        })
+        metrics.count(metrics.RECONCILED_DISABLED, len(result.disabled), scope=request.scope)
+        metrics.count(metrics.RECONCILED_STALE, len(result.stale), scope=request.scope)
+        return result
 
     def sweep(self, batch: int = 100) -> SweepReport:
         """Makes sure every registration finishes: fails the ones whose worker died too often, and queues
@@ -297,7 +339,7 @@ class RegistrationJob:
                        entry: IndexEntry | None, resolved: ResolvedImage | None, signature: SignatureResult | None,
                        actor: str) -> None:
         with self._db.transaction() as tx:
-            self._catalog.create_version_in(tx, new, actor, entry)
+            self._catalog.create_version_in(tx, new, actor, entry, source=resource.source)
             self._catalog.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
             if resolved is None:  # a composite: no image
                 store.succeed(tx, registration_id, None, None)

@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO
+from dataclasses import dataclass, replace
+from typing import TextIO
 
 from chalicelib import metrics
 from chalicelib.adapters.embeddings import Embedder
@@ -25,6 +25,7 @@ from chalicelib.domain.composite import Composition
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
 from chalicelib.domain.search import (
+    Hit,
     IndexEntry,
     SearchRequest,
     document_fields,
@@ -129,13 +130,9 @@ class SearchService:
             logger.warning("could not fold search statistics; will retry on a later write")
 
     # --- searching ----------------------------------------------------------------------------
-    def search(self, request: SearchRequest) -> dict[str, Any]:
-        """The response body: ``{"results", "total", "confident"}`` (api.md, "Search")."""
-        ranking = self.rank(request)
-        return {"results": ranking.results, "total": len(ranking.results), "confident": ranking.confident}
-
-    def rank(self, request: SearchRequest) -> Ranking:
-        """Results with the signals behind `confident` (bench/confidence_fit.py fits its model on them)."""
+    def search(self, request: SearchRequest) -> Ranking:
+        """The ranked hits, the signals behind `confident` (bench/confidence_fit.py fits its model on them) and the
+        decision; http/views.py search_view shapes the response."""
         started = time.perf_counter()
         self.ensure_ready()
         if self._mismatch is not None:
@@ -163,28 +160,22 @@ class SearchService:
                                            extra["query_coverage"])
             top = [pair for pair in scored if pair[0].score >= request.min_score][: request.top_k]
             versions = store.versions_by_id(cur, [row["version_id"] for _, row in top])
-        results = []
-        for rank, (explanation, row) in enumerate(top, start=1):
-            version = versions[row["version_id"]]
-            parts = explanation.to_dict()
-            parts["matched_labels"] = matched_labels(version["labels"], filters)
-            results.append({
-                "rank": rank, "workflow_id": version["workflow_id"], "version": version["version"],
-                "title": version["title"], "description": version["description"], "labels": version["labels"],
-                "container_image": version["container_image"], "signature": version["signature"],
-                "score": explanation.score, "explanation": parts,
-            })
-        confident = confidence.is_confident(bool(request.query), len(results), found)
+        hits = [
+            Hit(rank, versions[row["version_id"]],
+                replace(explanation, matched_labels=matched_labels(versions[row["version_id"]]["labels"], filters)))
+            for rank, (explanation, row) in enumerate(top, start=1)
+        ]
+        confident = confidence.is_confident(bool(request.query), len(hits), found)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         metrics.milliseconds(metrics.SEARCH_LATENCY, duration_ms)
         logger.info("search", extra={
-            "results": len(results), "candidates": len(candidates), "label_filters": sorted(filters),
-            "top_workflow_id": results[0]["workflow_id"] if results else None, "confident": confident,
+            "results": len(hits), "candidates": len(candidates), "label_filters": sorted(filters),
+            "top_workflow_id": hits[0].workflow_id if hits else None, "confident": confident,
             # The model's probability, so the threshold can be reviewed against real traffic.
             "confidence": round(confidence.probability(found), 4) if found else None,
             "duration_ms": duration_ms,
         })
-        return Ranking(results, found, confident)
+        return Ranking(hits, found, confident)
 
     # --- administration -----------------------------------------------------------------------
     def reembed(self, progress: Callable[[int, int], None] | None = None, batch_size: int = REEMBED_BATCH) -> int:
@@ -223,9 +214,9 @@ class SearchService:
 
 @dataclass(frozen=True)
 class Ranking:
-    """A search's results, the signals of its top candidate (None without candidates) and the decision."""
+    """A search's hits, the signals of its top candidate (None without candidates) and the decision."""
 
-    results: list[dict[str, Any]]
+    hits: list[Hit]
     signals: confidence.Signals | None
     confident: bool
 

@@ -8,10 +8,11 @@ from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
 
-def insert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
+def insert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str],
+           namespaces: list[str] | None = None) -> None:
     tx.execute(
-        "INSERT INTO api_keys (key_id, token_sha256, name, scopes) VALUES (%s, %s, %s, %s)",
-        (key_id, token_sha256, name, scopes),
+        "INSERT INTO api_keys (key_id, token_sha256, name, scopes, namespaces) VALUES (%s, %s, %s, %s, %s)",
+        (key_id, token_sha256, name, scopes, namespaces),
     )
 
 
@@ -27,14 +28,15 @@ def upsert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: li
 
 def find_active(tx: UnitOfWork, token_sha256: str) -> Row | None:
     tx.execute(
-        "SELECT key_id, name, scopes FROM api_keys WHERE token_sha256 = %s AND revoked_at IS NULL",
+        "SELECT key_id, name, scopes, namespaces FROM api_keys WHERE token_sha256 = %s AND revoked_at IS NULL",
         (token_sha256,),
     )
     return tx.fetchone()
 
 
 def list_all(tx: UnitOfWork) -> Sequence[Row]:
-    tx.execute("SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id")
+    tx.execute("SELECT key_id, name, scopes, namespaces, created_at, revoked_at FROM api_keys "
+               "ORDER BY created_at, key_id")
     return tx.fetchall()
 
 

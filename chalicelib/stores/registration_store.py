@@ -41,6 +41,21 @@ def insert(
     return tx.one(), False
 
 
+def unregistered(tx: UnitOfWork, live: list[tuple[str, int]]) -> Sequence[str]:
+    """The uids among ``live`` (uid, generation) with no delivery of that generation (or a later one) recorded:
+    changes the catalog never saw. A failed or running registration counts as seen."""
+    if not live:
+        return []
+    tx.execute(
+        """SELECT l.uid FROM unnest(%s::text[], %s::bigint[]) AS l(uid, generation)
+            WHERE NOT EXISTS (SELECT 1 FROM registrations r
+                               WHERE r.resource_uid = l.uid AND r.generation >= l.generation AND r.event <> 'DELETED')
+            ORDER BY l.uid""",
+        ([uid for uid, _ in live], [generation for _, generation in live]),
+    )
+    return [row["uid"] for row in tx.fetchall()]
+
+
 def get(tx: UnitOfWork, registration_id: str) -> Row | None:
     tx.execute("SELECT * FROM registrations WHERE registration_id = %s", (registration_id,))
     return tx.fetchone()

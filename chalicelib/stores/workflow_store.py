@@ -15,7 +15,7 @@ from chalicelib.stores.rows import Row
 
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
-    v.parameters, v.content_hash, v.status, v.created_at, v.created_by, v.signature, v.composition,
+    v.parameters, v.content_hash, v.status, v.created_at, v.created_by, v.signature, v.source, v.composition,
     w.enabled,
     (v.id = (SELECT l.id FROM latest_versions l WHERE l.workflow_id = v.workflow_id)) AS is_latest
 """
@@ -32,7 +32,8 @@ def lock_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
     return tx.fetchone()
 
 
-def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str) -> int | None:
+def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str, source: Mapping[str, Any] | None = None
+                   ) -> int | None:
     """Inserts the version; returns its row id, or None when (workflow_id, version) already exists.
 
     ON CONFLICT DO NOTHING makes concurrent identical creates wait on the unique index and then see
@@ -42,8 +43,8 @@ def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str) -> int | No
     tx.execute(
         """INSERT INTO workflow_versions
                (workflow_id, version, major, minor, patch, prerelease_key, build, title, description,
-                labels, container_image, parameters, content_hash, status, created_by, composition)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                labels, container_image, parameters, content_hash, status, created_by, source, composition)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (workflow_id, version) DO NOTHING
            RETURNING id""",
         (
@@ -62,6 +63,7 @@ def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str) -> int | No
             new.content_hash,
             new.status,
             created_by,
+            Json(dict(source)) if source is not None else None,
             None if new.composition is None else Json(new.composition.to_content()),
         ),
     )
@@ -168,6 +170,47 @@ def list_latest(
 
 def set_version_status(tx: UnitOfWork, row_id: int, status: str) -> None:
     tx.execute("UPDATE workflow_versions SET status = %s WHERE id = %s", (status, row_id))
+
+
+def set_source(tx: UnitOfWork, workflow_id: str, source: Mapping[str, Any]) -> None:
+    """Records the resource the workflow's latest registration came from."""
+    tx.execute(
+        """UPDATE workflows SET source_uid = %(uid)s, source_namespace = %(namespace)s, source_name = %(name)s,
+                  source_generation = %(generation)s, source_registered_at = clock_timestamp()
+            WHERE workflow_id = %(workflow_id)s""",
+        {**source, "workflow_id": workflow_id},
+    )
+
+
+def disable_missing_sources(tx: UnitOfWork, namespace: str | None, live_uids: list[str], grace_seconds: float,
+                            actor: str) -> Sequence[Row]:
+    """Disables, with their history records, the enabled workflows whose source resource (in ``namespace``, or
+    any when None) is not live; returns them. Sources registered within ``grace_seconds`` are left for the next
+    reconciliation: a resource created after the watcher listed may have registered meanwhile.
+
+    One statement: each workflow row is locked and its conditions re-checked against what a concurrent
+    registration committed (a new source, an enable), so no enable or disable is lost.
+    """
+    tx.execute(
+        """WITH disabled AS (
+               UPDATE workflows w SET enabled = false, updated_at = now()
+                WHERE w.enabled AND w.source_uid IS NOT NULL
+                  AND (%(namespace)s::text IS NULL OR w.source_namespace = %(namespace)s)
+                  AND NOT (w.source_uid = ANY (%(live)s::text[]))
+                  AND w.source_registered_at < clock_timestamp() - make_interval(secs => %(grace)s)
+            RETURNING w.workflow_id, w.source_uid, w.source_namespace, w.source_name, w.source_generation
+           ), recorded AS (
+               INSERT INTO status_changes (workflow_id, version, field, from_value, to_value, reason, changed_by)
+               SELECT workflow_id, NULL, 'enabled', 'true', 'false',
+                      format('RemediationWorkflow %%s/%%s (uid %%s) was found deleted by reconciliation: it is not '
+                             'among the resources the watcher lists', source_namespace, source_name, source_uid),
+                      %(actor)s
+                 FROM disabled
+           )
+           SELECT * FROM disabled ORDER BY workflow_id""",
+        {"namespace": namespace, "live": live_uids, "grace": grace_seconds, "actor": actor},
+    )
+    return tx.fetchall()
 
 
 def set_enabled(tx: UnitOfWork, workflow_id: str, enabled: bool) -> None:

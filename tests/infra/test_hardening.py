@@ -7,10 +7,10 @@ from typing import Any
 
 from tests.support.paths import ROOT
 
-FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate")
+FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate", "Maintenance")
 FUNCTION_ROLES = ("ApiHandlerRole", "ApiKeyAuthorizerRole", "RegistrationWorkerRole", "MigrateRole")
 LOG_GROUPS = ("ApiHandlerLogGroup", "ApiKeyAuthorizerLogGroup", "RegistrationWorkerLogGroup", "MigrateLogGroup",
-              "ApiAccessLogGroup")
+              "MaintenanceLogGroup", "ApiAccessLogGroup")
 WITH_CUSTOMER_KEY = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
 ENI_WRITES = {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
               "ec2:UnassignPrivateIpAddresses"}
@@ -92,8 +92,8 @@ def test_reserved_concurrency_fits_the_proxy_connection_budget_of_the_default_in
     pool = _props(template, "DatabaseProxyTargets")["ConnectionPoolConfigurationInfo"]
     proxy_budget = max_connections * pool["MaxConnectionsPercent"] // 100
     demand = {name: _props(template, name)["ReservedConcurrentExecutions"] for name in FUNCTIONS}
-    assert demand["Migrate"] == 1  # not a parameter: migrations never run twice at once
-    reserved = sum(parameters[value["Ref"]]["Default"] for value in demand.values() if isinstance(value, dict)) + 1
+    assert demand["Migrate"] == demand["Maintenance"] == 1  # not parameters: neither ever runs twice at once
+    reserved = sum(parameters[value["Ref"]]["Default"] for value in demand.values() if isinstance(value, dict)) + 2
     assert (max_connections, proxy_budget) == (450, 360)  # the figures docs/deploy.md works with
     assert reserved + ADMIN_HEADROOM <= proxy_budget
     docs = (ROOT / "docs" / "deploy.md").read_text()

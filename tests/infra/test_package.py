@@ -21,7 +21,7 @@ from infra.finalize import migrations_digest
 from tests.support.aws import offline_aws_env
 from tests.support.paths import ROOT
 
-FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate")
+FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "RegistrationWorker", "Migrate", "Maintenance")
 WITH_CUSTOMER_KEY = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
 
 

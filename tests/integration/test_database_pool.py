@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.stores.db import RETRY_AFTER_SECONDS, Database, dsn_factory
+from chalicelib.stores.db import CONNECT_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS, Database, dsn_factory
 
 
 @pytest.fixture
@@ -96,3 +96,20 @@ def test_an_unreachable_database_fails_fast_for_a_while() -> None:
         with pytest.raises(ServiceUnavailable):
             backend_pid(pool)
     assert len(attempts) == 1 and time.monotonic() - began < 0.5
+
+
+def test_a_database_that_does_not_answer_costs_a_bounded_short_wait() -> None:
+    """A server that accepts the connection and never speaks (frozen, or a black hole): the connect timeout
+    bounds the first request, the back-off makes the next ones fail at once."""
+    from tests.support.registry import hanging_server
+
+    with hanging_server() as address:
+        pool = Database(dsn_factory(f"postgresql://catalog@{address}/catalog"), max_connections=4)
+        began = time.monotonic()
+        with pytest.raises(ServiceUnavailable):
+            backend_pid(pool)
+        assert time.monotonic() - began < CONNECT_TIMEOUT_SECONDS + 1.5
+        began = time.monotonic()
+        with pytest.raises(ServiceUnavailable):
+            backend_pid(pool)
+        assert time.monotonic() - began < 0.2

@@ -1,4 +1,4 @@
-"""The "Workflow versions" contract of api.md, through the HTTP layer against the real database."""
+"""The workflow-version API (README, "The API"), through the HTTP layer against the real database."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from chalicelib.services.registration import SCHEMA_FIELDS
-from tests.registration.test_registration_api import READ, register
 from tests.support import oci
+from tests.support.registrations import READ, register
 from tests.support.resources import rw
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "playbook-schema.md").read_text()

@@ -5,21 +5,8 @@ from __future__ import annotations
 import json
 
 from tests.support import oci
-from tests.support.registrations import catalog_dump, wait_for_jobs
+from tests.support.registrations import READ, REGISTRATIONS, WRITE, catalog_dump, register, wait_for_jobs
 from tests.support.resources import event, rw
-
-REGISTRATIONS = "/api/v1/registrations"
-WRITE = ("registrations:write",)
-READ = ("catalog:read",)
-
-
-def register(client, obj, kind="ADDED"):
-    response = client.post(REGISTRATIONS, event(kind, obj), scopes=WRITE)
-    assert response.status == 202, response
-    wait_for_jobs()
-    registration = client.get(f"{REGISTRATIONS}/{response.json['registration_id']}", scopes=READ)
-    assert registration.status == 200
-    return response.json, registration.json
 
 
 def test_an_event_registers_the_version_pinned_by_digest(client, push):

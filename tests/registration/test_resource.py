@@ -69,3 +69,13 @@ def test_openapi_only_keywords_are_mapped():
     field = {"type": "string", "nullable": True, "x-kubernetes-validations": [{"rule": "x"}]}
     schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True, "properties": {"a": field}}
     assert openapi_to_json_schema(schema) == {"type": "object", "properties": {"a": {"type": ["string", "null"]}}}
+
+
+def test_crd_pattern_errors_are_explained_in_words_not_regular_expressions():
+    obj = rw("ghcr.io/Acme/fix", version="1.0")
+    obj["spec"]["labels"]["severity"] = []
+    found = problems(event("ADDED", obj))
+    for path in ("$.object.spec.image", "$.object.spec.version"):
+        assert "does not have the expected format" in found[path] and "^" not in found[path], found[path]
+    assert "Container image" in found["$.object.spec.image"]  # the field's own description says what is expected
+    assert "non-empty" in found["$.object.spec.labels.severity"]

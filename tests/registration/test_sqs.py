@@ -151,3 +151,23 @@ def test_when_the_job_cannot_be_queued_the_delivery_can_be_sent_again(client, qu
     assert response.status == 503
     assert "send the event again" in response.json["detail"]
     assert count(db, "SELECT count(*) AS n FROM registrations") == 0
+
+
+def test_the_scheduled_maintenance_requeues_a_lost_job_through_sqs_and_the_worker_finishes_it(
+        client, queues, worker, push, db):
+    reference, digest = push(oci.playbook_schema())
+    accepted = client.post("/api/v1/registrations", event("ADDED", rw(reference)), scopes=("registrations:write",))
+    sqs = aws_client("sqs")
+    lost = sqs.receive_message(QueueUrl=queues["queue"])["Messages"][0]  # the message a crashed worker took
+    sqs.delete_message(QueueUrl=queues["queue"], ReceiptHandle=lost["ReceiptHandle"])
+    with db.transaction() as cur:  # its worker died mid-job: running, with a lease that ran out
+        cur.execute("""UPDATE registrations SET status = 'running', attempts = 1, lease_owner = 'dead',
+                              lease_expires_at = now() - interval '1 second' WHERE registration_id = %s""",
+                    (accepted.json["registration_id"],))
+    assert poll(worker, queues["queue"]) is None  # nothing left on the queue: the job is lost
+
+    worker.lambda_.invoke("maintenance", worker.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+    assert poll(worker, queues["queue"]) is True  # queued again, and the worker runs it
+    done = client.get(f"/api/v1/registrations/{accepted.json['registration_id']}", scopes=("catalog:read",)).json
+    assert done["status"] == "succeeded" and done["image_digest"] == digest and done["attempts"] == 2

@@ -1,4 +1,4 @@
-"""`confident` in search responses, through the real API on the real database (api.md, "Search").
+"""`confident` in search responses, through the real API on the real database (README, "Search").
 
 The catalog is small but realistic (runbook-style titles and descriptions); the decision comes from
 the shipped model (chalicelib/domain/confidence.py), nothing here is stubbed.

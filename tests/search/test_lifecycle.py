@@ -65,5 +65,5 @@ def test_concurrent_versions_of_one_workflow_leave_the_highest_searchable(db: ob
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(create, range(16)))
-    results = services().search.search(SearchRequest(query=QUERY))["results"]
-    assert [(r["workflow_id"], r["version"]) for r in results] == [("busy", "1.15.0")]
+    hits = services().search.search(SearchRequest(query=QUERY)).hits
+    assert [(h.workflow_id, h.version["version"]) for h in hits] == [("busy", "1.15.0")]

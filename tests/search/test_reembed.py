@@ -39,12 +39,12 @@ def test_provider_change_then_reembed(client: ApiClient, db: Any) -> None:
         out = io.StringIO()
         assert smaller.reembed(progress=progress_bar(out, width=10), batch_size=1) == 2
         assert out.getvalue().endswith("[##########] 2/2 versions\n")
-        results = smaller.search(SearchRequest(query="crash looping pod"))["results"]
-        assert results[0]["workflow_id"] == "pod-restart"
-        assert results[0]["explanation"]["semantic"] > 0
+        hits = smaller.search(SearchRequest(query="crash looping pod")).hits
+        assert hits[0].workflow_id == "pod-restart"
+        assert hits[0].explanation.semantic > 0
         with db.reading() as cur:
             cur.execute("SELECT provider, dimensions FROM search_embedding_meta")
             assert cur.fetchone() == {"provider": "default-hashed-v1", "dimensions": 64}
     finally:
         services().search.reembed()  # back to the configured provider for the other tests
-    assert services().search.search(SearchRequest(query="disk full"))["results"][0]["workflow_id"] == "disk-cleanup"
+    assert services().search.search(SearchRequest(query="disk full")).hits[0].workflow_id == "disk-cleanup"

@@ -1,6 +1,6 @@
 """Structural check of Tekton ``tekton.dev/v1`` PipelineRun manifests, and Tekton's param substitution.
 
-No Tekton controller or Kubernetes API server can run here (see engineering.md), so this encodes
+No Tekton controller or Kubernetes API server can run here, so this encodes
 the parts of Tekton's v1 API that a PipelineRun with an inline pipelineSpec/taskSpec uses: the JSON
 field names of PipelineRunSpec, PipelineSpec, PipelineTask, EmbeddedTask/TaskSpec (with its
 PipelineTaskMetadata), Step, Param, ParamSpec and WhenExpression (tektoncd/pipeline

@@ -1,4 +1,4 @@
-"""The parameter-schema rules of crd-and-schema.md, each with the JSON path of the rule that broke."""
+"""The parameter-schema rules of docs/playbook-schema.md, each with the JSON path of the rule that broke."""
 
 from __future__ import annotations
 

@@ -9,10 +9,9 @@ import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.support.fake_catalog import API_KEY
 from watcher.app import Watcher
 from watcher.config import WatcherConfig
-
-API_KEY = "rwc_test_key_0123456789"
 
 
 def _serve() -> Iterator[HTTPServer]:
@@ -47,11 +46,11 @@ def start_watcher(key_file: Path) -> Iterator[Callable[..., Watcher]]:
     started: list[Watcher] = []
 
     def start(kube_url: str, catalog_url: str, namespace: str = "", resync_seconds: float = 300.0,
-              follow_seconds: float = 10.0, watch_timeout: int = 5) -> Watcher:
+              watch_timeout: int = 5) -> Watcher:
         config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace=namespace,
                                resync_seconds=resync_seconds, health_port=0)
         api_client = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=kube_url))
-        watcher = Watcher(config, api_client, watch_timeout=watch_timeout, follow_seconds=follow_seconds)
+        watcher = Watcher(config, api_client, watch_timeout=watch_timeout)
         watcher.start()
         started.append(watcher)
         return watcher

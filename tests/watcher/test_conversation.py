@@ -13,9 +13,8 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.watcher.conftest import API_KEY
-from tests.watcher.fake_api import COLLECTION, Script, Store, gone, resource, serve, stream, wait_until
-from tests.watcher.fake_catalog import DIGEST, FakeCatalog, json_response
+from tests.support.fake_api import COLLECTION, Script, Store, gone, resource, serve, stream, wait_until
+from tests.support.fake_catalog import API_KEY, DIGEST, FakeCatalog, json_response
 from watcher.app import Watcher
 
 

@@ -2,7 +2,7 @@
 
 Real: the catalog API (the Chalice app served on a loopback port, inline registration jobs), the
 embedded PostgreSQL, the docker-registry holding the images, HTTP everywhere. Emulated: only the
-Kubernetes API server (tests/watcher/kube_emulator.py says why), because none can run here.
+Kubernetes API server (tests/support/kube_emulator.py says why), because none can run here.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import requests
 
 from chalicelib.container import services
 from chalicelib.stores.db import Database
+from tests.support.fake_api import wait_until
+from tests.support.kube_emulator import Invalid, KubeEmulator
 from tests.support.oci import image, layer, playbook_schema, schema_layer
+from tests.support.registrations import catalog_settings
 from tests.support.registry import LocalRegistry, oci_registry  # noqa: F401  (session fixture)
-from tests.watcher.fake_api import wait_until
-from tests.watcher.kube_emulator import Invalid, KubeEmulator
 from watcher.app import Watcher
 
 NS = "team-a"
@@ -55,7 +56,7 @@ def run_watcher(kube: tuple[KubeEmulator, str], catalog_api: str, catalog_key: s
     key_file.write_text(catalog_key)
 
     def run(**kwargs: Any) -> Watcher:
-        return start_watcher(kube[1], catalog_api, follow_seconds=30, **kwargs)
+        return start_watcher(kube[1], catalog_api, **kwargs)
 
     return run
 
@@ -200,3 +201,44 @@ def test_watch_namespace_limits_the_watcher_to_one_namespace(
     assert "status" not in emulator.get(NS, "cert-e2e")
     watched = {path.split("?")[0] for method, path in emulator.requests if method == "GET"}
     assert watched == {"/apis/kubernaut.ai/v1alpha1/namespaces/team-b/remediationworkflows"}
+
+
+@pytest.fixture
+def no_reconcile_grace() -> Iterator[None]:
+    """The catalog reconciles sources registered a moment ago too (the test registers them just before)."""
+    with catalog_settings(RECONCILE_GRACE_SECONDS="0"):
+        yield
+
+
+def test_a_resource_deleted_while_no_watcher_ran_is_disabled_by_the_next_reconciliation(
+    no_reconcile_grace: None, kube: tuple[KubeEmulator, str], run_watcher: Callable[..., Watcher],
+    oci_registry: LocalRegistry, catalog_api: str, catalog_key: str,  # noqa: F811
+) -> None:
+    from chalicelib.domain.workflows import parse_new_version
+    from tests.support.catalog import workflow
+
+    emulator, _ = kube
+    gone, _ = push_workflow(oci_registry, "e2e/gone", "gone-e2e", "1.0.0")
+    kept, _ = push_workflow(oci_registry, "e2e/kept", "kept-e2e", "1.0.0")
+    first = run_watcher()
+    emulator.apply(rw("gone-e2e", gone))
+    emulator.apply(rw("kept-e2e", kept))
+    emulator.wait_for(NS, "gone-e2e", settled(1))
+    emulator.wait_for(NS, "kept-e2e", settled(1))
+    first.stop(grace_seconds=5)
+    services().catalog.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
+
+    emulator.delete(NS, "gone-e2e")  # while no watcher runs: its DELETED event is never seen
+    run_watcher(resync_seconds=1)
+
+    def enabled(workflow_id: str) -> bool:
+        return bool(catalog_get(catalog_api, catalog_key, f"/api/v1/playbooks/{workflow_id}").json()["enabled"])
+
+    wait_until(lambda: not enabled("gone-e2e"))
+    assert enabled("kept-e2e") and enabled("rest-made")
+    history = catalog_get(catalog_api, catalog_key, "/api/v1/playbooks/gone-e2e/versions").json()
+    [change] = history["workflow_changes"]
+    assert (change["from"], change["to"]) == ("true", "false")
+    assert f"{NS}/gone-e2e" in change["reason"] and "reconciliation" in change["reason"]
+    source = catalog_get(catalog_api, catalog_key, "/api/v1/playbooks/kept-e2e").json()["source"]
+    assert (source["namespace"], source["name"], source["generation"]) == (NS, "kept-e2e", 1)

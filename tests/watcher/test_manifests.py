@@ -1,9 +1,13 @@
-"""The watcher's manifests: valid Kubernetes objects, least-privilege RBAC, a locked-down Deployment."""
+"""The watcher's manifests: valid Kubernetes objects, least-privilege RBAC, a locked-down Deployment, and
+the kustomization that installs them (`kubectl apply -k watcher/deploy`), rendered by kubectl itself."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from watcher.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "watcher" / "deploy"
+KUSTOMIZATION = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
 
 
 class _Response:
@@ -24,8 +29,25 @@ class _Response:
 
 @pytest.fixture(scope="module")
 def documents() -> dict[str, dict[str, Any]]:
-    docs = [doc for path in sorted(DEPLOY.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    """The source manifests the kustomization lists (the rendering is checked below, where kubectl exists)."""
+    docs = [doc for name in KUSTOMIZATION["resources"] for doc in yaml.safe_load_all((DEPLOY / name).read_text())
+            if doc]
     return {doc["kind"]: doc for doc in docs}
+
+
+def settings() -> dict[str, str]:
+    """The settings the configMapGenerator gives the container as environment variables."""
+    (generator,) = KUSTOMIZATION["configMapGenerator"]
+    return dict(literal.split("=", 1) for literal in generator["literals"])
+
+
+def granted(cluster_role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(group, resource, verb) for rule in cluster_role["rules"] for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+LEAST_PRIVILEGE = {("kubernaut.ai", "remediationworkflows", verb) for verb in ("get", "list", "watch")} | {
+    ("kubernaut.ai", "remediationworkflows/status", "patch")}
 
 
 def test_every_manifest_is_a_valid_kubernetes_object(documents: dict[str, dict[str, Any]]) -> None:
@@ -39,11 +61,7 @@ def test_every_manifest_is_a_valid_kubernetes_object(documents: dict[str, dict[s
 def test_rbac_allows_reading_the_resources_and_patching_their_status_only(
     documents: dict[str, dict[str, Any]]
 ) -> None:
-    rules = documents["ClusterRole"]["rules"]
-    granted = {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
-               for resource in rule["resources"] for verb in rule["verbs"]}
-    assert granted == {("kubernaut.ai", "remediationworkflows", verb) for verb in ("get", "list", "watch")} | {
-        ("kubernaut.ai", "remediationworkflows/status", "patch")}
+    assert granted(documents["ClusterRole"]) == LEAST_PRIVILEGE
     binding = documents["ClusterRoleBinding"]
     assert binding["roleRef"]["name"] == documents["ClusterRole"]["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": documents["ServiceAccount"]["metadata"]["name"],
@@ -60,7 +78,8 @@ def test_deployment_is_locked_down_and_probed(documents: dict[str, dict[str, Any
     assert security["capabilities"]["drop"] == ["ALL"]
     assert {"cpu", "memory"} <= set(container["resources"]["limits"]) and container["resources"]["requests"]
 
-    env = {item["name"]: item["value"] for item in container["env"]}
+    assert container["envFrom"] == [{"configMapRef": {"name": KUSTOMIZATION["configMapGenerator"][0]["name"]}}]
+    env = {**settings(), **{item["name"]: item["value"] for item in container["env"]}}
     health_port = int(env["HEALTH_PORT"])
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
@@ -71,8 +90,14 @@ def test_deployment_is_locked_down_and_probed(documents: dict[str, dict[str, Any
     (mount,) = container["volumeMounts"]
     (volume,) = pod["volumes"]
     assert env["CATALOG_API_KEY_FILE"].startswith(mount["mountPath"] + "/") and mount["readOnly"] is True
-    assert volume["name"] == mount["name"] and volume["secret"]["secretName"] == documents["Secret"]["metadata"]["name"]
-    assert env["CATALOG_API_KEY_FILE"].rsplit("/", 1)[1] in documents["Secret"]["stringData"]
+    assert volume["name"] == mount["name"]
+    # The Secret the documented command creates, in the namespace the kustomization installs into, holding
+    # the key under the file name the watcher reads.
+    created = re.search(r"kubectl -n (\S+) create secret generic (\S+) --from-file=([\w.-]+)=",
+                        (ROOT / "docs" / "watcher.md").read_text())
+    assert created is not None
+    assert (created[1], created[2], created[3]) == (KUSTOMIZATION["namespace"], volume["secret"]["secretName"],
+                                                    env["CATALOG_API_KEY_FILE"].rsplit("/", 1)[1])
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
 
     # The environment is one the watcher accepts (with the key file where the Secret would be).
@@ -90,3 +115,58 @@ def test_container_image_runs_as_the_deployments_non_root_user(documents: dict[s
     pod_security = documents["Deployment"]["spec"]["template"]["spec"]["securityContext"]
     assert (int(user[1]), int(user[2])) == (pod_security["runAsUser"], pod_security["runAsGroup"])
     assert 'ENTRYPOINT ["python", "-m", "watcher"]' in recipe
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    """What `kubectl apply -k watcher/deploy` applies, in order, as kubectl's own kustomize renders it."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        message = "kubectl not found: scripts/bootstrap.sh --registry installs Debian's kubernetes-client"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    result = subprocess.run([kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_kustomize_renders_the_namespace_first_rbac_and_the_deployment_and_no_secret(
+    rendered: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    api = kubernetes.client.ApiClient()
+    for doc in rendered:  # valid objects: nothing lost in a round trip through the client's models
+        assert api.sanitize_for_serialization(api.deserialize(_Response(doc), f"V1{doc['kind']}")) == doc
+    by_kind = {doc["kind"]: doc for doc in rendered}
+    assert sorted(by_kind) == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace",
+                               "ServiceAccount"]
+    assert len(rendered) == len(by_kind)
+    # The namespace is created before anything is put into it.
+    assert rendered[0]["kind"] == "Namespace"
+    namespace = rendered[0]["metadata"]["name"]
+    assert namespace == KUSTOMIZATION["namespace"]
+    for doc in rendered:
+        if doc["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+            assert doc["metadata"]["namespace"] == namespace, doc["kind"]
+
+    # Least privilege, bound to the watcher's ServiceAccount only.
+    assert granted(by_kind["ClusterRole"]) == LEAST_PRIVILEGE
+    account = by_kind["ServiceAccount"]["metadata"]
+    assert by_kind["ClusterRoleBinding"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}]
+
+    # No Secret: the key is the user's, so applying can never put a placeholder over it.
+    assert "Secret" not in by_kind
+
+    # The image and the settings come from the kustomization, and nowhere else.
+    pod = by_kind["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (image,) = KUSTOMIZATION["images"]
+    assert container["image"] == f"{image['newName']}:{image['newTag']}"
+    config_map = by_kind["ConfigMap"]
+    assert container["envFrom"] == [{"configMapRef": {"name": config_map["metadata"]["name"]}}]
+    assert config_map["data"] == settings()
+    key = tmp_path / "api-key"
+    key.write_text("k")
+    env = {**config_map["data"], **{item["name"]: item["value"] for item in container["env"]}}
+    assert load_config({**env, "CATALOG_API_KEY_FILE": str(key)}).catalog_url == settings()["CATALOG_URL"]

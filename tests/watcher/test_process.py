@@ -14,12 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 from pytest_httpserver import HTTPServer
 
-from tests.watcher.fake_api import Script, Store, serve, wait_until
-from tests.watcher.fake_catalog import FakeCatalog
+from tests.support.fake_api import Script, Store, serve, wait_until
+from tests.support.fake_catalog import FakeCatalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,31 @@ def test_bad_configuration_stops_start_up_naming_the_variable() -> None:
                             timeout=60)
     assert result.returncode == 2
     assert "CATALOG_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("kubeconfig", "says"),
+    [(None, "set KUBECONFIG to a kubeconfig file, or run the watcher in a pod"),
+     ("missing", "is not a usable kubeconfig file"), ("garbage", "is not a usable kubeconfig file")],
+)
+def test_without_a_cluster_to_watch_one_line_says_how_to_configure_it(
+    kubeconfig: str | None, says: str, key_file: Path, tmp_path: Path
+) -> None:
+    # No in-cluster variables (KUBERNETES_SERVICE_HOST/PORT) either: a developer's shell outside a cluster.
+    env = {"PATH": os.environ["PATH"], "CATALOG_URL": "https://catalog.example", "CATALOG_API_KEY_FILE": str(key_file)}
+    if kubeconfig is not None:
+        path = tmp_path / kubeconfig
+        if kubeconfig == "garbage":
+            path.write_text("clusters: [\n")
+        env["KUBECONFIG"] = str(path)
+    result = subprocess.run([sys.executable, "-m", "watcher"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("configuration error: ") and says in line
+    if kubeconfig is not None:
+        assert env["KUBECONFIG"] in line
+    assert result.stdout == ""
 
 
 def test_runs_serves_probes_logs_json_and_stops_on_sigterm(

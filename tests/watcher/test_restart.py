@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.watcher.fake_api import Script, Store, resource, serve, wait_until
-from tests.watcher.fake_catalog import DIGEST, FakeCatalog
+from tests.support.fake_api import Script, Store, resource, serve, wait_until
+from tests.support.fake_catalog import DIGEST, FakeCatalog
 from watcher.app import Watcher
 
 
-def test_pending_registration_is_followed_not_reposted_and_resync_finishes_it(
+def test_pending_registration_is_followed_not_reposted_until_it_finishes(
     kube_server: HTTPServer, catalog_server: HTTPServer, start_watcher: Callable[..., Watcher]
 ) -> None:
     store, catalog = Store(), FakeCatalog()
@@ -36,8 +36,8 @@ def test_pending_registration_is_followed_not_reposted_and_resync_finishes_it(
     serve(kube_server, store, script)
     catalog.serve(catalog_server)
 
-    # follow_seconds shorter than the catalog's job: the first follow gives up, the resync resumes it.
-    start_watcher(kube_server.url_for(""), catalog_server.url_for(""), resync_seconds=1.0, follow_seconds=0.3)
+    # The catalog's job is still running at the first look: the key is requeued and looked at again.
+    start_watcher(kube_server.url_for(""), catalog_server.url_for(""))
     store.wait_for(lambda s: s.status("oom").get("phase") == "Registered", timeout=10)
     script.released.set()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,46 @@ def test_work_queue_keeps_the_latest_item_and_never_hands_a_key_to_two_workers()
     assert queue.get(0.1) == (("n", "a"), "v3")
 
 
+def test_a_delayed_add_waits_and_keeps_one_entry_per_key() -> None:
+    queue = WorkQueue()
+    queue.add_after(("n", "a"), "first", 0.6)
+    queue.add_after(("n", "a"), "second", 0.2)  # earlier: replaces the time and the item
+    queue.add_after(("n", "a"), "third", 5.0)  # later: keeps the earlier time, takes the newer item
+    started = time.monotonic()
+    assert queue.get(0) is None  # nothing is due yet
+    assert queue.get(3.0) == (("n", "a"), "third")  # get() wakes up when the entry is due
+    assert 0.15 <= time.monotonic() - started < 3.0
+    queue.done(("n", "a"))
+    assert queue.get(0.8) is None  # the superseded entries never come back
+
+
+def test_a_delayed_add_never_replaces_a_newer_item() -> None:
+    queue = WorkQueue()
+    queue.add_after(("n", "a"), "retry", 0.05)
+    queue.add(("n", "a"), "newer")
+    time.sleep(0.1)  # the delayed entry is due while the newer item still waits
+    assert queue.get(0.1) == (("n", "a"), "newer")
+    queue.done(("n", "a"))
+    assert queue.get(0) is None
+
+
+def test_a_failed_item_is_retried_after_a_delay() -> None:
+    queue = WorkQueue()
+    queue.add(("n", "a"), "v1")
+    assert queue.get(0.1) == (("n", "a"), "v1")
+    assert queue.done(("n", "a"), failed="v1") == 1.0
+    assert queue.get(0) is None
+    assert queue.get(2.0) == (("n", "a"), "v1")
+
+
+def test_a_running_registration_is_looked_at_with_a_doubling_delay_up_to_the_cap() -> None:
+    reconciler = st.Reconciler(catalog=None, api=None, cache=Cache(), stop=threading.Event())  # type: ignore[arg-type]
+    delays = [reconciler._next_poll(("n", "a"), "r1") for _ in range(7)]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert reconciler._next_poll(("n", "b"), "r9") == 0.5  # per resource
+    assert reconciler._next_poll(("n", "a"), "r2") == 0.5  # a new registration starts again
+
+
 def test_cache_keeps_the_newest_resource_version() -> None:
     cache = Cache()
     cache.store({"metadata": {"name": "a", "namespace": "n", "resourceVersion": "20"}, "v": "new"})
@@ -151,9 +193,6 @@ def test_sigv4_without_credentials_is_retried_later_not_a_crash(monkeypatch: pyt
 
 
 def test_readiness_follows_the_informer_and_liveness_a_stuck_loop() -> None:
-    import threading
-    import time
-
     import requests
 
     from watcher.app import HealthServer

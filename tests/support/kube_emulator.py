@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlparse
 import jsonschema
 import yaml
 
-from tests.watcher.fake_api import merge_patch
+from tests.support.fake_api import merge_patch
 
 CRD = yaml.safe_load((Path(__file__).resolve().parents[2] / "crds" / "remediationworkflow.yaml").read_text())
 SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]

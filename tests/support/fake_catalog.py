@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 DIGEST = "sha256:" + "ab" * 32
+API_KEY = "rwc_test_key_0123456789"  # the key the watcher tests give the watcher (its key file)
 
 
 class FakeCatalog:
@@ -20,6 +23,15 @@ class FakeCatalog:
         self.gets: list[str] = []
         self.post_failures = 1  # the first POST meets a 503, as during a deployment of the API
         self.polls: dict[str, int] = {}
+        # Registrations of resources named slow-* keep running until this is set.
+        self.slow_jobs_finish = threading.Event()
+        # POST /api/v1/registrations/reconcile: each request (with its arrival time), the next answers'
+        # stale uids and disabled workflow ids (each answered once), and whether the endpoint is missing
+        # (404, as from a catalog that does not serve it yet).
+        self.reconciles: list[tuple[dict[str, Any], dict[str, str], float]] = []
+        self.stale: list[str] = []
+        self.disabled: list[str] = []
+        self.reconcile_missing = False
 
     def register(self, request: Request) -> Response:
         body = json.loads(request.data)
@@ -46,11 +58,20 @@ class FakeCatalog:
         _, name, generation, _ = registration_id.split("-")
         body = {"registration_id": registration_id, "status": "running", "workflow_id": name,
                 "version": "2.0.0" if generation == "2" else "1.0.0", "image": f"ghcr.io/acme/{name}"}
-        if polls > 1:
+        if polls > 1 and (not name.startswith("slow") or self.slow_jobs_finish.is_set()):
             body.update(status="succeeded", image_digest=DIGEST)
         return json_response(200, body)
 
+    def reconcile(self, request: Request) -> Response:
+        self.reconciles.append((json.loads(request.data), dict(request.headers), time.monotonic()))
+        if self.reconcile_missing:
+            return json_response(404, {"type": "not-found", "title": "Not found", "detail": "no such route"})
+        answer = {"disabled": self.disabled, "stale": self.stale}
+        self.disabled, self.stale = [], []
+        return json_response(200, answer)
+
     def serve(self, server: HTTPServer) -> None:
+        server.expect_request("/api/v1/registrations/reconcile", method="POST").respond_with_handler(self.reconcile)
         server.expect_request("/api/v1/registrations", method="POST").respond_with_handler(self.register)
         server.expect_request(re.compile(r"^/api/v1/registrations/[^/]+$"),
                               method="GET").respond_with_handler(self.registration)
