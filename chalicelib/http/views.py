@@ -219,7 +219,7 @@ _REGISTRATION_ERROR = {
     "properties": {
         "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
                  "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
-                 "SignatureMissing, SignatureInvalid, InternalError."},
+                 "SignatureMissing, SignatureInvalid, CompositionInvalid (a composite's steps), InternalError."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
