@@ -102,7 +102,10 @@ def main() -> None:
         "cases": [[r, v, a] for (r, v), a in zip(cases, answers, strict=True)],
     }
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(json.dumps(document, indent=0) + "\n")
+    # One case per line: the file stays readable and its diffs small.
+    cases_text = ",\n".join(json.dumps(case) for case in document.pop("cases"))
+    header = json.dumps(document)[:-1]
+    OUTPUT.write_text(f'{header}, "cases": [\n{cases_text}\n]}}\n')
     valid = sum(a is not None for a in answers)
     print(f"{len(cases)} cases ({valid} valid ranges, {sum(a is True for a in answers)} satisfied) -> {OUTPUT}")
 
