@@ -2,7 +2,7 @@
 
 serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations, examples, dev key, API
 migrate                   apply pending SQL migrations
-load-examples             (re)load examples/workflows/*.json (idempotent)
+load-examples             (re)load examples/workflows/*.json, then examples/composites/*.json (idempotent)
 reembed                   re-embed the catalog after an embedding provider or dimension change
 keys create NAME SCOPE.. [--namespace NS]..  create an API key (printed once), optionally limited to namespaces
 keys list | keys revoke KEY_ID
@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # chalice is imported where a command needs it
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "examples" / "workflows"
+# Composite examples run the workflows above as steps, so they load after them.
+COMPOSITE_EXAMPLES_DIR = PROJECT_DIR / "examples" / "composites"
 
 
 def _use_embedded_if_needed() -> None:
@@ -64,7 +66,8 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int]:
 
 
 def cmd_load_examples(_: argparse.Namespace) -> None:
-    created, present = load_examples()
+    counts = [load_examples(directory) for directory in (EXAMPLES_DIR, COMPOSITE_EXAMPLES_DIR)]
+    created, present = sum(c for c, _ in counts), sum(p for _, p in counts)
     print(f"examples: {created} created, {present} already present")
 
 

@@ -52,8 +52,9 @@ def outcome(registration: dict[str, Any], generation: int, enabled: bool, curren
         return _status(current, generation, "Disabled", "False", "Disabled",
                        "registered; the workflow is disabled (spec.enabled is false)", **ids)
     if registration.get("status") == "succeeded":
+        pinned = f" ({digest})" if digest else ""  # a composite workflow (steps) has no image digest
         return _status(current, generation, "Registered", "True", "Registered",
-                       f"registered as {ids['workflowId']} {ids['catalogVersion']} ({digest})", **ids)
+                       f"registered as {ids['workflowId']} {ids['catalogVersion']}{pinned}", **ids)
     error = registration.get("error") or {}
     message = error.get("detail") or error.get("title") or "registration failed"
     return _status(current, generation, "Failed", "False", reason_from(error.get("type")), message, **ids)

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 CONTENT_FIELDS = ("title", "description", "labels", "container_image", "parameters")
+# A composite workflow's content also has its steps (docs/composite-workflows.md); a single-image
+# version's hash is unchanged by their existence.
+COMPOSITE_FIELDS = ("steps", "finally")
 
 
 def canonical_json(value: Any) -> str:
@@ -16,5 +19,6 @@ def canonical_json(value: Any) -> str:
 
 
 def content_hash(content: Mapping[str, Any]) -> str:
-    body = {key: content[key] for key in CONTENT_FIELDS}
+    fields = CONTENT_FIELDS + COMPOSITE_FIELDS if content.get("steps") is not None else CONTENT_FIELDS
+    body = {key: content[key] for key in fields}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()

@@ -73,6 +73,37 @@ INCIDENT: dict[str, Any] = {
     "x-type-message": "is required: an object with at least id and signal_type",
 }
 
+STEP_PARAMETER_VALUE = {
+    "type": ["string", "number", "boolean"],
+    "x-type-message": 'must be a string, a number or true/false, or "$(params.NAME)" for a parameter of the composite',
+}
+
+
+def _step(extra: dict[str, Any]) -> dict[str, Any]:
+    """A step of a composite workflow (``extra``: run_after for steps, when for finally steps)."""
+    return {
+        "type": "object", "additionalProperties": False, "required": ["name", "workflow_id", "version"],
+        "properties": {
+            "name": {"type": "string", "pattern": limits.STEP_NAME_PATTERN,
+                     "description": "Unique among steps and finally steps; the Tekton task's name.",
+                     "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+            "workflow_id": ref("WorkflowId"),
+            "version": {"type": "string", "minLength": 1, "maxLength": limits.MAX_VERSION_RANGE,
+                        "description": "An npm-style SemVer range (1.2.3, ^1.2.0, ~1.2, 1.x, >=1.2.0 <2.0.0, "
+                                       "1.0.0 - 1.4, ... || ...): the highest active version in range runs."},
+            "parameters": {
+                "type": "object", "default": {}, "maxProperties": limits.MAX_PARAMETERS,
+                "propertyNames": {"pattern": limits.PARAMETER_NAME_PATTERN,
+                                  "x-message": "parameter names are environment variable names ([A-Z][A-Z0-9_]*)"},
+                "additionalProperties": STEP_PARAMETER_VALUE,
+                "description": 'Parameters of the step\'s workflow: a value, or "$(params.NAME)" to pass a parameter '
+                               "of the composite.",
+            },
+            **extra,
+        },
+    }
+
+
 DEFS: dict[str, dict[str, Any]] = {
     "WorkflowId": {
         "type": "string", "pattern": limits.WORKFLOW_ID_PATTERN,
@@ -110,6 +141,21 @@ DEFS: dict[str, dict[str, Any]] = {
                           "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
         },
     },
+    "Step": _step({
+        "run_after": {
+            "type": "array", "maxItems": limits.MAX_STEPS, "default": [],
+            "items": {"type": "string", "pattern": limits.STEP_NAME_PATTERN, "x-message": "must name a step"},
+            "description": "Names of steps that must finish first; steps with no dependency between them run in "
+                           "parallel.",
+        },
+    }),
+    "FinallyStep": _step({
+        "when": {
+            "type": "string", "enum": ["succeeded", "failed", "always"], "default": "always",
+            "description": "Runs when the steps all succeeded, when one failed (e.g. a rollback), or always.",
+            "x-message": "must be succeeded, failed or always",
+        },
+    }),
     "LabelFilters": {
         "type": "object", "maxProperties": limits.MAX_LABELS, "propertyNames": LABEL_KEYS,
         "additionalProperties": LABEL_STRING,
@@ -192,7 +238,7 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra:
 # Fields of a stored version that no request may change (content and identity).
 VERSION_FIELDS = frozenset({
     "title", "description", "labels", "container_image", "parameters", "version", "workflow_id", "content_hash",
-    "created_at", "created_by", "status", "enabled",
+    "created_at", "created_by", "status", "enabled", "steps", "finally",
 })
 
 # --- request bodies ---------------------------------------------------------------------------
@@ -204,13 +250,19 @@ NEW_VERSION = Contract("NewVersion", _object({
     "labels": ref("Labels"),
     "container_image": {
         "type": "string", "maxLength": limits.MAX_IMAGE_REFERENCE, "pattern": limits.PINNED_IMAGE_PATTERN,
-        "description": "An image reference pinned by digest (...@sha256:<64 hex>).",
+        "description": "An image reference pinned by digest (...@sha256:<64 hex>). Exactly one of container_image "
+                       "and steps.",
         "x-message": "must be an image reference pinned by digest (...@sha256:<64 hex>); a tag alone can change",
     },
     "parameters": {"type": "object", "description": "JSON Schema (2020-12) object schema of the parameters.",
                    "x-type-message": 'must be a JSON Schema object (use {"type": "object"} for none)'},
+    "steps": {"type": "array", "items": ref("Step"), "minItems": 1, "maxItems": limits.MAX_STEPS,
+              "description": "A composite workflow: the catalog workflows it runs, as one Tekton PipelineRun. "
+                             "Exactly one of container_image and steps."},
+    "finally": {"type": "array", "items": ref("FinallyStep"), "maxItems": limits.MAX_STEPS,
+                "description": "Steps of a composite that run after the others, by their outcome (when)."},
     "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
-}, ("workflow_id", "version", "title", "description", "labels", "container_image", "parameters")),
+}, ("workflow_id", "version", "title", "description", "labels", "parameters")),
     detail="The workflow version is not valid; see errors.")
 
 WORKFLOW_CHANGE = Contract(

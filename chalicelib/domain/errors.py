@@ -76,6 +76,12 @@ class TargetBusy(CatalogError):
         return {"active_execution_id": self.active_execution_id}
 
 
+class UnresolvableStep(CatalogError):
+    """A step of a composite workflow resolves to no runnable version now (``errors`` names it by path)."""
+
+    slug, status, title = "unresolvable-step", 409, "A step of the composite workflow does not resolve"
+
+
 class ImmutableField(CatalogError):
     slug, status, title = "immutable-field", 409, "Field cannot be changed"
 

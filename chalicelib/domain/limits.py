@@ -67,3 +67,10 @@ MAX_KEY_ID = 64
 # Parameter schemas (docs/playbook-schema.md)
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024
+PARAMETER_NAME_PATTERN = "^[A-Z][A-Z0-9_]*$"  # an environment variable name
+
+# Composite workflows (docs/composite-workflows.md)
+STEP_NAME_PATTERN = WORKFLOW_ID_PATTERN  # a DNS-1123 label: it names a Tekton pipeline task
+MAX_STEPS = 32  # in steps, and again in finally
+MAX_VERSION_RANGE = 256  # an npm-style SemVer range
+

@@ -53,7 +53,7 @@ def build_pipeline_run(
     properties: Mapping[str, Any] = schema.get("properties", {})
     names = sorted(values)
     spec_params = [{"name": name, "value": env_value(values[name], properties.get(name, {}))} for name in names]
-    declared = [_param_spec(name, properties.get(name, {})) for name in names]
+    declared = [param_spec(name, properties.get(name, {})) for name in names]
     run: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -95,11 +95,11 @@ def build_pipeline_run(
         },
     }
     if target is not None:
-        _add_target(run["metadata"], execution_id, target)
+        add_target(run["metadata"], execution_id, target)
     return run
 
 
-def _add_target(metadata: dict[str, Any], execution_id: str, target: Target) -> None:
+def add_target(metadata: dict[str, Any], execution_id: str, target: Target) -> None:
     """The resource the run acts on and the execution it reports back to: labels to select runs by
     (a name may be longer than a label value allows), annotations with the exact strings."""
     fields = {"target-kind": target.kind, "target-name": target.name}
@@ -111,7 +111,7 @@ def _add_target(metadata: dict[str, Any], execution_id: str, target: Target) -> 
     metadata["annotations"][f"{LABEL_PREFIX}execution-id"] = execution_id
 
 
-def _param_spec(name: str, prop: Mapping[str, Any]) -> dict[str, Any]:
+def param_spec(name: str, prop: Mapping[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": name, "type": "string"}
     description = prop.get("description")
     if isinstance(description, str) and description:

@@ -7,6 +7,7 @@ API server cannot check (label keys) are checked with the catalog's own domain r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,11 +36,16 @@ class WorkflowResource:
     name: str
     workflow_id: str
     version: str
-    image: str
+    image: str | None  # None for a composite workflow (steps)
     title: str | None
     description: str | None
     labels: dict[str, LabelValue]
     enabled: bool
+    # A composite workflow (docs/composite-workflows.md): its parameter schema and steps as the resource
+    # writes them (workflowId, runAfter); registering it pulls nothing.
+    parameters: dict[str, Any] | None = None
+    steps: list[dict[str, Any]] | None = None
+    finally_steps: list[dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -55,11 +61,13 @@ class WorkflowResource:
             "uid": self.uid, "generation": self.generation, "namespace": self.namespace, "name": self.name,
             "workflow_id": self.workflow_id, "version": self.version, "image": self.image, "title": self.title,
             "description": self.description, "labels": self.labels, "enabled": self.enabled,
+            "parameters": self.parameters, "steps": self.steps, "finally_steps": self.finally_steps,
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkflowResource:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        # Registrations recorded before composites existed have no parameters/steps: the defaults apply.
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 @dataclass(frozen=True)
@@ -107,10 +115,12 @@ def _resource(obj: Mapping[str, Any], problems: ErrorCollector) -> WorkflowResou
         version = normalize_version(spec.get("version"))
     except ValueError as exc:
         problems.add("$.object.spec.version", str(exc))
-    try:
-        parse_image_reference(spec.get("image"))
-    except ValueError as exc:
-        problems.add("$.object.spec.image", str(exc))
+    if "image" in spec:
+        try:
+            parse_image_reference(spec.get("image"))
+        except ValueError as exc:
+            problems.add("$.object.spec.image", str(exc))
+    _composite_rules(spec, problems)
     problems.extend(validate_labels(spec.get("labels"), "$.object.spec.labels"))
     if problems.errors:
         return None
@@ -121,9 +131,53 @@ def _resource(obj: Mapping[str, Any], problems: ErrorCollector) -> WorkflowResou
         name=metadata["name"],
         workflow_id=workflow_id,
         version=version,
-        image=spec["image"],
+        image=spec.get("image"),
         title=spec.get("title"),
         description=spec.get("description"),
         labels=normalize_labels(spec["labels"]),
         enabled=spec.get("enabled", True),
+        parameters=spec.get("parameters"),
+        steps=spec.get("steps"),
+        finally_steps=spec.get("finally"),
     )
+
+
+def _composite_rules(spec: Mapping[str, Any], problems: ErrorCollector) -> None:
+    """The CRD's CEL rules on image and steps (no CEL evaluator here; the API server applies them in a cluster)."""
+    if ("image" in spec) == ("steps" in spec):
+        problems.add("$.object.spec.image", "a RemediationWorkflow names either an image or steps (a composite "
+                                            "workflow), exactly one of them")
+    if "steps" in spec:
+        for key in ("title", "description"):
+            if key not in spec:
+                problems.add(f"$.object.spec.{key}", "is required with steps: a composite has no image to read it from")
+    if "finally" in spec and "steps" not in spec:
+        problems.add("$.object.spec.finally", "belongs to a composite workflow: set spec.steps too")
+
+
+def composite_body(resource: WorkflowResource) -> dict[str, Any]:
+    """The create body (api.md "Composite workflows") of a composite resource: its steps in the API's terms."""
+    body: dict[str, Any] = {
+        "workflow_id": resource.workflow_id, "version": resource.version, "title": resource.title,
+        "description": resource.description, "labels": resource.labels,
+        "parameters": resource.parameters if resource.parameters is not None else {"type": "object"},
+        "steps": [_api_step(step) for step in resource.steps or []], "status": "active",
+    }
+    if resource.finally_steps is not None:
+        body["finally"] = [_api_step(step) for step in resource.finally_steps]
+    return body
+
+
+# The resource spells fields the Kubernetes way (camelCase); the API the catalog's way.
+RESOURCE_STEP_FIELDS = {"workflowId": "workflow_id", "runAfter": "run_after"}
+
+
+def _api_step(step: Mapping[str, Any]) -> dict[str, Any]:
+    return {RESOURCE_STEP_FIELDS.get(key, key): value for key, value in step.items()}
+
+
+def resource_path(path: str) -> str:
+    """An API error path (``$.steps[0].workflow_id``) as the resource's field (``spec.steps[0].workflowId``)."""
+    for resource_field, api_field in RESOURCE_STEP_FIELDS.items():
+        path = re.sub(rf"(\.(?:steps|finally)\[\d+\])\.{api_field}\b", rf"\1.{resource_field}", path)
+    return "spec." + path.removeprefix("$.")

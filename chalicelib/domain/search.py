@@ -9,7 +9,7 @@ weight of semantic similarity), not per query; see bench/README.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,12 @@ class IndexEntry:
     body: str
     labels: str
     vector: list[float] | None
+
+
+def searchable_description(description: str, step_titles: Sequence[str] = ()) -> str:
+    """The description as search indexes it: a composite workflow's is followed by the titles of its steps'
+    workflows, so an incident that names what one step does finds the composite too."""
+    return f"{description}\nSteps: {'; '.join(step_titles)}" if step_titles else description
 
 
 def embedding_text(title: str, description: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.composite import Composition, parse_composition
 from chalicelib.domain.content import content_hash
 from chalicelib.domain.contracts import NEW_VERSION, ROLLBACK, STATUS_CHANGE, WORKFLOW_CHANGE
 from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
@@ -34,19 +35,23 @@ class NewVersion:
     title: str
     description: str
     labels: dict[str, LabelValue]
-    container_image: str
+    container_image: str | None  # None for a composite workflow
     parameters: dict[str, Any]
     status: str = ACTIVE
+    composition: Composition | None = None  # steps and finally of a composite workflow
 
     @property
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "title": self.title,
             "description": self.description,
             "labels": self.labels,
             "container_image": self.container_image,
             "parameters": self.parameters,
         }
+        if self.composition is not None:
+            content.update(self.composition.to_content())
+        return content
 
     @property
     def content_hash(self) -> str:
@@ -60,7 +65,9 @@ def is_workflow_id(value: object) -> bool:
 
 def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
     """A create request checked against its contract and the rules a schema cannot say (SemVer bounds,
-    image reference syntax, parameter-schema rules); raises ValidationFailed listing every problem."""
+    image reference syntax, parameter-schema rules, what a composite's steps say by themselves); raises
+    ValidationFailed listing every problem. What a composite's steps resolve to is the catalog's check
+    (services/composites.py)."""
     errors = NEW_VERSION.errors(body)
     failed = {e.path for e in errors}
     version = ""
@@ -69,13 +76,25 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
             version = normalize_version(body["version"])
         except ValueError as exc:
             errors.append(FieldError("$.version", str(exc)))
-    if "$.container_image" not in failed:
+    if "container_image" in body and "steps" in body:
+        errors.append(FieldError("$.steps", "a version runs either one container_image or steps (a composite "
+                                            "workflow), not both"))
+    elif "container_image" not in body and "steps" not in body:
+        errors.append(FieldError("$.container_image", "is required (or steps, for a composite workflow)"))
+    elif "finally" in body and "steps" not in body:
+        errors.append(FieldError("$.finally", "belongs to a composite workflow: give steps too"))
+    if "container_image" in body and "$.container_image" not in failed:
         try:
             parse_image_reference(body["container_image"])
         except ValueError as exc:
             errors.append(FieldError("$.container_image", str(exc)))
-    if not any(path == "$.parameters" or path.startswith("$.parameters.") for path in failed):
+    parameters_valid = not any(path == "$.parameters" or path.startswith("$.parameters.") for path in failed)
+    if parameters_valid:
         errors.extend(validate_parameter_schema(body["parameters"]))
+    composition = None
+    if "steps" in body and not any(path.startswith(("$.steps", "$.finally")) for path in failed):
+        composition, problems = parse_composition(body, body["parameters"] if parameters_valid else None)
+        errors.extend(problems)
     if errors:
         raise ValidationFailed(NEW_VERSION.detail, errors)
     return NewVersion(
@@ -84,9 +103,10 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
         title=body["title"].strip(),
         description=body["description"].strip(),
         labels=normalize_labels(body["labels"]),
-        container_image=body["container_image"],
+        container_image=body.get("container_image"),
         parameters=dict(body["parameters"]),
         status=body.get("status", ACTIVE),
+        composition=composition,
     )
 
 

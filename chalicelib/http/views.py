@@ -58,6 +58,9 @@ def version_view(row: Row) -> dict[str, Any]:
         "is_latest": bool(row["is_latest"]),
         "signature": row.get("signature"),  # {"verified", "key_id"}; None when not checked
         "source": row.get("source"),  # the resource this version was registered from; None over REST
+        # A composite workflow (container_image null): its steps as written (docs/composite-workflows.md).
+        **({"steps": row["composition"]["steps"], "finally": row["composition"]["finally"]}
+           if row.get("composition") else {}),
     }
 
 
@@ -176,6 +179,8 @@ def execution_view(row: Row) -> dict[str, Any]:
         "duration_seconds": duration_seconds(row["started_at"], row["finished_at"]),
         "target": _target(row),
         "approval": _approval(row),
+        # A composite's execution: what each step resolved to (None for a single-image workflow).
+        "steps": row.get("steps"),
     }
 
 
@@ -207,7 +212,7 @@ def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
 
 def stats_view(workflow_id: str, rows: Sequence[Row]) -> dict[str, Any]:
     keys = ("version", "status", "executions", "awaiting_approval", "approved", "pending", "running", "succeeded",
-            "failed", "rejected", "expired", "success_rate", "mean_duration_seconds")
+            "failed", "rejected", "expired", "success_rate", "mean_duration_seconds", "composite_runs")
     return {"workflow_id": workflow_id, "versions": [{key: row[key] for key in keys} for row in rows]}
 
 
@@ -227,6 +232,7 @@ def ref(name: str) -> dict[str, str]:
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 STRING_LIST = {"type": "array", "items": {"type": "string"}}
+NULLABLE_IMAGE = {"type": ["string", "null"], "description": "Digest-pinned image; null for a composite workflow."}
 SIGNATURE = {
     "type": ["object", "null"],
     "description": "Result of the image signature check at registration; null when none applied.",
@@ -241,7 +247,7 @@ _REGISTRATION_ERROR = {
     "properties": {
         "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
                  "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
-                 "SignatureMissing, SignatureInvalid, InternalError."},
+                 "SignatureMissing, SignatureInvalid, CompositionInvalid (a composite's steps), InternalError."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
@@ -270,7 +276,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
-            "description": {"type": "string"}, "labels": ref("Labels"), "container_image": {"type": "string"},
+            "description": {"type": "string"}, "labels": ref("Labels"), "container_image": NULLABLE_IMAGE,
             "parameters": {"type": "object"},
             "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
@@ -278,6 +284,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "is_latest": {"type": "boolean"}, "signature": SIGNATURE,
             "source": {**SOURCE, "description": "The RemediationWorkflow this version was registered from "
                                                 "(null when created over REST)."},
+            "steps": {"type": "array", "items": ref("Step"),
+                      "description": "A composite workflow's steps (container_image is then null)."},
+            "finally": {"type": "array", "items": ref("FinallyStep"),
+                        "description": "A composite workflow's finally steps."},
         },
     },
     "VersionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Version")},
@@ -353,7 +363,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "execution_id": {"type": "string", "format": "uuid"},
             "status": {"type": "string", "enum": list(EXECUTION_STATUSES)},
-            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "container_image": {"type": "string"},
+            "workflow_id": {"type": "string"}, "version": {"type": "string"}, "container_image": NULLABLE_IMAGE,
             "pipeline_run_name": {"type": "string"},
             "parameters": {"type": "object", "description": f"writeOnly values are stored and shown as {REDACTED!r}."},
             "redacted_parameters": STRING_LIST,
@@ -368,6 +378,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                          "approval; else the deadline (to approve, then to start) and the decision.",
                          "properties": {"expires_at": NULLABLE_TIMESTAMP, "decided_by": {"type": ["string", "null"]},
                                         "decided_at": NULLABLE_TIMESTAMP, "reason": {"type": ["string", "null"]}}},
+            "steps": {"type": ["array", "null"], "description": "A composite's execution: what each step resolved to "
+                      "when the execution was created; null for a single-image workflow.", "items": {
+                "type": "object", "properties": {
+                    "step": {"type": "string"}, "finally": {"type": "boolean"}, "workflow_id": {"type": "string"},
+                    "version": {"type": "string"},
+                    "container_image": {"type": "string", "description": "Digest-pinned."}}}},
         },
     },
     "ExecutionDetail": {"allOf": [ref("Execution"), {"type": "object", "properties": {"events": {
@@ -409,7 +425,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "rank": {"type": "integer"}, "workflow_id": {"type": "string"}, "version": {"type": "string"},
                     "title": {"type": "string"}, "description": {"type": "string"}, "labels": {"type": "object"},
-                    "container_image": {"type": "string"},
+                    "container_image": NULLABLE_IMAGE,
                     "signature": SIGNATURE,
                     "score": {"type": "number", "minimum": 0, "maximum": 1,
                               "description": "semantic + text + label_boost; order: score desc, workflow_id asc."},
@@ -442,6 +458,9 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "mean_duration_seconds": {"type": ["number", "null"],
                                           "description": "Mean finished_at - started_at of finished executions that "
                                                          "started; null when there are none."},
+                "composite_runs": {"type": "integer",
+                                   "description": "Executions of composite workflows that ran this version as a "
+                                                  "step."},
             }}}},
     },
     "ApiKey": {

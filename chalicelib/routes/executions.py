@@ -27,7 +27,8 @@ executions = Blueprint(__name__)
 BASE = "/api/v1/executions"
 PLAYBOOKS = "/api/v1/playbooks"
 NOT_EXECUTABLE = ("409: invalid-transition when the workflow is disabled, the version is not active, or (no version "
-                  "given) there is no active version.")
+                  "given) there is no active version; unresolvable-step when a step of a composite workflow no "
+                  "longer resolves to a runnable version (docs/composite-workflows.md).")
 
 
 @endpoint(executions, PLAYBOOKS + "/{workflow_id}/versions/{version}/validate", methods=("POST",),

@@ -24,6 +24,7 @@ from chalicelib.domain.workflows import (
     is_workflow_id,
 )
 from chalicelib.observability import logger
+from chalicelib.services import composites
 from chalicelib.stores import workflow_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
@@ -34,7 +35,7 @@ class SearchIndexer(Protocol):
     transaction opens; ``index_version`` writes inside the inserting transaction; ``settle`` does
     deferred upkeep once that transaction committed."""
 
-    def prepare(self, new: NewVersion) -> IndexEntry: ...
+    def prepare(self, new: NewVersion, step_titles: Sequence[str] = ()) -> IndexEntry: ...
 
     def index_version(self, tx: UnitOfWork, version_id: int, entry: IndexEntry) -> None: ...
 
@@ -73,8 +74,15 @@ class CatalogService:
         return result
 
     def prepare(self, new: NewVersion) -> IndexEntry | None:
-        """The search index entry of a version about to be created (call it before the transaction)."""
-        return self._indexer.prepare(new) if self._indexer is not None else None
+        """The search index entry of a version about to be created (call it before the transaction); a
+        composite's entry has the titles of the versions its steps resolve to."""
+        if self._indexer is None:
+            return None
+        titles: list[str] = []
+        if new.composition is not None:
+            with self._db.reading() as tx:
+                titles = composites.step_titles(tx, new.workflow_id, new.composition)
+        return self._indexer.prepare(new, titles)
 
     def settle(self) -> None:
         """Deferred index upkeep, after a create committed."""
@@ -102,6 +110,8 @@ class CatalogService:
                     "bump the version to publish a change."
                 )
             return CreateResult(existing, created=False)
+        if new.composition is not None:  # a new composite: its steps must resolve and fit (else it rolls back)
+            composites.check_new(tx, new)
         row = store.get_version_by_id(tx, row_id)
         assert row is not None
         if self._indexer is not None and entry is not None:

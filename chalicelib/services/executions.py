@@ -49,6 +49,7 @@ from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
+from chalicelib.services import composites
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
@@ -136,6 +137,11 @@ class ExecutionService:
             gated = bool(workflow["approval_required"])
             # A waiting execution past its deadline must not keep the target it no longer holds.
             expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
+            composite = None
+            if row["container_image"] is None:  # a composite: its steps must resolve now (and again at a start)
+                composite = composites.plan_execution(
+                    tx, execution_id=execution_id, workflow_id=request.workflow_id, version=version, schema=schema,
+                    values=values, incident_id=request.incident_id, target=request.target)
             stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
@@ -151,12 +157,19 @@ class ExecutionService:
                 store.insert_secret(tx, execution_id, self._seal(held, execution_id))
             store.insert_event(tx, execution_id, None, stored["status"],
                                "approval required" if gated else None, actor)
+            if composite is not None and not gated:  # a gated one records its steps when it starts
+                stored = composites.record_execution(tx, execution_id, composite)
         self._record_expiries(expired)
-        manifest = None if gated else build_pipeline_run(
-            execution_id=execution_id, workflow_id=request.workflow_id, version=version,
-            image=row["container_image"], schema=schema, values=values,
-            incident_id=request.incident_id, target=request.target,
-        )
+        if gated:
+            manifest = None
+        elif composite is not None:
+            manifest = composite.pipeline_run
+        else:
+            manifest = build_pipeline_run(
+                execution_id=execution_id, workflow_id=request.workflow_id, version=version,
+                image=row["container_image"], schema=schema, values=values,
+                incident_id=request.incident_id, target=request.target,
+            )
         bind(execution_id=execution_id)
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
@@ -208,11 +221,18 @@ class ExecutionService:
                 values.update(self._unseal(sealed, execution_id))
             updated = store.set_status(tx, execution_id, PENDING, None, False)
             store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
-            manifest = build_pipeline_run(
-                execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
-                image=row["container_image"], schema=row["parameters"], values=values,
-                incident_id=request.incident_id, target=request.target,
-            )
+            if row["container_image"] is None:  # a composite: its steps resolve again, now
+                composite = composites.plan_execution(
+                    tx, execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
+                    schema=row["parameters"], values=values, incident_id=request.incident_id, target=request.target)
+                updated = composites.record_execution(tx, execution_id, composite)
+                manifest = composite.pipeline_run
+            else:
+                manifest = build_pipeline_run(
+                    execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
+                    image=row["container_image"], schema=row["parameters"], values=values,
+                    incident_id=request.incident_id, target=request.target,
+                )
         logger.info("execution started", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": PENDING, "parameter_names": sorted(values),
@@ -267,7 +287,7 @@ class ExecutionService:
         if is_workflow_id(workflow_id):
             with self._db.transaction() as tx:
                 expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
-                rows = store.version_stats(tx, workflow_id)
+                rows = composites.with_step_runs(tx, workflow_id, store.version_stats(tx, workflow_id))
         self._record_expiries(expired)
         if not rows:
             raise NotFound(f"No workflow '{workflow_id}'.")

@@ -4,8 +4,10 @@
 (resource uid, generation, event) and queues the job. ``RegistrationJob`` resolves the image to a
 digest, reads /playbook-schema.json, merges it with the resource, and writes the version together
 with the registration result in one transaction through the catalog service (so content-hash
-idempotency, 409 conflicts and latest stay in one place). Every failure becomes an operator-
-readable reason on the registration; a failed registration leaves the catalog untouched.
+idempotency, 409 conflicts and latest stay in one place). A composite workflow's resource names
+steps instead of an image: its job pulls nothing and writes the version the API would. Every failure
+becomes an operator-readable reason on the registration; a failed registration leaves the catalog
+untouched.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.reconciliation import Reconciliation
-from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource
+from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource, composite_body, resource_path
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
@@ -55,6 +57,7 @@ SCHEMA_PATH = "/playbook-schema.json"
 SCHEMA_FORMAT = "1.0"
 SCHEMA_FIELDS = {"schema_version", "workflow_id", "version", "title", "description", "labels", "parameters"}
 CONTENT_CONFLICT = "ContentConflict"
+COMPOSITION_INVALID = "CompositionInvalid"
 INTERNAL_ERROR = "InternalError"
 TITLES = {
     "ImagePullFailed": "The image could not be pulled",
@@ -64,6 +67,7 @@ TITLES = {
     SCHEMA_MISSING: f"The image has no {SCHEMA_PATH}",
     SCHEMA_INVALID: f"{SCHEMA_PATH} is not valid",
     CONTENT_CONFLICT: "This version exists with other content",
+    COMPOSITION_INVALID: "The composite workflow's steps are not valid",
     INTERNAL_ERROR: "The registration failed unexpectedly",
     SIGNATURE_MISSING: "The image is not signed",
     SIGNATURE_INVALID: "The image has no valid signature by a trusted key",
@@ -289,6 +293,9 @@ class RegistrationJob:
             store.release_for_retry(tx, registration_id, error.reason, error.detail)
 
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
+        if resource.image is None:
+            self._register_composite(registration_id, resource, actor)
+            return
         reference = parse_image_reference(resource.image)  # validated at submit
         resolved, found = self._images.read_file(reference, SCHEMA_PATH)
         # The digest checked is the one pinned in the catalog (an index's own digest for multi-platform images).
@@ -314,13 +321,30 @@ class RegistrationJob:
         _once_more(lambda: self._write_version(registration_id, resource, new, entry, resolved, signature, actor))
         self._catalog.settle()
 
+    def _register_composite(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
+        """A composite workflow names no image: nothing is pulled; its steps are checked as the API checks them."""
+        try:
+            new = parse_new_version(composite_body(resource))
+            entry = self._catalog.prepare(new)
+            _once_more(lambda: self._write_version(registration_id, resource, new, entry, None, None, actor))
+        except ValidationFailed as invalid:
+            errors = [FieldError(resource_path(e.path), e.message) for e in invalid.errors]
+            listed = "; ".join(f"{e.path}: {e.message}" for e in errors[:MAX_DETAIL_ERRORS])
+            more = f" (and {len(errors) - MAX_DETAIL_ERRORS} more)" if len(errors) > MAX_DETAIL_ERRORS else ""
+            raise RegistrationFailed(COMPOSITION_INVALID, f"The steps break {len(errors)} rule(s): {listed}{more}.",
+                                     errors) from None
+        self._catalog.settle()
+
     def _write_version(self, registration_id: str, resource: WorkflowResource, new: NewVersion,
-                       entry: IndexEntry | None, resolved: ResolvedImage, signature: SignatureResult | None,
+                       entry: IndexEntry | None, resolved: ResolvedImage | None, signature: SignatureResult | None,
                        actor: str) -> None:
         with self._db.transaction() as tx:
             self._catalog.create_version_in(tx, new, actor, entry, source=resource.source)
             self._catalog.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
-            store.succeed(tx, registration_id, resolved.digest, resolved.pinned)
+            if resolved is None:  # a composite: no image
+                store.succeed(tx, registration_id, None, None)
+            else:
+                store.succeed(tx, registration_id, resolved.digest, resolved.pinned)
             if signature is not None:
                 signature_store.record_on_registration(tx, registration_id, signature)
                 signature_store.record_on_version(tx, new.workflow_id, new.version, signature)

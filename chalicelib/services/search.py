@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TextIO
 
@@ -21,6 +21,7 @@ from chalicelib import metrics
 from chalicelib.adapters.embeddings import Embedder
 from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
 from chalicelib.domain import confidence
+from chalicelib.domain.composite import Composition
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
 from chalicelib.domain.search import (
@@ -30,10 +31,12 @@ from chalicelib.domain.search import (
     document_fields,
     embedding_text,
     explain,
+    searchable_description,
     split_camel_case,
 )
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.observability import logger
+from chalicelib.services import composites
 from chalicelib.stores import search_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
@@ -98,11 +101,13 @@ class SearchService:
         return False
 
     # --- indexing (the catalog's SearchIndexer port) --------------------------------------------
-    def prepare(self, new: NewVersion) -> IndexEntry:
+    def prepare(self, new: NewVersion, step_titles: Sequence[str] = ()) -> IndexEntry:
         """The version's index entry, computed before any transaction opens: the embedding may be slow
-        (Bedrock is a network call), and no database lock may wait for it."""
-        vector = self._embedder.embed([embedding_text(new.title, new.description)])[0]
-        return IndexEntry(*document_fields(new.title, new.description, new.labels), vector=list(vector))
+        (Bedrock is a network call), and no database lock may wait for it. A composite's text includes the
+        titles of its steps' workflows."""
+        description = searchable_description(new.description, step_titles)
+        vector = self._embedder.embed([embedding_text(new.title, description)])[0]
+        return IndexEntry(*document_fields(new.title, description, new.labels), vector=list(vector))
 
     def index_version(self, cur: UnitOfWork, version_id: int, entry: IndexEntry) -> None:
         """Writes the entry of a just-inserted version, in the caller's transaction. The vector is kept only
@@ -188,10 +193,12 @@ class SearchService:
             store.create_staging(cur)
             total, done = store.count_versions(cur), 0
             for batch in store.versions_to_index(cur, batch_size):
-                vectors = self._embedder.embed([embedding_text(r["title"], r["description"]) for r in batch])
+                descriptions = [_description(cur, r) for r in batch]
+                vectors = self._embedder.embed([embedding_text(r["title"], d) for r, d in zip(batch, descriptions,
+                                                                                             strict=True)])
                 store.stage_documents(cur, [
-                    (r["id"], *document_fields(r["title"], r["description"], r["labels"]), vector)
-                    for r, vector in zip(batch, vectors, strict=True)
+                    (r["id"], *document_fields(r["title"], d, r["labels"]), vector)
+                    for r, d, vector in zip(batch, descriptions, vectors, strict=True)
                 ])
                 done += len(batch)
                 if progress is not None:
@@ -212,6 +219,15 @@ class Ranking:
     hits: list[Hit]
     signals: confidence.Signals | None
     confident: bool
+
+
+def _description(cur: UnitOfWork, row: Row) -> str:
+    """A stored version's description as search indexes it (a composite's with its steps' titles, as they
+    resolve now)."""
+    if row["composition"] is None:
+        return str(row["description"])
+    titles = composites.step_titles(cur, row["workflow_id"], Composition.from_content(row["composition"]))
+    return searchable_description(row["description"], titles)
 
 
 def matched_labels(workflow_labels: Row, filters: dict[str, str]) -> list[str]:

@@ -13,12 +13,17 @@ from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
+# steps: what each step of a composite ran (migration 010); NULL for a single-image execution.
 EXECUTION_COLUMNS = """
     e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.container_image, e.parameters,
     e.redacted_parameters, e.incident, e.incident_id, e.pipeline_run_name, e.status, e.message,
     e.created_by, e.created_at, e.started_at, e.finished_at, e.updated_at,
     e.target_kind, e.target_namespace, e.target_name, e.approval_required, e.approval_expires_at,
-    e.approval_decided_by, e.approval_decided_at, e.approval_reason
+    e.approval_decided_by, e.approval_decided_at, e.approval_reason,
+    (SELECT jsonb_agg(jsonb_build_object('step', s.step, 'finally', s.is_finally, 'workflow_id', s.workflow_id,
+                                         'version', s.version, 'container_image', s.container_image)
+                      ORDER BY s.position)
+     FROM execution_steps s WHERE s.execution_id = e.execution_id) AS steps
 """
 # The states that hold a target: the predicate of the unique index executions_one_active_per_target
 # (migration 008), which ON CONFLICT must repeat to use it (constants, never input).
@@ -31,7 +36,7 @@ class NewExecution:
     execution_id: str
     workflow_id: str
     version: str
-    container_image: str
+    container_image: str | None  # None for a composite: its steps are in execution_steps
     parameters: dict[str, Any]  # already redacted
     redacted_parameters: list[str]
     incident: dict[str, Any]

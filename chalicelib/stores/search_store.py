@@ -143,7 +143,7 @@ def versions_to_index(cur: UnitOfWork, batch_size: int) -> Iterator[Sequence[Row
     last = 0
     while True:
         cur.execute(
-            """SELECT id, workflow_id, version, title, description, labels FROM workflow_versions
+            """SELECT id, workflow_id, version, title, description, labels, composition FROM workflow_versions
                WHERE id > %s ORDER BY id LIMIT %s""",
             (last, batch_size),
         )

@@ -15,7 +15,7 @@ from chalicelib.stores.rows import Row
 
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
-    v.parameters, v.content_hash, v.status, v.created_at, v.created_by, v.signature, v.source,
+    v.parameters, v.content_hash, v.status, v.created_at, v.created_by, v.signature, v.source, v.composition,
     w.enabled,
     (v.id = (SELECT l.id FROM latest_versions l WHERE l.workflow_id = v.workflow_id)) AS is_latest
 """
@@ -43,8 +43,8 @@ def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str, source: Map
     tx.execute(
         """INSERT INTO workflow_versions
                (workflow_id, version, major, minor, patch, prerelease_key, build, title, description,
-                labels, container_image, parameters, content_hash, status, created_by, source)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                labels, container_image, parameters, content_hash, status, created_by, source, composition)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (workflow_id, version) DO NOTHING
            RETURNING id""",
         (
@@ -64,6 +64,7 @@ def insert_version(tx: UnitOfWork, new: NewVersion, created_by: str, source: Map
             new.status,
             created_by,
             Json(dict(source)) if source is not None else None,
+            None if new.composition is None else Json(new.composition.to_content()),
         ),
     )
     row = tx.fetchone()

@@ -59,6 +59,24 @@ def test_sample_applies_cleanly(path: Path, schema: dict[str, Any], crd: dict[st
     assert "workflowId" in resource["spec"] or DNS_LABEL.match(resource["metadata"]["name"])
 
 
+COMPOSITES = sorted((Path(__file__).resolve().parents[2] / "examples" / "composites").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", COMPOSITES, ids=lambda p: p.stem)
+def test_composite_sample_applies_cleanly_and_keeps_the_cel_rules(path: Path, schema: dict[str, Any]) -> None:
+    resource = yaml.safe_load(path.read_text())
+    assert _problem(schema, resource) is None
+    spec = resource["spec"]
+    # The CRD's CEL rules on spec (no CEL evaluator here): exactly one of image and steps; a composite has
+    # its own title and description; finally only with steps.
+    assert ("image" in spec) != ("steps" in spec)
+    assert "title" in spec and "description" in spec
+    rules = [rule["rule"] for rule in schema["properties"]["spec"]["x-kubernetes-validations"]]
+    assert rules == ["has(self.image) != has(self.steps)",
+                     "!has(self.steps) || (has(self.title) && has(self.description))",
+                     "!has(self.finally) || has(self.steps)"]
+
+
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
 def test_broken_resource_fails_at_the_field_that_is_wrong(path: Path, schema: dict[str, Any]) -> None:
     expected_path, expected_message = _expectation(path)

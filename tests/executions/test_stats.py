@@ -46,11 +46,11 @@ def test_per_version_counts_rate_and_mean_duration(client: ApiClient, db: Any) -
     waiting = {"awaiting_approval": 0, "approved": 0, "rejected": 0, "expired": 0}  # see test_approvals.py
     assert by_version["1.0.0"] == {
         "version": "1.0.0", "status": "active", "executions": 7, "pending": 1, "running": 1, "succeeded": 3,
-        "failed": 2, "success_rate": 0.6, "mean_duration_seconds": pytest.approx(25.0), **waiting,
+        "failed": 2, "success_rate": 0.6, "mean_duration_seconds": pytest.approx(25.0), "composite_runs": 0, **waiting,
     }
     assert by_version["1.1.0"] == {
         "version": "1.1.0", "status": "active", "executions": 1, "pending": 1, "running": 0, "succeeded": 0,
-        "failed": 0, "success_rate": None, "mean_duration_seconds": None, **waiting,
+        "failed": 0, "success_rate": None, "mean_duration_seconds": None, "composite_runs": 0, **waiting,
     }
     assert by_version["2.0.0"]["executions"] == 0 and by_version["2.0.0"]["success_rate"] is None
 

@@ -72,18 +72,18 @@ def test_serves_examples_with_the_printed_key_and_keeps_data_across_restarts() -
     process, banner = start(tmp_path / "var", port)
     try:
         assert KEY in banner and f"curl {base}/healthz" in banner
-        assert "examples: 6 created" in banner
+        assert "examples: 7 created" in banner
         assert get(f"{base}/healthz") == (200, {"status": "ok", "database": "ok"})
         status, body = get(f"{base}/api/v1/playbooks")
         assert status == 401 and body["type"].endswith("/unauthorized")
         status, body = get(f"{base}/api/v1/playbooks", KEY)
-        assert status == 200 and len(body["items"]) == 6
+        assert status == 200 and len(body["items"]) == 7
     finally:
         stop(process)
     process, banner = start(tmp_path / "var", port)
     try:
-        assert "examples: 0 created, 6 already present" in banner
-        assert len(get(f"{base}/api/v1/playbooks", KEY)[1]["items"]) == 6
+        assert "examples: 0 created, 7 already present" in banner
+        assert len(get(f"{base}/api/v1/playbooks", KEY)[1]["items"]) == 7
     finally:
         stop(process)
         shutil.rmtree(tmp_path, ignore_errors=True)

@@ -26,7 +26,7 @@ def run_readme_against(process: CatalogProcess) -> subprocess.CompletedProcess[s
     with process as server:
         key_file = server.data_dir / "dev-api-key"
         banner = "".join(server.lines())
-        assert f"export KEY={key_file.read_text().strip()} " in banner and "examples: 6 created" in banner
+        assert f"export KEY={key_file.read_text().strip()} " in banner and "examples: 7 created" in banner
         script = (try_the_api_blocks()
                   .replace("http://127.0.0.1:8000", server.url)
                   .replace(".var/dev-api-key", str(key_file))
@@ -47,7 +47,7 @@ def test_the_try_the_api_commands_work_against_make_run() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     listed = next(answer for answer in answers if "items" in answer)
-    assert len(listed["items"]) == 6 and {item["status"] for item in listed["items"]} == {"active"}
+    assert len(listed["items"]) == 7 and {item["status"] for item in listed["items"]} == {"active"}
     assert any(answer.get("valid") is True for answer in answers)
     finished = [answer for answer in answers if answer.get("status") == "succeeded" and "execution_id" in answer]
     assert finished and finished[0]["workflow_id"] == "oomkill-increase-memory"

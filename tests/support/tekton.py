@@ -2,10 +2,13 @@
 
 No Tekton controller or Kubernetes API server can run here, so this encodes
 the parts of Tekton's v1 API that a PipelineRun with an inline pipelineSpec/taskSpec uses: the JSON
-field names of PipelineRunSpec, PipelineSpec, PipelineTask, EmbeddedTask/TaskSpec, Step, Param and
-ParamSpec (tektoncd/pipeline pkg/apis/pipeline/v1/*_types.go), Tekton's name rules, Kubernetes'
-label rules, and the scoping of ``$(params.X)``: inside a pipeline task's ``params`` it names a
-pipeline param, inside a ``taskSpec`` a task param.
+field names of PipelineRunSpec, PipelineSpec, PipelineTask, EmbeddedTask/TaskSpec (with its
+PipelineTaskMetadata), Step, Param, ParamSpec and WhenExpression (tektoncd/pipeline
+pkg/apis/pipeline/v1/*_types.go), Tekton's name rules, Kubernetes' label rules, the scoping of
+``$(params.X)`` (inside a pipeline task's ``params`` it names a pipeline param, inside a ``taskSpec``
+a task param), and the pipeline graph: task names unique across ``tasks`` and ``finally``,
+``runAfter`` naming other tasks without a cycle, no ``runAfter`` in ``finally``, and
+``$(tasks.status)`` (Succeeded, Failed, Completed, None) only in the ``when`` of finally tasks.
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ STEP_FIELDS = {"name", "displayName", "image", "command", "args", "workingDir", 
                "volumeMounts", "volumeDevices", "imagePullPolicy", "securityContext", "script", "timeout",
                "workspaces", "onError", "stdoutConfig", "stderrConfig", "params", "results", "when", "ref"}
 PARAM_SPEC_FIELDS = {"name", "type", "description", "properties", "default", "enum"}
+EMBEDDED_METADATA_FIELDS = {"labels", "annotations"}  # PipelineTaskMetadata
+WHEN_FIELDS = {"input", "operator", "values", "cel"}  # WhenExpression
+WHEN_OPERATORS = {"in", "notin"}
+# $(tasks.status), only in finally tasks: the aggregate state of the pipeline's tasks.
+TASKS_STATUS = "$(tasks.status)"
+TASKS_STATUS_VALUES = {"Succeeded", "Failed", "Completed", "None"}
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -64,17 +73,86 @@ def problems(run: Any) -> list[str]:
         if "default" not in declared[name]:
             found.append(f"pipeline param {name} has no value and no default")
     tasks = pipeline.get("tasks") or []
+    final = pipeline.get("finally") or []
     if not tasks:
         found.append("spec.pipelineSpec.tasks is empty")
     for index, task in enumerate(tasks):
         found += _task(f"spec.pipelineSpec.tasks[{index}]", task, declared)
+    for index, task in enumerate(final):
+        found += _task(f"spec.pipelineSpec.finally[{index}]", task, declared, final=True)
+    found += _graph(tasks, final)
     return found
 
 
-def _task(where: str, task: Mapping[str, Any], pipeline_params: Mapping[str, Any]) -> list[str]:
+def _graph(tasks: list[Mapping[str, Any]], final: list[Mapping[str, Any]]) -> list[str]:
+    """Task names unique across tasks and finally; runAfter names tasks (not finally tasks, not itself) without
+    a cycle; finally tasks take no runAfter (they run after every task)."""
+    found: list[str] = []
+    names = [str(t.get("name")) for t in [*tasks, *final]]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        found.append(f"task name {name!r} is used twice (tasks and finally share one namespace)")
+    task_names = {str(t.get("name")) for t in tasks}
+    after: dict[str, list[str]] = {}
+    for task in tasks:
+        name = str(task.get("name"))
+        run_after = task.get("runAfter", [])
+        if not isinstance(run_after, list) or not all(isinstance(n, str) for n in run_after):
+            found.append(f"task {name}: runAfter must be a list of task names")
+            continue
+        for other in run_after:
+            if other == name or other not in task_names:
+                found.append(f"task {name}: runAfter names {other!r}, which is not another task of the pipeline")
+        after[name] = [o for o in run_after if o in task_names and o != name]
+    for task in final:
+        if "runAfter" in task:
+            found.append(f"finally task {task.get('name')}: runAfter is not allowed in finally")
+    if _has_cycle(after):
+        found.append("runAfter makes a cycle")
+    return found
+
+
+def _has_cycle(after: Mapping[str, list[str]]) -> bool:
+    remaining = {name: set(deps) for name, deps in after.items()}
+    while remaining:
+        ready = [name for name, deps in remaining.items() if not deps & set(remaining)]
+        if not ready:
+            return True
+        for name in ready:
+            del remaining[name]
+    return False
+
+
+def _when(where: str, expressions: Any, final: bool) -> list[str]:
+    if not isinstance(expressions, list) or not expressions:
+        return [f"{where}.when must be a non-empty list of WhenExpressions"]
+    found: list[str] = []
+    for index, expression in enumerate(expressions):
+        at = f"{where}.when[{index}]"
+        found += _fields(at, expression, WHEN_FIELDS)
+        if not isinstance(expression, Mapping):
+            continue
+        if expression.get("operator") not in WHEN_OPERATORS:
+            found.append(f"{at}.operator must be in or notin")
+        values = expression.get("values")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            found.append(f"{at}.values must be a non-empty list of strings")
+        if expression.get("input") == TASKS_STATUS:
+            if not final:
+                found.append(f"{at}: $(tasks.status) is only available in finally tasks")
+            for value in values if isinstance(values, list) else []:
+                if value not in TASKS_STATUS_VALUES:
+                    found.append(f"{at}: $(tasks.status) is never {value!r}")
+        elif not isinstance(expression.get("input"), str):
+            found.append(f"{at}.input must be a string")
+    return found
+
+
+def _task(where: str, task: Mapping[str, Any], pipeline_params: Mapping[str, Any], final: bool = False) -> list[str]:
     found = _fields(where, task, PIPELINE_TASK_FIELDS)
     if not DNS_LABEL.match(str(task.get("name", ""))):
         found.append(f"{where}.name is not a DNS-1123 label")
+    if "when" in task:
+        found += _when(where, task["when"], final)
     given = _values(f"{where}.params", task.get("params", []), found)
     for name, value in given.items():
         found += _unresolved(f"{where}.params.{name}", value, pipeline_params)
@@ -82,6 +160,9 @@ def _task(where: str, task: Mapping[str, Any], pipeline_params: Mapping[str, Any
     if not isinstance(task_spec, Mapping):
         return [*found, f"{where}.taskSpec is missing"]
     found += _fields(f"{where}.taskSpec", task_spec, TASK_SPEC_FIELDS)
+    if "metadata" in task_spec:
+        found += _fields(f"{where}.taskSpec.metadata", task_spec["metadata"], EMBEDDED_METADATA_FIELDS)
+        found += _labels(f"{where}.taskSpec.metadata", task_spec["metadata"])
     task_params = _param_specs(f"{where}.taskSpec.params", task_spec.get("params", []), found)
     for name in sorted(set(given) - set(task_params)):
         found.append(f"{where}.params.{name} is not a param of the task")
@@ -113,15 +194,20 @@ def _metadata(meta: Any) -> list[str]:
     name = meta.get("name")
     if not isinstance(name, str) or not DNS_LABEL.match(name):
         found.append(f"metadata.name {name!r} is not a DNS-1123 label (TaskRun labels carry it)")
+    return found + _labels("metadata", meta)
+
+
+def _labels(where: str, meta: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
     for key, value in (meta.get("labels") or {}).items():
         prefix, _, label = key.rpartition("/")
         if (prefix and not DNS_SUBDOMAIN.match(prefix)) or not LABEL_NAME.match(label):
-            found.append(f"label key {key!r} is invalid")
+            found.append(f"{where}: label key {key!r} is invalid")
         if not isinstance(value, str) or not LABEL_VALUE.match(value):
-            found.append(f"label {key} has an invalid value {value!r}")
+            found.append(f"{where}: label {key} has an invalid value {value!r}")
     for key, value in (meta.get("annotations") or {}).items():
         if not isinstance(value, str):
-            found.append(f"annotation {key} is not a string")
+            found.append(f"{where}: annotation {key} is not a string")
     return found
 
 
@@ -185,8 +271,15 @@ def _strings(node: Any) -> Iterator[str]:
 def step_environment(run: Mapping[str, Any]) -> dict[str, str]:
     """The environment the (single) step sees after Tekton's substitutions: run params -> pipeline task
     params -> task params -> step env (one substitution pass per level, as Tekton does)."""
-    pipeline_values = {p["name"]: p["value"] for p in run["spec"]["params"]}
     (task,) = run["spec"]["pipelineSpec"]["tasks"]
+    return task_environment(run, task["name"])
+
+
+def task_environment(run: Mapping[str, Any], name: str) -> dict[str, str]:
+    """The environment of the (single) step of the pipeline task (or finally task) ``name``."""
+    pipeline = run["spec"]["pipelineSpec"]
+    (task,) = [t for t in [*pipeline["tasks"], *pipeline.get("finally", [])] if t["name"] == name]
+    pipeline_values = {p["name"]: p["value"] for p in run["spec"]["params"]}
     task_values = {p["name"]: _substitute(p["value"], pipeline_values) for p in task.get("params", [])}
     (step,) = task["taskSpec"]["steps"]
     return {env["name"]: _substitute(env["value"], task_values) for env in step.get("env", [])}
