@@ -8,6 +8,7 @@ from chalicelib.http.middleware import request_middleware
 from chalicelib.routes.executions import executions
 from chalicelib.routes.ops import ops
 from chalicelib.routes.playbooks import playbooks
+from chalicelib.routes.recommendations import recommendations
 from chalicelib.routes.registrations import registrations
 from chalicelib.routes.search import search
 
@@ -17,6 +18,7 @@ app.register_blueprint(auth)
 app.register_blueprint(ops)
 app.register_blueprint(executions)
 app.register_blueprint(playbooks)
+app.register_blueprint(recommendations)
 app.register_blueprint(registrations)
 app.register_blueprint(search)
 

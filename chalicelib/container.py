@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.signature_policy import SignatureVerifier
     from chalicelib.services.catalog import CatalogService
     from chalicelib.services.executions import ExecutionService
+    from chalicelib.services.recommendations import RecommendationService
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
     from chalicelib.services.search import SearchService
 
@@ -88,6 +89,12 @@ class Services:
         from chalicelib.services.executions import ExecutionService
 
         return ExecutionService(self.db)
+
+    @built_once
+    def recommendations(self) -> RecommendationService:
+        from chalicelib.services.recommendations import RecommendationService
+
+        return RecommendationService(self.db)
 
     @built_once
     def registry(self) -> RegistryClient:

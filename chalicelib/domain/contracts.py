@@ -242,6 +242,37 @@ REGISTRATION_EVENT = Contract("RegistrationEvent", _object({
                "x-type-message": "is required: the RemediationWorkflow resource as the API server returns it"},
 }, ("event", "object")), detail="The registration event is not valid; see errors.")
 
+NEW_RECOMMENDATION = Contract("NewRecommendation", _object({
+    # The incident's component (a label string) groups repeats with signal_type, so it must be one string.
+    "incident": {"allOf": [ref("Incident"), {"properties": {"component": LABEL_STRING}}],
+                 "description": "The incident that had no fitting workflow: id, signal_type and its labels "
+                                "(component, severity, environment, ...)."},
+    "summary": {"type": "string", "minLength": 1, "maxLength": limits.MAX_RECOMMENDATION_SUMMARY,
+                "pattern": NON_BLANK, "description": "What the missing workflow should do, in one sentence."},
+    "rationale": {"type": "string", "maxLength": limits.MAX_RECOMMENDATION_RATIONALE,
+                  "description": "Why: what the analysis found and why no catalog workflow fits."},
+    "proposed_steps": {"type": "array", "maxItems": limits.MAX_PROPOSED_STEPS, "items": {
+        "type": "string", "minLength": 1, "maxLength": limits.MAX_PROPOSED_STEP, "pattern": NON_BLANK},
+        "description": "The steps such a workflow would take, in order."},
+    "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                   "description": "How sure the recommender is that such a workflow is needed (0-1)."},
+    "related_workflow_id": {**ref("WorkflowId"),
+                            "description": "The closest catalog workflow, when one came near (it must exist)."},
+}, ("incident", "summary", "confidence")), detail="The recommendation is not valid; see errors.")
+
+RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
+    "status": {"type": "string", "enum": ["accepted", "dismissed"]},
+    "reason": ref("Reason"),
+    "workflow_id": {**ref("WorkflowId"), "description": "Accepting: the workflow an operator registered for it."},
+}, ("status", "reason"), **{
+    "if": {"properties": {"status": {"const": "accepted"}}, "required": ["status"]},
+    "then": {"required": ["workflow_id"],
+             "x-required-message": "is required to accept: name the workflow an operator registered for it"},
+}), detail="The decision is not valid; see errors.", immutable=frozenset({
+    "recommendation_id", "incident", "summary", "rationale", "proposed_steps", "confidence", "related_workflow_id",
+    "occurrences", "signal_type", "component", "created_at", "created_by",
+}), immutable_detail="on a recommendation")
+
 # --- query strings (values arrive as text; the edge converts them to the declared type first) -----
 LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE,
          "description": f"Page size, 1-{limits.MAX_PAGE_SIZE} (default {limits.DEFAULT_PAGE_SIZE})."}
@@ -279,5 +310,10 @@ EXECUTIONS_QUERY = _query("ExecutionsQuery", {
     "workflow_id": ref("WorkflowId"),
     "version": ref("Version"),
     "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
+    "limit": LIMIT, "cursor": CURSOR,
+})
+RECOMMENDATIONS_QUERY = _query("RecommendationsQuery", {
+    "status": {"type": "string", "enum": ["open", "accepted", "dismissed"], "default": "open",
+               "description": "open (default), accepted or dismissed."},
     "limit": LIMIT, "cursor": CURSOR,
 })

@@ -50,3 +50,10 @@ MAX_MESSAGE = 4000
 # Parameter schemas (crd-and-schema rules)
 MAX_PARAMETERS = 100
 MAX_SCHEMA_BYTES = 64 * 1024
+
+# Recommendations
+MAX_RECOMMENDATION_SUMMARY = 500
+MAX_RECOMMENDATION_RATIONALE = 4000
+MAX_PROPOSED_STEPS = 20
+MAX_PROPOSED_STEP = 500
+MAX_LISTED_INCIDENTS = 50  # incidents shown with a recommendation (the newest; occurrences counts them all)

@@ -22,12 +22,14 @@ from chalicelib.domain.limits import SEMVER_PATTERN, WORKFLOW_ID_PATTERN
 from chalicelib.http.problems import STATUS_PROBLEMS
 from chalicelib.http.views import RESPONSE_SCHEMAS
 
-SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
+SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "recommendations:write",
+          "admin")
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "workflow_id": {"description": "The workflow id (a DNS-1123 label).", "pattern": WORKFLOW_ID_PATTERN},
     "version": {"description": "A semantic version; a leading v is accepted.", "pattern": SEMVER_PATTERN},
     "execution_id": {"description": "The execution id (a UUID)."},
     "registration_id": {"description": "The id returned by POST /api/v1/registrations."},
+    "recommendation_id": {"description": "The recommendation id (a UUID)."},
 }
 
 

@@ -16,7 +16,8 @@ from chalicelib.stores import apikey_store as store
 from chalicelib.stores.db import Database
 from chalicelib.stores.rows import Row
 
-SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "admin")
+SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "recommendations:write",
+          "admin")
 TOKEN_PREFIX = "rwc_"
 DEV_KEY_ID = "dev-local"
 

@@ -51,7 +51,7 @@ def test_documented_query_parameters_carry_the_bounds_the_api_enforces(client: A
     document = client.get("/api/v1/openapi.json").json
     limits = [p["schema"] for ops in document["paths"].values() for op in ops.values()
               for p in op.get("parameters", []) if p["name"] == "limit"]
-    assert len(limits) == 4
+    assert len(limits) == 5
     assert all((s["minimum"], s["maximum"], s["default"]) == (1, 200, 50) for s in limits)
     search = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/playbooks/search"]["get"]["parameters"]}
     assert (search["top_k"]["minimum"], search["top_k"]["maximum"]) == (1, 100)
