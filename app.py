@@ -6,6 +6,7 @@ from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
 from chalicelib.routes.executions import executions
+from chalicelib.routes.mcp import mcp
 from chalicelib.routes.ops import ops
 from chalicelib.routes.playbooks import playbooks
 from chalicelib.routes.recommendations import recommendations
@@ -17,6 +18,7 @@ app.register_middleware(request_middleware, "http")
 app.register_blueprint(auth)
 app.register_blueprint(ops)
 app.register_blueprint(executions)
+app.register_blueprint(mcp)
 app.register_blueprint(playbooks)
 app.register_blueprint(recommendations)
 app.register_blueprint(registrations)

@@ -273,6 +273,26 @@ RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
     "occurrences", "signal_type", "component", "created_at", "created_by",
 }), immutable_detail="on a recommendation")
 
+MCP_MESSAGE = Contract("McpMessage", {
+    "type": "object", "required": ["jsonrpc", "method"],
+    "description": "One JSON-RPC 2.0 request or notification of the Model Context Protocol (batches are not "
+                   "supported). README.md, \"Agent interface (MCP)\", lists the methods of each protocol era.",
+    "properties": {
+        "jsonrpc": {"const": "2.0"},
+        "id": {"type": ["string", "integer"], "description": "The request id; a notification has none."},
+        "method": {"type": "string", "minLength": 1, "description": "initialize, ping, tools/list, tools/call "
+                   "(2025-06-18, 2025-11-25); server/discover, tools/list, tools/call (2026-07-28)."},
+        "params": {"type": "object", "x-type-message": "must be an object"},
+    },
+}, detail="The body is not one JSON-RPC 2.0 request or notification.")
+
+# Path parameters as schemas, for the MCP tools that take them as arguments (the same definitions as bodies).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "workflow_id": ref("WorkflowId"),
+    "version": {**ref("Version"), "description": "A version of the workflow (a leading v is accepted)."},
+    "execution_id": {"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
+}
+
 # --- query strings (values arrive as text; the edge converts them to the declared type first) -----
 LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE,
          "description": f"Page size, 1-{limits.MAX_PAGE_SIZE} (default {limits.DEFAULT_PAGE_SIZE})."}

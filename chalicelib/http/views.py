@@ -421,4 +421,14 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     }}]},
     "RecommendationPage": {"type": "object", "properties": {
         "items": {"type": "array", "items": ref("Recommendation")}, "next_cursor": {"type": ["string", "null"]}}},
+    "McpResponse": {
+        "type": "object", "required": ["jsonrpc", "id"],
+        "description": "A JSON-RPC 2.0 response: result, or error {code, message, data}.",
+        "properties": {
+            "jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]},
+            "result": {"type": "object"},
+            "error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}},
+        },
+    },
 }
