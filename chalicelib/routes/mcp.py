@@ -49,8 +49,9 @@ def _search_text(body: Mapping[str, Any]) -> str:
 def _workflow_text(body: Mapping[str, Any]) -> str:
     schema = body.get("parameters") or {}
     properties, required = schema.get("properties") or {}, set(schema.get("required") or [])
-    names = [f"{name}{' (required)' if name in required else ''}{' (writeOnly: secret)' if (p or {}).get('writeOnly')
-             else ''}" for name, p in properties.items()]
+    names = [f"{name}{' (required)' if name in required else ''}"
+             f"{' (writeOnly: a secret)' if (properties[name] or {}).get('writeOnly') else ''}"
+             for name in sorted(properties, key=lambda name: (name not in required, name))]
     return (f"{body.get('workflow_id')}: latest active version {body.get('latest_version')}, enabled: "
             f"{str(body.get('enabled')).lower()}. Parameters: {', '.join(names) or 'none'}.")
 

@@ -26,7 +26,7 @@ from chalicelib.domain.recommendations import (
     content_terms,
     repeated,
 )
-from chalicelib.observability import logger
+from chalicelib.observability import bind, logger
 from chalicelib.stores import recommendation_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.recommendation_store import NewRow
@@ -83,6 +83,7 @@ class RecommendationService:
                 if self._record_incident(tx, row, new, actor):
                     row = store.count_occurrence(tx, match, new.confidence)
             posted = Posted(self._with_details(tx, row), created=match is None)
+        bind(recommendation_id=row["recommendation_id"])
         logger.info("recommendation recorded" if posted.created else "recommendation repeated", extra={
             "recommendation_id": row["recommendation_id"], "incident_id": new.incident_id,
             "signal_type": new.signal_type, "occurrences": row["occurrences"],

@@ -3,6 +3,7 @@ structuredContent, the same problems as isError results, in both protocol eras; 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,8 @@ GOOD = {"TARGET_NAMESPACE": "payments", "TARGET_DEPLOYMENT": "payments-api", "ME
 INCIDENT = {"id": "INC-7", "signal_type": "OOMKilled", "severity": "critical"}
 
 Send = Callable[..., Result]
-ERAS = [pytest.param(legacy, id="2025-11-25"), pytest.param(modern, id="2026-07-28")]
+ERAS = [pytest.param(functools.partial(legacy, version="2025-06-18"), id="2025-06-18"),
+        pytest.param(legacy, id="2025-11-25"), pytest.param(modern, id="2026-07-28")]
 
 
 def listed(client: ApiClient, send: Send, scopes: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
