@@ -5,16 +5,16 @@ grouped, and an operator accepts it (linking a workflow they registered) or dism
 
 When is a post a repeat of an open recommendation ("saying the same thing")?
 - Same group: the same ``signal_type`` and the same ``component`` label of the incident (compared
-  trimmed and case-insensitively; an incident without a component forms its own group).
+  trimmed and case-insensitively; incidents without a component form a group of their own).
 - And summaries that say the same thing, decided on their content words: each summary is split
   like the search index splits text (CamelCase identifiers such as ``OOMKilled`` become words),
   then stemmed by PostgreSQL's English full-text configuration, which also drops stop words; from
-  those stems the rule removes the parts of hyphenated compounds' whole forms (their parts stay),
-  the words every recommendation uses (``GENERIC_WORDS``) and the group's own signal_type and
-  component words, which both summaries share by construction. Two summaries say the same thing
+  those stems the rule removes the whole forms of hyphenated compounds (``scale-out``: its parts are
+  stems too), the words every recommendation uses (``GENERIC_WORDS``) and the group's own
+  signal_type and component words, which both summaries share by construction. Two summaries say the same thing
   when their content words overlap with a Dice coefficient 2|A∩B| / (|A| + |B|) of at least
-  ``SAME_THING_THRESHOLD`` (0.8: in practice at most one content word differs in four); when
-  nothing is left of either, they say the same thing only if both are empty.
+  ``SAME_THING_THRESHOLD`` (0.8: one extra word is tolerated, a swapped word only among five or more
+  content words); when nothing is left of either, they say the same thing only if both are empty.
 So case, punctuation, plural and tense, word order and filler ("Need a workflow that ...") do not
 matter, while a different action or target ("raise the memory limit" vs "restart with a heap
 dump") does. Known limit: one crucial word swapped in otherwise equal wording ("clear the disk
