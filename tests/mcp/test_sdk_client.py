@@ -14,7 +14,7 @@ from chalice.config import Config
 
 from tests.support.api import ApiClient
 from tests.support.catalog import create
-from tests.support.mcp import AGENT, sdk_client
+from tests.support.mcp import AGENT, execution, sdk_client
 from tests.support.recommendations import recommendation
 
 WORKFLOW = "oomkill-increase-memory"
@@ -51,16 +51,14 @@ async def conversation(url: str, token: str, mode: str) -> dict[str, Any]:
             checked = await agent.call_tool("validate_parameters", {
                 "workflow_id": WORKFLOW, "version": "1.0.0", "parameters": {**GOOD, "ADMIN_PASSWORD": "hunter2"}})
             seen["validation"] = checked.structured_content
-            bad = await agent.call_tool("start_execution", {
-                "workflow_id": WORKFLOW, "parameters": {**GOOD, "MEMORY_LIMIT": "lots"}, "incident": INCIDENT})
+            bad = await agent.call_tool("start_execution", execution(WORKFLOW, {**GOOD, "MEMORY_LIMIT": "lots"}, INCIDENT))
             seen["bad"] = (bad.is_error, bad.structured_content, bad.content[0].text)
-            good = await agent.call_tool("start_execution", {
-                "workflow_id": WORKFLOW, "parameters": GOOD, "incident": INCIDENT})
+            good = await agent.call_tool("start_execution", execution(WORKFLOW, GOOD, INCIDENT))
             seen["good"] = (good.is_error, good.structured_content)
             assert good.structured_content is not None
-            execution = await agent.call_tool("get_execution",
-                                              {"execution_id": good.structured_content["execution_id"]})
-            seen["execution"] = execution.structured_content
+            followed = await agent.call_tool("get_execution",
+                                             {"execution_id": good.structured_content["execution_id"]})
+            seen["execution"] = followed.structured_content
             recommended = await agent.call_tool("recommend_workflow", recommendation(
                 "Restart the deployment with a heap dump when a memory leak causes OOMKills",
                 incident_id=f"INC-{mode}"))

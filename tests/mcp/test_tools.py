@@ -16,7 +16,7 @@ from tests.support.api import ApiClient, Result
 from tests.support.catalog import create
 from tests.support.executions import SECRET, create_kitchen
 from tests.support.logs import captured_logs
-from tests.support.mcp import legacy, modern, tool_result
+from tests.support.mcp import execution, legacy, modern, tool_result
 from tests.support.recommendations import recommendation
 
 TOOLS = {"search_workflows", "get_workflow", "validate_parameters", "start_execution", "get_execution",
@@ -99,7 +99,7 @@ def test_results_carry_the_rest_body_and_a_short_text(client: ApiClient, send: S
 @pytest.mark.parametrize("send", ERAS)
 def test_start_and_get_execution_are_the_execution_routes(client: ApiClient, send: Send) -> None:
     create(client, "1.0.0")
-    started = call(client, send, "start_execution", {"workflow_id": WORKFLOW, "parameters": GOOD, "incident": INCIDENT})
+    started = call(client, send, "start_execution", execution(WORKFLOW, GOOD, INCIDENT))
     assert started["isError"] is False, started
     body = started["structuredContent"]
     assert body["status"] == "pending" and body["pipeline_run"]["kind"] == "PipelineRun"
@@ -124,8 +124,7 @@ def test_recommend_workflow_is_the_recommendations_route(client: ApiClient, send
 @pytest.mark.parametrize("send", ERAS)
 def test_domain_errors_are_results_a_model_can_correct_itself_from(client: ApiClient, send: Send) -> None:
     create(client, "1.0.0")
-    bad = call(client, send, "start_execution",
-               {"workflow_id": WORKFLOW, "parameters": {**GOOD, "PASSWORD": "hunter2"}, "incident": INCIDENT})
+    bad = call(client, send, "start_execution", execution(WORKFLOW, {**GOOD, "PASSWORD": "hunter2"}, INCIDENT))
     assert bad["isError"] is True
     problem = bad["structuredContent"]
     assert problem["type"].endswith("/validation-error") and problem["status"] == 400
@@ -142,7 +141,7 @@ def test_domain_errors_are_results_a_model_can_correct_itself_from(client: ApiCl
     assert no_version["isError"] and no_version["structuredContent"]["errors"][0]["path"] == "$.version"
 
     client.patch(f"/api/v1/playbooks/{WORKFLOW}", {"enabled": False, "reason": "maintenance"})
-    disabled = call(client, send, "start_execution", {"workflow_id": WORKFLOW, "parameters": GOOD, "incident": INCIDENT})
+    disabled = call(client, send, "start_execution", execution(WORKFLOW, GOOD, INCIDENT))
     assert disabled["isError"] and disabled["structuredContent"]["status"] == 409
     assert "disabled" in disabled["content"][0]["text"]
 
@@ -153,8 +152,7 @@ def test_each_tool_needs_the_scope_of_its_route(client: ApiClient, send: Send) -
     read_only = ("catalog:read",)
     assert set(listed(client, send, read_only)) == TOOLS - {"start_execution", "recommend_workflow"}
     assert set(listed(client, send, ("executions:write",))) == {"start_execution"}
-    refused = call(client, send, "start_execution", {"workflow_id": WORKFLOW, "parameters": GOOD,
-                                                    "incident": INCIDENT}, scopes=read_only)
+    refused = call(client, send, "start_execution", execution(WORKFLOW, GOOD, INCIDENT), scopes=read_only)
     assert refused["isError"] and refused["structuredContent"]["type"].endswith("/forbidden")
     assert "executions:write" in refused["content"][0]["text"]
     refused = call(client, send, "recommend_workflow", recommendation(), scopes=read_only)
@@ -164,9 +162,9 @@ def test_each_tool_needs_the_scope_of_its_route(client: ApiClient, send: Send) -
 def test_one_log_line_per_request_names_the_method_and_tool_and_never_a_secret(client: ApiClient) -> None:
     create_kitchen(client)
     with captured_logs() as logs:
-        result = call(client, modern, "start_execution", {
-            "workflow_id": "kitchen-sink", "parameters": {"NAME": "abc", "CHANNEL": "ops", "TOKEN": SECRET},
-            "incident": {"id": "INC-1", "signal_type": "DeploymentRolloutStuck"}})
+        result = call(client, modern, "start_execution", execution(
+            "kitchen-sink", {"NAME": "abc", "CHANNEL": "ops", "TOKEN": SECRET},
+            {"id": "INC-1", "signal_type": "DeploymentRolloutStuck"}))
         assert result["isError"] is False, result
         lines = logs.lines()
         requests = [line for line in lines if line["message"] == "request"]

@@ -20,6 +20,11 @@ MODERN = "2026-07-28"
 AGENT = ("catalog:read", "executions:write", "recommendations:write")
 
 
+def execution(workflow_id: str, parameters: dict[str, Any], incident: dict[str, Any]) -> dict[str, Any]:
+    """start_execution's arguments (POST /api/v1/executions' body): the one place the MCP tests build them."""
+    return {"workflow_id": workflow_id, "parameters": parameters, "incident": incident}
+
+
 def meta(version: str = MODERN) -> dict[str, Any]:
     return {"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {},
             "io.modelcontextprotocol/clientInfo": {"name": "tests", "version": "1"}}
