@@ -67,13 +67,8 @@ INSTRUCTIONS = (
 VERSION_HEADER, METHOD_HEADER, NAME_HEADER = "mcp-protocol-version", "mcp-method", "mcp-name"
 PROTOCOL_VERSION_KEY = mcp_types.PROTOCOL_VERSION_META_KEY
 CLIENT_CAPABILITIES_KEY = mcp_types.CLIENT_CAPABILITIES_META_KEY
-# HTTP status of a JSON-RPC error in the 2026-07-28 era (as the SDK's server maps them).
-MODERN_STATUS = {
-    jsonrpc.PARSE_ERROR: 400, jsonrpc.INVALID_REQUEST: 400, jsonrpc.INVALID_PARAMS: 400,
-    jsonrpc.HEADER_MISMATCH: 400, jsonrpc.UNSUPPORTED_PROTOCOL_VERSION: 400, jsonrpc.METHOD_NOT_FOUND: 404,
-}
-# Methods answered without checking their params beyond the SDK's tables.
-LEGACY_METHODS = frozenset({"initialize", "ping", "tools/list", "tools/call"})
+# The methods served in each era besides initialize; any other is METHOD_NOT_FOUND (we offer tools only).
+LEGACY_METHODS = frozenset({"ping", "tools/list", "tools/call"})
 MODERN_METHODS = frozenset({"server/discover", "tools/list", "tools/call"})
 CACHEABLE = frozenset({"server/discover", "tools/list"})
 
