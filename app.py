@@ -8,8 +8,10 @@ from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
 from chalicelib.routes.api_keys import api_keys
 from chalicelib.routes.executions import executions
+from chalicelib.routes.mcp import mcp
 from chalicelib.routes.ops import ops
 from chalicelib.routes.playbooks import playbooks
+from chalicelib.routes.recommendations import recommendations
 from chalicelib.routes.registrations import registrations
 from chalicelib.routes.search import search
 
@@ -18,7 +20,9 @@ app.register_middleware(request_middleware, "http")
 app.register_blueprint(auth)
 app.register_blueprint(ops)
 app.register_blueprint(executions)
+app.register_blueprint(mcp)
 app.register_blueprint(playbooks)
+app.register_blueprint(recommendations)
 app.register_blueprint(registrations)
 app.register_blueprint(search)
 app.register_blueprint(api_keys)

@@ -8,7 +8,8 @@ For each function (configured as in the prod stage: IAM auth through RDS Proxy, 
   signs before it connects; Bedrock for the API's search and the worker's embeddings). Printed
   apart because it is the same for every function and no code of ours can avoid it; SnapStart's
   before-snapshot hook imports it ahead of time (docs/deploy.md#snapstart).
-Cold start = init + first call. Target: the API handler under 150 ms on the 2-core dev machine.
+Cold start = init + first call. Target: the API handler under 150 ms on the 2-core dev machine (its first MCP
+request is printed apart: the MCP protocol types load only for it).
 The last line is the one to compare. Nothing here opens a connection or calls AWS.
 """
 
@@ -60,6 +61,12 @@ FUNCTIONS = (
     # A search request: the agent's main call. The authorizer already ran in its own function.
     Function("api_handler", "import app",
              "from chalicelib.container import services; s = services(); s.db; s.search",
+             f"{TOKEN}; {BEDROCK}"),
+    # The first MCP request (POST /mcp) of an execution environment: the protocol glue and its types load then
+    # only (without SnapStart; its before-snapshot hook imports them ahead of time).
+    Function("api_handler_mcp", "import app",
+             "from chalicelib.container import services; s = services(); s.db; s.search; "
+             "import chalicelib.http.mcp.protocol",
              f"{TOKEN}; {BEDROCK}"),
     # Chalice's handler for the authorizer is this module, not app.py.
     Function("api_key_authorizer", "import chalicelib.http.auth",

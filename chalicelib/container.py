@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.signature_policy import SignatureVerifier
     from chalicelib.services.catalog import CatalogService
     from chalicelib.services.executions import ExecutionService, SecretSealer
+    from chalicelib.services.recommendations import RecommendationService
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
     from chalicelib.services.search import SearchService
 
@@ -102,6 +103,12 @@ class Services:
         if cfg.approval_key_secret_arn:
             return DataKeySealer(cfg.approval_key_secret_arn, cfg.aws_region)
         return LocalKeySealer(Path(cfg.data_dir) / "approval-secrets.key")
+
+    @built_once
+    def recommendations(self) -> RecommendationService:
+        from chalicelib.services.recommendations import RecommendationService
+
+        return RecommendationService(self.db)
 
     @built_once
     def registry(self) -> RegistryClient:

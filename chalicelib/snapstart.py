@@ -35,6 +35,8 @@ PRIMED_MODULES = (
     "chalicelib.services.catalog",
     "chalicelib.services.executions",
     "chalicelib.services.registration",
+    "chalicelib.services.recommendations",
+    "chalicelib.http.mcp.protocol",  # the MCP protocol types (mcp-types, pydantic): ~0.4 s a first MCP call skips
     "jsonschema",
     "semver",
 )

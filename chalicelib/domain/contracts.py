@@ -353,6 +353,57 @@ RECONCILE_REQUEST = Contract("ReconcileRequest", _object({
              "description": "Every RemediationWorkflow the watcher sees in its scope after a full list."},
 }, ("scope", "live")), detail="The reconciliation request is not valid; see errors.")
 
+NEW_RECOMMENDATION = Contract("NewRecommendation", _object({
+    # The incident's component (a label string) groups repeats with signal_type, so it must be one string.
+    "incident": {"allOf": [ref("Incident"), {"properties": {"component": LABEL_STRING}}],
+                 "description": "The incident that had no fitting workflow: id, signal_type and its labels "
+                                "(component, severity, environment, ...)."},
+    "summary": {"type": "string", "minLength": 1, "maxLength": limits.MAX_RECOMMENDATION_SUMMARY,
+                "pattern": NON_BLANK, "description": "What the missing workflow should do, in one sentence."},
+    "rationale": {"type": "string", "maxLength": limits.MAX_RECOMMENDATION_RATIONALE,
+                  "description": "Why: what the analysis found and why no catalog workflow fits."},
+    "proposed_steps": {"type": "array", "maxItems": limits.MAX_PROPOSED_STEPS, "items": {
+        "type": "string", "minLength": 1, "maxLength": limits.MAX_PROPOSED_STEP, "pattern": NON_BLANK},
+        "description": "The steps such a workflow would take, in order."},
+    "confidence": {"type": "number", "minimum": 0, "maximum": 1,
+                   "description": "How sure the recommender is that such a workflow is needed (0-1)."},
+    "related_workflow_id": {**ref("WorkflowId"),
+                            "description": "The closest catalog workflow, when one came near (it must exist)."},
+}, ("incident", "summary", "confidence")), detail="The recommendation is not valid; see errors.")
+
+RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
+    "status": {"type": "string", "enum": ["accepted", "dismissed"]},
+    "reason": ref("Reason"),
+    "workflow_id": {**ref("WorkflowId"), "description": "Accepting: the workflow an operator registered for it."},
+}, ("status", "reason"), **{
+    "if": {"properties": {"status": {"const": "accepted"}}, "required": ["status"]},
+    "then": {"required": ["workflow_id"],
+             "x-required-message": "is required to accept: name the workflow an operator registered for it"},
+}), detail="The decision is not valid; see errors.", immutable=frozenset({
+    "recommendation_id", "incident", "summary", "rationale", "proposed_steps", "confidence", "related_workflow_id",
+    "occurrences", "signal_type", "component", "created_at", "created_by",
+}), immutable_detail="on a recommendation")
+
+MCP_MESSAGE = Contract("McpMessage", {
+    "type": "object", "required": ["jsonrpc", "method"],
+    "description": "One JSON-RPC 2.0 request or notification of the Model Context Protocol (batches are not "
+                   "supported). README.md, \"Agent interface (MCP)\", lists the methods of each protocol era.",
+    "properties": {
+        "jsonrpc": {"const": "2.0"},
+        "id": {"type": ["string", "integer"], "description": "The request id; a notification has none."},
+        "method": {"type": "string", "minLength": 1, "description": "initialize, ping, tools/list, tools/call "
+                   "(2025-06-18, 2025-11-25); server/discover, tools/list, tools/call (2026-07-28)."},
+        "params": {"type": "object", "x-type-message": "must be an object"},
+    },
+}, detail="The body is not one JSON-RPC 2.0 request or notification.")
+
+# Path parameters as schemas, for the MCP tools that take them as arguments (the same definitions as bodies).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "workflow_id": ref("WorkflowId"),
+    "version": {**ref("Version"), "description": "A version of the workflow (a leading v is accepted)."},
+    "execution_id": {"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
+}
+
 # --- query strings (values arrive as text; the edge converts them to the declared type first) -----
 LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE,
          "description": f"Page size, 1-{limits.MAX_PAGE_SIZE} (default {limits.DEFAULT_PAGE_SIZE})."}
@@ -391,5 +442,10 @@ EXECUTIONS_QUERY = _query("ExecutionsQuery", {
     "version": ref("Version"),
     "status": {"type": "string", "enum": ["awaiting_approval", "approved", "pending", "running", "succeeded", "failed",
                                           "rejected", "expired"]},
+    "limit": LIMIT, "cursor": CURSOR,
+})
+RECOMMENDATIONS_QUERY = _query("RecommendationsQuery", {
+    "status": {"type": "string", "enum": ["open", "accepted", "dismissed"], "default": "open",
+               "description": "open (default), accepted or dismissed."},
     "limit": LIMIT, "cursor": CURSOR,
 })

@@ -74,3 +74,10 @@ STEP_NAME_PATTERN = WORKFLOW_ID_PATTERN  # a DNS-1123 label: it names a Tekton p
 MAX_STEPS = 32  # in steps, and again in finally
 MAX_VERSION_RANGE = 256  # an npm-style SemVer range
 
+
+# Recommendations
+MAX_RECOMMENDATION_SUMMARY = 500
+MAX_RECOMMENDATION_RATIONALE = 4000
+MAX_PROPOSED_STEPS = 20
+MAX_PROPOSED_STEP = 500
+MAX_LISTED_INCIDENTS = 50  # incidents shown with a recommendation (the newest; occurrences counts them all)

@@ -24,7 +24,7 @@ from chalicelib.domain.contracts import NO_QUERY, Contract
 from chalicelib.domain.errors import CatalogError
 from chalicelib.http import request as parse
 from chalicelib.http.auth import api_key_authorizer, principal_from, require_scope
-from chalicelib.http.openapi import Operation, register
+from chalicelib.http.openapi import ANY_KEY, Operation, register
 from chalicelib.http.problems import error_response, problem_response
 from chalicelib.http.views import dumps
 from chalicelib.observability import logger
@@ -46,6 +46,23 @@ ACCEPTED_CONTENT_TYPES = [
     "application/x-yaml",
     "text/csv",
 ]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A route as declared: its operation (scope, contracts) and its handler, ``fn(call, **path_values)``.
+    The MCP tools run REST routes through these, so a tool does exactly what its route does."""
+
+    operation: Operation
+    handler: Callable[..., Any]
+
+
+_declared: dict[tuple[str, str], Declared] = {}
+
+
+def declared(method: str, path: str) -> Declared:
+    """The route registered for ``method`` and ``path`` (KeyError when there is none)."""
+    return _declared[(method.lower(), path)]
 
 
 @dataclass
@@ -97,7 +114,8 @@ def endpoint(
                 principal = None
                 if scope is not None:
                     principal = principal_from(request.context)
-                    require_scope(principal, scope)
+                    if scope != ANY_KEY:
+                        require_scope(principal, scope)
                 values = parse.query_values(query, parse.raw_query(request))
                 # Chalice passes path segments still percent-encoded (aws/chalice#511), so a version
                 # sent as 1.0.0%2Bbuild.1 would not match; ids, versions and UUIDs never hold "%", so
@@ -117,7 +135,9 @@ def endpoint(
                 )
 
         for method in methods:
-            register(Operation(path, method.lower(), summary, scope, query, body, responses, errors, description))
+            operation = Operation(path, method.lower(), summary, scope, query, body, responses, errors, description)
+            register(operation)
+            _declared[(method.lower(), path)] = Declared(operation, fn)
         bp.route(
             path,
             methods=list(methods),

@@ -21,8 +21,9 @@ def request_middleware(event: Request, get_response: Callable[[Request], Respons
     # Path ids (workflow_id, version, registration_id, execution_id) go on every line of the request.
     bind(correlation_id=correlation_id, **(event.uri_params or {}))
     response = get_response(event)
-    if response.status_code >= 400 and not _is_problem(response):
-        # Errors raised by Chalice itself (outside our views) still answer RFC 7807.
+    if response.status_code >= 400 and not _is_problem(response) and not _is_jsonrpc(response.body):
+        # Errors raised by Chalice itself (outside our views) still answer RFC 7807 (the MCP route answers
+        # protocol errors as JSON-RPC, as that protocol requires).
         detail = _framework_message(response.body)
         response.body = json.dumps(status_problem(response.status_code, detail, request_path(event)))
         response.headers["Content-Type"] = PROBLEM_CONTENT_TYPE
@@ -52,7 +53,8 @@ def request_started(event: Request) -> float:
 def log_request(
     *, method: str, route: str | None, path: str, status: int, started: float, principal: str | None, body: object
 ) -> None:
-    """The one JSON line of a request (also for answers the gateway gives before any handler runs)."""
+    """The one JSON line of a request (also for answers the gateway gives before any handler runs). Handlers add
+    fields to it with ``observability.bind`` (the MCP route names the JSON-RPC method and the tool that way)."""
     logger.info(
         "request",
         extra={
@@ -79,6 +81,13 @@ def _is_problem(response: Response) -> bool:
     headers = {k.lower(): v for k, v in response.headers.items()}
     content_type = headers.get("content-type", "")  # Chalice allows a list (a multi-value header); ours is one
     return isinstance(content_type, str) and content_type.startswith(PROBLEM_CONTENT_TYPE)
+
+
+def _is_jsonrpc(body: object) -> bool:
+    try:
+        return json.loads(body).get("jsonrpc") == "2.0"  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError):
+        return False
 
 
 def _framework_message(body: object) -> str:

@@ -22,6 +22,9 @@ from chalicelib.domain.limits import API_SCOPES, SEMVER_PATTERN, WORKFLOW_ID_PAT
 from chalicelib.http.problems import STATUS_PROBLEMS
 from chalicelib.http.views import RESPONSE_SCHEMAS
 
+API_VERSION = "1.1.0"  # the version of this API's contract (info.version; the MCP server reports it too)
+# ``scope=ANY_KEY``: any valid API key may call the route (it checks finer scopes itself, as /mcp does per tool).
+ANY_KEY = "*"
 SCOPES = API_SCOPES
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "workflow_id": {"description": "The workflow id (a DNS-1123 label).", "pattern": WORKFLOW_ID_PATTERN},
@@ -29,6 +32,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "execution_id": {"description": "The execution id (a UUID)."},
     "registration_id": {"description": "The id returned by POST /api/v1/registrations."},
     "key_id": {"description": "The key_id of an API key (not the key itself)."},
+    "recommendation_id": {"description": "The recommendation id (a UUID)."},
 }
 
 
@@ -68,7 +72,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Remediation Workflow Catalog",
-            "version": "1.1.0",
+            "version": API_VERSION,
             "description": "Register, search, validate and execute container-based remediation workflows. "
             "Errors are RFC 7807 application/problem+json. Unknown query parameters and unknown body fields "
             "are 400 validation-error naming them.",
@@ -111,13 +115,17 @@ def _operation(operation: Operation) -> dict[str, Any]:
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     document: dict[str, Any] = {
         "summary": operation.summary,
-        "security": [{"apiKey": [operation.scope]}] if operation.scope is not None else [],
+        "security": [] if operation.scope is None else [{"apiKey": _scopes(operation.scope)}],
     }
     if operation.description:
         document["description"] = operation.description
     if parameters:
         document["parameters"] = parameters
     return {**document, **body, "responses": responses}
+
+
+def _scopes(scope: str) -> list[str]:
+    return [] if scope == ANY_KEY else [scope]
 
 
 def _placeholders(path: str) -> list[str]:

@@ -22,6 +22,15 @@ JSON_TYPES = ("application/json", "application/problem+json")
 
 def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     """The body as a JSON object; 415 for another media type, 413 when too large, 400 when malformed."""
+    body = json_value(request, max_bytes)
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object.")
+    return body
+
+
+def json_value(request: Request, max_bytes: int) -> Any:
+    """The body as any JSON value (415, 413 as json_body); ValidationFailed when it is not well-formed JSON
+    (UTF-8, unique keys, no NaN, text that can be stored)."""
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
         raise UnsupportedMediaType(f"Send the body as application/json (got '{content_type or 'none'}').")
@@ -44,8 +53,6 @@ def json_body(request: Request, max_bytes: int) -> dict[str, Any]:
     except ValueError:
         # e.g. an integer literal over Python's 4300-digit conversion limit
         raise ValidationFailed("The body holds a value that cannot be read (a number too large?).") from None
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object.")
     if problem:
         raise ValidationFailed("The body holds text that cannot be stored.", [problem])
     return body

@@ -224,6 +224,38 @@ def api_key_view(row: Row) -> dict[str, Any]:
             "created_at": rfc3339(row["created_at"]), "revoked_at": _time(row["revoked_at"])}
 
 
+# --- recommendations ----------------------------------------------------------------------------
+def recommendation_view(row: Row) -> dict[str, Any]:
+    return {
+        "recommendation_id": row["recommendation_id"],
+        "status": row["status"],
+        "signal_type": row["signal_type"],
+        "component": row["component"],
+        "summary": row["summary"],
+        "rationale": row["rationale"],
+        "proposed_steps": row["proposed_steps"],
+        "confidence": row["confidence"],
+        "related_workflow_id": row["related_workflow_id"],
+        "occurrences": row["occurrences"],
+        "workflow_id": row["workflow_id"],
+        "created_by": row["created_by"],
+        "created_at": rfc3339(row["created_at"]),
+        "last_seen_at": rfc3339(row["last_seen_at"]),
+        "updated_at": rfc3339(row["updated_at"]),
+    }
+
+
+def recommendation_detail_view(row: Row, incidents: Sequence[Row], events: Sequence[Row]) -> dict[str, Any]:
+    return {
+        **recommendation_view(row),
+        "incidents": [{"incident": i["incident"], "summary": i["summary"], "confidence": i["confidence"],
+                       "recorded_by": i["recorded_by"], "recorded_at": rfc3339(i["recorded_at"])} for i in incidents],
+        "status_changes": [{"from": e["from_status"], "to": e["to_status"], "reason": e["reason"],
+                            "workflow_id": e["workflow_id"], "changed_by": e["changed_by"],
+                            "changed_at": rfc3339(e["changed_at"])} for e in events],
+    }
+
+
 # --- response schemas (OpenAPI components) --------------------------------------------------------
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -476,4 +508,44 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "api_key": {"type": "string", "description": "The bearer key. Shown in this response only: keep it now."}}}]},
     "ApiKeyPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("ApiKey")},
                                                     "next_cursor": {"type": ["string", "null"]}}},
+    "Recommendation": {
+        "type": "object",
+        "required": ["recommendation_id", "status", "occurrences"],
+        "properties": {
+            "recommendation_id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["open", "accepted", "dismissed"]},
+            "signal_type": {"type": "string"}, "component": {"type": ["string", "null"]},
+            "summary": {"type": "string"}, "rationale": {"type": ["string", "null"]},
+            "proposed_steps": STRING_LIST,
+            "confidence": {"type": "number", "description": "The highest confidence any of its posts gave."},
+            "related_workflow_id": {"type": ["string", "null"]},
+            "occurrences": {"type": "integer", "description": "Distinct incidents that posted it."},
+            "workflow_id": {"type": ["string", "null"], "description": "The workflow linked when accepted."},
+            "created_by": {"type": "string"}, "created_at": TIMESTAMP, "last_seen_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+    },
+    "RecommendationDetail": {"allOf": [ref("Recommendation"), {"type": "object", "properties": {
+        "incidents": {"type": "array", "description": "The newest incidents that posted it (at most 50), newest "
+                      "first.", "items": {"type": "object", "properties": {
+                          "incident": {"type": "object"}, "summary": {"type": "string"},
+                          "confidence": {"type": "number"}, "recorded_by": {"type": "string"},
+                          "recorded_at": TIMESTAMP}}},
+        "status_changes": {"type": "array", "items": {"type": "object", "properties": {
+            "from": {"type": ["string", "null"]}, "to": {"type": "string"}, "reason": {"type": ["string", "null"]},
+            "workflow_id": {"type": ["string", "null"]}, "changed_by": {"type": "string"},
+            "changed_at": TIMESTAMP}}},
+    }}]},
+    "RecommendationPage": {"type": "object", "properties": {
+        "items": {"type": "array", "items": ref("Recommendation")}, "next_cursor": {"type": ["string", "null"]}}},
+    "McpResponse": {
+        "type": "object", "required": ["jsonrpc", "id"],
+        "description": "A JSON-RPC 2.0 response: result, or error {code, message, data}.",
+        "properties": {
+            "jsonrpc": {"const": "2.0"}, "id": {"type": ["string", "integer", "null"]},
+            "result": {"type": "object"},
+            "error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}},
+        },
+    },
 }

@@ -8,7 +8,7 @@ import sys
 from tests.support.paths import ROOT
 
 # Heavy packages a search request, a read or the authorizer never needs (tens of ms each).
-LAZY = ("jsonschema", "semver", "yaml", "requests", "cryptography", "boto3")
+LAZY = ("jsonschema", "semver", "yaml", "requests", "cryptography", "boto3", "mcp_types", "pydantic")
 
 
 def _loaded(code: str, modules: tuple[str, ...]) -> list[str]:
@@ -58,7 +58,8 @@ def test_the_cold_start_benchmark_runs_every_function_probe():
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    for name in ("api_handler", "api_key_authorizer", "registration_worker", "maintenance", "migrate"):
+    for name in ("api_handler", "api_handler_mcp", "api_key_authorizer", "registration_worker", "maintenance",
+                 "migrate"):
         assert any(line.startswith(name) for line in lines), name
     assert "heavy modules on the Lambda path: none" in lines
     assert lines[-1].startswith("cold start ms: api_handler ")

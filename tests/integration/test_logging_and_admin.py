@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from chalicelib import cli
-from chalicelib.observability import logger
 from tests.support.api import ApiClient
 from tests.support.catalog import create
-
-
-class LogCapture:
-    """The JSON lines the service's logger writes (its handler's stream swapped for a buffer)."""
-
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-
-    def lines(self) -> list[dict[str, Any]]:
-        text = self.buffer.getvalue()
-        self.buffer.seek(0)
-        self.buffer.truncate()
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-    def requests(self) -> list[dict[str, Any]]:
-        return [line for line in self.lines() if line["message"] == "request"]
+from tests.support.logs import LogCapture, captured_logs
 
 
 @pytest.fixture
 def logs() -> Iterator[LogCapture]:
-    capture = LogCapture()
-    handler = logger.registered_handler
-    previous = handler.setStream(capture.buffer)  # type: ignore[attr-defined]
-    yield capture
-    handler.setStream(previous)  # type: ignore[attr-defined]
+    with captured_logs() as capture:
+        yield capture
 
 
 def test_one_structured_line_per_request_with_ids(client: ApiClient, logs: LogCapture) -> None:

@@ -52,7 +52,7 @@ def test_documented_query_parameters_carry_the_bounds_the_api_enforces(client: A
     by_path = {path: p["schema"] for path, ops in document["paths"].items() for op in ops.values()
                for p in op.get("parameters", []) if p["name"] == "limit"}
     assert {"/api/v1/playbooks", "/api/v1/playbooks/versions", "/api/v1/playbooks/{workflow_id}/versions",
-            "/api/v1/executions", "/api/v1/api-keys"} <= set(by_path)
+            "/api/v1/executions", "/api/v1/api-keys", "/api/v1/recommendations"} <= set(by_path)
     limits = list(by_path.values())
     assert all((s["minimum"], s["maximum"], s["default"]) == (1, 200, 50) for s in limits)
     search = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/playbooks/search"]["get"]["parameters"]}
