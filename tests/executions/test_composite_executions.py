@@ -18,12 +18,16 @@ from tests.support.executions import (
     EXECUTIONS,
     PLAYBOOKS,
     READ,
+    REQUESTER,
     SECRET,
     WRITE,
     count_executions,
+    decide,
     incident,
     move,
     new_target,
+    release,
+    require_approval,
 )
 
 CATALOG_WRITE = ("catalog:write",)
@@ -182,3 +186,38 @@ def test_search_finds_a_composite_by_what_its_steps_do(client: ApiClient) -> Non
     assert "scale-and-verify" in by_id
     assert by_id["scale-and-verify"]["explanation"]["text"] > 0
     assert by_id["scale-and-verify"]["container_image"] is None
+
+
+def test_a_gated_composite_waits_for_approval_and_its_steps_resolve_again_when_it_starts(composed: ApiClient,
+                                                                                         db: Any) -> None:
+    """Approvals apply to composites like any workflow: nothing resolves into a run before the start, the
+    held secret is sealed meanwhile, and a step disabled while it waited makes the start a 409."""
+    assert require_approval(composed, "scale-and-verify").status == 200
+    target = new_target()
+    waiting = composed.post(EXECUTIONS, {"workflow_id": "scale-and-verify", "parameters": VALUES, "target": target,
+                                         "incident": incident(signal_type=LABELS["signal_type"])}, scopes=REQUESTER)
+    assert waiting.status == 201 and waiting.json["status"] == "awaiting_approval", waiting
+    assert waiting.json["pipeline_run"] is None and waiting.json["steps"] is None
+    assert SECRET not in waiting.body.decode()
+    execution_id = waiting.json["execution_id"]
+    assert decide(composed, execution_id, "approve").status == 200
+
+    composed.patch(f"{PLAYBOOKS}/verify-rollout", {"enabled": False, "reason": "under investigation"},
+                   scopes=CATALOG_WRITE)
+    refused = release(composed, execution_id)
+    assert refused.status == 409 and refused.json["type"].endswith("/unresolvable-step")
+    assert composed.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json["status"] == "approved"  # nothing changed
+
+    composed.patch(f"{PLAYBOOKS}/verify-rollout", {"enabled": True, "reason": "fixed"}, scopes=CATALOG_WRITE)
+    started = release(composed, execution_id)
+    assert started.status == 200, started
+    run = started.json["pipeline_run"]
+    assert tekton.problems(run) == [] and started.json["status"] == "pending"
+    assert resolved(started) == {"scale-out": "1.3.0", "snapshot": "1.0.0", "verify": "1.1.0", "undo": "2.1.0"}
+    assert tekton.task_environment(run, "undo")["NOTIFY_TOKEN"] == SECRET  # the held value, released once
+    annotations = run["metadata"]["annotations"]
+    assert (annotations["kubernaut.ai/target-name"], annotations["kubernaut.ai/execution-id"]) == (
+        target["name"], execution_id)
+    with db.reading() as cur:
+        cur.execute("SELECT count(*) AS n FROM execution_secrets")
+        assert cur.fetchone()["n"] == 0
