@@ -101,3 +101,12 @@ def test_the_shipped_constants_are_what_the_fit_gives(dev_catalog: search_qualit
     model = confidence_fit.fit(confidence_fit.collect([*QUERIES, *NO_RUNBOOK]))
     shipped = (confidence.INTERCEPT, *confidence.WEIGHTS, confidence.THRESHOLD)
     assert (model.intercept, *model.weights, model.threshold) == pytest.approx(shipped, abs=2e-6)
+
+
+def test_search_latency_runs_at_a_tiny_size() -> None:
+    """bench/search_latency.py (the 100,000-version latency figures) at 300 versions: it must keep running."""
+    result = subprocess.run([sys.executable, "bench/search_latency.py", "--versions", "300", "--queries", "20"],
+                            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"p50 [\d.]+ ms p95 [\d.]+ ms p99 [\d.]+ ms floor-p99 [\d.]+ ms ratio [\d.]+", last), last
