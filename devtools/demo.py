@@ -240,6 +240,8 @@ def flow(api: Api, workflows: list[DemoWorkflow]) -> None:
         say(f"#{result['rank']} {result['workflow_id']} {result['version']} score {result['score']:.3f} = semantic "
             f"{parts['semantic']:.3f} + text {parts['text']:.3f} + label_boost {parts['label_boost']:.3f}")
     say(f"{found['total']} of {len(workflows)} workflows pass the label filters; the agent takes the first")
+    verdict = "the agent may act on the first result" if found["confident"] else "the agent asks a human first"
+    say(f"confident: {str(found['confident']).lower()} ({verdict})")
     if not found["results"] or found["results"][0]["workflow_id"] != EXPECTED_WORKFLOW:
         raise DemoFailed(f"expected {EXPECTED_WORKFLOW} first, got {[r['workflow_id'] for r in found['results']]}")
     chosen = found["results"][0]
