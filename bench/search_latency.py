@@ -124,8 +124,8 @@ def copy_rows(cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple])
     csv.writer(buffer).writerows(rows)
     buffer.seek(0)
     # FORCE_NOT_NULL: an empty field is an empty string (e.g. no SemVer build metadata), not NULL.
-    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, "
-                    f"FORCE_NOT_NULL ({', '.join(columns)}))", buffer)
+    cur.copy_from_csv(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, "
+                      f"FORCE_NOT_NULL ({', '.join(columns)}))", buffer)
 
 
 @contextmanager
@@ -219,7 +219,8 @@ def make_queries(count: int, seed: int) -> list[Any]:
 
 
 def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
-    """The statements SearchService.search sends, on a raw cursor in one transaction, timed."""
+    """The statements SearchService.search sends, in one transaction and nothing else, timed (commit included,
+    as the service's transaction commits too)."""
     from chalicelib.domain.confidence import plain_words
     from chalicelib.domain.search import split_camel_case
     from chalicelib.services.search import MIN_POOL, POOL_FACTOR
@@ -241,9 +242,7 @@ def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
             text = split_camel_case(request.query)
             search_store.confidence_signals(cur, best[0]["version_id"], text, plain_words(text))
         search_store.versions_by_id(cur, [r["version_id"] for r in best])
-        cur.connection.commit()
-        elapsed += time.perf_counter() - started
-    return elapsed
+    return elapsed + time.perf_counter() - started
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,7 +1,8 @@
 """The search benchmarks cannot rot: bench/search_quality.py and bench/confidence_fit.py run end to end
-(their own embedded PostgreSQL, as `make bench` runs them) on a tiny slice of bench/data/search, and on
-the full development data the figures bench/README.md reports hold and the constants shipped in
-chalicelib/domain/confidence.py are what the fit gives.
+(their own embedded PostgreSQL, as `make bench` runs them) on a tiny slice of bench/data/search, and
+bench/search_latency.py on a tiny synthetic catalog; on the full development data the figures
+bench/README.md reports hold and the constants shipped in chalicelib/domain/confidence.py are what the
+fit gives.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def test_search_quality_runs_end_to_end(tmp_path: Path) -> None:
     lines = run("search_quality.py", tiny_data(tmp_path))
     assert re.fullmatch(r"precision (\d\.\d{3}|nan) coverage \d\.\d{3}", lines[-2]), lines
     assert re.fullmatch(r"R@1 \d\.\d{3} R@5 \d\.\d{3} MRR \d\.\d{3}", lines[-1]), lines
+
+
+def test_search_latency_runs_end_to_end() -> None:
+    lines = run("search_latency.py", ["--versions", "300", "--queries", "60"])
+    assert re.fullmatch(r"p50 \d+\.\d\d ms p95 \d+\.\d\d ms p99 \d+\.\d\d ms floor-p99 \d+\.\d\d ms ratio \d+\.\d\d",
+                        lines[-1]), lines
 
 
 def test_confidence_fit_runs_end_to_end(tmp_path: Path) -> None:
