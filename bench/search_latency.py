@@ -219,7 +219,8 @@ def make_queries(count: int, seed: int) -> list[Any]:
 
 
 def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
-    """The statements SearchService.search sends, on a raw cursor in one transaction, timed."""
+    """The statements SearchService.search sends, in one transaction and nothing else, timed (commit included,
+    as the service's transaction commits too)."""
     from chalicelib.domain.confidence import plain_words
     from chalicelib.domain.search import split_camel_case
     from chalicelib.services.search import MIN_POOL, POOL_FACTOR

@@ -19,8 +19,9 @@ provider's similarity scale:
 A logistic regression over these, fitted offline on the development queries of bench/data/search
 (bench/confidence_fit.py prints the constants below; method and figures in bench/README.md,
 "Confidence"), gives the probability that the top result is right; `confident` is that probability
-at or above THRESHOLD, the cut that kept precision at the goal on the development data. The store
-computes the raw signals (chalicelib/stores/search_store.py); this module is pure.
+at or above THRESHOLD, the cut at which precision reached the target for alerts the model had not
+seen (judged on probabilities from fits that left each alert out). The store computes the raw
+signals (chalicelib/stores/search_store.py); this module is pure.
 Re-fit after any change to ranking or to these signals.
 """
 
@@ -34,7 +35,7 @@ from typing import Any
 # Output of bench/confidence_fit.py on bench/data/search (default embedding provider).
 INTERCEPT = -4.386316
 WEIGHTS = (2.079590, 3.177898, 2.917725)  # agreement, title_coverage, query_coverage
-THRESHOLD = 0.619179
+THRESHOLD = 0.636283
 
 
 @dataclass(frozen=True)
