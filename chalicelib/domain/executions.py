@@ -14,7 +14,6 @@ active states hold the execution's target: at most one active execution per targ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,8 @@ from typing import Any
 from chalicelib.domain.contracts import DECISION, EXECUTION_REQUEST, EXECUTION_UPDATE, VALIDATE_REQUEST
 from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
 from chalicelib.domain.labels import values_of
-from chalicelib.domain.limits import INCIDENT_LABELS, MAX_INCIDENT_BYTES, MAX_INCIDENT_DEPTH
-from chalicelib.domain.storable import first_unstorable
+from chalicelib.domain.limits import INCIDENT_LABELS
+from chalicelib.domain.storable import incident_error
 from chalicelib.domain.versions import normalize_version
 
 AWAITING_APPROVAL, APPROVED = "awaiting_approval", "approved"
@@ -111,11 +110,9 @@ def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
             errors.append(FieldError("$.version", str(exc)))
     incident = body.get("incident")
     if isinstance(incident, Mapping):
-        bad = first_unstorable(incident, "$.incident", MAX_INCIDENT_DEPTH)
+        bad = incident_error(incident)
         if bad:
             errors.append(bad)
-        elif len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
-            errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
     if errors:
         raise ValidationFailed(EXECUTION_REQUEST.detail, sorted(errors, key=lambda e: e.path))
     target = body["target"]

@@ -33,9 +33,8 @@ from typing import Any
 from chalicelib.domain.contracts import NEW_RECOMMENDATION, RECOMMENDATION_DECISION
 from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
 from chalicelib.domain.labels import canonical
-from chalicelib.domain.limits import MAX_INCIDENT_BYTES, MAX_INCIDENT_DEPTH
 from chalicelib.domain.search import split_camel_case
-from chalicelib.domain.storable import first_unstorable
+from chalicelib.domain.storable import incident_error
 
 OPEN, ACCEPTED, DISMISSED = "open", "accepted", "dismissed"
 STATUSES = (OPEN, ACCEPTED, DISMISSED)
@@ -113,11 +112,9 @@ def parse_new_recommendation(body: Mapping[str, Any]) -> NewRecommendation:
     errors = NEW_RECOMMENDATION.errors(body)
     incident = body.get("incident")
     if isinstance(incident, Mapping) and not any(e.path.startswith("$.incident") for e in errors):
-        bad = first_unstorable(incident, "$.incident", MAX_INCIDENT_DEPTH)
+        bad = incident_error(incident)
         if bad:
             errors.append(bad)
-        elif len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
-            errors.append(FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON"))
     if errors:
         raise ValidationFailed(NEW_RECOMMENDATION.detail, sorted(errors, key=lambda e: e.path))
     rationale = (body.get("rationale") or "").strip() or None

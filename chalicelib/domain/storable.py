@@ -4,11 +4,13 @@ the rules that accept values from elsewhere (parameters, incident context)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.domain.errors import FieldError
+from chalicelib.domain.limits import MAX_INCIDENT_BYTES, MAX_INCIDENT_DEPTH
 
 UNSTORABLE = "must be a finite number, or text without NUL characters or unpaired surrogates"
 
@@ -45,3 +47,11 @@ def first_unstorable(node: Any, where: str, max_depth: int | None = None, depth:
     elif unrepresentable(node):
         return FieldError(where, UNSTORABLE)
     return None
+
+
+def incident_error(incident: Mapping[str, Any]) -> FieldError | None:
+    """What makes an incident (executions, recommendations) unstorable: a value, its depth or its size."""
+    bad = first_unstorable(incident, "$.incident", MAX_INCIDENT_DEPTH)
+    if bad is None and len(json.dumps(incident, separators=(",", ":"))) > MAX_INCIDENT_BYTES:
+        bad = FieldError("$.incident", f"must be at most {MAX_INCIDENT_BYTES} bytes as JSON")
+    return bad
