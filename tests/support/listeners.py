@@ -32,6 +32,7 @@ class Request:
     method: str
     path: str  # with the query string
     headers: dict[str, str]
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -90,7 +91,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        request = Request("GET", self.path, dict(self.headers.items()))
+        self._answer(Request("GET", self.path, dict(self.headers.items())))
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer(Request("POST", self.path, dict(self.headers.items()), body))
+
+    def _answer(self, request: Request) -> None:
         self.server.record.requests.append(request)
         status, headers, body = self.server.app(request)
         self.send_response(status)
@@ -105,9 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def listening(ip: str = "127.0.0.1", app: App = not_found, tls: ssl.SSLContext | None = None) -> Iterator[Listener]:
-    """An HTTP (or, with ``tls``, HTTPS) server on ``ip`` and a free port, recording what reaches it."""
-    record = Listener(ip, 0, tls is not None)
+def listening(
+    ip: str = "127.0.0.1", app: App = not_found, tls: ssl.SSLContext | None = None, port: int = 0
+) -> Iterator[Listener]:
+    """An HTTP (or, with ``tls``, HTTPS) server on ``ip`` and ``port`` (0: a free one), recording what reaches it."""
+    record = Listener(ip, port, tls is not None)
     if tls is not None:
 
         def note_server_name(_sock: Any, name: str | None, _context: Any) -> None:
