@@ -67,7 +67,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_TYPE_HEADER = "X-Catalog-Event"
 
 # Retries: 10 s, doubling up to an hour between attempts (each with jitter), for up to a day after the event;
-# then the delivery is given up (logged, and the NotificationsAbandoned metric). About 30 attempts in all.
+# then the delivery is given up (logged, and the NotificationsAbandoned metric). 30 to 60 attempts in all.
 RETRY_FOR_SECONDS = 24 * 3600
 FIRST_RETRY_SECONDS = 10.0
 MAX_RETRY_SECONDS = 3600.0
