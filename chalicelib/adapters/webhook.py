@@ -109,11 +109,13 @@ class WebhookChannel:
             raise DeliveryFailed(self._refusal()) from None
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
             if watchdog.fired:
-                raise DeliveryFailed(f"{self._url.destination} did not answer within {self._deadline:g} s") from None
+                raise DeliveryFailed(self._too_slow()) from None
             raise DeliveryFailed(f"{self._url.destination}: {type(exc).__name__}: {exc}"[:300]) from None
         finally:
             watchdog.cancel()
             connection.close()
+        if watchdog.fired:  # an answer cut off at the deadline may look whole (headers end at end of stream)
+            raise DeliveryFailed(self._too_slow())
         if not 200 <= status < 300:
             raise DeliveryFailed(f"{self._url.destination} answered {status}")
 
@@ -137,6 +139,9 @@ class WebhookChannel:
 
         connection._create_connection = create_connection  # type: ignore[attr-defined]  # http.client's seam
         return connection
+
+    def _too_slow(self) -> str:
+        return f"{self._url.destination} did not answer within {self._deadline:g} s"
 
     def _refusal(self) -> str:
         where = self._url.destination

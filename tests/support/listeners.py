@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from urllib3.util.connection import create_connection
+
 from tests.support import oci
 
 
@@ -133,6 +135,29 @@ def listening(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class Network:
+    """The resolver and dial seams: a DNS table for test names, public addresses routed to listeners."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, list[str]] = {}
+        self.routes: dict[tuple[str, int], tuple[str, int]] = {}
+        self.dialed: list[tuple[str, int]] = []
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        if host in self.names:
+            return self.names[host]
+        return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]  # IP literals
+
+    def dial(self, address: tuple[str, int], timeout, source_address, socket_options) -> socket.socket:
+        self.dialed.append(address)
+        return create_connection(self.routes.get(address, address), timeout, source_address, socket_options)
+
+    def route(self, name: str, public: str, listener: Listener) -> None:
+        """``name`` resolves to the public address ``public``, which reaches ``listener``."""
+        self.names[name] = [public]
+        self.routes[(public, listener.port)] = (listener.ip, listener.port)
 
 
 def free_port_on(ip: str) -> int:

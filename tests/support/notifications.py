@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.adapters.egress import EgressGuard, Resolver, resolve_with_system
+from chalicelib.adapters.egress import EgressGuard
 from chalicelib.adapters.webhook import WebhookChannel, configured_key
 from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
 from chalicelib.services.notifications import Channel, NotificationDelivery
 from chalicelib.stores.db import Database
-from tests.support.listeners import Reply, Request
+from tests.support.listeners import Network, Reply, Request
 from tests.support.paths import ROOT
 
 SECRET = "a-webhook-secret-of-32-characters"
@@ -29,7 +29,7 @@ def documented_verify() -> Callable[..., bool]:
     block = re.search(r"<!-- verify-signature[^>]*-->\n```python\n(.*?)```", text, re.S)
     assert block, "docs/operations.md lost its signature check"
     namespace: dict[str, Any] = {}
-    exec(compile(block.group(1), "docs/operations.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(block.group(1), "docs/operations.md", "exec"), namespace)  # our own documentation, as written
     return namespace["verify"]
 
 
@@ -99,10 +99,12 @@ def due_now(db: Database) -> None:
         cur.execute("UPDATE notification_deliveries SET next_attempt_at = now() WHERE status = 'pending'")
 
 
-def webhook(url: str, secret: str = SECRET, private: Sequence[str] = (), resolve: Resolver = resolve_with_system,
+def webhook(url: str, secret: str = SECRET, private: Sequence[str] = (), net: Network | None = None,
             **options: Any) -> WebhookChannel:
-    """The webhook channel as the container builds it (chalicelib/container.py)."""
-    guard = EgressGuard(webhook_egress_rules(tuple(private)), resolve)
+    """The webhook channel as the container builds it (chalicelib/container.py); ``net``: the guard's resolver
+    and dial seams (tests.support.listeners.Network), else the system's."""
+    rules = webhook_egress_rules(tuple(private))
+    guard = EgressGuard(rules, net.resolve, net.dial) if net is not None else EgressGuard(rules)
     return WebhookChannel(parse_webhook_url(url), configured_key(secret), guard, **options)
 
 
