@@ -11,7 +11,8 @@ happened goes untold.
 (FOR UPDATE SKIP LOCKED, so concurrent deliverers never hold the same one), sends it outside any
 transaction, and records the outcome; a failure schedules the next attempt (growing delays with
 jitter, for up to a day) and ends the channel's turn for this round, so a receiver that is down or
-hangs costs one send deadline per round, not one per event. A round also stops after ``budget_seconds``.
+hangs costs one send deadline per round, not one per event. Each channel's turn also ends once it has
+spent its share of ``budget_seconds``; what is left is due in the next round.
 """
 
 from __future__ import annotations
@@ -95,10 +96,11 @@ class NotificationDelivery:
 
     def deliver_due(self) -> DeliveryReport:
         """One round: the due deliveries of every configured channel, until each is done, fails once, or
-        the round's budget is spent."""
+        spends its share of the round's budget (so a backlog on one channel never starves the other)."""
         report = DeliveryReport()
-        deadline = self._clock() + self._budget
+        share = self._budget / max(len(self._channels), 1)
         for channel in self._channels:
+            deadline = self._clock() + share
             while self._clock() < deadline:
                 with self._db.transaction() as tx:
                     claim = store.claim(tx, channel.name, LEASE_SECONDS)

@@ -304,3 +304,17 @@ def test_a_redirect_is_never_followed(db: Database) -> None:
         assert elsewhere.accepted == []  # not followed, though allowed: the destination is the configured one
     [state] = webhook_state(db).values()
     assert state["error"] == f"{first.host} answered 307"
+
+
+def test_a_round_stops_at_its_budget_and_the_next_rounds_deliver_the_rest(db: Database) -> None:
+    ids = recorded(db, 8)
+    receiver = Receiver(delay=0.2)
+    with listening(app=receiver) as listener:
+        notify = deliverer(db, webhook(listener.url, private=[listener.host]), budget_seconds=0.5)
+        first = notify.deliver_due().delivered
+        assert 1 <= first <= 4  # the budget, not the backlog, ends the round
+        rounds = 1
+        while len(receiver.received) < len(ids) and rounds < 20:
+            notify.deliver_due()
+            rounds += 1
+    assert Counter(receiver.keys()) == Counter(ids) and rounds > 1
