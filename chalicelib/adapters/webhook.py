@@ -85,7 +85,7 @@ class WebhookChannel:
         self._url = url
         self._key = key
         self._guard = guard
-        self._tls = tls
+        self._tls = tls or ssl.create_default_context()  # the system's CAs; built once (it reads them from disk)
         self._connect_timeout = connect_timeout
         self._deadline = deadline
         self._clock = clock
@@ -124,9 +124,8 @@ class WebhookChannel:
         guard, scheme, port = self._guard, self._url.scheme, self._url.port
         connection: http.client.HTTPConnection
         if scheme == "https":
-            context = self._tls or ssl.create_default_context()
             connection = http.client.HTTPSConnection(self._url.host, port, timeout=self._connect_timeout,
-                                                     context=context)
+                                                     context=self._tls)
         else:
             connection = http.client.HTTPConnection(self._url.host, port, timeout=self._connect_timeout)
 

@@ -189,3 +189,17 @@ def test_record_takes_part_in_the_callers_transaction(db: Database) -> None:
     assert (event["event_id"], event["event_type"], event["data"]["failed"]) == (
         opened.event_id, "guard.circuit_opened", 5)
     assert {d["status"] for d in event["deliveries"].values()} == {"pending"}
+
+
+def test_events_past_their_keeping_time_are_deleted_with_their_deliveries(db: Database) -> None:
+    for workflow_id in ("old", "recent"):
+        with db.transaction() as tx:
+            record(tx, circuit_opened(workflow_id=workflow_id, reason="r", failed=5, finished=10, actor="system"))
+    with db.transaction() as cur:
+        cur.execute("""UPDATE notifications SET occurred_at = now() - interval '7 days 1 second'
+                       WHERE data->>'workflow_id' = 'old'""")
+    assert services().maintenance.run()["notifications"] == {"delivered": 0, "retried": 0, "abandoned": 0}
+    assert [event["data"]["workflow_id"] for event in outbox(db)] == ["recent"]
+    with db.reading() as cur:
+        cur.execute("SELECT count(*) AS n FROM notification_deliveries")
+        assert cur.fetchone()["n"] == len(CHANNELS)
