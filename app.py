@@ -55,11 +55,10 @@ def registration_worker(event: SQSEvent) -> None:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="maintenance")
 def maintenance(event: CloudWatchEvent) -> dict:
     """Every minute: registrations whose worker died (expired lease) or that were never started are queued
-    again through SQS, jobs whose worker kept dying are failed, and executions past their approval window
-    expire, freeing their targets and held values (``make run`` does the same on a thread; reads and actions
-    also expire executions on the spot)."""
+    again through SQS, jobs whose worker kept dying are failed, executions past their approval window
+    expire, freeing their targets and held values, and the notification outbox is delivered to the webhook
+    and the SNS topic (``make run`` does the same on a thread; reads and actions also expire executions on
+    the spot). See chalicelib/services/maintenance.py."""
     from chalicelib.container import services
 
-    sweep = services().registrations.sweep()
-    return {"requeued": len(sweep.requeued), "abandoned": len(sweep.abandoned),
-            "expired": services().executions.expire_overdue()}
+    return services().maintenance.run()

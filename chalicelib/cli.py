@@ -114,8 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         flush=True,
     )
     stop = threading.Event()
-    sweeper = threading.Thread(target=_sweep_registrations, args=(stop,), name="registration-sweeper", daemon=True)
-    sweeper.start()
+    threading.Thread(target=_maintenance_loop, args=(stop,), name="maintenance", daemon=True).start()
     # SIGTERM (docker stop, CI, a test) takes the Ctrl-C path, so the embedded database stops too.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -126,16 +125,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
         stop.set()
 
 
-def _sweep_registrations(stop: threading.Event) -> None:
+def _maintenance_loop(stop: threading.Event) -> None:
     """At start and every REGISTRATION_SWEEP_SECONDS (the scheduled `maintenance` function's work in AWS):
     registrations whose worker died (an expired lease, e.g. after the previous server was killed) and ones
-    never started run again, and executions past their approval window expire."""
+    never started run again, executions past their approval window expire, and the notification outbox is
+    delivered (chalicelib/services/maintenance.py)."""
     from chalicelib.container import services
 
     while True:
         try:
-            services().registrations.sweep()
-            services().executions.expire_overdue()
+            services().maintenance.run()
         except Exception:  # the database may be away for a while; the next round tries again
             logger.warning("maintenance sweep failed; retrying later", exc_info=True)
         if stop.wait(settings().registration_sweep_seconds):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -16,12 +17,16 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.egress import parse_destination
+from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
 
 if TYPE_CHECKING:
     from chalicelib.domain.signature_policy import SignaturePolicy
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_WEBHOOK_SECRET_LENGTH = 16  # an HMAC key shorter than this is guessable
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
 DISPATCHERS = ("inline", "sqs")
 EMBEDDING_PROVIDERS = ("default", "sentence-transformers", "bedrock")
 
@@ -56,6 +61,11 @@ class Settings:
     approval_ttl_seconds: int = 3600
     approval_kms_key_id: str | None = None  # seals writeOnly values held for an approval (AWS)
     approval_key_secret_arn: str | None = None  # or: a Secrets Manager secret holding the data key (AWS)
+    notify_webhook_url: str | None = None  # where notifications are posted (validated: parse_webhook_url)
+    notify_webhook_secret: str | None = field(default=None, repr=False)  # the HMAC key of the signature
+    notify_webhook_secret_arn: str | None = None  # or: a Secrets Manager secret {"webhook_secret": ...} (AWS)
+    notify_private_destinations: tuple[str, ...] = ()  # host[:port] the webhook may reach on private addresses
+    notify_topic_arn: str | None = None  # SNS topic of notifications (AWS)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -123,6 +133,36 @@ def _destinations(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return entries
 
 
+def _arn(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not pattern.match(raw):
+        raise ConfigError(f"{name} must be {what}, not {raw[:200]!r}")
+    return raw
+
+
+def _check_webhook(settings: Settings) -> None:
+    """NOTIFY_WEBHOOK_URL: a usable URL, plain HTTP only to a listed destination, and a signing key."""
+    if settings.notify_webhook_secret and settings.notify_webhook_secret_arn:
+        raise ConfigError("set NOTIFY_WEBHOOK_SECRET or NOTIFY_WEBHOOK_SECRET_ARN, not both")
+    if settings.notify_webhook_secret is not None and len(settings.notify_webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
+        raise ConfigError(f"NOTIFY_WEBHOOK_SECRET must be at least {MIN_WEBHOOK_SECRET_LENGTH} characters long")
+    if settings.notify_webhook_url is None:
+        return
+    try:
+        url = parse_webhook_url(settings.notify_webhook_url)
+    except ValueError as exc:
+        raise ConfigError(f"NOTIFY_WEBHOOK_URL {exc}") from None
+    rules = webhook_egress_rules(settings.notify_private_destinations)
+    if url.scheme == "http" and not rules.plain_http_allowed(url.host, url.port):
+        raise ConfigError(f"NOTIFY_WEBHOOK_URL uses plain HTTP, which goes only to destinations listed in "
+                          f"NOTIFY_PRIVATE_DESTINATIONS; use https:// or list {url.destination} there")
+    if not (settings.notify_webhook_secret or settings.notify_webhook_secret_arn):
+        raise ConfigError("NOTIFY_WEBHOOK_URL needs a signing key: set NOTIFY_WEBHOOK_SECRET "
+                          "(or NOTIFY_WEBHOOK_SECRET_ARN in AWS)")
+
+
 def _allowlist(env: Mapping[str, str]) -> tuple[str, ...] | None:
     raw = env.get("REGISTRY_ALLOWLIST")
     if raw is None or raw.strip() == "":
@@ -167,7 +207,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         approval_ttl_seconds=_int(env, "APPROVAL_TTL_SECONDS", 3600, 1, 7 * 24 * 3600),
         approval_kms_key_id=env.get("APPROVAL_KMS_KEY_ID") or None,
         approval_key_secret_arn=env.get("APPROVAL_KEY_SECRET_ARN") or None,
+        notify_webhook_url=env.get("NOTIFY_WEBHOOK_URL") or None,
+        notify_webhook_secret=env.get("NOTIFY_WEBHOOK_SECRET") or None,
+        notify_webhook_secret_arn=_arn(env, "NOTIFY_WEBHOOK_SECRET_ARN", SECRET_ARN, "a Secrets Manager secret ARN"),
+        notify_private_destinations=_destinations(env, "NOTIFY_PRIVATE_DESTINATIONS"),
+        notify_topic_arn=_arn(env, "NOTIFY_TOPIC_ARN", TOPIC_ARN, "an SNS topic ARN"),
     )
+    _check_webhook(settings)
     if settings.approval_kms_key_id and settings.approval_key_secret_arn:
         raise ConfigError("set APPROVAL_KMS_KEY_ID or APPROVAL_KEY_SECRET_ARN, not both")
     if env.get("AWS_LAMBDA_FUNCTION_NAME") and not (settings.approval_kms_key_id or settings.approval_key_secret_arn):

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.signature_policy import SignatureVerifier
     from chalicelib.services.catalog import CatalogService
     from chalicelib.services.executions import ExecutionService, SecretSealer
+    from chalicelib.services.maintenance import Maintenance
+    from chalicelib.services.notifications import Channel, NotificationDelivery
     from chalicelib.services.recommendations import RecommendationService
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
     from chalicelib.services.search import SearchService
@@ -103,6 +105,42 @@ class Services:
         if cfg.approval_key_secret_arn:
             return DataKeySealer(cfg.approval_key_secret_arn, cfg.aws_region)
         return LocalKeySealer(Path(cfg.data_dir) / "approval-secrets.key")
+
+    @built_once
+    def notifications(self) -> NotificationDelivery:
+        """Delivers the notification outbox to the configured channels (none: it only keeps the outbox)."""
+        from chalicelib.services.notifications import NotificationDelivery
+
+        return NotificationDelivery(self.db, self.notification_channels)
+
+    @built_once
+    def notification_channels(self) -> list[Channel]:
+        """The signed webhook (NOTIFY_WEBHOOK_URL) and the SNS topic (NOTIFY_TOPIC_ARN), those configured."""
+        cfg = self.settings
+        channels: list[Channel] = []
+        if cfg.notify_webhook_url:
+            from chalicelib.adapters.egress import EgressGuard
+            from chalicelib.adapters.webhook import WebhookChannel, configured_key, secrets_manager_key
+            from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
+
+            if cfg.notify_webhook_secret_arn:
+                key = secrets_manager_key(cfg.notify_webhook_secret_arn, cfg.aws_region)
+            else:
+                assert cfg.notify_webhook_secret, "load_settings requires a signing key with NOTIFY_WEBHOOK_URL"
+                key = configured_key(cfg.notify_webhook_secret)
+            guard = EgressGuard(webhook_egress_rules(cfg.notify_private_destinations))
+            channels.append(WebhookChannel(parse_webhook_url(cfg.notify_webhook_url), key, guard))
+        if cfg.notify_topic_arn:
+            from chalicelib.adapters.aws.sns import SnsChannel
+
+            channels.append(SnsChannel(cfg.notify_topic_arn, cfg.aws_region))
+        return channels
+
+    @built_once
+    def maintenance(self) -> Maintenance:
+        from chalicelib.services.maintenance import Maintenance
+
+        return Maintenance(self.registrations, self.executions, self.notifications)
 
     @built_once
     def recommendations(self) -> RecommendationService:

@@ -36,6 +36,8 @@ REGISTRATIONS_FAILED = "RegistrationsFailed"
 SEARCH_LATENCY = "SearchLatency"
 RECONCILED_DISABLED = "ReconciliationDisabled"  # workflows disabled because their resource is gone
 RECONCILED_STALE = "ReconciliationStale"  # live resources whose generation the catalog has not registered
+NOTIFICATIONS_DELIVERED = "NotificationsDelivered"  # a notification reached a channel (webhook, SNS)
+NOTIFICATIONS_ABANDONED = "NotificationsAbandoned"  # a notification given up after a day of retries
 
 
 def namespace() -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
 from chalicelib.domain.search import Hit
+from chalicelib.domain.timestamps import rfc3339
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
@@ -30,10 +31,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _time(value: datetime | None) -> str | None:

@@ -31,6 +31,7 @@ from chalicelib.domain.executions import (
     APPROVED,
     AWAITING_APPROVAL,
     EXPIRED,
+    FAILED,
     PENDING,
     REJECTED,
     TERMINAL,
@@ -44,12 +45,20 @@ from chalicelib.domain.executions import (
     write_only_names,
 )
 from chalicelib.domain.labels import excluded
+from chalicelib.domain.notifications import (
+    EXECUTION_APPROVED,
+    EXECUTION_AWAITING_APPROVAL,
+    EXECUTION_EXPIRED,
+    EXECUTION_FAILED,
+    EXECUTION_REJECTED,
+    execution_event,
+)
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
-from chalicelib.services import composites
+from chalicelib.services import composites, notifications
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
@@ -60,6 +69,7 @@ EXPIRY_MESSAGES = {
     AWAITING_APPROVAL: "not approved within the approval window (APPROVAL_TTL_SECONDS)",
     APPROVED: "approved but not started within the approval window (APPROVAL_TTL_SECONDS)",
 }
+DECISION_EVENTS = {APPROVED: EXECUTION_APPROVED, REJECTED: EXECUTION_REJECTED}
 
 
 class SecretSealer(Protocol):
@@ -136,7 +146,7 @@ class ExecutionService:
             version = row["version"]
             gated = bool(workflow["approval_required"])
             # A waiting execution past its deadline must not keep the target it no longer holds.
-            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
+            expired = _expire_overdue(tx)
             composite = None
             if row["container_image"] is None:  # a composite: its steps must resolve now (and again at a start)
                 composite = composites.plan_execution(
@@ -157,6 +167,9 @@ class ExecutionService:
                 store.insert_secret(tx, execution_id, self._seal(held, execution_id))
             store.insert_event(tx, execution_id, None, stored["status"],
                                "approval required" if gated else None, actor)
+            if gated:
+                notifications.record(tx, execution_event(EXECUTION_AWAITING_APPROVAL, stored, actor=actor,
+                                                         reason="approval required", previous_status=None))
             if composite is not None and not gated:  # a gated one records its steps when it starts
                 stored = composites.record_execution(tx, execution_id, composite)
         self._record_expiries(expired)
@@ -199,6 +212,8 @@ class ExecutionService:
             if decision == REJECTED:
                 store.delete_secret(tx, execution_id)
             store.insert_event(tx, execution_id, current["status"], decision, reason, actor)
+            notifications.record(tx, execution_event(DECISION_EVENTS[decision], updated, actor=actor, reason=reason,
+                                                     previous_status=current["status"]))
         logger.info(f"execution {decision}", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": decision,
@@ -242,7 +257,7 @@ class ExecutionService:
     def expire_overdue(self) -> int:
         """Expires every waiting execution past its deadline (the scheduled sweep); returns how many."""
         with self._db.transaction() as tx:
-            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
+            expired = _expire_overdue(tx)
         self._record_expiries(expired)
         return len(expired)
 
@@ -252,6 +267,9 @@ class ExecutionService:
             check_execution_transition(execution_id, current["status"], update.status)
             updated = store.set_status(tx, execution_id, update.status, update.message, update.status in TERMINAL)
             store.insert_event(tx, execution_id, current["status"], update.status, update.message, actor)
+            if update.status == FAILED:
+                notifications.record(tx, execution_event(EXECUTION_FAILED, updated, actor=actor, reason=update.message,
+                                                         previous_status=current["status"]))
         logger.info("execution status changed", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": update.status,
@@ -261,7 +279,7 @@ class ExecutionService:
     def get(self, execution_id: str) -> tuple[Row, Sequence[Row]]:
         execution_id = _execution_id_in_path(execution_id)
         with self._db.transaction() as tx:
-            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id)
+            expired = _expire_overdue(tx, execution_id)
             row = store.get_execution(tx, execution_id)
             if row is None:
                 raise NotFound(f"No execution '{execution_id}'.")
@@ -273,7 +291,7 @@ class ExecutionService:
         self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None
     ) -> ExecutionPage:
         with self._db.transaction() as tx:
-            expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
+            expired = _expire_overdue(tx)
             rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id)
         self._record_expiries(expired)
         if len(rows) > limit:
@@ -286,7 +304,7 @@ class ExecutionService:
         expired: Sequence[Row] = []
         if is_workflow_id(workflow_id):
             with self._db.transaction() as tx:
-                expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM)
+                expired = _expire_overdue(tx)
                 rows = composites.with_step_runs(tx, workflow_id, store.version_stats(tx, workflow_id))
         self._record_expiries(expired)
         if not rows:
@@ -303,7 +321,7 @@ class ExecutionService:
             if current is None:
                 raise NotFound(f"No execution '{execution_id}'.")
             if current["overdue"]:  # our own row lock: the sweep cannot skip it
-                expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id)
+                expired = _expire_overdue(tx, execution_id)
             else:
                 yield tx, current
         if current["overdue"]:
@@ -334,6 +352,17 @@ class ExecutionService:
                 "workflow_id": row["workflow_id"], "version": row["version"], "execution_id": row["execution_id"],
                 "from_status": row["from_status"], "status": EXPIRED,
             })
+
+
+def _expire_overdue(tx: UnitOfWork, execution_id: str | None = None) -> Sequence[Row]:
+    """Expires the waiting executions past their deadline (or only ``execution_id``) and records the
+    notification of each, all in the caller's transaction."""
+    expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id)
+    notifications.record(tx, *(
+        execution_event(EXECUTION_EXPIRED, row, actor=SYSTEM, reason=EXPIRY_MESSAGES[row["from_status"]],
+                        previous_status=row["from_status"])
+        for row in expired))
+    return expired
 
 
 def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Row:

@@ -111,8 +111,9 @@ def expire_overdue(
     tx: UnitOfWork, messages: dict[str, str], actor: str, execution_id: str | None = None
 ) -> Sequence[Row]:
     """Moves every waiting execution past its deadline (or only ``execution_id``) to expired, with its
-    event (``messages`` by the state it left) and without its held secrets, in one statement. Rows
-    another transaction holds are skipped: that transaction acts on them itself."""
+    event (``messages`` by the state it left) and without its held secrets, in one statement; returns
+    what a notification of each names. Rows another transaction holds are skipped: that transaction acts
+    on them itself."""
     only = "AND e.execution_id = %(execution_id)s" if execution_id is not None else ""
     tx.execute(
         f"""WITH due AS (
@@ -122,7 +123,8 @@ def expire_overdue(
             expired AS (
                 UPDATE executions e SET status = 'expired', finished_at = now(), updated_at = now()
                 FROM due WHERE e.execution_id = due.execution_id
-                RETURNING e.execution_id, due.status AS from_status, e.workflow_id, e.version),
+                RETURNING e.execution_id, due.status AS from_status, e.workflow_id, e.version, e.incident_id,
+                          e.target_kind, e.target_namespace, e.target_name),
             recorded AS (
                 INSERT INTO execution_events (execution_id, from_status, to_status, message, changed_by)
                 SELECT execution_id, from_status, 'expired',
@@ -130,7 +132,8 @@ def expire_overdue(
                 FROM expired),
             cleared AS (
                 DELETE FROM execution_secrets s USING expired WHERE s.execution_id = expired.execution_id)
-            SELECT execution_id::text AS execution_id, from_status, workflow_id, version FROM expired""",
+            SELECT execution_id::text AS execution_id, from_status, workflow_id, version, incident_id,
+                   target_kind, target_namespace, target_name FROM expired""",
         {"execution_id": execution_id, "awaiting": messages["awaiting_approval"], "approved": messages["approved"],
          "actor": actor},
     )

@@ -67,24 +67,53 @@ def test_network_interface_writes_are_scoped_and_denied_to_function_code(templat
         assert deny["Condition"] == {"Null": {"lambda:SourceFunctionArn": "false"}}
 
 
-def test_key_permissions_are_bound_to_the_queue_and_the_secret_by_encryption_context(template):
+def test_key_permissions_are_bound_to_the_queue_the_topic_and_the_secrets_by_encryption_context(template):
     queue_arn = {"Fn::GetAtt": ["RegistrationQueue", "Arn"]}
-    expected = {"ApiHandlerRole": ({"kms:GenerateDataKey", "kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn),
-                "RegistrationWorkerRole": ({"kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn),
-                "MaintenanceRole": ({"kms:GenerateDataKey", "kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn),
-                "DatabaseProxyRole": ({"kms:Decrypt"}, "secretsmanager", "SecretARN", {"Ref": "DatabaseSecret"})}
+    send = ({"kms:GenerateDataKey", "kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn)
+    expected = {"ApiHandlerRole": [send],
+                "RegistrationWorkerRole": [({"kms:Decrypt"}, "sqs", "aws:sqs:arn", queue_arn)],
+                "MaintenanceRole": [
+                    send,
+                    ({"kms:GenerateDataKey", "kms:Decrypt"}, "sns", "aws:sns:topicArn", {"Ref": "NotificationTopic"}),
+                    ({"kms:Decrypt"}, "secretsmanager", "SecretARN", {"Ref": "NotifyWebhookSecret"})],
+                "DatabaseProxyRole": [({"kms:Decrypt"}, "secretsmanager", "SecretARN", {"Ref": "DatabaseSecret"})]}
     for role in (*FUNCTION_ROLES, "DatabaseProxyRole"):
         kms = [s for s in _statements(template, role) if any(a.startswith("kms:") for a in _as_list(s["Action"]))
                and s["Resource"] != APPROVAL_KEY]  # the approval key: the next test
         if role not in expected:
-            assert kms == [], role  # the authorizer and migrate never touch an encrypted queue or secret
+            assert kms == [], role  # the authorizer and migrate never touch an encrypted queue, topic or secret
             continue
-        actions, service, context_key, resource = expected[role]
-        [statement] = kms
-        assert set(_as_list(statement["Action"])) == actions
-        conditions = statement["Condition"]["StringEquals"]
-        assert conditions["kms:ViaService"] == {"Fn::Sub": f"{service}.${{AWS::Region}}.amazonaws.com"}
-        assert conditions[f"kms:EncryptionContext:{context_key}"] == resource
+        assert len(kms) == len(expected[role]), role
+        for statement, (actions, service, context_key, resource) in zip(kms, expected[role], strict=True):
+            assert set(_as_list(statement["Action"])) == actions
+            conditions = statement["Condition"]["StringEquals"]
+            assert conditions["kms:ViaService"] == {"Fn::Sub": f"{service}.${{AWS::Region}}.amazonaws.com"}
+            assert conditions[f"kms:EncryptionContext:{context_key}"] == resource
+
+
+def test_only_the_maintenance_function_publishes_notifications_and_reads_the_webhook_signing_key(template):
+    topic, secret = {"Ref": "NotificationTopic"}, {"Ref": "NotifyWebhookSecret"}
+    for role in FUNCTION_ROLES:
+        allowed = [s for s in _statements(template, role) if s["Effect"] == "Allow"]
+        publishes = [s for s in allowed if "sns:Publish" in _as_list(s["Action"])]
+        reads = [s for s in allowed if s["Resource"] == secret or secret in _as_list(s["Resource"])]
+        if role != "MaintenanceRole":
+            assert publishes == [] and reads == [], role  # they record notifications; delivering is not theirs
+            continue
+        [publish] = publishes
+        assert publish["Action"] == ["sns:Publish"] and publish["Resource"] == topic  # this topic, nothing more
+        assert [s["Action"] for s in reads] == [["secretsmanager:GetSecretValue"]]
+    assert _props(template, "NotificationTopic")["KmsMasterKeyId"] == {
+        "Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, "alias/aws/sns"]}  # always encrypted
+    assert _props(template, "NotifyWebhookSecret")["KmsKeyId"] == WITH_CUSTOMER_KEY
+    # Only the maintenance function is told where notifications go; in the VPC, SNS is reached privately.
+    for name in FUNCTIONS:
+        names = {key for key in _props(template, name)["Environment"]["Variables"] if key.startswith("NOTIFY_")}
+        assert names == ({"NOTIFY_TOPIC_ARN", "NOTIFY_WEBHOOK_URL", "NOTIFY_WEBHOOK_SECRET_ARN",
+                          "NOTIFY_PRIVATE_DESTINATIONS"} if name == "Maintenance" else set()), name
+    assert _props(template, "SnsEndpoint")["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.sns"}
+    alarm = _props(template, "NotificationsAbandonedAlarm")
+    assert alarm["MetricName"] == "NotificationsAbandoned" and alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
 def test_only_the_api_handler_may_use_the_approval_key_and_only_with_an_execution_as_context(template):

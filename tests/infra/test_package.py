@@ -67,11 +67,15 @@ def test_every_function_runs_in_the_private_subnets_with_its_own_role_and_log_re
 def test_function_environment_is_accepted_by_the_service_configuration(template):
     """The stage's variables, with the stack's references filled in, load and select IAM auth."""
     fake = {"RegistrationQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/q",
-            "ApprovalSecretsKey": "1234abcd-12ab-34cd-56ef-1234567890ab"}
+            "ApprovalSecretsKey": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "NotificationTopic": "arn:aws:sns:eu-west-1:123456789012:catalog-NotificationTopic-1A2B3C",
+            "NotifyWebhookSecret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:NotifyWebhookSecret-aBcDeF"}
     for name in FUNCTIONS:
         env = {}
         for key, value in _props(template, name)["Environment"]["Variables"].items():
-            if isinstance(value, dict) and "Ref" in value:
+            if isinstance(value, dict) and value.get("Ref") in template["Parameters"]:
+                value = _default(template, value["Ref"])
+            elif isinstance(value, dict) and "Ref" in value:
                 value = fake[value["Ref"]]
             elif isinstance(value, dict):
                 value = (value["Fn::Sub"].replace("${DatabaseUsername}", _default(template, "DatabaseUsername"))
@@ -91,6 +95,13 @@ def test_function_environment_is_accepted_by_the_service_configuration(template)
         assert (source.host, source.port, source.user) == ("proxy.example", 5432, "catalog_admin")
         if name == "RegistrationWorker":  # this account's ECR resolves to the VPC endpoint's addresses
             assert settings.private_registries == ("123456789012.dkr.ecr.eu-west-1.amazonaws.com",)
+        if name == "Maintenance":  # it delivers notifications: the topic always, the webhook once a URL is given
+            assert settings.notify_topic_arn == fake["NotificationTopic"]
+            assert settings.notify_webhook_secret_arn == fake["NotifyWebhookSecret"]
+            assert settings.notify_webhook_url is None
+            with_url = load_settings({**env, "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_NAME": name,
+                                      "NOTIFY_WEBHOOK_URL": "https://hooks.example.com/catalog"})
+            assert with_url.notify_webhook_url == "https://hooks.example.com/catalog"
 
 
 def test_queue_has_a_dead_letter_queue_encryption_and_visibility_six_times_the_worker_timeout(template):

@@ -8,12 +8,10 @@ internet. Everything else (urllib3, TLS with SNI and certificate checks, HTTP) i
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 import requests
-from urllib3.util.connection import create_connection
 
 from chalicelib.adapters.registry import ConfiguredCredentials, RegistryClient, RegistryError, RegistryLimits
 from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED
@@ -21,36 +19,13 @@ from chalicelib.adapters.registry.transport import MAX_REDIRECTS, RegistryTransp
 from chalicelib.domain.egress import EgressRules
 from chalicelib.domain.images import parse_image_reference
 from tests.support import oci
-from tests.support.listeners import BlobStore, Listener, ScriptedRegistry, free_port_on, listening
+from tests.support.listeners import BlobStore, Listener, Network, ScriptedRegistry, free_port_on, listening
 from tests.support.tls import TestAuthority
 
 SCHEMA = b'{"schema_version": "1.0"}'
 LIMITS = RegistryLimits(connect_timeout=1, read_timeout=2, attempts=2, backoff_seconds=0.01)
 PUBLIC = "93.184.215.14"  # a public address; the dial seam routes it to a loopback listener
 METADATA = "169.254.169.254"
-
-
-class Network:
-    """The resolver and dial seams: a DNS table for test names, public addresses routed to listeners."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, list[str]] = {}
-        self.routes: dict[tuple[str, int], tuple[str, int]] = {}
-        self.dialed: list[tuple[str, int]] = []
-
-    def resolve(self, host: str, port: int) -> list[str]:
-        if host in self.names:
-            return self.names[host]
-        return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]  # IP literals
-
-    def dial(self, address: tuple[str, int], timeout, source_address, socket_options) -> socket.socket:
-        self.dialed.append(address)
-        return create_connection(self.routes.get(address, address), timeout, source_address, socket_options)
-
-    def route(self, name: str, public: str, listener: Listener) -> None:
-        """``name`` resolves to the public address ``public``, which reaches ``listener``."""
-        self.names[name] = [public]
-        self.routes[(public, listener.port)] = (listener.ip, listener.port)
 
 
 @pytest.fixture

@@ -19,19 +19,10 @@ from tests.support import oci
 from tests.support.postgres import StandalonePostgres, stop_server_in
 from tests.support.registry import GatedProxy, LocalRegistry
 from tests.support.resources import event, rw
-from tests.support.server import PROJECT_DIR, CatalogProcess
+from tests.support.server import CatalogProcess, client_for
 
 FAST_RECOVERY = {"REGISTRATION_LEASE_SECONDS": "3", "REGISTRATION_SWEEP_SECONDS": "1",
                  "POWERTOOLS_METRICS_DISABLED": "true"}
-
-
-def client_for(server: CatalogProcess) -> Any:
-    import sys
-
-    sys.path.insert(0, str(PROJECT_DIR / "bench"))
-    from load import Client
-
-    return Client(server.url, server.key)
 
 
 def push_workflow(registry: LocalRegistry, workflow_id: str) -> str:

@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from urllib3.util.connection import create_connection
+
 from tests.support import oci
 
 
@@ -32,6 +34,7 @@ class Request:
     method: str
     path: str  # with the query string
     headers: dict[str, str]
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -90,7 +93,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        request = Request("GET", self.path, dict(self.headers.items()))
+        self._answer(Request("GET", self.path, dict(self.headers.items())))
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._answer(Request("POST", self.path, dict(self.headers.items()), body))
+
+    def _answer(self, request: Request) -> None:
         self.server.record.requests.append(request)
         status, headers, body = self.server.app(request)
         self.send_response(status)
@@ -105,9 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def listening(ip: str = "127.0.0.1", app: App = not_found, tls: ssl.SSLContext | None = None) -> Iterator[Listener]:
-    """An HTTP (or, with ``tls``, HTTPS) server on ``ip`` and a free port, recording what reaches it."""
-    record = Listener(ip, 0, tls is not None)
+def listening(
+    ip: str = "127.0.0.1", app: App = not_found, tls: ssl.SSLContext | None = None, port: int = 0
+) -> Iterator[Listener]:
+    """An HTTP (or, with ``tls``, HTTPS) server on ``ip`` and ``port`` (0: a free one), recording what reaches it."""
+    record = Listener(ip, port, tls is not None)
     if tls is not None:
 
         def note_server_name(_sock: Any, name: str | None, _context: Any) -> None:
@@ -124,6 +135,29 @@ def listening(ip: str = "127.0.0.1", app: App = not_found, tls: ssl.SSLContext |
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class Network:
+    """The resolver and dial seams: a DNS table for test names, public addresses routed to listeners."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, list[str]] = {}
+        self.routes: dict[tuple[str, int], tuple[str, int]] = {}
+        self.dialed: list[tuple[str, int]] = []
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        if host in self.names:
+            return self.names[host]
+        return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]  # IP literals
+
+    def dial(self, address: tuple[str, int], timeout, source_address, socket_options) -> socket.socket:
+        self.dialed.append(address)
+        return create_connection(self.routes.get(address, address), timeout, source_address, socket_options)
+
+    def route(self, name: str, public: str, listener: Listener) -> None:
+        """``name`` resolves to the public address ``public``, which reaches ``listener``."""
+        self.names[name] = [public]
+        self.routes[(public, listener.port)] = (listener.ip, listener.port)
 
 
 def free_port_on(ip: str) -> int:

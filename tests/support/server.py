@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -106,3 +107,12 @@ class CatalogProcess:
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
             self.stop()
+
+
+def client_for(server: CatalogProcess, key: str | None = None) -> Any:
+    """bench/load.py's keep-alive HTTP client on the server, with its dev key (or ``key``)."""
+    if str(PROJECT_DIR / "bench") not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR / "bench"))
+    from load import Client
+
+    return Client(server.url, key or server.key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.adapters.registry.transport import EgressGuard, EgressRefused
+from chalicelib.adapters.egress import EgressGuard, EgressRefused
 from chalicelib.config import load_settings
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.egress import EgressRules, non_public_kind, parse_destination

@@ -9,23 +9,38 @@ local server serves on threads.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str | None], Any] = {}
+_clients: dict[tuple[str, str | None, Limits | None], Any] = {}
 
 
-def client(service: str, region: str | None = None) -> Any:
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on a client's calls, for callers that must return in time (botocore's defaults wait up to a
+    minute per connect and per read, several times)."""
+
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
+
+
+def client(service: str, region: str | None = None, limits: Limits | None = None) -> Any:
     """The process-wide client for ``service`` in ``region`` (None: the region of the environment)."""
-    key = (service, region)
+    key = (service, region, limits)
     built = _clients.get(key)
     if built is None:
         with _lock:
             built = _clients.get(key)
             if built is None:
                 import boto3  # deferred on purpose, see the module docstring
+                from botocore.config import Config
 
-                built = boto3.session.Session().client(service, region_name=region)
+                config = None if limits is None else Config(
+                    connect_timeout=limits.connect_timeout, read_timeout=limits.read_timeout,
+                    retries={"max_attempts": limits.max_attempts, "mode": "standard"})
+                built = boto3.session.Session().client(service, region_name=region, config=config)
                 _clients[key] = built
     return built
 

@@ -1,0 +1,33 @@
+"""The periodic maintenance of the catalog, one round: what ``make run``'s maintenance thread does every
+REGISTRATION_SWEEP_SECONDS and the scheduled ``maintenance`` function does every minute in AWS.
+
+In order: registrations whose worker died (or that never started) are queued again, executions past
+their approval window expire (their notifications recorded with them), then the notification outbox is
+delivered (those expiries included) and events past their keeping time are deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.services.executions import ExecutionService
+from chalicelib.services.notifications import NotificationDelivery
+from chalicelib.services.registration import RegistrationService
+
+
+class Maintenance:
+    def __init__(
+        self, registrations: RegistrationService, executions: ExecutionService, notifications: NotificationDelivery
+    ) -> None:
+        self._registrations = registrations
+        self._executions = executions
+        self._notifications = notifications
+
+    def run(self) -> dict[str, Any]:
+        """One round; its counts (the scheduled function returns them)."""
+        sweep = self._registrations.sweep()
+        expired = self._executions.expire_overdue()
+        notified = self._notifications.deliver_due()
+        self._notifications.purge()
+        return {"requeued": len(sweep.requeued), "abandoned": len(sweep.abandoned), "expired": expired,
+                "notifications": notified.as_dict()}
