@@ -69,7 +69,7 @@ def test_keys_create_list_revoke(client: ApiClient, capsys: pytest.CaptureFixtur
     assert cli.main(["keys", "revoke", key_id]) == 0
     assert client.get("/api/v1/playbooks", scopes=None, headers={"Authorization": f"Bearer {token}"}).status == 401
     assert cli.main(["keys", "create", "bad", "root"]) == 2
-    assert "scopes must be" in capsys.readouterr().err
+    assert '$.scopes[0]: must be one of "catalog:read"' in capsys.readouterr().err
 
 
 def test_reembed_command_reports_every_version(client: ApiClient, capsys: pytest.CaptureFixture[str]) -> None:
