@@ -54,22 +54,32 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
 
 
-def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int]:
-    """Loads every example through the catalog service; returns (created, already present)."""
+def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int, list[str]]:
+    """Loads every example through the catalog service; returns (created, already present, the ids skipped because
+    RemediationWorkflow resources own them: those are theirs to change)."""
     from chalicelib.container import services
+    from chalicelib.domain.errors import WorkflowOwnedElsewhere
     from chalicelib.domain.workflows import parse_new_version
 
     created = present = 0
+    skipped: list[str] = []
     for path in sorted(directory.glob("*.json")):
-        result = services().catalog.create_version(parse_new_version(json.loads(path.read_text())), "examples")
+        new = parse_new_version(json.loads(path.read_text()))
+        try:
+            result = services().catalog.create_version(new, "examples")
+        except WorkflowOwnedElsewhere:
+            skipped.append(new.workflow_id)
+            continue
         created, present = (created + 1, present) if result.created else (created, present + 1)
-    return created, present
+    return created, present, skipped
 
 
 def cmd_load_examples(_: argparse.Namespace) -> None:
     counts = [load_examples(directory) for directory in (EXAMPLES_DIR, COMPOSITE_EXAMPLES_DIR)]
-    created, present = sum(c for c, _ in counts), sum(p for _, p in counts)
-    print(f"examples: {created} created, {present} already present")
+    created, present = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    skipped = [workflow_id for c in counts for workflow_id in c[2]]
+    owned = f", {len(skipped)} owned by resources and left to them ({', '.join(skipped)})" if skipped else ""
+    print(f"examples: {created} created, {present} already present{owned}")
 
 
 def _dev_key() -> str:

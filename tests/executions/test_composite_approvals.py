@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.support import tekton
 from tests.support.api import ApiClient
-from tests.support.composites import LABELS, create_composite, create_step_workflows
+from tests.support.composites import LABELS
 from tests.support.executions import (
+    COMPOSITE_VALUES,
     EXECUTIONS,
     READ,
-    SECRET,
     WRITE,
     decide,
     events,
@@ -25,19 +23,10 @@ from tests.support.executions import (
 )
 from tests.support.registrations import catalog_dump
 
-VALUES = {"NAMESPACE": "shop", "DEPLOYMENT": "checkout", "REPLICAS": 4, "NOTIFY_TOKEN": SECRET}
-
-
-@pytest.fixture
-def composed(client: ApiClient) -> ApiClient:
-    create_step_workflows(client)
-    create_composite(client)
-    return client
-
 
 def execute(client: ApiClient) -> Any:
     """scale-and-verify, requested with a key that holds executions:write only."""
-    request = {"workflow_id": "scale-and-verify", "parameters": VALUES,
+    request = {"workflow_id": "scale-and-verify", "parameters": COMPOSITE_VALUES,
                "incident": incident(signal_type=LABELS["signal_type"]), "target": new_target()}
     return client.post(EXECUTIONS, request, scopes=WRITE)
 

@@ -5,7 +5,7 @@ leave each other's workflows alone."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from chalicelib.container import services
 from tests.support.api import ApiClient
 from tests.support.keys import bearer
 from tests.support.oci import playbook_schema
-from tests.support.registrations import catalog_dump, catalog_settings, register
+from tests.support.registrations import catalog_dump, register
 from tests.support.resources import event, rw
 
 PLAYBOOKS = "/api/v1/playbooks"
@@ -26,10 +26,8 @@ WATCHER = ("registrations:write", "catalog:read")
 Push = Callable[..., tuple[str, str]]
 
 
-@pytest.fixture(autouse=True)
-def no_grace(db: Any) -> Iterator[None]:
-    with catalog_settings(RECONCILE_GRACE_SECONDS="0"):
-        yield
+# Sources registered a moment ago are reconciled too.
+pytestmark = pytest.mark.usefixtures("no_reconcile_grace")
 
 
 def live(*objs: dict[str, Any]) -> list[dict[str, Any]]:

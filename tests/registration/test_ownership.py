@@ -7,7 +7,7 @@ jobs and the database: each now fails (a failed registration, a 403 or a 409) wi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from tests.support.api import ApiClient
 from tests.support.catalog import problem_type, workflow
 from tests.support.keys import bearer, key_id_of
 from tests.support.oci import playbook_schema
-from tests.support.registrations import catalog_dump, catalog_settings, register, wait_for_jobs
+from tests.support.registrations import catalog_dump, register, wait_for_jobs
 from tests.support.resources import event, rw
 
 PLAYBOOKS = "/api/v1/playbooks"
@@ -26,11 +26,8 @@ WATCHER = ("registrations:write", "catalog:read")
 Push = Callable[..., tuple[str, str]]
 
 
-@pytest.fixture(autouse=True)
-def no_grace(db: Any) -> Iterator[None]:
-    """Reconciliation considers sources registered a moment ago (the attacks reconcile right after registering)."""
-    with catalog_settings(RECONCILE_GRACE_SECONDS="0"):
-        yield
+# Sources registered a moment ago are reconciled too.
+pytestmark = pytest.mark.usefixtures("no_reconcile_grace")
 
 
 @pytest.fixture
