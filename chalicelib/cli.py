@@ -4,7 +4,8 @@ serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations,
 migrate                   apply pending SQL migrations
 load-examples             (re)load examples/workflows/*.json, then examples/composites/*.json (idempotent)
 reembed                   re-embed the catalog after an embedding provider or dimension change
-keys create NAME SCOPE.. [--namespace NS]..  create an API key (printed once), optionally limited to namespaces
+keys create NAME SCOPE.. [--namespace NS].. [--cluster NAME]
+                          create an API key (printed once), optionally limited to namespaces and bound to a cluster
 keys list | keys revoke KEY_ID
 """
 
@@ -53,22 +54,32 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     print(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
 
 
-def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int]:
-    """Loads every example through the catalog service; returns (created, already present)."""
+def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int, list[str]]:
+    """Loads every example through the catalog service; returns (created, already present, the ids skipped because
+    RemediationWorkflow resources own them: those are theirs to change)."""
     from chalicelib.container import services
+    from chalicelib.domain.errors import WorkflowOwnedElsewhere
     from chalicelib.domain.workflows import parse_new_version
 
     created = present = 0
+    skipped: list[str] = []
     for path in sorted(directory.glob("*.json")):
-        result = services().catalog.create_version(parse_new_version(json.loads(path.read_text())), "examples")
+        new = parse_new_version(json.loads(path.read_text()))
+        try:
+            result = services().catalog.create_version(new, "examples")
+        except WorkflowOwnedElsewhere:
+            skipped.append(new.workflow_id)
+            continue
         created, present = (created + 1, present) if result.created else (created, present + 1)
-    return created, present
+    return created, present, skipped
 
 
 def cmd_load_examples(_: argparse.Namespace) -> None:
     counts = [load_examples(directory) for directory in (EXAMPLES_DIR, COMPOSITE_EXAMPLES_DIR)]
-    created, present = sum(c for c, _ in counts), sum(p for _, p in counts)
-    print(f"examples: {created} created, {present} already present")
+    created, present = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    skipped = [workflow_id for c in counts for workflow_id in c[2]]
+    owned = f", {len(skipped)} owned by resources and left to them ({', '.join(skipped)})" if skipped else ""
+    print(f"examples: {created} created, {present} already present{owned}")
 
 
 def _dev_key() -> str:
@@ -93,19 +104,26 @@ def _dev_key_path() -> Path:
 def cmd_serve(args: argparse.Namespace) -> None:
     from chalicelib.container import services
     from chalicelib.http.local_server import LocalServer
+    from chalicelib.services.api_keys import DEV_KEY_ID
 
     cmd_migrate(args)
     cmd_load_examples(args)
     key = _dev_key()
-    services().api_keys.ensure_dev_key(key)
+    active = services().api_keys.ensure_dev_key(key)
     from app import app  # imported late: the app reads settings on first use
 
     server = LocalServer(app, _chalice_config(), "127.0.0.1", args.port)
     base = server.url
     auth = '-H "Authorization: Bearer $KEY"'
+    if active:
+        key_line = f"  export KEY={key}   # an API key with every scope (DEV_API_KEY, or kept in {_dev_key_path()})\n"
+    else:  # a revoked key is never brought back by a restart
+        key_line = (f"  The development key ({DEV_KEY_ID}) was revoked and stays revoked. Create a new key:\n"
+                    "  .venv/bin/python -m chalicelib.cli keys create local-dev admin"
+                    "   # then: export KEY=<the token it prints>\n")
     print(
         f"\nWorkflow catalog API on {base} (Ctrl-C stops it)\n"
-        f"  export KEY={key}   # an API key with every scope (DEV_API_KEY, or kept in {_dev_key_path()})\n"
+        f"{key_line}"
         f"  curl {base}/healthz\n"
         f"  curl {auth} {base}/api/v1/playbooks\n"
         f"  curl {auth} '{base}/api/v1/playbooks/search?query=pod+OOMKilled'\n"
@@ -169,13 +187,19 @@ def cmd_keys(args: argparse.Namespace) -> None:
 
     keys = services().api_keys
     if args.action == "create":
-        key_id, token = keys.create(args.name, args.scopes, args.namespace)
+        from chalicelib.domain.contracts import NEW_API_KEY
+
+        request = {"name": args.name, "scopes": args.scopes, "namespaces": args.namespace, "cluster": args.cluster}
+        NEW_API_KEY.check({field: value for field, value in request.items() if value is not None})
+        key_id, token = keys.create(args.name, args.scopes, args.namespace, args.cluster)
         print(f"key_id {key_id}\ntoken  {token}\n(the token is shown once; store it now)")
     elif args.action == "list":
         for row in keys.list():
             state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
             namespaces = " ".join(row["namespaces"]) if row["namespaces"] is not None else "*"
-            print(f"{row['key_id']:14} {state:18} {' '.join(row['scopes']):60} {namespaces:20} {row['name']}")
+            cluster = row["cluster"] or "-"
+            print(f"{row['key_id']:14} {state:18} {' '.join(row['scopes']):60} {namespaces:20} {cluster:16} "
+                  f"{row['name']}")
     elif args.action == "revoke":
         print("revoked" if keys.revoke(args.key_id) else "no such active key")
 
@@ -197,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("name")
     create.add_argument("scopes", nargs="+")
     create.add_argument("--namespace", action="append", help="limit the key to this namespace (repeatable)")
+    create.add_argument("--cluster", help="bind the key to this cluster (a DNS-1123 label); unbound keys act as "
+                                          "cluster 'default'")
     keys_sub.add_parser("list")
     revoke = keys_sub.add_parser("revoke")
     revoke.add_argument("key_id")
@@ -212,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except CatalogError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error.path}: {error.message}", file=sys.stderr)
         return 2
     return 0
 

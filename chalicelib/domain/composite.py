@@ -225,6 +225,7 @@ class StepWorkflow:
     exists: bool
     enabled: bool
     active: Sequence[Candidate]  # every active version, any order
+    approval_required: bool = False  # its executions wait for approval, so a composite running it does too
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class Resolved:
     container_image: str
     parameters: Mapping[str, Any]
     title: str
+    approval_required: bool = False  # the step's workflow requires approval
 
     def to_record(self) -> dict[str, Any]:
         return {"step": self.step.name, "finally": self.step.is_finally, "workflow_id": self.workflow_id,
@@ -268,7 +270,8 @@ def resolve(step: Step, workflow: StepWorkflow, own_workflow_id: str) -> Resolve
     if candidate.container_image is None:
         raise Unresolvable(f"{name}: {step.workflow_id} {chosen} is a composite workflow; a step runs a single-image "
                            "workflow", "version")
-    return Resolved(step, step.workflow_id, chosen, candidate.container_image, candidate.parameters, candidate.title)
+    return Resolved(step, step.workflow_id, chosen, candidate.container_image, candidate.parameters, candidate.title,
+                    workflow.approval_required)
 
 
 def _newest_first(versions: list[str]) -> list[str]:

@@ -156,6 +156,25 @@ DEFS: dict[str, dict[str, Any]] = {
             "x-message": "must be succeeded, failed or always",
         },
     }),
+    "Owner": {
+        "type": "object", "additionalProperties": False, "required": ["kind"],
+        "description": 'Who owns a workflow: {"kind": "resource", "cluster", "namespace"} (the origin of the '
+                       'RemediationWorkflow that first registered it) or {"kind": "api"} (created over REST).',
+        "x-type-message": 'must be {"kind": "resource", "cluster", "namespace"} or {"kind": "api"}',
+        "properties": {
+            "kind": {"type": "string", "enum": ["resource", "api"]},
+            "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
+                        "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+            "namespace": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": limits.MAX_NAMESPACE,
+                          "x-message": "must be a Kubernetes namespace name"},
+        },
+        "if": {"properties": {"kind": {"const": "resource"}}, "required": ["kind"]},
+        "then": {"required": ["cluster", "namespace"], "x-required-message": "is required for a resource owner"},
+        "else": {"properties": {
+            "cluster": {"not": {}, "x-message": 'belongs to a resource owner only ({"kind": "api"} has no cluster)'},
+            "namespace": {"not": {}, "x-message": 'belongs to a resource owner only ({"kind": "api"} has no '
+                                                  'namespace)'}}},
+    },
     "LabelFilters": {
         "type": "object", "maxProperties": limits.MAX_LABELS, "propertyNames": LABEL_KEYS,
         "additionalProperties": LABEL_STRING,
@@ -270,9 +289,11 @@ WORKFLOW_CHANGE = Contract(
     _object({"enabled": {"type": "boolean", "description": "false: search skips it and it cannot be executed."},
              "approval_required": {"type": "boolean", "description": "true: each execution waits for a person to "
                                                                      "approve it before its PipelineRun is released."},
+             "owner": {**ref("Owner"), "description": "Move the workflow to another owner (an admin key without "
+                                                      "namespace or cluster limits only; audited)."},
              "reason": ref("Reason")}, ("reason",),
-            anyOf=[{"required": ["enabled"]}, {"required": ["approval_required"]}],
-            **{"x-message": "send enabled, approval_required or both"}),
+            anyOf=[{"required": ["enabled"]}, {"required": ["approval_required"]}, {"required": ["owner"]}],
+            **{"x-message": "send enabled, approval_required, owner, or several of them"}),
     detail="The change is not valid; see errors.", others_immutable=True, immutable_detail="on a workflow")
 
 STATUS_CHANGE = Contract(
@@ -321,8 +342,14 @@ NEW_API_KEY = Contract("NewApiKey", _object({
     "namespaces": {"type": "array", "minItems": 1, "maxItems": 64, "uniqueItems": True,
                    "items": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63},
                    "description": "Limit the key to these Kubernetes namespaces: it may register and reconcile "
-                                  "RemediationWorkflow resources of these only (a namespaced watcher's key). "
-                                  "Absent: every namespace."},
+                                  "RemediationWorkflow resources of these only (a namespaced watcher's key), and act "
+                                  "only on executions whose target is in one of them. Absent: every namespace. A "
+                                  "key limited to namespaces creates keys limited to some of its own only."},
+    "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
+                "description": "Bind the key to this cluster (a DNS-1123 label): its registrations and "
+                               "reconciliations are that cluster's. Absent: not bound, the key acts as cluster "
+                               f"{limits.DEFAULT_CLUSTER!r}. A key bound to a cluster creates keys bound to it only.",
+                "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
 }, ("name", "scopes")), detail="The API key request is not valid; see errors.")
 
 EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({

@@ -82,6 +82,13 @@ class UnresolvableStep(CatalogError):
     slug, status, title = "unresolvable-step", 409, "A step of the composite workflow does not resolve"
 
 
+class WorkflowOwnedElsewhere(CatalogError):
+    """The workflow belongs to another origin (a resource's cluster and namespace, or the REST API). A registration
+    failing for this reason reports it as ``WorkflowOwnedElsewhere`` (services/registration.py)."""
+
+    slug, status, title = "workflow-owned-elsewhere", 409, "Workflow owned elsewhere"
+
+
 class ImmutableField(CatalogError):
     slug, status, title = "immutable-field", 409, "Field cannot be changed"
 

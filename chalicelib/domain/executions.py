@@ -14,7 +14,7 @@ active states hold the execution's target: at most one active execution per targ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,22 @@ def check_execution_transition(execution_id: str, current: str, target: str) -> 
     raise InvalidTransition(
         f"Execution {execution_id} is {current}; it can only become {' or '.join(sorted(TRANSITIONS[current]))}."
     )
+
+
+def approval_requirement(workflow_requires: bool, gated_steps: Sequence[Mapping[str, str]]) -> dict[str, Any] | None:
+    """Why an execution must wait for approval: its workflow requires it, and/or (a composite) the workflows some of
+    its steps resolve to do, each named ``{"step", "workflow_id"}``; None when nothing requires it. Every image that
+    runs is covered, however it is wrapped."""
+    if not workflow_requires and not gated_steps:
+        return None
+    return {"workflow": workflow_requires, "steps": [dict(step) for step in gated_steps]}
+
+
+def uncovered_steps(requirement: Mapping[str, Any] | None, gated_now: Sequence[Mapping[str, str]]) -> list[str]:
+    """The steps that require approval now but were not among those the execution's approval covered (its
+    ``requirement`` as recorded at request; None: recorded before steps were named, so only the workflow's)."""
+    covered = {(s["step"], s["workflow_id"]) for s in (requirement or {}).get("steps", [])}
+    return [f"{s['step']} ({s['workflow_id']})" for s in gated_now if (s["step"], s["workflow_id"]) not in covered]
 
 
 def write_only_names(schema: Mapping[str, Any]) -> frozenset[str]:

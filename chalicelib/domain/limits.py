@@ -58,6 +58,11 @@ TARGET_NAMESPACE_PATTERN = WORKFLOW_ID_PATTERN
 # Incident labels that bind an execution (besides its business_context entries).
 INCIDENT_LABELS = ("signal_type", "severity", "environment", "component", "priority")
 
+# Clusters (README, "Ownership, clusters and key limits")
+CLUSTER_NAME_PATTERN = WORKFLOW_ID_PATTERN  # a DNS-1123 label
+DEFAULT_CLUSTER = "default"  # the cluster of a key bound to none
+MAX_NAMESPACE = 63
+
 # API keys
 API_SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "executions:approve",
               "recommendations:write", "admin")

@@ -16,6 +16,8 @@ from chalicelib.domain.contracts import REGISTRATION_EVENT, Contract
 from chalicelib.domain.errors import ErrorCollector, ValidationFailed
 from chalicelib.domain.images import parse_image_reference
 from chalicelib.domain.labels import LabelValue, normalize_labels, validate_labels
+from chalicelib.domain.limits import DEFAULT_CLUSTER
+from chalicelib.domain.ownership import Owner
 from chalicelib.domain.validation import schema_errors
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import is_workflow_id
@@ -46,6 +48,9 @@ class WorkflowResource:
     parameters: dict[str, Any] | None = None
     steps: list[dict[str, Any]] | None = None
     finally_steps: list[dict[str, Any]] | None = None
+    # The cluster the resource lives in: the delivering key's (never the body's); registrations recorded before
+    # clusters existed were all of the default one.
+    cluster: str = DEFAULT_CLUSTER
 
     @property
     def key(self) -> str:
@@ -54,7 +59,13 @@ class WorkflowResource:
     @property
     def source(self) -> dict[str, Any]:
         """Where a workflow registered from this resource comes from (reconciliation compares it with the cluster)."""
-        return {"uid": self.uid, "namespace": self.namespace, "name": self.name, "generation": self.generation}
+        return {"uid": self.uid, "cluster": self.cluster, "namespace": self.namespace, "name": self.name,
+                "generation": self.generation}
+
+    @property
+    def origin(self) -> Owner:
+        """The owner a workflow first registered from this resource gets, and the one its later events must match."""
+        return Owner.resource(self.cluster, self.namespace)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +73,7 @@ class WorkflowResource:
             "workflow_id": self.workflow_id, "version": self.version, "image": self.image, "title": self.title,
             "description": self.description, "labels": self.labels, "enabled": self.enabled,
             "parameters": self.parameters, "steps": self.steps, "finally_steps": self.finally_steps,
+            "cluster": self.cluster,
         }  # fmt: skip
 
     @classmethod

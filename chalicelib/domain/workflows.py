@@ -14,6 +14,7 @@ from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFa
 from chalicelib.domain.images import parse_image_reference
 from chalicelib.domain.labels import LabelValue, normalize_labels
 from chalicelib.domain.limits import RESERVED_WORKFLOW_IDS, WORKFLOW_ID_PATTERN
+from chalicelib.domain.ownership import Owner
 from chalicelib.domain.parameter_schema import validate_parameter_schema
 from chalicelib.domain.versions import normalize_version
 
@@ -112,16 +113,18 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
 
 @dataclass(frozen=True)
 class WorkflowChange:
-    """A change of a workflow's flags: enabled, approval_required, or both (None: unchanged)."""
+    """A change of a workflow's flags (enabled, approval_required) and/or its owner (None: unchanged)."""
 
     enabled: bool | None
     approval_required: bool | None
     reason: str
+    owner: Owner | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> WorkflowChange:
         WORKFLOW_CHANGE.check(body)
-        return cls(body.get("enabled"), body.get("approval_required"), body["reason"].strip())
+        owner = Owner.from_dict(body["owner"]) if "owner" in body else None
+        return cls(body.get("enabled"), body.get("approval_required"), body["reason"].strip(), owner)
 
 
 @dataclass(frozen=True)

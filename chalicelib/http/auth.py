@@ -29,7 +29,7 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
     from chalicelib.container import services  # the authorizer is its own Lambda entry point
 
     scheme, _, token = (auth_request.token or "").partition(" ")
-    context = {"scopes": "", "key_name": "", "namespaces": ALL_NAMESPACES, "error": ""}
+    context = {"scopes": "", "key_name": "", "namespaces": ALL_NAMESPACES, "cluster": "", "error": ""}
     principal = None
     if scheme.lower() == "bearer" and token.strip():
         try:
@@ -39,7 +39,8 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
     if principal is None:
         return AuthResponse(routes=["*"], principal_id=ANONYMOUS, context=context)
     namespaces = ALL_NAMESPACES if principal.namespaces is None else " ".join(sorted(principal.namespaces))
-    context.update(scopes=" ".join(sorted(principal.scopes)), key_name=principal.name, namespaces=namespaces)
+    context.update(scopes=" ".join(sorted(principal.scopes)), key_name=principal.name, namespaces=namespaces,
+                   cluster=principal.cluster or "")
     return AuthResponse(routes=["*"], principal_id=principal.key_id, context=context)
 
 
@@ -51,11 +52,12 @@ def principal_from(request_context: dict) -> Principal:
     key_id = authorizer.get("principalId") or ANONYMOUS
     if key_id == ANONYMOUS:
         raise Unauthorized("Send a valid API key as 'Authorization: Bearer <key>'.")
-    # An authorizer context is a flat string map: "*" is every namespace, else the space-separated list.
+    # An authorizer context is a flat string map: "*" is every namespace, else the space-separated list; the
+    # cluster binding is its name, "" for a key bound to none.
     namespaces = authorizer.get("namespaces", ALL_NAMESPACES)
     limited = None if namespaces == ALL_NAMESPACES else frozenset(namespaces.split())
     return Principal(key_id, authorizer.get("key_name", ""), frozenset((authorizer.get("scopes") or "").split()),
-                     limited)
+                     limited, authorizer.get("cluster") or None)
 
 
 def require_scope(principal: Principal, scope: str) -> None:

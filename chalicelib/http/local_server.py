@@ -12,6 +12,9 @@ several clients at once needs:
   ``max_connections`` open connections a new one is answered 503 + Retry-After (and closed)
   instead of waiting unboundedly or being reset. Idle keep-alive connections close after
   ``KEEP_ALIVE_SECONDS``.
+- Bodies are read whole before the app runs: by Content-Length, or decoded from chunked transfer coding;
+  one that is malformed, over the limit, or stops arriving for ``BODY_TIMEOUT_SECONDS`` is answered with
+  a problem (400, 413) and the connection closed, so no part of a body is ever read as a next request.
 - One JSON log line per request, including the answers given before any handler runs (no API key,
   unknown route, body too large, malformed HTTP), no plain-text access log, and ``X-Correlation-Id``
   on every response. The request's arrival time goes into the Lambda event as API Gateway's
@@ -46,6 +49,12 @@ from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, corr
 LISTEN_BACKLOG = 1024
 MAX_CONNECTIONS = 512
 KEEP_ALIVE_SECONDS = 30.0
+# A body that stops arriving (shorter than its Content-Length, a chunk cut off) is answered 400 after this much
+# silence, instead of holding the connection for the keep-alive time.
+BODY_TIMEOUT_SECONDS = 5.0
+MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions, or one trailer field
+MAX_TRAILER_LINES = 32
+HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 BUSY_RETRY_AFTER = 1
 
 
@@ -60,6 +69,15 @@ class _TimedGateway(LocalGateway):
         return event
 
 
+class BodyRefused(Exception):
+    """A request body the server will not read as a body (malformed, too large, incomplete): answered with a problem
+    and the connection closed."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
 class LocalRequestHandler(ChaliceRequestHandler):
     timeout = KEEP_ALIVE_SECONDS  # idle keep-alive connections are closed after this
     # Headers and body go out in separate writes; with Nagle's algorithm and the client's delayed ACK
@@ -67,9 +85,11 @@ class LocalRequestHandler(ChaliceRequestHandler):
     disable_nagle_algorithm = True
 
     def __init__(
-        self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config, busy: bool = False
+        self, request: Any, client_address: Any, server: Any, app_object: Chalice, config: Config, busy: bool = False,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
         self.busy = busy
+        self.body_timeout = body_timeout
         self.timed_gateway = _TimedGateway(app_object, config)
         self.local_gateway = self.timed_gateway
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
@@ -86,15 +106,14 @@ class LocalRequestHandler(ChaliceRequestHandler):
             self._answer_problem(503, detail, received, correlation_id, problem_headers(503, BUSY_RETRY_AFTER))
             return
         try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > GATEWAY_MAX_BODY:
+            body = self._read_body()
+        except BodyRefused as refused:
+            # What is left of the body on the connection cannot be told from a next request: close it.
             self.close_connection = True
-            detail = f"Bodies over {GATEWAY_MAX_BODY} bytes are refused."
-            self._answer_problem(413, detail, received, correlation_id, problem_headers(413))
+            headers = {**problem_headers(refused.status), "Connection": "close"}
+            self._answer_problem(refused.status, refused.detail, received, correlation_id, headers)
             return
-        headers, body = self._parse_payload()
+        headers = dict(self.headers)
         self.timed_gateway.received_at = received
         try:
             response = self.local_gateway.handle_request(
@@ -112,6 +131,84 @@ class LocalRequestHandler(ChaliceRequestHandler):
         self._send_http_response(response["statusCode"], response_headers, response["body"])
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def _read_body(self) -> bytes | None:
+        """The request body, by Content-Length or decoded from chunked transfer coding (then passed on with its
+        Content-Length, as API Gateway does); BodyRefused when it is malformed, too large, or does not arrive whole
+        within ``body_timeout`` seconds of silence. Never leaves part of a body to be read as the next request."""
+        encodings = [part.strip().lower() for value in self.headers.get_all("Transfer-Encoding") or []
+                     for part in value.split(",") if part.strip()]
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if encodings:
+            if lengths:
+                raise BodyRefused(400, "A request carries Transfer-Encoding or Content-Length, not both.")
+            if encodings != ["chunked"]:
+                raise BodyRefused(400, f"Transfer-Encoding {', '.join(encodings)[:100]} is not supported: send the "
+                                       "body with Content-Length, or chunked.")
+            body = self._read_chunked()
+            del self.headers["Transfer-Encoding"]
+            self.headers["Content-Length"] = str(len(body))
+            return body or None
+        if len(lengths) > 1 or not all(value.isdigit() for value in lengths):
+            raise BodyRefused(400, "Content-Length must be one decimal number of bytes.")
+        length = int(lengths.pop()) if lengths else 0
+        if length > GATEWAY_MAX_BODY:
+            raise BodyRefused(413, f"Bodies over {GATEWAY_MAX_BODY} bytes are refused.")
+        return self._read_exactly(length, "Content-Length") if length else None
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_field = self._read_line("chunk size").split(b";", 1)[0].strip()  # chunk extensions are ignored
+            if not size_field or len(size_field) > 8 or not all(c in HEX_DIGITS for c in size_field):
+                raise BodyRefused(400, "The chunked body is malformed: a chunk must start with its size in hex.")
+            size = int(size_field, 16)
+            if len(body) + size > GATEWAY_MAX_BODY:
+                raise BodyRefused(413, f"Bodies over {GATEWAY_MAX_BODY} bytes are refused.")
+            if size == 0:
+                break
+            body += self._read_exactly(size, "chunk size")
+            if self._read_line("chunk end") not in (b"\r\n", b"\n"):
+                raise BodyRefused(400, "The chunked body is malformed: a chunk is longer than its size says.")
+        for _ in range(MAX_TRAILER_LINES):  # trailer fields, up to the empty line that ends the body
+            if self._read_line("trailer") in (b"\r\n", b"\n"):
+                return bytes(body)
+        raise BodyRefused(400, f"The chunked body has more than {MAX_TRAILER_LINES} trailer lines.")
+
+    def _read_exactly(self, length: int, declared: str) -> bytes:
+        data = bytearray()
+        with self._body_timeout():
+            while len(data) < length:
+                try:
+                    part = self.rfile.read1(length - len(data))
+                except TimeoutError:
+                    part = b""
+                if not part:
+                    raise BodyRefused(400, f"The body ended after {len(data)} of the {length} bytes its {declared} "
+                                           f"announced (nothing more arrived within {self.body_timeout:g} s).")
+                data += part
+        return bytes(data)
+
+    def _read_line(self, what: str) -> bytes:
+        with self._body_timeout():
+            try:
+                line = self.rfile.readline(MAX_CHUNK_LINE + 1)
+            except TimeoutError:
+                line = b""
+        if not line.endswith(b"\n"):
+            problem = "is too long" if len(line) > MAX_CHUNK_LINE else "did not arrive whole"
+            raise BodyRefused(400, f"The chunked body is malformed: a {what} line {problem} (within "
+                                   f"{self.body_timeout:g} s).")
+        return line
+
+    @contextmanager
+    def _body_timeout(self) -> Iterator[None]:
+        """Reads of the body wait at most ``body_timeout`` for more bytes (idle keep-alive waits stay longer)."""
+        self.connection.settimeout(self.body_timeout)
+        try:
+            yield
+        finally:
+            self.connection.settimeout(self.timeout)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (URI too long, too many headers, a method no route has) as
@@ -159,8 +256,10 @@ class _ThreadingServer(ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], app: Chalice, config: Config, max_connections: int) -> None:
-        self._handler = functools.partial(LocalRequestHandler, app_object=app, config=config)
+    def __init__(self, address: tuple[str, int], app: Chalice, config: Config, max_connections: int,
+                 body_timeout: float) -> None:
+        self._handler = functools.partial(LocalRequestHandler, app_object=app, config=config,
+                                          body_timeout=body_timeout)
         self._busy_handler = functools.partial(LocalRequestHandler, app_object=app, config=config, busy=True)
         self._open = threading.BoundedSemaphore(max_connections)
         super().__init__(address, self._handler)
@@ -191,9 +290,10 @@ class LocalServer:
     """``make run``'s server on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(
-        self, app: Chalice, config: Config, host: str, port: int, max_connections: int = MAX_CONNECTIONS
+        self, app: Chalice, config: Config, host: str, port: int, max_connections: int = MAX_CONNECTIONS,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
-        self._server = _ThreadingServer((host, port), app, config, max_connections)
+        self._server = _ThreadingServer((host, port), app, config, max_connections, body_timeout)
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
 

@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
+from chalicelib.domain.limits import DEFAULT_CLUSTER
+from chalicelib.domain.ownership import Owner
 from chalicelib.domain.search import Hit
 from chalicelib.domain.timestamps import rfc3339
 
@@ -52,6 +54,7 @@ def version_view(row: Row) -> dict[str, Any]:
         "created_at": rfc3339(row["created_at"]),
         "created_by": row["created_by"],
         "enabled": row["enabled"],
+        "owner": Owner.of_row(row).to_dict(),  # the workflow's (README, "Ownership, clusters and key limits")
         "is_latest": bool(row["is_latest"]),
         "signature": row.get("signature"),  # {"verified", "key_id"}; None when not checked
         "source": row.get("source"),  # the resource this version was registered from; None over REST
@@ -95,6 +98,7 @@ def workflow_view(result: Row) -> dict[str, Any]:
     workflow, latest = result["workflow"], result["latest"]
     body: dict[str, Any] = version_view(latest) if latest else {"workflow_id": workflow["workflow_id"]}
     body["enabled"] = workflow["enabled"]
+    body["owner"] = Owner.of_row(workflow).to_dict()
     body["source"] = source_view(workflow)
     body["approval_required"] = workflow["approval_required"]
     body["latest_version"] = latest["version"] if latest else None
@@ -129,6 +133,7 @@ def registration_view(row: Row) -> dict[str, Any]:
         "workflow_id": row["workflow_id"],
         "version": row["version"],
         "image": row["image"],
+        "cluster": row["cluster"],
         "image_digest": row["image_digest"],
         "container_image": row["container_image"],
         "signature": row.get("signature"),  # {"verified", "key_id", "mode", "reason", "detail"}; None: not checked
@@ -151,8 +156,9 @@ def source_view(row: Row) -> dict[str, Any] | None:
     """The RemediationWorkflow a workflow comes from (its latest registration); None when created over REST."""
     if row.get("source_uid") is None:
         return None
-    return {"uid": row["source_uid"], "namespace": row["source_namespace"], "name": row["source_name"],
-            "generation": row["source_generation"], "registered_at": rfc3339(row["source_registered_at"])}
+    return {"uid": row["source_uid"], "cluster": row["source_cluster"], "namespace": row["source_namespace"],
+            "name": row["source_name"], "generation": row["source_generation"],
+            "registered_at": rfc3339(row["source_registered_at"])}
 
 
 # --- executions ---------------------------------------------------------------------------------
@@ -194,8 +200,11 @@ def _target(row: Row) -> dict[str, str] | None:
 def _approval(row: Row) -> dict[str, Any] | None:
     if not row["approval_required"]:
         return None
+    # Executions recorded before composites' steps could require approval: only their workflow did.
+    required_by = row["approval_required_by"] or {"workflow": True, "steps": []}
     return {"expires_at": _time(row["approval_expires_at"]), "decided_by": row["approval_decided_by"],
-            "decided_at": _time(row["approval_decided_at"]), "reason": row["approval_reason"]}
+            "decided_at": _time(row["approval_decided_at"]), "reason": row["approval_reason"],
+            "required_by": required_by}
 
 
 def event_view(row: Row) -> dict[str, Any]:
@@ -218,7 +227,7 @@ def api_key_view(row: Row) -> dict[str, Any]:
     """A key as listed: never its token (only a hash of it is stored)."""
     return {"key_id": row["key_id"], "name": row["name"], "scopes": list(row["scopes"]),
             "namespaces": list(row["namespaces"]) if row["namespaces"] is not None else None,
-            "created_at": rfc3339(row["created_at"]), "revoked_at": _time(row["revoked_at"])}
+            "cluster": row["cluster"], "created_at": rfc3339(row["created_at"]), "revoked_at": _time(row["revoked_at"])}
 
 
 # --- recommendations ----------------------------------------------------------------------------
@@ -267,16 +276,32 @@ SIGNATURE = {
     "description": "Result of the image signature check at registration; null when none applied.",
     "properties": {"verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]}},
 }
-SOURCE_PROPERTIES: dict[str, Any] = {"uid": {"type": "string"}, "namespace": {"type": "string"},
-                                     "name": {"type": "string"}, "generation": {"type": "integer"}}
+SOURCE_PROPERTIES: dict[str, Any] = {
+    "uid": {"type": "string"},
+    "cluster": {"type": "string", "description": "The cluster of the key that registered it."},
+    "namespace": {"type": "string"}, "name": {"type": "string"}, "generation": {"type": "integer"}}
 SOURCE: dict[str, Any] = {"type": ["object", "null"], "properties": SOURCE_PROPERTIES}
+APPROVAL_REQUIRED_BY = {
+    "type": "object", "required": ["workflow", "steps"],
+    "description": "What requires the approval, as decided when the execution was requested (every image that runs "
+                   "is covered): the workflow itself, and/or the steps of a composite whose workflows require it.",
+    "properties": {
+        "workflow": {"type": "boolean", "description": "The executed workflow itself requires approval."},
+        "steps": {"type": "array", "description": "A composite's steps that resolved to a workflow requiring "
+                  "approval (empty otherwise).", "items": {"type": "object", "required": ["step", "workflow_id"],
+                                                           "properties": {"step": {"type": "string"},
+                                                                          "workflow_id": {"type": "string"}}}},
+    },
+}
 _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
     "properties": {
         "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
                  "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
-                 "SignatureMissing, SignatureInvalid, CompositionInvalid (a composite's steps), InternalError."},
+                 "SignatureMissing, SignatureInvalid, CompositionInvalid (a composite's steps), "
+                 "WorkflowOwnedElsewhere (the problem workflow-owned-elsewhere: the workflow belongs to another "
+                 "cluster, namespace or the API; the detail names its owner), InternalError."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
@@ -310,6 +335,9 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
             "created_at": TIMESTAMP, "created_by": {"type": "string"}, "enabled": {"type": "boolean"},
+            "owner": {**ref("Owner"), "description": "The workflow's owner: the origin (cluster, namespace) of the "
+                      "RemediationWorkflow that first registered it, or the API. Only it adds versions; an admin key "
+                      "without limits moves it."},
             "is_latest": {"type": "boolean"}, "signature": SIGNATURE,
             "source": {**SOURCE, "description": "The RemediationWorkflow this version was registered from "
                                                 "(null when created over REST)."},
@@ -362,6 +390,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},
             "workflow_id": {"type": "string"}, "version": {"type": "string"},
             "image": {"type": "string", "description": "The image as the resource names it."},
+            "cluster": {"type": "string", "description": "The cluster of the resource: the delivering key's."},
             "image_digest": {"type": ["string", "null"], "description": "What the image reference resolved to."},
             "container_image": {"type": ["string", "null"], "description": "The digest-pinned reference stored."},
             "attempts": {"type": "integer"},
@@ -406,7 +435,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "approval": {"type": ["object", "null"], "description": "null when the workflow did not require "
                          "approval; else the deadline (to approve, then to start) and the decision.",
                          "properties": {"expires_at": NULLABLE_TIMESTAMP, "decided_by": {"type": ["string", "null"]},
-                                        "decided_at": NULLABLE_TIMESTAMP, "reason": {"type": ["string", "null"]}}},
+                                        "decided_at": NULLABLE_TIMESTAMP, "reason": {"type": ["string", "null"]},
+                                        "required_by": APPROVAL_REQUIRED_BY}},
             "steps": {"type": ["array", "null"], "description": "A composite's execution: what each step resolved to "
                       "when the execution was created; null for a single-image workflow.", "items": {
                 "type": "object", "properties": {
@@ -493,11 +523,14 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             }}}},
     },
     "ApiKey": {
-        "type": "object", "required": ["key_id", "name", "scopes", "created_at", "revoked_at"],
+        "type": "object", "required": ["key_id", "name", "scopes", "namespaces", "cluster", "created_at", "revoked_at"],
         "properties": {"key_id": {"type": "string"}, "name": {"type": "string"}, "scopes": STRING_LIST,
                        "namespaces": {"type": ["array", "null"], "items": {"type": "string"},
-                                      "description": "The namespaces the key may register and reconcile; null: "
-                                                     "every namespace."},
+                                      "description": "The namespaces the key may register and reconcile, and whose "
+                                                     "executions it may act on; null: every namespace."},
+                       "cluster": {"type": ["string", "null"],
+                                   "description": "The cluster the key is bound to; null: bound to none (it acts as "
+                                                  f"cluster {DEFAULT_CLUSTER!r})."},
                        "created_at": TIMESTAMP, "revoked_at": {**NULLABLE_TIMESTAMP,
                                                                "description": "null while the key is active."}},
     },

@@ -45,12 +45,14 @@ def validate_parameters(call: Call, workflow_id: str, version: str) -> object:
           description="400 validation-error on any parameter error (nothing is stored). " + NOT_EXECUTABLE
           + " 409: workflow-not-applicable when a label of the incident excludes the workflow (errors name them); "
             "target-busy (with active_execution_id) when the target has an active execution. A workflow with "
-            "approval_required answers status awaiting_approval and pipeline_run null: another key with "
-            "executions:approve approves it, then POST .../start returns the PipelineRun.",
+            "approval_required, or a composite one of whose steps resolves to such a workflow, answers status "
+            "awaiting_approval and pipeline_run null (approval.required_by names the steps): another key with "
+            "executions:approve approves it, then POST .../start returns the PipelineRun. A key limited to "
+            "namespaces: 403 unless the target's namespace is one of them.",
           responses={201: ("Recorded; create pipeline_run in the cluster (null: it awaits approval)",
                            "ExecutionStarted")}, errors=(404, 409))
 def start_execution(call: Call) -> object:
-    started = services().executions.start(parse_execution_request(call.json()), call.actor)
+    started = services().executions.start(parse_execution_request(call.json()), call.actor, call.principal)
     return json_response({**execution_view(started.execution), "pipeline_run": started.pipeline_run}, status=201)
 
 
@@ -60,7 +62,8 @@ def start_execution(call: Call) -> object:
                       "awaiting_approval (an expired one included). The approval window starts again, for the start.",
           responses={200: ("The execution, approved", "Execution")}, errors=(404, 409))
 def approve_execution(call: Call, execution_id: str) -> object:
-    return execution_view(services().executions.approve(execution_id, parse_decision(call.json()), call.actor))
+    return execution_view(services().executions.approve(execution_id, parse_decision(call.json()), call.actor,
+                                                        call.principal))
 
 
 @endpoint(executions, BASE + "/{execution_id}/reject", methods=("POST",), scope="executions:approve",
@@ -70,16 +73,19 @@ def approve_execution(call: Call, execution_id: str) -> object:
                       "reject (withdraw) its own request.",
           responses={200: ("The execution, rejected", "Execution")}, errors=(404, 409))
 def reject_execution(call: Call, execution_id: str) -> object:
-    return execution_view(services().executions.reject(execution_id, parse_decision(call.json()), call.actor))
+    return execution_view(services().executions.reject(execution_id, parse_decision(call.json()), call.actor,
+                                                       call.principal))
 
 
 @endpoint(executions, BASE + "/{execution_id}/start", methods=("POST",), scope="executions:write",
           summary="Start an approved execution: it becomes pending and its PipelineRun is returned (once)",
-          description="409 invalid-transition unless it is approved (so also when started already), or when the "
-                      "workflow was disabled or the version deprecated since.",
+          description="403 for any key but the one that requested it. 409 invalid-transition unless it is approved (so "
+                      "also when started already), when the workflow was disabled or the version deprecated since, or "
+                      "when a composite's step now resolves to a workflow requiring approval that the approval did "
+                      "not cover.",
           responses={200: ("Started; create pipeline_run in the cluster", "ExecutionStarted")}, errors=(404, 409))
 def start_approved_execution(call: Call, execution_id: str) -> object:
-    started = services().executions.release(execution_id, call.actor)
+    started = services().executions.release(execution_id, call.actor, call.principal)
     return {**execution_view(started.execution), "pipeline_run": started.pipeline_run}
 
 
@@ -89,17 +95,18 @@ def start_approved_execution(call: Call, execution_id: str) -> object:
           responses={200: ("The execution", "Execution")}, errors=(404, 409))
 def update_execution(call: Call, execution_id: str) -> object:
     update = parse_status_update(call.json())
-    return execution_view(services().executions.update_status(execution_id, update, call.actor))
+    return execution_view(services().executions.update_status(execution_id, update, call.actor, call.principal))
 
 
 @endpoint(executions, BASE, query=contracts.EXECUTIONS_QUERY, summary="The execution audit trail, newest first",
+          description="A key limited to namespaces sees only the executions whose target is in one of them.",
           responses={200: ("A page of executions", "ExecutionPage")})
 def list_executions(call: Call) -> object:
     q = call.query
     version = normalize_version(q["version"]) if "version" in q else None  # the contract checked its form
     before = decode_cursor(q.get("cursor"), _is_position)
     result = services().executions.list_executions(q.get("workflow_id"), version, q.get("status"), q["limit"],
-                                                   before[0] if before else None)
+                                                   before[0] if before else None, call.principal)
     items, next_cursor = page(result.items, execution_view, lambda row: [row["id"]], _position(result.next_before))
     return {"items": items, "next_cursor": next_cursor}
 
@@ -114,9 +121,10 @@ def _is_position(position: Any) -> bool:
 
 
 @endpoint(executions, BASE + "/{execution_id}", summary="One execution with its status changes",
+          description="403 for a key limited to namespaces when the target is in none of them.",
           responses={200: ("The execution", "ExecutionDetail")}, errors=(404,))
 def get_execution(call: Call, execution_id: str) -> object:
-    return execution_detail_view(*services().executions.get(execution_id))
+    return execution_detail_view(*services().executions.get(execution_id, call.principal))
 
 
 @endpoint(executions, PLAYBOOKS + "/{workflow_id}/stats",

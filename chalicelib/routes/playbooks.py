@@ -21,9 +21,12 @@ HISTORY = {200: ("Version history, newest SemVer first, with status changes.", "
 
 @endpoint(playbooks, BASE, methods=("POST",), scope="catalog:write", body=contracts.NEW_VERSION,
           summary="Create a workflow version (idempotent on identical content)",
+          description="409 content-conflict when the version exists with other content; 409 workflow-owned-elsewhere "
+                      "when the workflow is owned by RemediationWorkflow resources (publish through them). A new "
+                      "workflow is owned by the API. Keys with namespace or cluster limits: 403.",
           responses={201: ("Created", "Version"), 200: ("Identical content already stored", "Version")}, errors=(409,))
 def create_version(call: Call) -> object:
-    result = services().catalog.create_version(parse_new_version(call.json()), call.actor)
+    result = services().catalog.create_version(parse_new_version(call.json()), call.actor, call.principal)
     return json_response(version_view(result.version), status=201 if result.created else 200)
 
 
@@ -79,12 +82,15 @@ def get_workflow(call: Call, workflow_id: str) -> object:
 
 @endpoint(playbooks, BASE + "/{workflow_id}", methods=("PATCH",), scope="catalog:write",
           body=contracts.WORKFLOW_CHANGE,
-          summary="Enable or disable a workflow, or require approval of its executions (reason required)",
-          description="Any other field is 409 immutable-field. Each change is kept in the workflow's history.",
+          summary="Enable or disable a workflow, require approval of its executions, or move its owner (reason "
+                  "required)",
+          description="Any other field is 409 immutable-field. Each change is kept in the workflow's history. Moving "
+                      "the owner takes an admin key without namespace or cluster limits (403 otherwise); a key with "
+                      "limits changes only workflows owned by resources within them (403 otherwise).",
           responses={200: ("The workflow", "Workflow")}, errors=(404, 409))
 def patch_workflow(call: Call, workflow_id: str) -> object:
     change = WorkflowChange.from_body(call.json())
-    return workflow_view(services().catalog.change_workflow(workflow_id, change, call.actor))
+    return workflow_view(services().catalog.change_workflow(workflow_id, change, call.actor, call.principal))
 
 
 @endpoint(playbooks, BASE + "/{workflow_id}/versions/{version}",
@@ -100,11 +106,11 @@ def get_version(call: Call, workflow_id: str, version: str) -> object:
           responses={200: ("The version", "Version")}, errors=(404, 409))
 def patch_version(call: Call, workflow_id: str, version: str) -> object:
     change = StatusChange.from_body(call.json())
-    return version_view(services().catalog.change_status(workflow_id, version, change, call.actor))
+    return version_view(services().catalog.change_status(workflow_id, version, change, call.actor, call.principal))
 
 
 @endpoint(playbooks, BASE + "/{workflow_id}/rollback", methods=("POST",), scope="catalog:write",
           body=contracts.ROLLBACK, summary="Deprecate every active version above to_version, in one transaction",
           responses={200: ("The rollback result", "RollbackResult")}, errors=(404, 409))
 def rollback(call: Call, workflow_id: str) -> object:
-    return services().catalog.rollback(workflow_id, Rollback.from_body(call.json()), call.actor)
+    return services().catalog.rollback(workflow_id, Rollback.from_body(call.json()), call.actor, call.principal)

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import ContentConflict, InvalidTransition, NotFound
+from chalicelib.domain.errors import ContentConflict, Forbidden, InvalidTransition, NotFound
+from chalicelib.domain.ownership import Owner, check_owner
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
@@ -25,6 +26,7 @@ from chalicelib.domain.workflows import (
 )
 from chalicelib.observability import logger
 from chalicelib.services import composites
+from chalicelib.services.api_keys import Principal
 from chalicelib.stores import workflow_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
@@ -60,8 +62,14 @@ class CatalogService:
         self._indexer = indexer
 
     # --- writes -------------------------------------------------------------------------------
-    def create_version(self, new: NewVersion, actor: str) -> CreateResult:
-        """201 on a new version, 200 when identical content exists, ContentConflict otherwise."""
+    def create_version(self, new: NewVersion, actor: str, principal: Principal | None = None) -> CreateResult:
+        """201 on a new version, 200 when identical content exists, ContentConflict otherwise; the workflow is (or
+        becomes) owned by the API, else WorkflowOwnedElsewhere. A ``principal`` with namespace or cluster limits
+        may not create over REST at all: what it creates would be the API's, beyond its limits."""
+        if principal is not None and not principal.unlimited:
+            raise Forbidden(f"This API key is limited ({principal.limits()}): a workflow created over REST is owned by "
+                            "the API, beyond those limits. Register a RemediationWorkflow in one of its namespaces "
+                            "instead.")
         entry = self.prepare(new)
         with self._db.transaction() as tx:
             result = self.create_version_in(tx, new, actor, entry)
@@ -95,8 +103,12 @@ class CatalogService:
     ) -> CreateResult:
         """The create step inside a caller's transaction (the registration job writes its result too);
         ``entry`` comes from ``prepare``; ``source`` is the resource a registration comes from (it becomes the
-        workflow's source, and the version's when the version is new)."""
-        store.ensure_workflow(tx, new.workflow_id)
+        workflow's source, and the version's when the version is new). The workflow's owner must be the write's
+        origin (that resource's cluster and namespace, or the API without ``source``), checked under the workflow's
+        row lock: WorkflowOwnedElsewhere otherwise, and nothing is written. A new workflow is the origin's."""
+        origin = Owner.of_source(source)
+        store.ensure_workflow(tx, new.workflow_id, origin)
+        self._require_owner(tx, new.workflow_id, origin)
         row_id = store.insert_version(tx, new, actor, source)
         if source is not None:
             store.set_source(tx, new.workflow_id, source)
@@ -119,11 +131,20 @@ class CatalogService:
         store.record_change(tx, new.workflow_id, new.version, "status", None, new.status, "created", actor)
         return CreateResult(row, created=True)
 
-    def change_status(self, workflow_id: str, version: str, change: StatusChange, actor: str) -> Row:
+    def check_origin(self, workflow_id: str, origin: Owner) -> None:
+        """WorkflowOwnedElsewhere when the workflow exists and ``origin`` is not its owner (a quick look before slow
+        work; the write checks again under the row lock)."""
+        with self._db.reading() as tx:
+            current = store.get_workflow(tx, workflow_id)
+        if current is not None:
+            check_owner(workflow_id, Owner.of_row(current), origin)
+
+    def change_status(self, workflow_id: str, version: str, change: StatusChange, actor: str,
+                      principal: Principal | None = None) -> Row:
         target, reason = change.status, change.reason
         version = _version_in_path(version)
         with self._db.transaction() as tx:
-            self._require_workflow(tx, workflow_id, lock=True)
+            _require_reach(principal, self._require_workflow(tx, workflow_id, lock=True))
             row = self._require_version(tx, workflow_id, version)
             check_transition(row["status"], target)
             if row["status"] != target:
@@ -133,9 +154,21 @@ class CatalogService:
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
 
-    def change_workflow(self, workflow_id: str, change: WorkflowChange, actor: str) -> Row:
-        """Sets enabled and/or approval_required in one transaction; each real change is in the history."""
+    def change_workflow(self, workflow_id: str, change: WorkflowChange, actor: str,
+                        principal: Principal | None = None) -> Row:
+        """Sets enabled, approval_required and/or the owner in one transaction; each real change is in the history.
+        Only an admin key without limits moves the owner (Forbidden otherwise, and nothing changes)."""
+        if change.owner is not None and principal is not None and not (principal.allows("admin")
+                                                                        and principal.unlimited):
+            raise Forbidden("Only an admin key without namespace or cluster limits may move a workflow's owner; "
+                            f"this key has {principal.limits()}.")
         with self._db.transaction() as tx:
+            current = self._require_workflow(tx, workflow_id, lock=True)
+            _require_reach(principal, current)
+            if change.owner is not None and Owner.of_row(current) != change.owner:
+                store.set_owner(tx, workflow_id, change.owner)
+                store.record_change(tx, workflow_id, None, "owner", Owner.of_row(current).token, change.owner.token,
+                                    change.reason, actor)
             if change.enabled is not None:
                 self.set_enabled_in(tx, workflow_id, change.enabled, change.reason, actor)
             if change.approval_required is not None:
@@ -146,21 +179,26 @@ class CatalogService:
                                         str(current["approval_required"]).lower(),
                                         str(change.approval_required).lower(), change.reason, actor)
         logger.info("workflow changed", extra={"workflow_id": workflow_id, "enabled": change.enabled,
-                                               "approval_required": change.approval_required})
+                                               "approval_required": change.approval_required,
+                                               "owner": change.owner.token if change.owner else None})
         return self.get_workflow(workflow_id)
 
-    def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str) -> None:
+    def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str,
+                       origin: Owner | None = None) -> None:
+        """Enables or disables, audited; with ``origin`` (a registration's), only a workflow that origin owns."""
         current = self._require_workflow(tx, workflow_id, lock=True)
+        if origin is not None:
+            check_owner(workflow_id, Owner.of_row(current), origin)
         if current["enabled"] != enabled:
             store.set_enabled(tx, workflow_id, enabled)
             store.record_change(
                 tx, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
             )
 
-    def rollback(self, workflow_id: str, request: Rollback, actor: str) -> Row:
+    def rollback(self, workflow_id: str, request: Rollback, actor: str, principal: Principal | None = None) -> Row:
         to_version, reason = request.to_version, request.reason
         with self._db.transaction() as tx:
-            self._require_workflow(tx, workflow_id, lock=True)
+            _require_reach(principal, self._require_workflow(tx, workflow_id, lock=True))
             target = self._require_version(tx, workflow_id, to_version)
             if target["status"] != ACTIVE:
                 raise InvalidTransition(
@@ -237,12 +275,25 @@ class CatalogService:
             raise NotFound(f"No workflow '{workflow_id}'.")
         return row
 
+    @classmethod
+    def _require_owner(cls, tx: UnitOfWork, workflow_id: str, origin: Owner) -> None:
+        """Locks the workflow's row, then checks its owner: no write of another origin can slip in between."""
+        check_owner(workflow_id, Owner.of_row(cls._require_workflow(tx, workflow_id, lock=True)), origin)
+
     @staticmethod
     def _require_version(tx: UnitOfWork, workflow_id: str, version: str) -> Row:
         row = store.get_version(tx, workflow_id, version)
         if row is None:
             raise NotFound(f"Workflow '{workflow_id}' has no version {version}.")
         return row
+
+
+def _require_reach(principal: Principal | None, workflow: Row) -> None:
+    """Forbidden when a key with limits changes a workflow owned beyond them (None: a trusted caller)."""
+    owner = Owner.of_row(workflow)
+    if principal is not None and not principal.reaches(owner):
+        raise Forbidden(f"This API key is limited ({principal.limits()}); workflow '{workflow['workflow_id']}' is "
+                        f"owned by {owner}, beyond those limits.")
 
 
 def version_position(row: Row) -> list[Any]:

@@ -67,6 +67,11 @@ class CompositeRun:
     pipeline_run: dict[str, Any]
     steps: Sequence[Resolved]
 
+    @property
+    def gated_steps(self) -> list[dict[str, str]]:
+        """The steps whose workflow requires approval (so the composite's execution does too): step and workflow."""
+        return [{"step": r.step.name, "workflow_id": r.workflow_id} for r in self.steps if r.approval_required]
+
 
 def plan_execution(tx: UnitOfWork, *, execution_id: str, workflow_id: str, version: str, schema: Mapping[str, Any],
                    values: Mapping[str, Any], incident_id: str, target: Target | None = None) -> CompositeRun:

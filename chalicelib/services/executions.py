@@ -38,10 +38,12 @@ from chalicelib.domain.executions import (
     ExecutionRequest,
     StatusUpdate,
     Target,
+    approval_requirement,
     check_execution_transition,
     held_values,
     redact,
     redaction_marker_errors,
+    uncovered_steps,
     write_only_names,
 )
 from chalicelib.domain.labels import excluded
@@ -59,6 +61,7 @@ from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.services import composites, notifications
+from chalicelib.services.api_keys import Principal
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
@@ -125,9 +128,12 @@ class ExecutionService:
             redacted=sorted(write_only_names(schema) & set(values)),
         )
 
-    def start(self, request: ExecutionRequest, actor: str) -> StartedExecution:
-        """Validates and records the execution in one transaction: pending with its PipelineRun, or, when
-        the workflow requires approval, awaiting_approval with its writeOnly values sealed and no run."""
+    def start(self, request: ExecutionRequest, actor: str, principal: Principal | None = None) -> StartedExecution:
+        """Validates and records the execution in one transaction: pending with its PipelineRun, or, when the
+        workflow or (a composite) a workflow one of its steps resolves to requires approval, awaiting_approval with
+        its writeOnly values sealed and no run. A ``principal`` limited to namespaces starts executions only on
+        targets in them."""
+        _require_reach(principal, request.target.namespace, "the target")
         execution_id = str(uuid.uuid4())
         with self._db.transaction() as tx:
             workflow = store.share_workflow(tx, request.workflow_id)
@@ -144,7 +150,6 @@ class ExecutionService:
                     sorted(set(errors), key=lambda e: (e.path, e.message)),
                 )
             version = row["version"]
-            gated = bool(workflow["approval_required"])
             # A waiting execution past its deadline must not keep the target it no longer holds.
             expired = _expire_overdue(tx)
             composite = None
@@ -152,24 +157,27 @@ class ExecutionService:
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=version, schema=schema,
                     values=values, incident_id=request.incident_id, target=request.target)
+            requirement = approval_requirement(bool(workflow["approval_required"]),
+                                               composite.gated_steps if composite else [])
+            gated = requirement is not None
             stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
                 redacted_parameters=sorted(write_only_names(schema) & set(values)), incident=request.incident,
                 incident_id=request.incident_id, pipeline_run_name=pipeline_run_name(request.workflow_id, execution_id),
                 created_by=actor, target=request.target, status=AWAITING_APPROVAL if gated else PENDING,
-                approval_seconds=self._approval_seconds if gated else None,
+                approval_seconds=self._approval_seconds if gated else None, approval_required_by=requirement,
             ))
             if stored is None:
                 raise _busy(request.target, store.active_on_target(tx, request.target))
             held = held_values(schema, values)
             if gated and held:
                 store.insert_secret(tx, execution_id, self._seal(held, execution_id))
-            store.insert_event(tx, execution_id, None, stored["status"],
-                               "approval required" if gated else None, actor)
+            message = _approval_message(requirement)
+            store.insert_event(tx, execution_id, None, stored["status"], message, actor)
             if gated:
                 notifications.record(tx, execution_event(EXECUTION_AWAITING_APPROVAL, stored, actor=actor,
-                                                         reason="approval required", previous_status=None))
+                                                         reason=message, previous_status=None))
             if composite is not None and not gated:  # a gated one records its steps when it starts
                 stored = composites.record_execution(tx, execution_id, composite)
         self._record_expiries(expired)
@@ -191,18 +199,19 @@ class ExecutionService:
         })
         return StartedExecution(stored, manifest)
 
-    def approve(self, execution_id: str, reason: str, actor: str) -> Row:
+    def approve(self, execution_id: str, reason: str, actor: str, principal: Principal | None = None) -> Row:
         """awaiting_approval -> approved, by a principal other than the requester; the approval window
         starts again, for the start."""
-        return self._decide(execution_id, APPROVED, reason, actor)
+        return self._decide(execution_id, APPROVED, reason, actor, principal)
 
-    def reject(self, execution_id: str, reason: str, actor: str) -> Row:
+    def reject(self, execution_id: str, reason: str, actor: str, principal: Principal | None = None) -> Row:
         """awaiting_approval or approved -> rejected (final): the held values are deleted, the target freed."""
-        return self._decide(execution_id, REJECTED, reason, actor)
+        return self._decide(execution_id, REJECTED, reason, actor, principal)
 
-    def _decide(self, execution_id: str, decision: str, reason: str, actor: str) -> Row:
+    def _decide(self, execution_id: str, decision: str, reason: str, actor: str, principal: Principal | None
+                ) -> Row:
         execution_id = _execution_id_in_path(execution_id)
-        with self._acting_on(execution_id) as (tx, current):
+        with self._acting_on(execution_id, principal) as (tx, current):
             check_execution_transition(execution_id, current["status"], decision)
             if decision == APPROVED and current["created_by"] == actor:
                 raise Forbidden(f"Execution {execution_id} was requested with this API key; another principal "
@@ -220,11 +229,16 @@ class ExecutionService:
         })
         return updated
 
-    def release(self, execution_id: str, actor: str) -> StartedExecution:
+    def release(self, execution_id: str, actor: str, principal: Principal | None = None) -> StartedExecution:
         """approved -> pending: builds the PipelineRun (the held values back in it) and deletes the held
-        values, in one transaction. The workflow must still be enabled and the version active."""
+        values, in one transaction. Only the requester starts it (Forbidden otherwise). The workflow must still be
+        enabled and the version active, and a composite's steps may not resolve to a workflow requiring approval
+        that the approval did not cover."""
         execution_id = _execution_id_in_path(execution_id)
-        with self._acting_on(execution_id) as (tx, current):
+        with self._acting_on(execution_id, principal) as (tx, current):
+            if current["created_by"] != actor:
+                raise Forbidden(f"Execution {execution_id} was requested with another API key; only the key that "
+                                "requested it may start it after approval.")
             check_execution_transition(execution_id, current["status"], PENDING)
             request = _stored_request(current)
             workflow = store.share_workflow(tx, current["workflow_id"])
@@ -240,6 +254,12 @@ class ExecutionService:
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
                     schema=row["parameters"], values=values, incident_id=request.incident_id, target=request.target)
+                uncovered = uncovered_steps(current["approval_required_by"], composite.gated_steps)
+                if uncovered:  # the transaction rolls back: the execution stays approved, nothing is released
+                    raise InvalidTransition(
+                        f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
+                        "that requires approval, which its approval did not cover. Reject it and request a new "
+                        "execution, to be approved with those steps.")
                 updated = composites.record_execution(tx, execution_id, composite)
                 manifest = composite.pipeline_run
             else:
@@ -261,9 +281,10 @@ class ExecutionService:
         self._record_expiries(expired)
         return len(expired)
 
-    def update_status(self, execution_id: str, update: StatusUpdate, actor: str) -> Row:
+    def update_status(self, execution_id: str, update: StatusUpdate, actor: str, principal: Principal | None = None
+                      ) -> Row:
         execution_id = _execution_id_in_path(execution_id)
-        with self._acting_on(execution_id) as (tx, current):
+        with self._acting_on(execution_id, principal) as (tx, current):
             check_execution_transition(execution_id, current["status"], update.status)
             updated = store.set_status(tx, execution_id, update.status, update.message, update.status in TERMINAL)
             store.insert_event(tx, execution_id, current["status"], update.status, update.message, actor)
@@ -276,23 +297,30 @@ class ExecutionService:
         })
         return updated
 
-    def get(self, execution_id: str) -> tuple[Row, Sequence[Row]]:
+    def get(self, execution_id: str, principal: Principal | None = None) -> tuple[Row, Sequence[Row]]:
         execution_id = _execution_id_in_path(execution_id)
         with self._db.transaction() as tx:
-            expired = _expire_overdue(tx, execution_id)
             row = store.get_execution(tx, execution_id)
             if row is None:
                 raise NotFound(f"No execution '{execution_id}'.")
+            _require_reach(principal, row["target_namespace"], f"execution {execution_id}")
+            expired = _expire_overdue(tx, execution_id)
+            if expired:
+                row = store.get_execution(tx, execution_id)
+                assert row is not None
             found = row, store.events(tx, execution_id)
         self._record_expiries(expired)
         return found
 
     def list_executions(
-        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None
+        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None,
+        principal: Principal | None = None,
     ) -> ExecutionPage:
+        """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them."""
+        namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
         with self._db.transaction() as tx:
             expired = _expire_overdue(tx)
-            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id)
+            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id, namespaces)
         self._record_expiries(expired)
         if len(rows) > limit:
             rows = rows[:limit]
@@ -313,13 +341,15 @@ class ExecutionService:
 
     # --- helpers ------------------------------------------------------------------------------
     @contextmanager
-    def _acting_on(self, execution_id: str) -> Iterator[tuple[UnitOfWork, Row]]:
+    def _acting_on(self, execution_id: str, principal: Principal | None) -> Iterator[tuple[UnitOfWork, Row]]:
         """A transaction holding the execution's row lock. An execution found past its approval deadline
-        is expired (committed, with its event) and the action refused with 409."""
+        is expired (committed, with its event) and the action refused with 409. A ``principal`` limited to
+        namespaces acts only on executions whose target is in them (Forbidden, before anything else)."""
         with self._db.transaction() as tx:
             current = store.lock_execution(tx, execution_id)
             if current is None:
                 raise NotFound(f"No execution '{execution_id}'.")
+            _require_reach(principal, current["target_namespace"], f"execution {execution_id}")
             if current["overdue"]:  # our own row lock: the sweep cannot skip it
                 expired = _expire_overdue(tx, execution_id)
             else:
@@ -363,6 +393,25 @@ def _expire_overdue(tx: UnitOfWork, execution_id: str | None = None) -> Sequence
                         previous_status=row["from_status"])
         for row in expired))
     return expired
+
+
+def _require_reach(principal: Principal | None, namespace: str | None, what: str) -> None:
+    """Forbidden when a key limited to namespaces acts on a target outside them (or on one with no namespace)."""
+    if principal is None or principal.manages(namespace):
+        return
+    where = f"namespace '{namespace}'" if namespace else "no namespace (a cluster-scoped resource)"
+    raise Forbidden(f"This API key is limited to namespaces {', '.join(sorted(principal.namespaces or ()))}; "
+                    f"{what} targets {where}.")
+
+
+def _approval_message(requirement: Mapping[str, Any] | None) -> str | None:
+    """The first event's message of an execution that waits for approval: what requires it."""
+    if requirement is None:
+        return None
+    steps = ", ".join(f"{s['step']} ({s['workflow_id']})" for s in requirement["steps"])
+    if not steps:
+        return "approval required"
+    return f"approval required by step(s) {steps}" + (" and the workflow itself" if requirement["workflow"] else "")
 
 
 def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Row:

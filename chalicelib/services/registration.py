@@ -12,6 +12,7 @@ untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -35,6 +36,7 @@ from chalicelib.domain.errors import (
     NotFound,
     ServiceUnavailable,
     ValidationFailed,
+    WorkflowOwnedElsewhere,
 )
 from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
@@ -57,6 +59,9 @@ SCHEMA_PATH = "/playbook-schema.json"
 SCHEMA_FORMAT = "1.0"
 SCHEMA_FIELDS = {"schema_version", "workflow_id", "version", "title", "description", "labels", "parameters"}
 CONTENT_CONFLICT = "ContentConflict"
+# The problem workflow-owned-elsewhere (domain/errors.py WorkflowOwnedElsewhere) as a registration reason: the
+# watcher writes reasons into Kubernetes condition reasons, which are CamelCase.
+OWNED_ELSEWHERE = "WorkflowOwnedElsewhere"
 COMPOSITION_INVALID = "CompositionInvalid"
 INTERNAL_ERROR = "InternalError"
 TITLES = {
@@ -67,6 +72,7 @@ TITLES = {
     SCHEMA_MISSING: f"The image has no {SCHEMA_PATH}",
     SCHEMA_INVALID: f"{SCHEMA_PATH} is not valid",
     CONTENT_CONFLICT: "This version exists with other content",
+    OWNED_ELSEWHERE: "The workflow is owned by another cluster, namespace or the API",
     COMPOSITION_INVALID: "The composite workflow's steps are not valid",
     INTERNAL_ERROR: "The registration failed unexpectedly",
     SIGNATURE_MISSING: "The image is not signed",
@@ -132,8 +138,9 @@ class RegistrationService:
         self._grace = reconcile_grace_seconds
 
     def submit(self, event: ResourceEvent, principal: Principal, correlation_id: str | None) -> tuple[Row, bool]:
-        """Records the event, queues its job once; returns (registration, queued now)."""
-        resource = event.resource
+        """Records the event, queues its job once; returns (registration, queued now). The resource's cluster is the
+        key's (never the body's)."""
+        resource = dataclasses.replace(event.resource, cluster=principal.acting_cluster)
         if not principal.manages(resource.namespace):
             raise Forbidden(f"This API key may not register resources of namespace '{resource.namespace}'.")
         actor = principal.key_id
@@ -166,19 +173,23 @@ class RegistrationService:
         return row
 
     def reconcile(self, request: Reconciliation, principal: Principal) -> ReconcileResult:
-        """Disables, in one transaction, the workflows whose source resource in the scope is not live (audited like
-        any disable), and names the live resources whose generation has not been registered; enables nothing."""
+        """Disables, in one transaction, the workflows owned by the scope (the key's cluster; the namespace, or every
+        one) whose source resource is not live (audited like any disable), and names the live resources whose
+        generation has not been registered; enables nothing and never touches what another cluster, namespace or
+        the API owns."""
         if not principal.manages(request.namespace):
             scope = f"namespace '{request.namespace}'" if request.namespace else "every namespace"
             raise Forbidden(f"This API key may not reconcile {scope}; it manages only its own namespaces.")
+        cluster = principal.acting_cluster
         live = [resource.uid for resource in request.live]
         with self._db.transaction() as tx:
-            disabled = workflow_store.disable_missing_sources(tx, request.namespace, live, self._grace,
+            disabled = workflow_store.disable_missing_sources(tx, cluster, request.namespace, live, self._grace,
                                                               principal.key_id)
-            stale = store.unregistered(tx, [(r.uid, r.generation) for r in request.live])
+            stale = store.unregistered(tx, cluster, [(r.uid, r.namespace, r.generation) for r in request.live])
         result = ReconcileResult([str(row["workflow_id"]) for row in disabled], list(stale))
         logger.info("reconciliation", extra={
-            "scope": request.scope, "live": len(live), "disabled": len(result.disabled), "stale": len(result.stale),
+            "scope": request.scope, "cluster": cluster, "live": len(live), "disabled": len(result.disabled),
+            "stale": len(result.stale),
             "disabled_workflow_ids": result.disabled[:100], "stale_uids": result.stale[:100],
         })
         metrics.count(metrics.RECONCILED_DISABLED, len(result.disabled), scope=request.scope)
@@ -273,6 +284,8 @@ class RegistrationJob:
             return self._fail(registration_id, failure)
         except ContentConflict as conflict:
             return self._fail(registration_id, RegistrationFailed(CONTENT_CONFLICT, conflict.detail))
+        except WorkflowOwnedElsewhere as elsewhere:  # nothing was written: the check precedes every write
+            return self._fail(registration_id, RegistrationFailed(OWNED_ELSEWHERE, elsewhere.detail))
         except RegistryError as error:
             if error.transient and not final:
                 logger.warning("registration will be retried", extra={"reason": error.reason, "detail": error.detail})
@@ -293,6 +306,7 @@ class RegistrationJob:
             store.release_for_retry(tx, registration_id, error.reason, error.detail)
 
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
+        self._catalog.check_origin(resource.workflow_id, resource.origin)  # before pulling anything
         if resource.image is None:
             self._register_composite(registration_id, resource, actor)
             return
@@ -339,6 +353,7 @@ class RegistrationJob:
                        entry: IndexEntry | None, resolved: ResolvedImage | None, signature: SignatureResult | None,
                        actor: str) -> None:
         with self._db.transaction() as tx:
+            # Checks the owner under the workflow's row lock first: another origin's registration changes nothing.
             self._catalog.create_version_in(tx, new, actor, entry, source=resource.source)
             self._catalog.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
             if resolved is None:  # a composite: no image
@@ -356,7 +371,8 @@ class RegistrationJob:
         with self._db.transaction() as tx:
             try:
                 self._catalog.set_enabled_in(
-                    tx, resource.workflow_id, False, f"RemediationWorkflow {resource.key} was deleted", actor
+                    tx, resource.workflow_id, False, f"RemediationWorkflow {resource.key} was deleted", actor,
+                    origin=resource.origin,
                 )
             except NotFound:
                 logger.info("deleted resource never registered a workflow; nothing to disable")

@@ -3,36 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
-KEY_COLUMNS = "key_id, name, scopes, namespaces, created_at, revoked_at"
+KEY_COLUMNS = "key_id, name, scopes, namespaces, cluster, created_at, revoked_at"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The keys a limited key may see: scopes within ``scopes`` (None: any), namespaces within ``namespaces``
+    (None: any, unlimited keys included), bound to ``cluster`` (None: any binding)."""
+
+    scopes: list[str] | None
+    namespaces: list[str] | None
+    cluster: str | None
 
 
 def insert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str],
-           namespaces: list[str] | None = None) -> Row:
+           namespaces: list[str] | None = None, cluster: str | None = None) -> Row:
     tx.execute(
-        f"""INSERT INTO api_keys (key_id, token_sha256, name, scopes, namespaces) VALUES (%s, %s, %s, %s, %s)
+        f"""INSERT INTO api_keys (key_id, token_sha256, name, scopes, namespaces, cluster)
+            VALUES (%s, %s, %s, %s, %s, %s)
             RETURNING {KEY_COLUMNS}""",
-        (key_id, token_sha256, name, scopes, namespaces),
+        (key_id, token_sha256, name, scopes, namespaces, cluster),
     )
     return tx.one()
 
 
-def upsert(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> None:
+def upsert_unless_revoked(tx: UnitOfWork, key_id: str, token_sha256: str, name: str, scopes: list[str]) -> bool:
+    """Creates the key or updates its token, name and scopes; a revoked key is left revoked. Returns whether the
+    key is active."""
     tx.execute(
         """INSERT INTO api_keys (key_id, token_sha256, name, scopes) VALUES (%s, %s, %s, %s)
            ON CONFLICT (key_id) DO UPDATE
-           SET token_sha256 = EXCLUDED.token_sha256, name = EXCLUDED.name, scopes = EXCLUDED.scopes,
-               revoked_at = NULL""",
+           SET token_sha256 = EXCLUDED.token_sha256, name = EXCLUDED.name, scopes = EXCLUDED.scopes
+           WHERE api_keys.revoked_at IS NULL""",
         (key_id, token_sha256, name, scopes),
     )
+    return tx.rowcount == 1
 
 
 def find_active(tx: UnitOfWork, token_sha256: str) -> Row | None:
     tx.execute(
-        "SELECT key_id, name, scopes, namespaces FROM api_keys WHERE token_sha256 = %s AND revoked_at IS NULL",
+        "SELECT key_id, name, scopes, namespaces, cluster FROM api_keys WHERE token_sha256 = %s AND revoked_at IS NULL",
         (token_sha256,),
     )
     return tx.fetchone()
@@ -43,13 +58,25 @@ def list_all(tx: UnitOfWork) -> Sequence[Row]:
     return tx.fetchall()
 
 
-def list_page(tx: UnitOfWork, limit: int, after: tuple[str, str] | None) -> Sequence[Row]:
-    """Oldest first, by (created_at, key_id): a total order, keyset pagination after ``after``."""
-    keyset, params = "", list[str]()
+def list_page(tx: UnitOfWork, limit: int, after: tuple[str, str] | None, within: Reach | None = None
+              ) -> Sequence[Row]:
+    """Oldest first, by (created_at, key_id): a total order, keyset pagination after ``after``; only the keys
+    ``within`` reaches (None: every key)."""
+    conditions, params = ["TRUE"], list[object]()
     if after is not None:
-        keyset = "WHERE (created_at, key_id) > (%s::timestamptz, %s)"
+        conditions.append("(created_at, key_id) > (%s::timestamptz, %s)")
         params.extend(after)
-    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys {keyset} ORDER BY created_at, key_id LIMIT %s", [*params, limit])
+    if within is not None and within.scopes is not None:
+        conditions.append("scopes <@ %s::text[]")
+        params.append(within.scopes)
+    if within is not None and within.namespaces is not None:
+        conditions.append("namespaces IS NOT NULL AND namespaces <@ %s::text[]")
+        params.append(within.namespaces)
+    if within is not None and within.cluster is not None:
+        conditions.append("cluster = %s")
+        params.append(within.cluster)
+    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE {' AND '.join(conditions)} ORDER BY created_at, key_id "
+               "LIMIT %s", [*params, limit])
     return tx.fetchall()
 
 

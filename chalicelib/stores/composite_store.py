@@ -15,9 +15,9 @@ def step_workflows(tx: UnitOfWork, workflow_ids: Sequence[str], lock: bool) -> d
     commit (in one order), so a concurrent disable, deprecation or rollback, which lock them FOR UPDATE,
     cannot slip between resolving the steps and recording the execution."""
     ids = sorted(set(workflow_ids))
-    tx.execute(f"SELECT workflow_id, enabled FROM workflows WHERE workflow_id = ANY(%s) ORDER BY workflow_id"
-               f"{' FOR SHARE' if lock else ''}", (ids,))
-    enabled = {row["workflow_id"]: row["enabled"] for row in tx.fetchall()}
+    tx.execute(f"SELECT workflow_id, enabled, approval_required FROM workflows WHERE workflow_id = ANY(%s) "
+               f"ORDER BY workflow_id{' FOR SHARE' if lock else ''}", (ids,))
+    found = {row["workflow_id"]: row for row in tx.fetchall()}
     tx.execute(
         """SELECT workflow_id, version, container_image, parameters, title FROM workflow_versions
            WHERE workflow_id = ANY(%s) AND status = 'active'""",
@@ -27,11 +27,12 @@ def step_workflows(tx: UnitOfWork, workflow_ids: Sequence[str], lock: bool) -> d
     for row in tx.fetchall():
         active.setdefault(row["workflow_id"], []).append(
             Candidate(row["version"], row["container_image"], row["parameters"], row["title"]))
-    return {
-        workflow_id: StepWorkflow(workflow_id, workflow_id in enabled, enabled.get(workflow_id, False),
-                                  active.get(workflow_id, []))
-        for workflow_id in ids
-    }
+    workflows = {}
+    for workflow_id in ids:
+        flags = found.get(workflow_id)
+        workflows[workflow_id] = StepWorkflow(workflow_id, flags is not None, bool(flags and flags["enabled"]),
+                                              active.get(workflow_id, []), bool(flags and flags["approval_required"]))
+    return workflows
 
 
 def composition_of(tx: UnitOfWork, workflow_id: str, version: str) -> Row | None:

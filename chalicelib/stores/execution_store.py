@@ -19,7 +19,7 @@ EXECUTION_COLUMNS = """
     e.redacted_parameters, e.incident, e.incident_id, e.pipeline_run_name, e.status, e.message,
     e.created_by, e.created_at, e.started_at, e.finished_at, e.updated_at,
     e.target_kind, e.target_namespace, e.target_name, e.approval_required, e.approval_expires_at,
-    e.approval_decided_by, e.approval_decided_at, e.approval_reason,
+    e.approval_decided_by, e.approval_decided_at, e.approval_reason, e.approval_required_by,
     (SELECT jsonb_agg(jsonb_build_object('step', s.step, 'finally', s.is_finally, 'workflow_id', s.workflow_id,
                                          'version', s.version, 'container_image', s.container_image)
                       ORDER BY s.position)
@@ -46,6 +46,7 @@ class NewExecution:
     target: Target
     status: str  # pending, or awaiting_approval
     approval_seconds: int | None  # the approval window when it waits for approval
+    approval_required_by: dict[str, Any] | None = None  # what requires the approval (domain/executions.py)
 
 
 def share_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
@@ -80,18 +81,20 @@ def insert_execution(tx: UnitOfWork, new: NewExecution) -> Row | None:
         f"""INSERT INTO executions AS e
                (execution_id, workflow_id, version, container_image, parameters, redacted_parameters,
                 incident, incident_id, pipeline_run_name, status, created_by,
-                target_kind, target_namespace, target_name, approval_required, approval_expires_at)
+                target_kind, target_namespace, target_name, approval_required, approval_expires_at,
+                approval_required_by)
            VALUES (%(execution_id)s, %(workflow_id)s, %(version)s, %(image)s, %(parameters)s, %(redacted)s,
                    %(incident)s, %(incident_id)s, %(run_name)s, %(status)s, %(created_by)s,
                    %(kind)s, %(namespace)s, %(name)s, %(window)s IS NOT NULL,
-                   now() + make_interval(secs => %(window)s))
+                   now() + make_interval(secs => %(window)s), %(required_by)s)
            ON CONFLICT {TARGET_KEY_SQL} WHERE status IN {ACTIVE_SQL} DO NOTHING
            RETURNING {EXECUTION_COLUMNS}""",
         {"execution_id": new.execution_id, "workflow_id": new.workflow_id, "version": new.version,
          "image": new.container_image, "parameters": Json(new.parameters), "redacted": new.redacted_parameters,
          "incident": Json(new.incident), "incident_id": new.incident_id, "run_name": new.pipeline_run_name,
          "status": new.status, "created_by": new.created_by, "kind": new.target.kind,
-         "namespace": new.target.namespace, "name": new.target.name, "window": new.approval_seconds},
+         "namespace": new.target.namespace, "name": new.target.name, "window": new.approval_seconds,
+         "required_by": None if new.approval_required_by is None else Json(new.approval_required_by)},
     )
     return tx.fetchone()
 
@@ -232,14 +235,19 @@ def list_executions(
     status: str | None,
     limit: int,
     before_id: int | None,
+    namespaces: list[str] | None = None,
 ) -> Sequence[Row]:
-    """Newest first by the row id (unique, so the order is total); keyset pagination on it."""
+    """Newest first by the row id (unique, so the order is total); keyset pagination on it. ``namespaces``: only
+    executions whose target is in one of them (None: every execution)."""
     conditions: list[str] = ["TRUE"]
-    params: list[str | int] = []
+    params: list[str | int | list[str]] = []
     for column, value in (("workflow_id", workflow_id), ("version", version), ("status", status)):
         if value is not None:
             conditions.append(f"e.{column} = %s")
             params.append(value)
+    if namespaces is not None:
+        conditions.append("e.target_namespace = ANY(%s::text[])")
+        params.append(namespaces)
     if before_id is not None:
         conditions.append("e.id < %s")
         params.append(before_id)

@@ -16,42 +16,49 @@ from chalicelib.stores.rows import Row
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 
 
+# A delivery: (cluster, namespace, uid, generation, event), the unique index registrations_one_per_delivery (012).
+DELIVERY_KEY_SQL = "(cluster, (resource ->> 'namespace'), resource_uid, generation, event)"
+
+
 def insert(
     tx: UnitOfWork, event: str, resource: WorkflowResource, requested_by: str, correlation_id: str | None
 ) -> tuple[Row, bool]:
     """Inserts a pending registration; returns (row, created). The same delivery returns the existing row."""
     tx.execute(
-        """INSERT INTO registrations (registration_id, resource_uid, generation, event, resource, workflow_id,
-                                      version, image, requested_by, correlation_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (resource_uid, generation, event) DO NOTHING
-           RETURNING *""",
+        f"""INSERT INTO registrations (registration_id, resource_uid, generation, event, resource, workflow_id,
+                                       version, image, requested_by, correlation_id, cluster)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT {DELIVERY_KEY_SQL} DO NOTHING
+            RETURNING *""",
         (
             str(uuid.uuid4()), resource.uid, resource.generation, event, Json(resource.to_dict()),
-            resource.workflow_id, resource.version, resource.image, requested_by, correlation_id,
+            resource.workflow_id, resource.version, resource.image, requested_by, correlation_id, resource.cluster,
         ),
     )  # fmt: skip
     row = tx.fetchone()
     if row is not None:
         return row, True
     tx.execute(
-        "SELECT * FROM registrations WHERE resource_uid = %s AND generation = %s AND event = %s",
-        (resource.uid, resource.generation, event),
+        f"SELECT * FROM registrations WHERE {DELIVERY_KEY_SQL} = (%s, %s, %s, %s, %s)",
+        (resource.cluster, resource.namespace, resource.uid, resource.generation, event),
     )
     return tx.one(), False
 
 
-def unregistered(tx: UnitOfWork, live: list[tuple[str, int]]) -> Sequence[str]:
-    """The uids among ``live`` (uid, generation) with no delivery of that generation (or a later one) recorded:
-    changes the catalog never saw. A failed or running registration counts as seen."""
+def unregistered(tx: UnitOfWork, cluster: str, live: list[tuple[str, str, int]]) -> Sequence[str]:
+    """The uids among ``live`` (uid, namespace, generation) of ``cluster`` with no delivery of that generation (or a
+    later one) recorded from that cluster and namespace: changes the catalog never saw. A failed or running
+    registration counts as seen."""
     if not live:
         return []
     tx.execute(
-        """SELECT l.uid FROM unnest(%s::text[], %s::bigint[]) AS l(uid, generation)
+        """SELECT l.uid FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS l(uid, namespace, generation)
             WHERE NOT EXISTS (SELECT 1 FROM registrations r
-                               WHERE r.resource_uid = l.uid AND r.generation >= l.generation AND r.event <> 'DELETED')
+                               WHERE r.cluster = %s AND r.resource ->> 'namespace' = l.namespace
+                                 AND r.resource_uid = l.uid AND r.generation >= l.generation AND r.event <> 'DELETED')
             ORDER BY l.uid""",
-        ([uid for uid, _ in live], [generation for _, generation in live]),
+        ([uid for uid, _, _ in live], [namespace for _, namespace, _ in live],
+         [generation for _, _, generation in live], cluster),
     )
     return [row["uid"] for row in tx.fetchall()]
 

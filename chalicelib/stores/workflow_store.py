@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from chalicelib.domain.ownership import Owner
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.stores.db import UnitOfWork
@@ -16,18 +17,31 @@ from chalicelib.stores.rows import Row
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
     v.parameters, v.content_hash, v.status, v.created_at, v.created_by, v.signature, v.source, v.composition,
-    w.enabled,
+    w.enabled, w.owner_kind, w.owner_cluster, w.owner_namespace,
     (v.id = (SELECT l.id FROM latest_versions l WHERE l.workflow_id = v.workflow_id)) AS is_latest
 """
 PRECEDENCE_DESC = "v.major DESC, v.minor DESC, v.patch DESC, v.prerelease_key DESC, v.build DESC, v.id DESC"
 
 
-def ensure_workflow(tx: UnitOfWork, workflow_id: str) -> None:
-    tx.execute("INSERT INTO workflows (workflow_id) VALUES (%s) ON CONFLICT DO NOTHING", (workflow_id,))
+def ensure_workflow(tx: UnitOfWork, workflow_id: str, owner: Owner) -> None:
+    """Creates the workflow, owned by ``owner``, unless it exists (then its owner is whatever it is)."""
+    tx.execute(
+        """INSERT INTO workflows (workflow_id, owner_kind, owner_cluster, owner_namespace) VALUES (%s, %s, %s, %s)
+           ON CONFLICT DO NOTHING""",
+        (workflow_id, owner.kind, owner.cluster, owner.namespace),
+    )
+
+
+def set_owner(tx: UnitOfWork, workflow_id: str, owner: Owner) -> None:
+    tx.execute(
+        """UPDATE workflows SET owner_kind = %s, owner_cluster = %s, owner_namespace = %s, updated_at = now()
+            WHERE workflow_id = %s""",
+        (owner.kind, owner.cluster, owner.namespace, workflow_id),
+    )
 
 
 def lock_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
-    """Serialises status changes of one workflow (rollback, transitions, enable/disable)."""
+    """Serialises changes of one workflow (versions, rollback, transitions, enable/disable, owner)."""
     tx.execute("SELECT * FROM workflows WHERE workflow_id = %s FOR UPDATE", (workflow_id,))
     return tx.fetchone()
 
@@ -175,40 +189,46 @@ def set_version_status(tx: UnitOfWork, row_id: int, status: str) -> None:
 def set_source(tx: UnitOfWork, workflow_id: str, source: Mapping[str, Any]) -> None:
     """Records the resource the workflow's latest registration came from."""
     tx.execute(
-        """UPDATE workflows SET source_uid = %(uid)s, source_namespace = %(namespace)s, source_name = %(name)s,
-                  source_generation = %(generation)s, source_registered_at = clock_timestamp()
+        """UPDATE workflows SET source_uid = %(uid)s, source_cluster = %(cluster)s, source_namespace = %(namespace)s,
+                  source_name = %(name)s, source_generation = %(generation)s, source_registered_at = clock_timestamp()
             WHERE workflow_id = %(workflow_id)s""",
         {**source, "workflow_id": workflow_id},
     )
 
 
-def disable_missing_sources(tx: UnitOfWork, namespace: str | None, live_uids: list[str], grace_seconds: float,
-                            actor: str) -> Sequence[Row]:
-    """Disables, with their history records, the enabled workflows whose source resource (in ``namespace``, or
-    any when None) is not live; returns them. Sources registered within ``grace_seconds`` are left for the next
-    reconciliation: a resource created after the watcher listed may have registered meanwhile.
+def disable_missing_sources(tx: UnitOfWork, cluster: str, namespace: str | None, live_uids: list[str],
+                            grace_seconds: float, actor: str) -> Sequence[Row]:
+    """Disables, with their history records, the enabled workflows owned by resources of ``cluster`` (in
+    ``namespace``, or any when None) whose source resource, of that same origin, is not live; returns them. What
+    another cluster or namespace owns, what the API owns, and a workflow whose owner was moved away from its source
+    are never touched. Sources registered within ``grace_seconds`` are left for the next reconciliation: a resource
+    created after the watcher listed may have registered meanwhile.
 
     One statement: each workflow row is locked and its conditions re-checked against what a concurrent
-    registration committed (a new source, an enable), so no enable or disable is lost.
+    registration committed (a new source, an enable, an owner), so no enable or disable is lost.
     """
     tx.execute(
         """WITH disabled AS (
                UPDATE workflows w SET enabled = false, updated_at = now()
                 WHERE w.enabled AND w.source_uid IS NOT NULL
-                  AND (%(namespace)s::text IS NULL OR w.source_namespace = %(namespace)s)
+                  AND w.owner_kind = 'resource' AND w.owner_cluster = %(cluster)s
+                  AND w.source_cluster = w.owner_cluster AND w.source_namespace = w.owner_namespace
+                  AND (%(namespace)s::text IS NULL OR w.owner_namespace = %(namespace)s)
                   AND NOT (w.source_uid = ANY (%(live)s::text[]))
                   AND w.source_registered_at < clock_timestamp() - make_interval(secs => %(grace)s)
-            RETURNING w.workflow_id, w.source_uid, w.source_namespace, w.source_name, w.source_generation
+            RETURNING w.workflow_id, w.source_uid, w.source_cluster, w.source_namespace, w.source_name,
+                      w.source_generation
            ), recorded AS (
                INSERT INTO status_changes (workflow_id, version, field, from_value, to_value, reason, changed_by)
                SELECT workflow_id, NULL, 'enabled', 'true', 'false',
-                      format('RemediationWorkflow %%s/%%s (uid %%s) was found deleted by reconciliation: it is not '
-                             'among the resources the watcher lists', source_namespace, source_name, source_uid),
+                      format('RemediationWorkflow %%s/%%s (uid %%s) of cluster %%s was found deleted by '
+                             'reconciliation: it is not among the resources the watcher lists', source_namespace,
+                             source_name, source_uid, source_cluster),
                       %(actor)s
                  FROM disabled
            )
            SELECT * FROM disabled ORDER BY workflow_id""",
-        {"namespace": namespace, "live": live_uids, "grace": grace_seconds, "actor": actor},
+        {"cluster": cluster, "namespace": namespace, "live": live_uids, "grace": grace_seconds, "actor": actor},
     )
     return tx.fetchall()
 

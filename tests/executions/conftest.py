@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib.observability import logger
+from tests.support.api import ApiClient
+from tests.support.composites import create_composite, create_step_workflows
 
 
 @pytest.fixture
@@ -24,3 +26,11 @@ def service_log() -> Iterator[io.StringIO]:
     logger.addHandler(handler)
     yield buffer
     logger.removeHandler(handler)
+
+
+@pytest.fixture
+def composed(client: ApiClient) -> ApiClient:
+    """The step workflows and the composite scale-and-verify over them (tests/support/composites.py)."""
+    create_step_workflows(client)
+    create_composite(client)
+    return client

@@ -9,12 +9,11 @@ import io
 import json
 from typing import Any
 
-import pytest
-
 from tests.support import tekton
 from tests.support.api import ApiClient
 from tests.support.composites import LABELS, create_composite, create_step_workflows, image, step_workflow
 from tests.support.executions import (
+    COMPOSITE_VALUES,
     EXECUTIONS,
     PLAYBOOKS,
     READ,
@@ -31,18 +30,10 @@ from tests.support.executions import (
 )
 
 CATALOG_WRITE = ("catalog:write",)
-VALUES = {"NAMESPACE": "shop", "DEPLOYMENT": "checkout", "REPLICAS": 4, "NOTIFY_TOKEN": SECRET}
-
-
-@pytest.fixture
-def composed(client: ApiClient) -> ApiClient:
-    create_step_workflows(client)
-    create_composite(client)
-    return client
 
 
 def execute(client: ApiClient, parameters: dict[str, Any] | None = None, **body: Any) -> Any:
-    request = {"workflow_id": "scale-and-verify", "parameters": VALUES if parameters is None else parameters,
+    request = {"workflow_id": "scale-and-verify", "parameters": COMPOSITE_VALUES if parameters is None else parameters,
                "incident": incident(signal_type=LABELS["signal_type"]), "target": new_target(), **body}
     return client.post(EXECUTIONS, request, scopes=WRITE)
 
@@ -130,7 +121,8 @@ def test_a_step_with_no_active_version_left_in_range_is_409(composed: ApiClient)
 
 def test_a_value_a_step_refuses_is_a_400_at_the_composite_parameter(composed: ApiClient, db: Any) -> None:
     before = count_executions(db)
-    response = execute(composed, {**VALUES, "REPLICAS": 60})  # the composite allows it, scale-deployment does not
+    # The composite allows it, scale-deployment does not.
+    response = execute(composed, {**COMPOSITE_VALUES, "REPLICAS": 60})
     assert response.status == 400
     assert response.json["errors"] == [{"path": "$.parameters.REPLICAS", "message":
                                         "step 'scale-out' (scale-deployment 1.3.0), parameter REPLICAS: "
@@ -194,8 +186,9 @@ def test_a_gated_composite_waits_for_approval_and_its_steps_resolve_again_when_i
     held secret is sealed meanwhile, and a step disabled while it waited makes the start a 409."""
     assert require_approval(composed, "scale-and-verify").status == 200
     target = new_target()
-    waiting = composed.post(EXECUTIONS, {"workflow_id": "scale-and-verify", "parameters": VALUES, "target": target,
-                                         "incident": incident(signal_type=LABELS["signal_type"])}, scopes=REQUESTER)
+    waiting = composed.post(EXECUTIONS, {"workflow_id": "scale-and-verify", "parameters": COMPOSITE_VALUES,
+                                         "target": target, "incident": incident(signal_type=LABELS["signal_type"])},
+                            scopes=REQUESTER)
     assert waiting.status == 201 and waiting.json["status"] == "awaiting_approval", waiting
     assert waiting.json["pipeline_run"] is None and waiting.json["steps"] is None
     assert SECRET not in waiting.body.decode()

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.container import services
 from tests.support.api import ApiClient
 from tests.support.catalog import problem_type
+from tests.support.keys import bearer
 
 KEYS = "/api/v1/api-keys"
 
@@ -33,7 +35,8 @@ def test_a_created_key_is_shown_once_works_for_its_scopes_and_is_stored_hashed(c
 
     listed = client.get(KEYS).json["items"]
     assert [item for item in listed if item["key_id"] == body["key_id"]] == [
-        {key: body[key] for key in ("key_id", "name", "scopes", "namespaces", "created_at", "revoked_at")}]
+        {key: body[key] for key in ("key_id", "name", "scopes", "namespaces", "cluster", "created_at",
+                                    "revoked_at")}]
     everything = str(key_rows(db)) + client.get(KEYS).body.decode()
     assert token not in everything  # neither the list nor the table holds it ...
     assert hashlib.sha256(token.encode()).hexdigest() in everything  # ... the table holds its hash
@@ -117,3 +120,69 @@ def test_a_key_limited_to_namespaces_is_created_over_http_and_listed_with_them(c
     assert refused.status == 403
     bad = client.post(KEYS, {"name": "x", "scopes": ["catalog:read"], "namespaces": ["Not_A_Namespace"]})
     assert bad.status == 400 and bad.json["errors"][0]["path"] == "$.namespaces[0]"
+
+
+# --- no escalation: a key creates, lists and revokes only keys within its own limits -----------------------------
+def test_a_limited_admin_key_cannot_create_a_key_beyond_its_limits(client: ApiClient, db: Any) -> None:
+    team_a = bearer("admin", namespaces=["team-a"], name="team-a admin")
+    east = bearer("admin", cluster="east", name="east admin")
+    before = key_rows(db)
+    for body, beyond in (
+        ({"name": "root", "scopes": ["admin"]}, "every namespace"),  # was: 201, an unlimited admin key
+        ({"name": "wider", "scopes": ["catalog:read"], "namespaces": ["team-a", "team-b"]}, "namespaces team-b"),
+        ({"name": "other", "scopes": ["executions:write"], "namespaces": ["team-b"]}, "namespaces team-b"),
+    ):
+        refused = client.post(KEYS, body, scopes=None, headers=team_a)
+        assert refused.status == 403 and problem_type(refused) == "forbidden", refused
+        assert beyond in refused.json["detail"] and "namespaces team-a" in refused.json["detail"]
+    for body in ({"name": "unbound", "scopes": ["catalog:read"]},
+                 {"name": "west", "scopes": ["catalog:read"], "cluster": "west"}):
+        refused = client.post(KEYS, body, scopes=None, headers=east)
+        assert refused.status == 403 and "cluster 'east'" in refused.json["detail"], refused
+    assert key_rows(db) == before
+    # Within its limits: fine (and an unlimited key may create limited ones).
+    assert client.post(KEYS, {"name": "a-watcher", "scopes": ["registrations:write"], "namespaces": ["team-a"]},
+                       scopes=None, headers=team_a).status == 201
+    assert client.post(KEYS, {"name": "e", "scopes": ["catalog:read"], "cluster": "east"}, scopes=None,
+                       headers=east).status == 201
+    assert client.post(KEYS, {"name": "b", "scopes": ["admin"], "namespaces": ["team-b"], "cluster": "west"}
+                       ).status == 201
+
+
+def test_a_key_never_grants_scopes_it_does_not_hold(db: Any) -> None:
+    """Creating keys takes admin over HTTP, which implies every scope; the rule itself holds for any key."""
+    from chalicelib.domain.errors import Forbidden
+    from chalicelib.services.api_keys import Principal
+
+    writer = Principal("k", "writer", frozenset({"executions:write", "catalog:read"}))
+    before = key_rows(db)
+    for scopes in (["admin"], ["executions:approve"], ["catalog:read", "catalog:write"]):
+        with pytest.raises(Forbidden, match="the scopes"):
+            services().api_keys.issue("more", scopes, creator=writer)
+    assert key_rows(db) == before
+    services().api_keys.issue("same or less", ["catalog:read"], creator=writer)
+
+
+def test_a_limited_admin_lists_and_revokes_only_keys_within_its_limits(client: ApiClient, db: Any) -> None:
+    team_a = bearer("admin", namespaces=["team-a"], name="team-a admin")
+    own = client.post(KEYS, {"name": "a-watcher", "scopes": ["registrations:write"], "namespaces": ["team-a"]},
+                      scopes=None, headers=team_a).json
+    others = [client.post(KEYS, body).json for body in (
+        {"name": "unlimited", "scopes": ["catalog:read"]},
+        {"name": "team-b", "scopes": ["catalog:read"], "namespaces": ["team-b"]},
+        {"name": "a-and-b", "scopes": ["catalog:read"], "namespaces": ["team-a", "team-b"]},
+        {"name": "a-in-east", "scopes": ["catalog:read"], "namespaces": ["team-a"], "cluster": "east"},
+    )]
+    listed = {item["name"] for item in client.get(KEYS, scopes=None, headers=team_a).json["items"]}
+    assert listed == {"team-a admin", "a-watcher", "a-in-east"}  # a-in-east: team-a, and team-a's key is unbound
+    east = bearer("admin", cluster="east", name="east admin")
+    assert {i["name"] for i in client.get(KEYS, scopes=None, headers=east).json["items"]} == {"east admin",
+                                                                                             "a-in-east"}
+    before = key_rows(db)
+    for other in others[:3]:
+        refused = client.delete(f"{KEYS}/{other['key_id']}", scopes=None, headers=team_a)
+        assert refused.status == 403 and problem_type(refused) == "forbidden", refused  # was: 204, revoked
+    assert client.delete(f"{KEYS}/{others[0]['key_id']}", scopes=None, headers=east).status == 403
+    assert key_rows(db) == before
+    assert client.delete(f"{KEYS}/{own['key_id']}", scopes=None, headers=team_a).status == 204
+    assert client.delete(f"{KEYS}/no-such-key", scopes=None, headers=team_a).status == 404

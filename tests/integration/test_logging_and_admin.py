@@ -69,7 +69,7 @@ def test_keys_create_list_revoke(client: ApiClient, capsys: pytest.CaptureFixtur
     assert cli.main(["keys", "revoke", key_id]) == 0
     assert client.get("/api/v1/playbooks", scopes=None, headers={"Authorization": f"Bearer {token}"}).status == 401
     assert cli.main(["keys", "create", "bad", "root"]) == 2
-    assert "scopes must be" in capsys.readouterr().err
+    assert '$.scopes[0]: must be one of "catalog:read"' in capsys.readouterr().err
 
 
 def test_reembed_command_reports_every_version(client: ApiClient, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,3 +99,18 @@ def test_latency_counts_from_the_arrival_the_gateway_stamped(logs: LogCapture) -
     request_middleware(Request(event), lambda request: Response(body={}, status_code=200))
     (line,) = logs.requests()
     assert line["latency_ms"] >= 250
+
+
+def test_load_examples_leaves_examples_owned_by_resources_to_them(
+    client: ApiClient, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A catalog whose example workflow was registered from a resource (migration 012 made it the resource's) still
+    starts: `make run` loads the other examples and says which it left alone."""
+    create(client, "1.0.0")  # oomkill-increase-memory, as examples/workflows holds it
+    moved = client.patch("/api/v1/playbooks/oomkill-increase-memory", {
+        "owner": {"kind": "resource", "cluster": "default", "namespace": "remediation"}, "reason": "registered"})
+    assert moved.status == 200
+    assert cli.main(["load-examples"]) == 0
+    out = capsys.readouterr().out
+    assert "1 owned by resources and left to them (oomkill-increase-memory)" in out
+    assert client.get("/api/v1/playbooks/oomkill-increase-memory").json["owner"]["kind"] == "resource"

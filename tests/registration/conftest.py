@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from tests.support import oci
+from tests.support.registrations import catalog_settings
 from tests.support.registry import LocalRegistry
 
 _repos = itertools.count()
@@ -27,3 +29,10 @@ def push(oci_registry: LocalRegistry) -> Callable[..., tuple[str, str]]:
         return oci_registry.reference(repository, tag), digest
 
     return push_image
+
+
+@pytest.fixture
+def no_reconcile_grace(db: Any) -> Iterator[None]:
+    """Reconciliation considers sources registered a moment ago (tests reconcile right after registering)."""
+    with catalog_settings(RECONCILE_GRACE_SECONDS="0"):
+        yield

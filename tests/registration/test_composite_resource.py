@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from chalicelib.domain.workflows import parse_new_version
 from tests.support.api import ApiClient
 from tests.support.paths import ROOT
 from tests.support.registrations import catalog_dump, wait_for_jobs
@@ -55,9 +56,11 @@ def test_a_composite_resource_registers_the_version_the_api_would_create(client:
     assert [s["workflow_id"] for s in version["steps"]] == ["oomkill-increase-memory", "stuck-rollout-restart"]
     assert version["steps"][1]["run_after"] == ["raise-memory"]
     assert version["finally"][0]["when"] == "failed"
-    # The resource and the API body of the example are one workflow: posting the body is the identical content.
+    # The resource and the API body of the example are one workflow: the same content. The resource owns it now, so
+    # the body cannot be posted over REST.
+    assert parse_new_version(API_BODY).content_hash == version["content_hash"]
     again = client.post("/api/v1/playbooks", API_BODY, scopes=("catalog:write",))
-    assert again.status == 200 and again.json["content_hash"] == version["content_hash"]
+    assert again.status == 409 and again.json["type"].endswith("/workflow-owned-elsewhere")
 
 
 def test_steps_that_do_not_resolve_fail_the_registration_naming_the_resource_fields(client: ApiClient,

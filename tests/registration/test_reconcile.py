@@ -8,7 +8,7 @@ workflows created over REST, and never enables anything.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg2
@@ -27,11 +27,8 @@ PLAYBOOKS = "/api/v1/playbooks"
 WRITE = ("registrations:write",)
 
 
-@pytest.fixture(autouse=True)
-def no_grace(db: Any) -> Iterator[None]:
-    """Sources registered a moment ago are reconciled too (one test puts the grace back)."""
-    with catalog_settings(RECONCILE_GRACE_SECONDS="0"):
-        yield
+# Sources registered a moment ago are reconciled too.
+pytestmark = pytest.mark.usefixtures("no_reconcile_grace")
 
 
 @pytest.fixture

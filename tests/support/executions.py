@@ -20,6 +20,8 @@ READ = ("catalog:read",)
 STUCK = json.loads((ROOT / "examples/workflows/stuck-rollout-restart.json").read_text())
 # A secret nobody would type by accident, so finding it anywhere is a real leak.
 SECRET = "xoxb-SECRET-7f3a9c41d2e8"
+# Values for the composite scale-and-verify of tests/support/composites.py.
+COMPOSITE_VALUES = {"NAMESPACE": "shop", "DEPLOYMENT": "checkout", "REPLICAS": 4, "NOTIFY_TOKEN": SECRET}
 
 # Every kind of rule the parameter schema supports, for the truth tables.
 KITCHEN_SCHEMA: dict[str, Any] = {

@@ -17,11 +17,13 @@ from tests.support.resources import event
 NOT_CATALOG = ("registrations", "api_keys", "schema_migrations")
 
 
-def catalog_dump(db: Database) -> dict[str, list[str]]:
-    """Every row of every catalog table, as text, in a stable order."""
+def catalog_dump(db: Database, also: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Every row of every catalog table (and of the tables named in ``also``, e.g. api_keys), as text, in a stable
+    order."""
     with db.reading() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-        tables = [row["tablename"] for row in cur.fetchall() if row["tablename"] not in NOT_CATALOG]
+        tables = [row["tablename"] for row in cur.fetchall()
+                  if row["tablename"] not in NOT_CATALOG or row["tablename"] in also]
         dump = {}
         for table in tables:
             cur.execute(f"SELECT to_jsonb(t)::text AS row FROM {table} t ORDER BY 1")
@@ -57,9 +59,11 @@ READ = ("catalog:read",)
 WRITE = ("registrations:write",)
 
 
-def register(client: ApiClient, obj: dict[str, Any], kind: str = "ADDED") -> tuple[dict[str, Any], dict[str, Any]]:
-    """Delivers ``obj`` to the invoke endpoint and waits for its job; returns (the 202 body, the finished registration)."""
-    response = client.post(REGISTRATIONS, event(kind, obj), scopes=WRITE)
+def register(client: ApiClient, obj: dict[str, Any], kind: str = "ADDED", headers: dict[str, str] | None = None
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Delivers ``obj`` to the invoke endpoint (with a key of registrations:write, or the one in ``headers``) and waits
+    for its job; returns (the 202 body, the finished registration)."""
+    response = client.post(REGISTRATIONS, event(kind, obj), scopes=None if headers else WRITE, headers=headers)
     assert response.status == 202, response
     wait_for_jobs()
     registration = client.get(f"{REGISTRATIONS}/{response.json['registration_id']}", scopes=READ)

@@ -12,6 +12,7 @@ def rw(
     version: str = "1.0.0",
     uid: str | None = None,
     generation: int = 1,
+    namespace: str = "remediation",
     **spec: Any,
 ) -> dict[str, Any]:
     """A RemediationWorkflow as the API server returns it."""
@@ -25,7 +26,7 @@ def rw(
     return {
         "apiVersion": "kubernaut.ai/v1alpha1",
         "kind": "RemediationWorkflow",
-        "metadata": {"name": name, "namespace": "remediation", "uid": uid or str(uuid.uuid4()),
+        "metadata": {"name": name, "namespace": namespace, "uid": uid or str(uuid.uuid4()),
                      "generation": generation, "resourceVersion": "1234"},
         "spec": {key: value for key, value in body.items() if value is not None},
     }  # fmt: skip
