@@ -9,7 +9,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 setup-test:
-	@bash scripts/bootstrap.sh --registry --tools
+	@bash scripts/bootstrap.sh --registry --alertmanager --tools
 
 run: setup
 	@$(PY) -m chalicelib.cli serve --port $(PORT)
