@@ -35,7 +35,7 @@ from typing import Any
 
 from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
 from chalicelib.domain.errors import FieldError, ValidationFailed
-from chalicelib.domain.limits import MAX_ALERTS_PER_NOTIFICATION
+from chalicelib.domain.limits import MAX_ALERT_LABEL_VALUE, MAX_ALERTS_PER_NOTIFICATION
 
 FIRING, RESOLVED, SUPERSEDED = "firing", "resolved", "superseded"
 ALERT_STATUSES = (FIRING, RESOLVED)  # what Alertmanager reports
@@ -50,16 +50,15 @@ _RFC3339 = re.compile(
 
 # Alertmanager's fingerprint (prometheus/common model.LabelSet.Fingerprint): 64-bit FNV-1a over the labels
 # sorted by name, each name and value followed by the separator byte 0xff, written as 16 hex digits.
-_FNV_OFFSET, _FNV_PRIME, _SEPARATOR, _MASK = 14695981039346656037, 1099511628211, 0xFF, (1 << 64) - 1
+_FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1
 
 
 def alertmanager_fingerprint(labels: Mapping[str, str]) -> str:
+    # Sorted by name: code point order is UTF-8 byte order, Go's string order.
+    data = b"".join(part.encode("utf-8") + b"\xff" for name in sorted(labels) for part in (name, labels[name]))
     digest = _FNV_OFFSET
-    for name in sorted(labels):  # code point order is UTF-8 byte order, Go's string order
-        for part in (name, labels[name]):
-            for byte in part.encode("utf-8"):
-                digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
-            digest = ((digest ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    for byte in data:
+        digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
     return f"{digest:016x}"
 
 
@@ -100,13 +99,15 @@ def parse_notification(body: Mapping[str, Any]) -> Notification:
         raise ValidationFailed(detail, [FieldError("$.alerts", (
             f"has {len(alerts)} alerts; at most {MAX_ALERTS_PER_NOTIFICATION} per notification (set max_alerts: "
             f"{MAX_ALERTS_PER_NOTIFICATION} in Alertmanager's webhook_configs)"))])
-    errors = ALERTMANAGER_NOTIFICATION.errors(body, unknown="unknown field")
-    if errors:
+    errors = ALERTMANAGER_NOTIFICATION.errors(body)
+    if any(error.path == "$.alerts" for error in errors):
         raise ValidationFailed(detail, errors)
     reported: list[ReportedAlert] = []
     seen: dict[str, int] = {}
-    for index, alert in enumerate(body["alerts"]):
+    for index, alert in enumerate(body.get("alerts", ())):
         path = f"$.alerts[{index}]"
+        if errors and any(error.path.startswith((f"{path}.", f"{path}[")) or error.path == path for error in errors):
+            continue  # the contract's problems of this alert are listed; its times and labels mean nothing yet
         parsed = _alert(alert, path, errors)
         if parsed is None:
             continue
@@ -124,8 +125,13 @@ def parse_notification(body: Mapping[str, Any]) -> Notification:
 def _alert(alert: Mapping[str, Any], path: str, errors: list[FieldError]) -> ReportedAlert | None:
     found = len(errors)
     labels = dict(alert["labels"])
-    expected = alertmanager_fingerprint(labels)
-    if alert["fingerprint"] != expected:
+    for name, value in labels.items():
+        if not isinstance(value, str):
+            errors.append(FieldError(f"{path}.labels.{name[:64]}", "must be a string"))
+        elif len(value) > MAX_ALERT_LABEL_VALUE:
+            errors.append(FieldError(f"{path}.labels.{name[:64]}",
+                                     f"must be at most {MAX_ALERT_LABEL_VALUE} characters"))
+    if len(errors) == found and alert["fingerprint"] != (expected := alertmanager_fingerprint(labels)):
         errors.append(FieldError(f"{path}.fingerprint", f"is not Alertmanager's fingerprint of these labels "
                                                         f"(that is {expected})"))
     starts_at = _time(alert["startsAt"], f"{path}.startsAt", errors)

@@ -90,5 +90,4 @@ MAX_ALERTS_PER_NOTIFICATION = 1000  # Alertmanager's webhook_configs max_alerts 
 # (with the JSON escaping of the Lambda event, still under Lambda's 6 MB request limit).
 MAX_ALERT_NOTIFICATION_BYTES = 4 * 1024 * 1024
 MAX_ALERT_LABELS = 100
-MAX_ALERT_LABEL_NAME = 256
 MAX_ALERT_LABEL_VALUE = 4096

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.alerts import (
+    ALERT_STATUSES,
+    EPISODE_STATUSES,
     FIRING,
     RESOLVED,
     SUPERSEDED,
@@ -18,7 +21,18 @@ from chalicelib.domain.alerts import (
     plan,
     plan_all,
 )
+from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
 from chalicelib.domain.errors import ValidationFailed
+from tests.support.paths import ROOT
+
+MIGRATION = (ROOT / "chalicelib/stores/migrations/014_alerts.sql").read_text()
+
+
+def test_the_contract_and_the_migration_name_the_domains_statuses() -> None:
+    schema = ALERTMANAGER_NOTIFICATION.schema["properties"]
+    assert schema["status"]["enum"] == schema["alerts"]["items"]["properties"]["status"]["enum"] == list(ALERT_STATUSES)
+    check = MIGRATION.split("status      text NOT NULL CHECK (status IN (", 1)[1].split(")")[0]
+    assert re.findall(r"'([a-z]+)'", check) == list(EPISODE_STATUSES)
 
 
 @pytest.mark.parametrize(("labels", "fingerprint"), [
