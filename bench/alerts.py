@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,11 +36,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import timed_together
+from search_quality import PROJECT_DIR, start_database
+
 sys.path.insert(0, str(PROJECT_DIR))
 
-from chalicelib.domain.alerts import alertmanager_fingerprint  # noqa: E402  (the project root is on sys.path now)
-from tests.support.server import CatalogProcess  # noqa: E402
+from chalicelib.domain.alerts import alertmanager_fingerprint
+from tests.support.server import CatalogProcess
 
 PATH = "/api/v1/alerts/alertmanager"
 TIMEOUT_SECONDS = 60.0
@@ -157,14 +160,8 @@ def run_phase(name: str, url: str, key: str, sends: list[Send], senders: int) ->
                     phase.errors.append(problem)
         sender.close()
 
-    threads = [threading.Thread(target=work, args=(sends[index::senders],), daemon=True) for index in range(senders)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    phase.seconds = time.perf_counter() - began
+    phase.seconds = timed_together(
+        [threading.Thread(target=work, args=(sends[index::senders],), daemon=True) for index in range(senders)], start)
     return phase
 
 
@@ -198,21 +195,6 @@ def lost_and_duplicated(found: Count, sent: int) -> tuple[int, int]:
     return sent - min(found.right, found.distinct), (found.episodes - found.distinct) + max(0, found.alerts - sent)
 
 
-def start_database() -> str:
-    """A fresh embedded PostgreSQL (deleted when this process exits) with an empty database; its URL."""
-    import psycopg2
-
-    from chalicelib.stores.embedded import start_embedded
-
-    uri = start_embedded(Path(tempfile.mkdtemp(prefix="alerts-bench-")) / "pgdata", delete_on_exit=True)
-    admin = psycopg2.connect(uri)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("CREATE DATABASE alerts_bench")
-    admin.close()
-    return uri.replace("/postgres?", "/alerts_bench?")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--alerts", type=int, default=10_000)
@@ -228,7 +210,9 @@ def main() -> None:
     mixed = replays + resolving
     random.Random(25).shuffle(mixed)
 
-    database_url = start_database()
+    os.environ["LOG_LEVEL"] = "WARNING"  # this process's own work (creating the database) is not the output
+    start_database("default")  # a fresh embedded PostgreSQL, migrated; DATABASE_URL names it
+    database_url = os.environ["DATABASE_URL"]
     env = {"DATABASE_URL": database_url, "POWERTOOLS_METRICS_DISABLED": "true", "LOG_LEVEL": "WARNING"}
     with CatalogProcess(env=env) as server:
         # A running server: its first requests open its database connections and build the contract's
