@@ -18,9 +18,10 @@ alert's own times say:
   started, which is the ``ends_at`` it gets; its real resolution, if it arrives, replaces that;
 - a firing report of an episode older than the alert's latest one is late (that episode has ended)
   and changes nothing; a resolved report of one is recorded (it is a complete, true fact).
-Known limit: Alertmanager reports an alert under its old ``startsAt`` again when the alert had
-resolved on its own ``resolve_timeout`` and Prometheus then refreshed it; the catalog takes that
-firing report for a late one and keeps the episode resolved.
+Known limit: Alertmanager reports an alert firing under its old ``startsAt`` again when it had resolved
+the alert itself (its ``endsAt`` passed without a refresh: Prometheus unreachable for minutes) and
+Prometheus then refreshed it; the catalog takes that firing report for a late one and keeps the
+episode resolved.
 
 Nothing here does I/O: the service loads what is stored, ``plan`` decides, the store writes.
 """
