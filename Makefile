@@ -9,7 +9,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 setup-test:
-	@bash scripts/bootstrap.sh --registry --tools
+	@bash scripts/bootstrap.sh --registry --alertmanager --tools
 
 run: setup
 	@$(PY) -m chalicelib.cli serve --port $(PORT)
@@ -54,6 +54,7 @@ bench: setup-test coldstart
 	@$(PY) bench/confidence_fit.py
 	@$(PY) bench/registration.py --latency 50 --throughput 60
 	@$(PY) bench/load.py --spawn --clients 32 --requests 2000
+	@$(PY) bench/alerts.py --alerts 10000 --per-notification 100 --senders 16
 
 bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000

@@ -6,6 +6,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 from chalicelib.http.application import CatalogApp
 from chalicelib.http.auth import auth
 from chalicelib.http.middleware import request_middleware
+from chalicelib.routes.alerts import alerts
 from chalicelib.routes.api_keys import api_keys
 from chalicelib.routes.executions import executions
 from chalicelib.routes.mcp import mcp
@@ -26,6 +27,7 @@ app.register_blueprint(recommendations)
 app.register_blueprint(registrations)
 app.register_blueprint(search)
 app.register_blueprint(api_keys)
+app.register_blueprint(alerts)
 
 
 @app.lambda_function(name="migrate")

@@ -201,16 +201,21 @@ def run_load(url: str, key: str, clients: int, requests: int, mix: str = DEFAULT
                     errors.append(problem)
         client.close()
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)]
+    seconds = timed_together([threading.Thread(target=work, args=(i,), daemon=True) for i in range(clients)], start)
+    errors.extend(verify_created(url, key, created))
+    return LoadResult(clients, len(latencies), seconds, latencies, errors, by_operation)
+
+
+def timed_together(threads: list[threading.Thread], start: threading.Barrier) -> float:
+    """Starts the threads (each waits at ``start``, whose last party is the caller), lets them go at once
+    and returns the seconds until the last one finished."""
     for thread in threads:
         thread.start()
     start.wait()
     began = time.perf_counter()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - began
-    errors.extend(verify_created(url, key, created))
-    return LoadResult(clients, len(latencies), seconds, latencies, errors, by_operation)
+    return time.perf_counter() - began
 
 
 def verify_created(url: str, key: str, created: list[str]) -> list[str]:

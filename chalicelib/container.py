@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.registry import RegistryClient
     from chalicelib.domain.contracts import Contract
     from chalicelib.domain.signature_policy import SignatureVerifier
+    from chalicelib.services.alerts import AlertService
     from chalicelib.services.catalog import CatalogService
     from chalicelib.services.executions import ExecutionService, SecretSealer
     from chalicelib.services.maintenance import Maintenance
@@ -147,6 +148,12 @@ class Services:
         from chalicelib.services.recommendations import RecommendationService
 
         return RecommendationService(self.db)
+
+    @built_once
+    def alerts(self) -> AlertService:
+        from chalicelib.services.alerts import AlertService
+
+        return AlertService(self.db)
 
     @built_once
     def registry(self) -> RegistryClient:

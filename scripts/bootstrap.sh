@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make run` and `make test` need: the Python 3.12 virtual
 # environment with pinned packages; with --registry, Debian's docker-registry and kubectl for the tests; with
-# --tools, the infrastructure scanners (checkov) in their own environment .venv-tools/, pinned by
-# requirements-tools.txt (make lint-infra). Options combine: bootstrap.sh --registry --tools.
+# --alertmanager, Debian's prometheus-alertmanager for the alert intake tests; with --tools, the
+# infrastructure scanners (checkov) in their own environment .venv-tools/, pinned by requirements-tools.txt
+# (make lint-infra). Options combine: bootstrap.sh --registry --alertmanager --tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
@@ -23,12 +24,13 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
   echo "$VENV ready in $((SECONDS - started)) s" >&2
 fi
-registry=false tools=false
+registry=false alertmanager=false tools=false
 for option in "$@"; do
   case "$option" in
     --registry) registry=true ;;
+    --alertmanager) alertmanager=true ;;
     --tools) tools=true ;;
-    *) echo "bootstrap: unknown option $option (expected --registry, --tools)" >&2; exit 2 ;;
+    *) echo "bootstrap: unknown option $option (expected --registry, --alertmanager, --tools)" >&2; exit 2 ;;
   esac
 done
 if $tools; then
@@ -59,4 +61,12 @@ if $registry; then
     apt-get update -qq >/dev/null
     apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
   fi
+fi
+# A real Alertmanager sends its webhook notifications to the catalog in the tests (tests/support/alertmanager.py
+# runs it on loopback; the package's own service is not used and does not start in a container).
+if $alertmanager && ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "installing prometheus-alertmanager (Debian package) for the alert intake tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
 fi

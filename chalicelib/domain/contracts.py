@@ -64,9 +64,16 @@ INCIDENT: dict[str, Any] = {
         **{key: {**LABEL_STRING, "description": f"The incident's {key} label; binds what may run."}
            for key in limits.INCIDENT_LABELS if key != "signal_type"},
         "business_context": ref("BusinessContext"),
+        "alert_fingerprint": {
+            "type": "string", "pattern": limits.ALERT_FINGERPRINT_PATTERN,
+            "description": "The fingerprint of the Alertmanager alert this incident is (as its webhook sends it): the "
+                           "alert whose resolution judges the execution; without it, the alerts named like "
+                           "signal_type in the target's namespace.",
+            "x-message": "must be an Alertmanager fingerprint: 16 lowercase hexadecimal digits",
+        },
     },
     "description": "The incident: id and signal_type, its labels (severity, environment, component, priority) "
-                   "and business context, and any other context as JSON "
+                   "and business context, the alert it is (alert_fingerprint), and any other context as JSON "
                    f"(at most {limits.MAX_INCIDENT_BYTES} bytes, {limits.MAX_INCIDENT_DEPTH} levels deep). "
                    "Every label it carries, signal_type and business_context entries included, is applied to the "
                    "workflow with the search hard-filter rule (a list value: each of its values).",
@@ -410,6 +417,62 @@ RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
     "recommendation_id", "incident", "summary", "rationale", "proposed_steps", "confidence", "related_workflow_id",
     "occurrences", "signal_type", "component", "created_at", "created_by",
 }), immutable_detail="on a recommendation")
+
+# Each label's value must be a string of at most MAX_ALERT_LABEL_VALUE characters: checked by
+# chalicelib/domain/alerts.py in one loop, because a notification carries up to 100,000 labels and the generic
+# validator's cost per entry made it most of a notification's time (bench/alerts.py).
+ALERT_LABELS = {
+    "type": "object", "maxProperties": limits.MAX_ALERT_LABELS,
+    "description": f"Label name -> string (at most {limits.MAX_ALERT_LABEL_VALUE} characters each).",
+    "x-type-message": "must be an object of label name -> string",
+}
+TEXT_MAP = {"type": "object", "additionalProperties": {"type": "string"},
+            "x-type-message": "must be an object of name -> string"}
+TIMESTAMP = {"type": "string", "format": "date-time", "maxLength": 64}
+# Alertmanager's webhook body, version "4", as it sends it (docs/operations.md). Unknown fields are accepted
+# and ignored, at the top and in each alert: Alertmanager has added fields within version 4 (truncatedAlerts,
+# groupKey), and a 4xx makes it drop the notification, so a newer Alertmanager must not lose alerts here.
+# Strict where the catalog's record depends on it: the version, each alert's status, times and labels,
+# and its fingerprint (checked against the labels by chalicelib/domain/alerts.py, with the RFC 3339 times).
+ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
+    "type": "object", "required": ["version", "alerts"],
+    "description": "Alertmanager's webhook notification (webhook_configs, version 4). Fields not listed are "
+                   "accepted and ignored.",
+    "properties": {
+        "version": {"const": "4", "description": "The webhook format; only version 4 is understood.",
+                    "x-message": 'must be "4": the catalog understands version 4 of Alertmanager\'s webhook'},
+        "receiver": {"type": "string"},
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "groupKey": {"type": "string"},
+        "truncatedAlerts": {"type": "integer", "minimum": 0,
+                            "description": "Alerts Alertmanager left out (max_alerts); the catalog never hears of "
+                                           "them in this notification."},
+        "groupLabels": TEXT_MAP, "commonLabels": TEXT_MAP, "commonAnnotations": TEXT_MAP,
+        "externalURL": {"type": "string"},
+        "alerts": {
+            "type": "array", "minItems": 1, "maxItems": limits.MAX_ALERTS_PER_NOTIFICATION,
+            "description": f"At most {limits.MAX_ALERTS_PER_NOTIFICATION} alerts, each fingerprint once "
+                           "(set max_alerts in the webhook configuration).",
+            "items": {
+                "type": "object", "required": ["status", "labels", "startsAt", "fingerprint"],
+                "description": "An alert. Its annotations, generatorURL and any other field are accepted and not "
+                               "recorded (so not checked either).",
+                "properties": {
+                    "status": {"type": "string", "enum": ["firing", "resolved"]},
+                    "labels": ALERT_LABELS,
+                    "startsAt": TIMESTAMP,
+                    "endsAt": {**TIMESTAMP, "description": "When it resolved; a firing alert's is the zero time "
+                                                           "0001-01-01T00:00:00Z (ignored)."},
+                    "fingerprint": {"type": "string", "pattern": limits.ALERT_FINGERPRINT_PATTERN,
+                                    "x-message": "must be an Alertmanager fingerprint: 16 lowercase hexadecimal "
+                                                 "digits"},
+                },
+                "if": {"properties": {"status": {"const": "resolved"}}, "required": ["status"]},
+                "then": {"required": ["endsAt"], "x-required-message": "is required: when the alert resolved"},
+            },
+        },
+    },
+}, detail="The Alertmanager notification is not valid; see errors. Nothing was recorded.")
 
 MCP_MESSAGE = Contract("McpMessage", {
     "type": "object", "required": ["jsonrpc", "method"],

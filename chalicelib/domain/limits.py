@@ -65,7 +65,7 @@ MAX_NAMESPACE = 63
 
 # API keys
 API_SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "executions:approve",
-              "recommendations:write", "admin")
+              "recommendations:write", "alerts:write", "admin")
 MAX_KEY_NAME = 100
 MAX_KEY_ID = 64
 
@@ -86,3 +86,13 @@ MAX_RECOMMENDATION_RATIONALE = 4000
 MAX_PROPOSED_STEPS = 20
 MAX_PROPOSED_STEP = 500
 MAX_LISTED_INCIDENTS = 50  # incidents shown with a recommendation (the newest; occurrences counts them all)
+
+# Alert intake (Alertmanager's webhook, version 4; chalicelib/domain/alerts.py)
+ALERT_FINGERPRINT_PATTERN = "^[0-9a-f]{16}$"  # Alertmanager's fingerprint: 64-bit FNV-1a of the labels, in hex
+MAX_ALERTS_PER_NOTIFICATION = 1000  # Alertmanager's webhook_configs max_alerts should be at most this
+# Alertmanager splits a group by count (max_alerts), never by size: 1,000 alerts of realistic size (1-3 KB of
+# labels and annotations each) exceed the general 1 MiB body limit, so this one route accepts up to 4 MiB
+# (with the JSON escaping of the Lambda event, still under Lambda's 6 MB request limit).
+MAX_ALERT_NOTIFICATION_BYTES = 4 * 1024 * 1024
+MAX_ALERT_LABELS = 100
+MAX_ALERT_LABEL_VALUE = 4096

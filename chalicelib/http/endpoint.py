@@ -78,10 +78,11 @@ class Call:
     def actor(self) -> str:
         return self.principal.key_id if self.principal else "system"
 
-    def json(self) -> dict[str, Any]:
+    def json(self, max_bytes: int = 0) -> dict[str, Any]:
         """The body as a JSON object (415/413/400 when it is not one); its contract is checked by the
-        domain function that builds the handler's command from it."""
-        return parse.json_body(self.request, settings().max_body_bytes)
+        domain function that builds the handler's command from it. ``max_bytes``: a route's own, larger
+        body limit (MAX_BODY_BYTES applies when it is larger still)."""
+        return parse.json_body(self.request, max(max_bytes, settings().max_body_bytes))
 
     def body(self) -> dict[str, Any]:
         """The body, checked against the route's contract (for routes whose command needs no more rules)."""

@@ -7,13 +7,16 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
 from chalicelib.domain.limits import DEFAULT_CLUSTER
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.search import Hit
 from chalicelib.domain.timestamps import rfc3339
+
+if TYPE_CHECKING:
+    from chalicelib.services.alerts import Intake
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
@@ -260,6 +263,11 @@ def recommendation_detail_view(row: Row, incidents: Sequence[Row], events: Seque
                             "workflow_id": e["workflow_id"], "changed_by": e["changed_by"],
                             "changed_at": rfc3339(e["changed_at"])} for e in events],
     }
+
+
+# --- alerts -------------------------------------------------------------------------------------
+def alert_intake_view(intake: Intake) -> dict[str, int]:
+    return {"received": intake.received, "recorded": intake.recorded, "unchanged": intake.unchanged}
 
 
 # --- response schemas (OpenAPI components) --------------------------------------------------------
@@ -568,6 +576,16 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     }}]},
     "RecommendationPage": {"type": "object", "properties": {
         "items": {"type": "array", "items": ref("Recommendation")}, "next_cursor": {"type": ["string", "null"]}}},
+    "AlertIntake": {
+        "type": "object", "required": ["received", "recorded", "unchanged"],
+        "properties": {
+            "received": {"type": "integer", "description": "Alerts in the notification."},
+            "recorded": {"type": "integer", "description": "Alerts whose record changed: a new episode (fired, or "
+                                                           "fired again), a resolution."},
+            "unchanged": {"type": "integer", "description": "Alerts already recorded so, or reported late (older "
+                                                            "than what is recorded)."},
+        },
+    },
     "McpResponse": {
         "type": "object", "required": ["jsonrpc", "id"],
         "description": "A JSON-RPC 2.0 response: result, or error {code, message, data}.",

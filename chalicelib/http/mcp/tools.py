@@ -119,8 +119,8 @@ class ToolCall(Call):
 
     arguments: Mapping[str, Any] = field(default_factory=dict)
 
-    def json(self) -> dict[str, Any]:
-        return dict(self.arguments)
+    def json(self, max_bytes: int = 0) -> dict[str, Any]:
+        return dict(self.arguments)  # already read (and size-checked) as the MCP message
 
 
 def call(tool: Tool, request: Request, principal: Principal, arguments: Mapping[str, Any]) -> Outcome:

@@ -1,0 +1,211 @@
+"""Alerts from Alertmanager: reading its webhook notification, and how each alert's record changes.
+
+An alert is identified by its ``fingerprint`` (Alertmanager's hash of its labels). It fires in
+*episodes*: an episode starts at ``startsAt`` and ends when Alertmanager reports it resolved at
+``endsAt``. An alert that fires again after it resolved is a new episode with a later ``startsAt``:
+Alertmanager merges alerts of one fingerprint only while their intervals overlap, so a new
+``startsAt`` means the previous episode had ended. The catalog keeps every episode (the history
+the effectiveness judgement reads: when each alert fired, resolved, and fired again).
+
+Notifications may arrive twice (retries, Alertmanager in HA pairs, several routes) and out of order.
+Nothing in the webhook orders notifications, so the record only ever moves forward, by what the
+alert's own times say:
+- within an episode, ``firing`` < ``superseded`` < ``resolved``: a resolved episode stays resolved
+  (a firing notification about it is late), and the same state again changes nothing;
+- a firing episode is ``superseded`` when a later episode of the alert is reported without its
+  resolution (Alertmanager only sends an alert's current state, so an alert that resolved and fired
+  again between two notifications arrives as a new episode): it ended at the latest when the new one
+  started, which is the ``ends_at`` it gets; its real resolution, if it arrives, replaces that;
+- a firing report of an episode older than the alert's latest one is late (that episode has ended)
+  and changes nothing; a resolved report of one is recorded (it is a complete, true fact).
+Known limit: Alertmanager reports an alert firing under its old ``startsAt`` again when it had resolved
+the alert itself (its ``endsAt`` passed without a refresh: Prometheus unreachable for minutes) and
+Prometheus then refreshed it; the catalog takes that firing report for a late one and keeps the
+episode resolved.
+
+Nothing here does I/O: the service loads what is stored, ``plan`` decides, the store writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
+from chalicelib.domain.errors import FieldError, ValidationFailed
+from chalicelib.domain.limits import MAX_ALERT_LABEL_VALUE, MAX_ALERTS_PER_NOTIFICATION
+
+FIRING, RESOLVED, SUPERSEDED = "firing", "resolved", "superseded"
+ALERT_STATUSES = (FIRING, RESOLVED)  # what Alertmanager reports
+EPISODE_STATUSES = (FIRING, SUPERSEDED, RESOLVED)  # what an episode may be, in the order it moves
+_RANK = {status: rank for rank, status in enumerate(EPISODE_STATUSES)}
+
+# Go's zero time: Alertmanager's endsAt of a firing alert.
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+# RFC 3339 as Go writes it (time.RFC3339Nano): up to 9 fractional digits, Z or an offset. ASCII digits only.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))", re.ASCII)
+
+# Alertmanager's fingerprint (prometheus/common model.LabelSet.Fingerprint): 64-bit FNV-1a over the labels
+# sorted by name, each name and value followed by the separator byte 0xff, written as 16 hex digits.
+_FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1
+
+
+def alertmanager_fingerprint(labels: Mapping[str, str]) -> str:
+    # Sorted by name: code point order is UTF-8 byte order, Go's string order.
+    data = b"".join(part.encode("utf-8") + b"\xff" for name in sorted(labels) for part in (name, labels[name]))
+    digest = _FNV_OFFSET
+    for byte in data:
+        digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
+    return f"{digest:016x}"
+
+
+@dataclass(frozen=True)
+class ReportedAlert:
+    """One alert of a notification, as Alertmanager reported it."""
+
+    fingerprint: str
+    status: str  # firing | resolved
+    starts_at: datetime
+    ends_at: datetime | None  # when it resolved; None while firing
+    labels: dict[str, str]
+
+    @property
+    def alertname(self) -> str | None:
+        return self.labels.get("alertname")
+
+    @property
+    def namespace(self) -> str | None:
+        return self.labels.get("namespace")
+
+
+@dataclass(frozen=True)
+class Notification:
+    receiver: str | None
+    group_key: str | None
+    truncated_alerts: int  # alerts Alertmanager left out of this notification (max_alerts)
+    alerts: tuple[ReportedAlert, ...]
+
+
+def parse_notification(body: Mapping[str, Any]) -> Notification:
+    """A notification checked against ALERTMANAGER_NOTIFICATION, its times and its fingerprints; one 400
+    lists every problem (nothing is recorded then)."""
+    detail = ALERTMANAGER_NOTIFICATION.detail
+    alerts = body.get("alerts")
+    if isinstance(alerts, list) and len(alerts) > MAX_ALERTS_PER_NOTIFICATION:
+        # Said at once: checking 10,000 alerts one by one would only bury this under their own problems.
+        raise ValidationFailed(detail, [FieldError("$.alerts", (
+            f"has {len(alerts)} alerts; at most {MAX_ALERTS_PER_NOTIFICATION} per notification (set max_alerts: "
+            f"{MAX_ALERTS_PER_NOTIFICATION} in Alertmanager's webhook_configs)"))])
+    errors = ALERTMANAGER_NOTIFICATION.errors(body)
+    if any(error.path == "$.alerts" for error in errors):
+        raise ValidationFailed(detail, errors)
+    reported: list[ReportedAlert] = []
+    seen: dict[str, int] = {}
+    for index, alert in enumerate(body.get("alerts", ())):
+        path = f"$.alerts[{index}]"
+        if errors and any(error.path.startswith((f"{path}.", f"{path}[")) or error.path == path for error in errors):
+            continue  # the contract's problems of this alert are listed; its times and labels mean nothing yet
+        parsed = _alert(alert, path, errors)
+        if parsed is None:
+            continue
+        if parsed.fingerprint in seen:
+            errors.append(FieldError(f"{path}.fingerprint", f"repeats the fingerprint of "
+                                     f"$.alerts[{seen[parsed.fingerprint]}]; an alert appears once in a notification"))
+            continue
+        seen[parsed.fingerprint] = index
+        reported.append(parsed)
+    if errors:
+        raise ValidationFailed(detail, sorted(errors, key=lambda e: e.path))
+    return Notification(body.get("receiver"), body.get("groupKey"), body.get("truncatedAlerts", 0), tuple(reported))
+
+
+def _alert(alert: Mapping[str, Any], path: str, errors: list[FieldError]) -> ReportedAlert | None:
+    found = len(errors)
+    labels = dict(alert["labels"])
+    for name, value in labels.items():
+        if not isinstance(value, str):
+            errors.append(FieldError(f"{path}.labels.{name[:64]}", "must be a string"))
+        elif len(value) > MAX_ALERT_LABEL_VALUE:
+            errors.append(FieldError(f"{path}.labels.{name[:64]}",
+                                     f"must be at most {MAX_ALERT_LABEL_VALUE} characters"))
+    if len(errors) == found and alert["fingerprint"] != (expected := alertmanager_fingerprint(labels)):
+        errors.append(FieldError(f"{path}.fingerprint", f"is not Alertmanager's fingerprint of these labels "
+                                                        f"(that is {expected})"))
+    starts_at = _time(alert["startsAt"], f"{path}.startsAt", errors)
+    ends_at = None
+    if alert["status"] == RESOLVED:
+        ends_at = _time(alert["endsAt"], f"{path}.endsAt", errors)
+        if ends_at == ZERO_TIME:
+            errors.append(FieldError(f"{path}.endsAt", "must be when the alert resolved, not the zero time"))
+        elif ends_at is not None and starts_at is not None and ends_at < starts_at:
+            errors.append(FieldError(f"{path}.endsAt", "must not be before startsAt"))
+    if starts_at == ZERO_TIME:
+        errors.append(FieldError(f"{path}.startsAt", "must be when the alert started, not the zero time"))
+    if len(errors) > found or starts_at is None:
+        return None
+    return ReportedAlert(alert["fingerprint"], alert["status"], starts_at, ends_at, labels)
+
+
+def _time(text: str, path: str, errors: list[FieldError]) -> datetime | None:
+    """An RFC 3339 time in UTC (nanoseconds cut to the microseconds PostgreSQL keeps)."""
+    match = _RFC3339.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+        offset = timedelta(0) if zulu else (-1 if sign == "-" else 1) * timedelta(hours=int(off_h), minutes=int(off_m))
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
+                        tzinfo=timezone(offset)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        errors.append(FieldError(path, "must be an RFC 3339 time, e.g. 2026-12-01T10:00:00.000Z"))
+        return None
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One firing period of an alert, as recorded."""
+
+    fingerprint: str
+    starts_at: datetime
+    status: str  # firing | superseded | resolved
+    ends_at: datetime | None  # None while firing
+
+
+@dataclass(frozen=True)
+class Known:
+    """What is recorded about a reported alert: its latest episode, and the episode it reports (if recorded)."""
+
+    latest: Episode | None
+    same: Episode | None
+
+
+def plan(alert: ReportedAlert, known: Known) -> list[Episode]:
+    """The episodes to write (insert or replace) for one reported alert; empty when it changes nothing."""
+    reported = Episode(alert.fingerprint, alert.starts_at, alert.status, alert.ends_at)
+    if known.same is not None:
+        return [reported] if _RANK[reported.status] > _RANK[known.same.status] else []
+    latest = known.latest
+    if latest is None or reported.starts_at > latest.starts_at:
+        writes = [reported]
+        if latest is not None and latest.status == FIRING:
+            writes.insert(0, Episode(latest.fingerprint, latest.starts_at, SUPERSEDED, reported.starts_at))
+        return writes
+    return [reported] if reported.status == RESOLVED else []
+
+
+@dataclass(frozen=True)
+class Plan:
+    writes: list[Episode]  # ordered by (fingerprint, starts_at), the order the store writes (and locks) in
+    changed: int  # reported alerts whose record changes
+
+
+def plan_all(alerts: Sequence[ReportedAlert], known: Mapping[str, Known]) -> Plan:
+    """Every write of a notification; ``known`` holds what is recorded about each alert's fingerprint."""
+    plans = [plan(alert, known.get(alert.fingerprint, Known(None, None))) for alert in alerts]
+    writes = sorted((episode for episodes in plans for episode in episodes), key=lambda e: (e.fingerprint, e.starts_at))
+    return Plan(writes, sum(1 for episodes in plans if episodes))

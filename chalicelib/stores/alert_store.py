@@ -1,0 +1,95 @@
+"""SQL for alerts and their episodes (migration 014_alerts.sql). No decisions here: see services/alerts and
+domain/alerts.
+
+Every statement takes whole lists (a notification carries up to 1,000 alerts), and rows are locked and
+written in fingerprint order, so concurrent notifications about the same alerts wait for each other
+instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from chalicelib.domain.alerts import Episode, Known, ReportedAlert
+from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.rows import Row
+
+
+def lock_alerts(tx: UnitOfWork, alerts: Sequence[ReportedAlert]) -> None:
+    """Records the alerts not seen before and locks every one of them until commit (in fingerprint order)."""
+    ordered = sorted(alerts, key=lambda alert: alert.fingerprint)
+    tx.execute(
+        """INSERT INTO alerts (fingerprint, alertname, namespace, labels)
+           SELECT a.fingerprint, a.alertname, a.namespace, a.labels::jsonb
+             FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS a(fingerprint, alertname, namespace, labels)
+            ORDER BY a.fingerprint
+           ON CONFLICT (fingerprint) DO NOTHING""",
+        ([a.fingerprint for a in ordered], [a.alertname for a in ordered], [a.namespace for a in ordered],
+         [json.dumps(a.labels, sort_keys=True) for a in ordered]),
+    )
+    tx.execute("SELECT fingerprint FROM alerts WHERE fingerprint = ANY(%s) ORDER BY fingerprint FOR UPDATE",
+               ([a.fingerprint for a in ordered],))
+
+
+def known(tx: UnitOfWork, alerts: Sequence[ReportedAlert]) -> dict[str, Known]:
+    """For each alert: its latest recorded episode, and the recorded episode with the reported startsAt."""
+    tx.execute(
+        """SELECT r.fingerprint,
+                  l.starts_at AS latest_starts_at, l.status AS latest_status, l.ends_at AS latest_ends_at,
+                  s.status AS same_status, s.ends_at AS same_ends_at
+             FROM unnest(%s::text[], %s::timestamptz[]) AS r(fingerprint, starts_at)
+             LEFT JOIN LATERAL (SELECT e.starts_at, e.status, e.ends_at FROM alert_episodes e
+                                 WHERE e.fingerprint = r.fingerprint ORDER BY e.starts_at DESC LIMIT 1) AS l ON true
+             LEFT JOIN alert_episodes s ON s.fingerprint = r.fingerprint AND s.starts_at = r.starts_at""",
+        ([a.fingerprint for a in alerts], [a.starts_at for a in alerts]),
+    )
+    starts = {a.fingerprint: a.starts_at for a in alerts}
+    found: dict[str, Known] = {}
+    for row in tx.fetchall():
+        fingerprint = row["fingerprint"]
+        latest = None if row["latest_status"] is None else Episode(
+            fingerprint, row["latest_starts_at"], row["latest_status"], row["latest_ends_at"])
+        same = None if row["same_status"] is None else Episode(
+            fingerprint, starts[fingerprint], row["same_status"], row["same_ends_at"])
+        found[fingerprint] = Known(latest, same)
+    return found
+
+
+def write_episodes(tx: UnitOfWork, episodes: Sequence[Episode]) -> None:
+    """Inserts the episodes, or replaces the status and end of those recorded (their alerts are locked)."""
+    if not episodes:
+        return
+    tx.execute(
+        """INSERT INTO alert_episodes (fingerprint, starts_at, status, ends_at)
+           SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::timestamptz[])
+           ON CONFLICT (fingerprint, starts_at)
+           DO UPDATE SET status = EXCLUDED.status, ends_at = EXCLUDED.ends_at, updated_at = now()""",
+        ([e.fingerprint for e in episodes], [e.starts_at for e in episodes], [e.status for e in episodes],
+         [e.ends_at for e in episodes]),
+    )
+
+
+def episodes_for(tx: UnitOfWork, since: datetime, until: datetime, *, fingerprint: str | None = None,
+                 alertname: str | None = None, namespace: str | None = None) -> Sequence[Row]:
+    """The episodes that overlap [since, until] of the alerts that count for an execution: the alert it names
+    (``fingerprint``, its incident's alert_fingerprint), else those with this ``alertname`` (the incident's
+    signal_type, case-insensitive) in this ``namespace`` (the target's; None: alerts without a namespace
+    label). One indexed query; ordered by alert, then by when each episode started, so an alert that resolved
+    and fired again shows as consecutive episodes."""
+    values: dict[str, object] = {"fingerprint": fingerprint, "alertname": alertname, "namespace": namespace,
+                                  "since": since, "until": until}
+    if fingerprint is not None:
+        binding = "a.fingerprint = %(fingerprint)s"
+    else:
+        namespace_rule = "a.namespace IS NULL" if namespace is None else "a.namespace = %(namespace)s"
+        binding = f"lower(a.alertname) = lower(%(alertname)s) AND {namespace_rule}"
+    tx.execute(
+        f"""SELECT a.fingerprint, a.alertname, a.namespace, a.labels, e.starts_at, e.status, e.ends_at
+              FROM alerts a JOIN alert_episodes e ON e.fingerprint = a.fingerprint
+             WHERE {binding} AND e.starts_at <= %(until)s AND (e.ends_at IS NULL OR e.ends_at >= %(since)s)
+             ORDER BY a.fingerprint, e.starts_at""",
+        values,
+    )
+    return tx.fetchall()

@@ -1,0 +1,124 @@
+"""What the effectiveness judgement will read: the alerts that count for an execution (its incident's
+alert_fingerprint, else alertname = signal_type in the target's namespace) and their episodes in a time
+window, with one indexed query (chalicelib/stores/alert_store.episodes_for). Also: an execution request
+may name its alert, which is kept with the incident."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.stores import alert_store
+from tests.support.alerts import PATH, T0, WRITE, alert, labels, notification, resolved
+from tests.support.api import ApiClient
+from tests.support.executions import EXECUTIONS, count_executions, create_workflow, start, started
+
+
+def record(client: ApiClient, *alerts: dict[str, Any]) -> None:
+    response = client.post(PATH, notification(*alerts), scopes=WRITE)
+    assert response.status == 200, response
+
+
+def rows(db: Any, since: datetime, until: datetime, **binding: Any) -> list[tuple[str, str, datetime, Any]]:
+    with db.reading() as tx:
+        found = alert_store.episodes_for(tx, since, until, **binding)
+    return [(row["fingerprint"], row["status"], row["starts_at"], row["ends_at"]) for row in found]
+
+
+def crash(pod: str, **extra: Any) -> dict[str, str]:
+    return labels(pod, alertname="KubePodCrashLooping", namespace="payments", **extra)
+
+
+def test_by_fingerprint_an_alert_that_resolved_and_fired_again_shows_both_episodes(client: ApiClient,
+                                                                                   db: Any) -> None:
+    fingerprint = alert(crash("api-1"))["fingerprint"]
+    record(client, alert(crash("api-1")))
+    record(client, resolved(crash("api-1"), ends=T0 + timedelta(minutes=3)))
+    record(client, alert(crash("api-1"), starts=T0 + timedelta(minutes=8)))
+    record(client, alert(crash("api-2")))  # same name and namespace, another alert: not this execution's
+    window = (T0 + timedelta(minutes=1), T0 + timedelta(minutes=11))
+    assert rows(db, *window, fingerprint=fingerprint) == [
+        (fingerprint, "resolved", T0, T0 + timedelta(minutes=3)),
+        (fingerprint, "firing", T0 + timedelta(minutes=8), None),
+    ]
+
+
+def test_by_name_and_namespace_every_matching_alert_case_insensitively(client: ApiClient, db: Any) -> None:
+    record(client, alert(crash("api-1")), alert(crash("api-2")))
+    record(client, alert(labels("api-3", alertname="KubePodCrashLooping", namespace="shop")))  # other namespace
+    record(client, alert(labels("api-4", alertname="KubePodNotReady", namespace="payments")))  # other alert
+    found = rows(db, T0, T0 + timedelta(minutes=10), alertname="kubepodcrashlooping", namespace="payments")
+    assert sorted(f for f, *_ in found) == sorted(alert(crash(p))["fingerprint"] for p in ("api-1", "api-2"))
+
+
+def test_a_cluster_scoped_target_counts_the_alerts_without_a_namespace(client: ApiClient, db: Any) -> None:
+    node = {"alertname": "NodeDiskPressure", "node": "worker-3"}
+    record(client, alert(node), alert(labels("api-1", alertname="NodeDiskPressure", namespace="payments")))
+    found = rows(db, T0, T0 + timedelta(minutes=10), alertname="NodeDiskPressure", namespace=None)
+    assert [f for f, *_ in found] == [alert(node)["fingerprint"]]
+
+
+def test_only_episodes_that_overlap_the_window(client: ApiClient, db: Any) -> None:
+    fingerprint = alert(crash("api-1"))["fingerprint"]
+    record(client, resolved(crash("api-1"), ends=T0 + timedelta(minutes=2)))  # over before the window
+    record(client, alert(crash("api-1"), starts=T0 + timedelta(minutes=5)))
+    record(client, resolved(crash("api-1"), starts=T0 + timedelta(minutes=5), ends=T0 + timedelta(minutes=6)))
+    record(client, alert(crash("api-1"), starts=T0 + timedelta(hours=2)))  # after the window
+    found = rows(db, T0 + timedelta(minutes=3), T0 + timedelta(hours=1), fingerprint=fingerprint)
+    assert found == [(fingerprint, "resolved", T0 + timedelta(minutes=5), T0 + timedelta(minutes=6))]
+    # An episode still firing overlaps any window after it started.
+    assert rows(db, T0 + timedelta(days=3), T0 + timedelta(days=4), fingerprint=fingerprint) == [
+        (fingerprint, "firing", T0 + timedelta(hours=2), None)]
+
+
+def test_both_forms_of_the_query_use_the_indexes(client: ApiClient, db: Any) -> None:
+    record(client, *[alert(crash(f"api-{index}")) for index in range(50)])
+    plans = []
+    with db.transaction() as tx:
+        tx.execute("SET LOCAL enable_seqscan = off")  # a 50-row table would be scanned; show what the index allows
+        for binding in ({"fingerprint": alert(crash("api-1"))["fingerprint"]},
+                        {"alertname": "KubePodCrashLooping", "namespace": "payments"}):
+            plans.append(explain(tx, binding))
+    assert "alert_episodes_pkey" in plans[0] and "Seq Scan" not in plans[0], plans[0]
+    assert "alerts_by_name_and_namespace" in plans[1] and "alert_episodes_pkey" in plans[1], plans[1]
+    assert "Seq Scan" not in plans[1], plans[1]
+
+
+def explain(tx: Any, binding: dict[str, Any]) -> str:
+    """The plan of episodes_for with these arguments (the store's SQL, run under EXPLAIN)."""
+    captured: list[tuple[str, Any]] = []
+
+    class Capture:
+        def execute(self, sql: str, params: Any = None) -> None:
+            captured.append((sql, params))
+
+        def fetchall(self) -> list[Any]:
+            return []
+
+    alert_store.episodes_for(Capture(), T0, T0 + timedelta(hours=1), **binding)  # type: ignore[arg-type]
+    [(sql, params)] = captured
+    tx.execute("EXPLAIN " + sql, params)
+    return "\n".join(row["QUERY PLAN"] for row in tx.fetchall())
+
+
+def test_an_execution_may_name_its_alert_and_it_is_kept_with_the_incident(client: ApiClient, db: Any) -> None:
+    create_workflow(client)
+    fingerprint = alert(crash("api-1"))["fingerprint"]
+    execution = started(client, incident={"id": "INC-7", "signal_type": "DeploymentRolloutStuck",
+                                          "alert_fingerprint": fingerprint})
+    shown = client.get(f"{EXECUTIONS}/{execution['execution_id']}", scopes=("catalog:read",)).json
+    assert shown["incident"]["alert_fingerprint"] == fingerprint
+    with db.reading() as tx:
+        tx.execute("SELECT incident ->> 'alert_fingerprint' AS fingerprint FROM executions")
+        assert tx.one()["fingerprint"] == fingerprint
+
+
+def test_an_alert_fingerprint_that_is_not_one_is_a_400_and_nothing_is_stored(client: ApiClient, db: Any) -> None:
+    create_workflow(client)
+    before = count_executions(db)
+    for bad in ("690C51912B461CEC", "690c51912b461ce", "KubePodCrashLooping", 42):
+        response = start(client, incident={"id": "INC-7", "signal_type": "DeploymentRolloutStuck",
+                                           "alert_fingerprint": bad})
+        assert response.status == 400, response
+        assert [e["path"] for e in response.json["errors"]] == ["$.incident.alert_fingerprint"]
+    assert count_executions(db) == before
