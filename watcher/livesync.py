@@ -19,7 +19,8 @@ from typing import Any
 
 from watcher.catalog import CatalogClient, CatalogRejected, CatalogUnavailable
 from watcher.config import log
-from watcher.informer import STALE, Cache, WorkQueue, key_of
+from watcher.informer import Cache, WorkQueue, key_of
+from watcher.resources import STALE
 
 LOGGED_IDS = 100  # ids listed in the log line (the counts are always complete)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import kubernetes.client
 import pytest
@@ -46,9 +47,11 @@ def start_watcher(key_file: Path) -> Iterator[Callable[..., Watcher]]:
     started: list[Watcher] = []
 
     def start(kube_url: str, catalog_url: str, namespace: str = "", resync_seconds: float = 300.0,
-              watch_timeout: int = 5) -> Watcher:
+              watch_timeout: int = 5, runner: bool = False, **runner_settings: Any) -> Watcher:
+        """``runner``: also run executions (off by default: the tests of the resources script every request)."""
         config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace=namespace,
-                               resync_seconds=resync_seconds, health_port=0)
+                               resync_seconds=resync_seconds, health_port=0, runner_enabled=runner,
+                               **runner_settings)
         api_client = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=kube_url))
         watcher = Watcher(config, api_client, watch_timeout=watch_timeout)
         watcher.start()

@@ -82,7 +82,8 @@ def test_runs_serves_probes_logs_json_and_stops_on_sigterm(
     serve(kube_server, store, script)
     FakeCatalog().serve(catalog_server)
     port = _free_port()
-    env = {"PATH": os.environ["PATH"], "CATALOG_URL": catalog_server.url_for(""),
+    # The runner's own process tests are in test_runner_process.py (this API server scripts resources only).
+    env = {"PATH": os.environ["PATH"], "CATALOG_URL": catalog_server.url_for(""), "RUNNER_ENABLED": "false",
            "CATALOG_API_KEY_FILE": str(key_file), "HEALTH_PORT": str(port),
            "KUBECONFIG": str(_kubeconfig(tmp_path / "kubeconfig", kube_server.url_for("").rstrip("/")))}
     process = subprocess.Popen([sys.executable, "-m", "watcher"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
