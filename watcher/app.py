@@ -83,7 +83,8 @@ class HealthServer:
         return any(informer.stop.is_set() for informer in self.informers)
 
     def start(self) -> None:
-        threading.Thread(target=self.server.serve_forever, name="health", daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="health",
+                         daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -120,8 +121,9 @@ class Watcher:
             runner_threads = [threading.Thread(target=runner.informer.run, name="runner-informer", daemon=True),
                               threading.Thread(target=runner.claim_loop, name="runner-claim", daemon=True)]
             self.threads += runner_threads
+            # One worker per execution it may hold: a slow report never delays another execution.
             self.workers += [threading.Thread(target=runner.work, name=f"runner-worker-{n}", daemon=True)
-                             for n in range(runner.workers)]
+                             for n in range(runner.concurrency)]
             # A claim waits claim_wait_seconds, then each of its attempts may take that plus a request timeout.
             claim_stuck_after = CatalogClient.attempts * (runner.claim_wait_seconds + CatalogClient.timeout * 2) + 90
             loops += [Loop("runner watch loop", runner_threads[0], lambda: runner.informer.heartbeat, stuck_after),
@@ -144,8 +146,10 @@ class Watcher:
         # still waiting is not waited for: what it may still get comes back to this runner id, or after its lease.
         log(INFO, "stopping")
         self.informer.shutdown()
+        self.queue.close()
         if self.runner is not None:
             self.runner.informer.shutdown()
+            self.runner.queue.close()
         deadline = time.monotonic() + grace_seconds
         for thread in self.workers:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -61,7 +61,8 @@ def load_config(env: Mapping[str, str] | None = None) -> WatcherConfig:
         log_level=_choice(env, "LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL")),
         runner_enabled=_choice(env, "RUNNER_ENABLED", ("true", "false")) == "true",
         run_namespace=_run_namespace(env), runner_id=_runner_id(env),
-        runner_concurrency=int(_number(env, "RUNNER_CONCURRENCY", 4, minimum=1, maximum=100, integer=True)),
+        # At most the catalog's limit per claim: each claim asks for as many as the runner may hold.
+        runner_concurrency=int(_number(env, "RUNNER_CONCURRENCY", 4, minimum=1, maximum=10, integer=True)),
     )
 
 

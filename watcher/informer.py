@@ -122,6 +122,7 @@ class WorkQueue:
         self._waiting: dict[Key, tuple[float, Any]] = {}  # key -> (due, item)
         self._due: list[tuple[float, int, Key]] = []  # heap of waiting entries; superseded ones are skipped
         self._sequence = itertools.count()
+        self._closed = False
 
     def add(self, key: Key, item: Any, replace: bool = True) -> None:
         with self._lock:
@@ -145,10 +146,16 @@ class WorkQueue:
             heapq.heappush(self._due, (due, next(self._sequence), key))
             self._lock.notify_all()  # waiting workers recompute how long to wait
 
+    def close(self) -> None:
+        """Wakes every waiting ``get`` with nothing: the process is stopping."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
     def get(self, timeout: float) -> tuple[Key, Any] | None:
         deadline = time.monotonic() + timeout
         with self._lock:
-            while True:
+            while not self._closed:
                 now = time.monotonic()
                 self._promote(now)
                 if self._order:
@@ -158,6 +165,7 @@ class WorkQueue:
                 if now >= deadline:
                     return None
                 self._lock.wait(min(deadline, self._due[0][0]) - now if self._due else deadline - now)
+            return None
 
     def _promote(self, now: float) -> None:
         """Moves the waiting entries that are due into the queue (the lock is held)."""

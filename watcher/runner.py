@@ -40,7 +40,6 @@ from watcher.tekton import FAILED, FINAL, GROUP, KIND, PLURAL, RUNNING, SUCCEEDE
 
 SYNC = "SYNC"  # the one kind of work item: bring this PipelineRun's execution up to date
 DEFAULT_LEASE_SECONDS = 60.0  # the catalog's default CLAIM_LEASE_SECONDS, until a claim says otherwise
-MAX_CLAIM = 10  # the catalog's limit per claim
 EXPECTED = (CatalogUnavailable, client.ApiException, urllib3.exceptions.HTTPError, OSError)
 EVENTS = {RUNNING: ("ExecutionRunning", False), SUCCEEDED: ("ExecutionSucceeded", False),
           FAILED: ("ExecutionFailed", True)}
@@ -58,6 +57,7 @@ class Execution:
 
 class Runner:
     claim_wait_seconds = 20  # each claim's long poll (the catalog's maximum)
+    known_claim_pause = 1.0  # after a claim that at once returned only executions this runner already has
     first_retry_seconds, max_retry_seconds = 1.0, 30.0
     request_timeout = (10, 30)  # connect, read: for each call to the API server
 
@@ -81,10 +81,6 @@ class Runner:
         self._active: dict[Key, Execution] = {}  # what takes a slot: claimed, created or running, not yet final
         self._done: set[Key] = set()  # runs whose final report was delivered or refused: nothing more to send
 
-    @property
-    def workers(self) -> int:
-        return min(self.concurrency, 8)
-
     def in_flight(self) -> int:
         with self._slots:
             return len(self._active)
@@ -107,11 +103,13 @@ class Runner:
         failures = 0
         while not self.stop.is_set():
             self.heartbeat = time.monotonic()
-            free = self._free_slots()
-            if not free:
+            if not self._free_slot():
                 continue
+            asked = time.monotonic()
             try:
-                items, answered = self.catalog.claim(self.runner_id, min(free, MAX_CLAIM), self.claim_wait_seconds)
+                # As many as the runner may hold, not only the free slots: the catalog hands back the executions
+                # whose lease this runner id holds, and they must not crowd out new ones.
+                items, answered = self.catalog.claim(self.runner_id, self.concurrency, self.claim_wait_seconds)
             except Exception as exc:
                 failures += 1
                 delay = min(self.max_retry_seconds, self.first_retry_seconds * 2 ** (failures - 1))
@@ -122,37 +120,49 @@ class Runner:
                 self.stop.wait(delay)
                 continue
             failures = 0
-            for item in items:
-                self._accept(item, answered)
+            new = sum(self._accept(item, answered) for item in items)
+            if items and not new and time.monotonic() - asked < self.claim_wait_seconds / 2:
+                # Only what it already holds, at once: a catalog whose long poll counts those as ready would
+                # otherwise be asked again and again while anything runs. At most one such claim a second.
+                self.stop.wait(self.known_claim_pause)
 
-    def _free_slots(self) -> int:
-        """Free slots, once the PipelineRuns are listed and watched (waits up to a second for both)."""
+    def _free_slot(self) -> bool:
+        """Whether a slot is free, once the PipelineRuns are listed and watched (waits up to a second)."""
         if not (self.informer.synced.is_set() and self.informer.connected):
             self.stop.wait(1.0)
-            return 0
+            return False
         with self._slots:
             self._slots.wait_for(lambda: len(self._active) < self.concurrency or self.stop.is_set(), timeout=1.0)
-            return 0 if self.stop.is_set() else max(0, self.concurrency - len(self._active))
+            return not self.stop.is_set() and len(self._active) < self.concurrency
 
-    def _accept(self, item: Any, answered: datetime) -> None:
+    def _accept(self, item: Any, answered: datetime) -> bool:
+        """Takes one claimed execution on; True when it is new to this runner. One it already has gets its
+        lease renewed (a claim renews it) and, if its objects may not exist yet, the claim to create them."""
         try:
             claim = tekton.parse_claim(item, self.namespace, answered, self.lease_seconds)
         except InvalidClaim as error:
             self._refuse_claim(item, error)
-            return
+            return False
         key = (self.namespace, claim.name)
         with self._slots:
+            if key in self._done:  # its final report was delivered or refused: handing it back changes nothing
+                return False
             execution = self._active.get(key)
-            if execution is None:
+            if execution is not None:
+                if execution.reported is None:  # not yet reported, so perhaps not yet created: create (again)
+                    execution.claim = claim
+                execution.lease_seconds, execution.renewed_at = claim.lease_seconds, time.monotonic()
+            else:
                 self._active[key] = Execution(claim.execution_id, claim, claim.lease_seconds, time.monotonic())
-            else:  # claimed again (its lease lapsed, or this runner restarted): create again, idempotently
-                execution.claim, execution.lease_seconds = claim, claim.lease_seconds
-                execution.renewed_at = time.monotonic()
-            self._done.discard(key)
         self.lease_seconds = claim.lease_seconds
+        if execution is not None:
+            if execution.reported is None:
+                self.queue.add(key, SYNC)
+            return False
         log(INFO, "execution claimed", execution_id=claim.execution_id, pipeline_run=claim.name,
             namespace=self.namespace, lease_seconds=round(claim.lease_seconds, 1), secret=claim.secret is not None)
         self.queue.add(key, SYNC)
+        return True
 
     def _refuse_claim(self, item: Any, error: InvalidClaim) -> None:
         execution_id = item.get("execution_id") if isinstance(item, dict) else None

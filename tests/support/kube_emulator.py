@@ -23,7 +23,7 @@ those semantics (this module: the objects; tests/support/kube_http.py: the HTTP 
 - what a test does with ``kubectl`` (``apply``/``delete`` of resources, validated against the CRD's schema
   with its defaults) and with Tekton (``mark_running``/``mark_succeeded``/``mark_failed`` set a
   PipelineRun's status as Tekton's controller does);
-- faults: status patches answered 503, the Events API failing or hanging, the whole server down.
+- faults: status patches answered 503, creations of a kind failing or hanging, the whole server down.
 """
 
 from __future__ import annotations
@@ -123,8 +123,10 @@ class KubeEmulator:
         self.epoch = 0  # bumped by an outage: watches opened before it end at once
         self.requests: list[tuple[str, str]] = []  # (method, path?query) of every request served
         self.fail_status_patches = False  # answer status patches with 503, as an overloaded API server does
-        self.fail_events = False  # answer Event creations with 500
-        self.hold_events = False  # hold Event creations until this is cleared (or the emulator closes), then 503
+        self.failing_creates: set[str] = set()  # plurals whose creations are answered 500 (e.g. {"events"})
+        # Plurals whose creations hang until removed from here (or the emulator closes), then are answered 503
+        # having created nothing: a request that never reached the storage.
+        self.stalled_creates: set[str] = set()
         self.server: Any = None  # the HTTP side (tests/support/kube_http.py) while serving
 
     # --- what a test does with kubectl ---

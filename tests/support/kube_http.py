@@ -5,6 +5,7 @@ server that can go down (connections refused, open ones cut) and come back on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.support.kube_emulator import EVENTS, KINDS, ApiError, Kind
+from tests.support.kube_emulator import KINDS, ApiError, Kind
 
 if TYPE_CHECKING:
     from tests.support.kube_emulator import KubeEmulator
@@ -54,7 +55,8 @@ class KubeHttpServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="kube-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="kube-emulator", daemon=True)
         self._thread.start()
         return f"http://127.0.0.1:{self.port}"
 
@@ -65,10 +67,8 @@ class KubeHttpServer:
         self._thread.join(timeout=5)
         with self._lock:  # kept-alive and watching connections too: a server that is gone answers nothing
             for connection in self._connections:
-                try:
+                with contextlib.suppress(OSError):  # closed meanwhile
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def answer(self, method: str, path: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
         url = urlparse(path)
@@ -85,8 +85,7 @@ class KubeHttpServer:
                 raise ApiError(404, "NotFound", f'{plural} "{where.name}" not found')
             return 200, obj
         if method == "POST" and where.name is None:
-            if plural == EVENTS:
-                self._events_fault()
+            self._create_fault(plural)
             return 201, emulator.create(plural, where.namespace, json.loads(body))
         if method == "PATCH" and where.name:
             if where.subresource == "status" and emulator.fail_status_patches:
@@ -99,12 +98,14 @@ class KubeHttpServer:
             return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}
         raise ApiError(405, "MethodNotAllowed", f"{method} is not served for {url.path}")
 
-    def _events_fault(self) -> None:
+    def _create_fault(self, plural: str) -> None:
         emulator = self.emulator
-        while emulator.hold_events and not emulator.closing:
-            time.sleep(0.05)
-        if emulator.fail_events or emulator.hold_events:
-            raise ApiError(500 if emulator.fail_events else 503, "InternalError", "events are failing")
+        if plural in emulator.stalled_creates:
+            while plural in emulator.stalled_creates and not emulator.closing:
+                time.sleep(0.05)
+            raise ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+        if plural in emulator.failing_creates:
+            raise ApiError(500, "InternalError", f"creating {plural} fails")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
