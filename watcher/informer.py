@@ -241,6 +241,8 @@ class Informer:
         self._watch.stop()
 
     def _back_off(self, reason: str) -> None:
+        if self.stop.is_set():  # shutdown() cut the watch's connection: not a failure
+            return
         self._failures += 1
         delay = min(60.0, 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
         log(WARNING, "watch failed, reconnecting", collection=self.name, reason=reason,

@@ -149,7 +149,10 @@ class KubeHttpServer:
                     code, answer = server.answer(method, self.path, body, self.headers.get("Content-Type", ""))
                 except ApiError as exc:
                     code, answer = exc.code, exc.status()
-                self._json(code, answer)
+                try:
+                    self._json(code, answer)
+                except OSError:  # the client is gone (e.g. killed while its request hung)
+                    self.close_connection = True
 
             def _watch(self, where: Route, query: dict[str, str]) -> None:
                 self.send_response(200)
