@@ -23,6 +23,7 @@ those semantics (this module: the objects; tests/support/kube_http.py: the HTTP 
 - what a test does with ``kubectl`` (``apply``/``delete`` of resources, validated against the CRD's schema
   with its defaults) and with Tekton (``mark_running``/``mark_succeeded``/``mark_failed`` set a
   PipelineRun's status as Tekton's controller does);
+- RBAC, when a test sets ``authorize``: 403 Forbidden for what it does not allow;
 - faults: status patches answered 503, creations of a kind failing or hanging, the whole server down.
 """
 
@@ -128,6 +129,10 @@ class KubeEmulator:
         # having created nothing: a request that never reached the storage.
         self.stalled_creates: set[str] = set()
         self.server: Any = None  # the HTTP side (tests/support/kube_http.py) while serving
+        # RBAC: (verb, API group, resource, namespace or None) -> allowed? None allows everything. Refused
+        # requests get 403 Forbidden and are recorded in ``forbidden``.
+        self.authorize: Callable[[str, str, str, str | None], bool] | None = None
+        self.forbidden: list[tuple[str, str, str, str | None]] = []
 
     # --- what a test does with kubectl ---
 

@@ -98,6 +98,21 @@ class KubeHttpServer:
             return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}
         raise ApiError(405, "MethodNotAllowed", f"{method} is not served for {url.path}")
 
+    def authorize(self, method: str, where: Route, watching: bool) -> None:
+        """Raises 403 Forbidden, as RBAC does, when the emulator's ``authorize`` refuses the request."""
+        emulator = self.emulator
+        if emulator.authorize is None:
+            return
+        verbs = {"POST": "create", "PATCH": "patch", "DELETE": "delete"}
+        verb = verbs.get(method) or ("watch" if watching else "list" if where.name is None else "get")
+        resource = f"{where.kind.plural}/{where.subresource}" if where.subresource else where.kind.plural
+        request = (verb, where.kind.group, resource, where.namespace)
+        if not emulator.authorize(*request):
+            emulator.forbidden.append(request)
+            scope = f' in the namespace "{where.namespace}"' if where.namespace else " at the cluster scope"
+            raise ApiError(403, "Forbidden", f'{where.kind.plural} is forbidden: cannot {verb} resource '
+                                             f'"{resource}" in API group "{where.kind.group}"{scope}')
+
     def _create_fault(self, plural: str) -> None:
         emulator = self.emulator
         if plural in emulator.stalled_creates:
@@ -143,7 +158,9 @@ class KubeHttpServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 query = parse_qs(urlparse(self.path).query)
                 try:
-                    if method == "GET" and query.get("watch", [""])[-1].lower() == "true":
+                    watching = method == "GET" and query.get("watch", [""])[-1].lower() == "true"
+                    server.authorize(method, route(urlparse(self.path).path), watching)
+                    if watching:
                         self._watch(route(urlparse(self.path).path), {k: v[-1] for k, v in query.items()})
                         return
                     code, answer = server.answer(method, self.path, body, self.headers.get("Content-Type", ""))

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from pytest_httpserver import HTTPServer
 
 from tests.support.fake_api import resource, wait_until
 from tests.support.fake_catalog import FakeCatalog, FakeExecutions
 from tests.support.kube_emulator import EVENTS, PIPELINE_RUNS, SECRETS, KubeEmulator
+from tests.support.paths import ROOT
 from tests.support.tekton import problems
 from watcher import tekton
 from watcher.app import Watcher
@@ -424,3 +426,63 @@ def test_healthz_names_the_runner_loop_that_died(
     catalog.executions.add()
     wait_until(lambda: requests.get(url, timeout=5).status_code == 503)
     assert requests.get(url, timeout=5).text == "runner claim loop has died"
+
+
+def manifest_rbac(drop: tuple[str, str, str] | None = None) -> Callable[[str, str, str, str | None], bool]:
+    """What watcher/deploy grants the watcher's ServiceAccount (minus ``drop``, a (group, resource, verb)): its
+    ClusterRoles everywhere, its Roles in their namespaces, as the API server's RBAC authorizer decides."""
+    docs = [doc for name in ("rbac.yaml", "runner.yaml")
+            for doc in yaml.safe_load_all((ROOT / "watcher" / "deploy" / name).read_text()) if doc]
+    roles = {(doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"]): doc["rules"]
+             for doc in docs if doc["kind"] in ("Role", "ClusterRole")}
+    grants: list[tuple[str | None, set[tuple[str, str, str]]]] = []  # (namespace or None for all, rules)
+    for doc in docs:
+        if doc["kind"] in ("RoleBinding", "ClusterRoleBinding") and {"kind": "ServiceAccount", "name": WATCHER_SA,
+                                                                      "namespace": "kubernaut-system"} in doc["subjects"]:
+            namespace = doc["metadata"].get("namespace")
+            rules = roles[(doc["roleRef"]["kind"], namespace if doc["roleRef"]["kind"] == "Role" else None,
+                           doc["roleRef"]["name"])]
+            grants.append((namespace, {(group, resource, verb) for rule in rules for group in rule["apiGroups"]
+                                       for resource in rule["resources"] for verb in rule["verbs"]} - {drop}))
+
+    def allowed(verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        return any((group, resource, verb) in rules and scope in (None, namespace) for scope, rules in grants)
+
+    return allowed
+
+
+WATCHER_SA = "remediation-workflow-watcher"
+
+
+def test_the_manifests_rbac_is_all_the_watcher_and_its_runner_need(
+    kube: tuple[KubeEmulator, str], catalog: FakeCatalog, run_watcher: Callable[..., Watcher],
+) -> None:
+    emulator, _ = kube
+    executions = catalog.executions
+    emulator.authorize = manifest_rbac()
+    run_watcher()
+    emulator.apply(resource("oom"))
+    execution_id = executions.add(secrets={"TOKEN": "t"})
+    name = pipeline_run_name(executions, execution_id)
+    created(emulator, name)
+    executions.wait_for(lambda ex: ex.reported(execution_id) == ["running"])
+    emulator.mark_succeeded(RUN_NS, name)
+    executions.wait_for(lambda ex: ex.get(execution_id).status == "succeeded")
+    emulator.wait_for("team-a", "oom", lambda obj: (obj.get("status") or {}).get("phase") == "Registered")
+    wait_until(lambda: {event["reason"] for event in emulator.objects(EVENTS)} == {
+        "Registered", "ExecutionRunning", "ExecutionSucceeded"}, timeout=10)
+    (secret,) = emulator.objects(SECRETS)
+    assert secret["metadata"]["ownerReferences"]
+    assert emulator.forbidden == []
+
+
+def test_without_the_secret_patch_right_the_runner_is_refused_and_keeps_retrying(
+    kube: tuple[KubeEmulator, str], catalog: FakeCatalog, run_watcher: Callable[..., Watcher],
+) -> None:
+    emulator, _ = kube
+    executions = catalog.executions
+    emulator.authorize = manifest_rbac(drop=("", "secrets", "patch"))  # the check above is a real check
+    run_watcher()
+    execution_id = executions.add(secrets={"TOKEN": "t"})
+    wait_until(lambda: emulator.forbidden.count(("patch", "", "secrets", RUN_NS)) >= 2)  # refused, retried
+    assert executions.reported(execution_id) == []  # never reported running without its Secret's owner
