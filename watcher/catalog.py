@@ -69,6 +69,10 @@ class CatalogClient:
         self.auth = Auth(config)
         self.stop = stop
         self.http = requests.Session()
+        # One connection per thread that may call at once (workers of both kinds, the claim, reconciliation),
+        # so none is opened and thrown away per request.
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=32))
 
     def register(self, event: str, obj: dict[str, Any], correlation_id: str) -> dict[str, Any]:
         """Returns the accepted registration: ``registration_id`` (and ``workflow_id``, ``version`` when known)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -152,7 +153,11 @@ def test_resync_queues_only_lagging_resources() -> None:
     [({"CATALOG_URL": ""}, "CATALOG_URL"), ({"CATALOG_AUTH": "basic"}, "CATALOG_AUTH"),
      ({"CATALOG_API_KEY_FILE": "/nonexistent"}, "CATALOG_API_KEY_FILE"), ({"RESYNC_SECONDS": "soon"}, "RESYNC_SECONDS"),
      ({"RESYNC_SECONDS": "0"}, "RESYNC_SECONDS"), ({"HEALTH_PORT": "70000"}, "HEALTH_PORT"),
-     ({"CATALOG_AUTH": "sigv4", "AWS_REGION": ""}, "AWS_REGION"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL")],
+     ({"CATALOG_AUTH": "sigv4", "AWS_REGION": ""}, "AWS_REGION"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+     ({"RUNNER_ENABLED": "maybe"}, "RUNNER_ENABLED"), ({"RUN_NAMESPACE": "Kubernaut_Workflows"}, "RUN_NAMESPACE"),
+     ({"RUNNER_CONCURRENCY": "0"}, "RUNNER_CONCURRENCY"), ({"RUNNER_CONCURRENCY": "11"}, "RUNNER_CONCURRENCY"),
+     ({"RUNNER_CONCURRENCY": "2.5"}, "RUNNER_CONCURRENCY"), ({"RUNNER_ID": "pod\n1"}, "RUNNER_ID"),
+     ({"RUNNER_ID": "x" * 254}, "RUNNER_ID")],
 )
 def test_bad_configuration_names_the_variable(env: dict[str, str], variable: str, key_file: Path) -> None:
     base = {"CATALOG_URL": "https://catalog.example", "CATALOG_API_KEY_FILE": str(key_file)}
@@ -164,6 +169,12 @@ def test_configuration_defaults(key_file: Path) -> None:
     config = load_config({"CATALOG_URL": "https://catalog.example/", "CATALOG_API_KEY_FILE": str(key_file)})
     assert (config.catalog_url, config.auth, config.namespace, config.resync_seconds, config.health_port) == (
         "https://catalog.example", "bearer", "", 300.0, 8080)
+    # The runner is on, in its own namespace, four at once, under the pod's name (stable across its restarts).
+    assert (config.runner_enabled, config.run_namespace, config.runner_concurrency, config.runner_id) == (
+        True, "kubernaut-workflows", 4, socket.gethostname())
+    off = load_config({"CATALOG_URL": "https://c.example", "CATALOG_API_KEY_FILE": str(key_file),
+                       "RUNNER_ENABLED": "False", "RUNNER_CONCURRENCY": "10", "RUNNER_ID": "cluster-a-runner"})
+    assert (off.runner_enabled, off.runner_concurrency, off.runner_id) == (False, 10, "cluster-a-runner")
 
 
 def test_sigv4_signs_for_execute_api_with_the_pods_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
