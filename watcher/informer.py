@@ -45,6 +45,12 @@ def custom_objects(api: client.CustomObjectsApi, group: str, version: str, plura
     return list_objects
 
 
+def jittered_backoff(failures: int, first: float, cap: float) -> float:
+    """The wait after the ``failures``-th failure in a row: doubling from ``first`` up to ``cap``, jittered down
+    to half, so that many watchers failing at once do not retry in step."""
+    return min(cap, first * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+
+
 class Handler(Protocol):
     """What an informer tells its owner; the cache is already up to date when it is called."""
 
@@ -244,7 +250,7 @@ class Informer:
         if self.stop.is_set():  # shutdown() cut the watch's connection: not a failure
             return
         self._failures += 1
-        delay = min(60.0, 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
+        delay = jittered_backoff(self._failures, 1.0, 60.0)
         log(WARNING, "watch failed, reconnecting", collection=self.name, reason=reason,
             retry_in_seconds=round(delay, 2))
         self.stop.wait(delay)

@@ -20,7 +20,6 @@ retried with a jittered backoff (at most ``max_retry_seconds`` apart), never a c
 """
 
 import json
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from watcher import tekton
 from watcher.catalog import CatalogClient, CatalogRejected, CatalogUnavailable
 from watcher.config import WatcherConfig, log
 from watcher.events import EventRecorder
-from watcher.informer import Cache, Informer, Key, WorkQueue, custom_objects, key_of
+from watcher.informer import Cache, Informer, Key, WorkQueue, custom_objects, jittered_backoff, key_of
 from watcher.tekton import FAILED, FINAL, GROUP, KIND, PLURAL, RUNNING, SUCCEEDED, VERSION, Claim, InvalidClaim
 
 SYNC = "SYNC"  # the one kind of work item: bring this PipelineRun's execution up to date
@@ -81,10 +80,6 @@ class Runner:
         self._active: dict[Key, Execution] = {}  # what takes a slot: claimed, created or running, not yet final
         self._done: set[Key] = set()  # runs whose final report was delivered or refused: nothing more to send
 
-    def in_flight(self) -> int:
-        with self._slots:
-            return len(self._active)
-
     # --- the informer's handler: every change means "look at this run again" ---
 
     def changed(self, obj: dict[str, Any]) -> None:
@@ -112,8 +107,7 @@ class Runner:
                 items, answered = self.catalog.claim(self.runner_id, self.concurrency, self.claim_wait_seconds)
             except Exception as exc:
                 failures += 1
-                delay = min(self.max_retry_seconds, self.first_retry_seconds * 2 ** (failures - 1))
-                delay *= random.uniform(0.5, 1.0)
+                delay = jittered_backoff(failures, self.first_retry_seconds, self.max_retry_seconds)
                 expected = isinstance(exc, CatalogUnavailable | CatalogRejected)
                 log(WARNING if expected else ERROR, "claim failed, will retry", exc_info=not expected,
                     runner_id=self.runner_id, error=str(exc), retry_in_seconds=round(delay, 2))

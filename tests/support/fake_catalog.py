@@ -5,7 +5,7 @@ Registrations: scripted answers (503, 400, running/succeeded) the real catalog w
 Executions (the runner's endpoints, ``FakeExecutions``): a FAKE because the catalog's side of the runner
 contract (claims with leases and a long poll, runner-only reports, sealed writeOnly values,
 ``runner-lost``) is being built on another branch; until it is merged there is no real endpoint to run
-against. It follows that contract as the runner relies on it (README, "The runner"; the request and
+against. It follows that contract as the runner relies on it (docs/watcher.md, "The runner"; the request and
 answer shapes, lease lapses, 409 once final, a claim returning what the same runner id still holds),
 and records every request so the tests can compare the runner's behaviour with it. The end-to-end test
 with the real catalog (tests/watcher/test_end_to_end.py) gets its runner cases with that branch.

@@ -1,4 +1,4 @@
-"""Fixtures shared by the watcher tests: the scripted API server, a fake catalog, a watcher to run."""
+"""Fixtures shared by the watcher tests: the scripted or in-memory API server, a fake catalog, a watcher to run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.support.fake_catalog import API_KEY
+from tests.support.fake_catalog import API_KEY, FakeCatalog
+from tests.support.kube_emulator import KubeEmulator
 from watcher.app import Watcher
 from watcher.config import WatcherConfig
 
@@ -32,6 +33,25 @@ def kube_server() -> Iterator[HTTPServer]:
 @pytest.fixture
 def catalog_server() -> Iterator[HTTPServer]:
     yield from _serve()
+
+
+@pytest.fixture
+def kube() -> Iterator[tuple[KubeEmulator, str]]:
+    """The in-memory Kubernetes API server and its URL."""
+    emulator = KubeEmulator()
+    with emulator.serving() as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def runner_catalog(catalog_server: HTTPServer) -> FakeCatalog:
+    """The fake catalog with quick claims (a claim waits at most half a second) and 3-second leases."""
+    fake = FakeCatalog()
+    fake.post_failures = 0
+    fake.executions.max_wait = 0.5
+    fake.executions.lease_seconds = 3.0
+    fake.serve(catalog_server)
+    return fake
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,20 +31,8 @@ RUN_NS = "kubernaut-workflows"
 
 
 @pytest.fixture
-def kube() -> Iterator[tuple[KubeEmulator, str]]:
-    emulator = KubeEmulator()
-    with emulator.serving() as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def catalog(catalog_server: HTTPServer) -> FakeCatalog:
-    fake = FakeCatalog()
-    fake.post_failures = 0
-    fake.executions.max_wait = 0.5
-    fake.executions.lease_seconds = 3.0
-    fake.serve(catalog_server)
-    return fake
+def catalog(runner_catalog: FakeCatalog) -> FakeCatalog:
+    return runner_catalog
 
 
 @pytest.fixture

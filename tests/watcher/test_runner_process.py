@@ -22,20 +22,9 @@ SECRET = "pa55-w0rd-only-in-the-secret"
 
 
 @pytest.fixture
-def kube() -> Iterator[tuple[KubeEmulator, str]]:
-    emulator = KubeEmulator()
-    with emulator.serving() as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def catalog(catalog_server: HTTPServer) -> FakeCatalog:
-    fake = FakeCatalog()
-    fake.post_failures = 0
-    fake.executions.max_wait = 0.5
-    fake.executions.lease_seconds = 15.0
-    fake.serve(catalog_server)
-    return fake
+def catalog(runner_catalog: FakeCatalog) -> FakeCatalog:
+    runner_catalog.executions.lease_seconds = 15.0  # longer than a restart takes
+    return runner_catalog
 
 
 @pytest.fixture
