@@ -1,12 +1,13 @@
-"""The process: informer, resync, reconciliation and worker threads, the probes' HTTP server, start and
-SIGTERM."""
+"""The process: the resources' informer, resync, reconciliation and worker threads, the runner's threads,
+the Events thread, the probes' HTTP server, start and SIGTERM."""
 
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from logging import INFO
 
@@ -15,20 +16,32 @@ from kubernetes import config as kube_config
 
 from watcher.catalog import CatalogClient
 from watcher.config import ConfigError, WatcherConfig, load_config, log, setup_logging
-from watcher.informer import Cache, Informer, WorkQueue
+from watcher.events import EventRecorder
+from watcher.informer import Cache, Informer, WorkQueue, custom_objects
 from watcher.livesync import LiveSync
 from watcher.reconciler import Reconciler
+from watcher.resources import GROUP, PLURAL, VERSION, ResourceEvents
+from watcher.runner import Runner
 
 WORKERS = 4
 
 
-class HealthServer:
-    """``/healthz``: the informer loop is alive and not stuck. ``/readyz``: listed, connected, not stopping."""
+@dataclass(frozen=True)
+class Loop:
+    """A thread the process cannot do without, as ``/healthz`` sees it: alive, and making progress."""
+    name: str
+    thread: threading.Thread
+    heartbeat: Callable[[], float]  # monotonic time of its latest iteration
+    stuck_after: float
 
-    def __init__(self, informer: Informer, thread: threading.Thread, port: int, stuck_after: float) -> None:
-        self.informer = informer
-        self.thread = thread
-        self.stuck_after = stuck_after
+
+class HealthServer:
+    """``/healthz``: every loop is alive and not stuck (the answer names the one that is not).
+    ``/readyz``: every informer listed and connected, not stopping."""
+
+    def __init__(self, informers: list[Informer], loops: list[Loop], port: int) -> None:
+        self.informers = informers
+        self.loops = loops
         checks = {"/healthz": self.live, "/readyz": self.ready}
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,23 +59,32 @@ class HealthServer:
         self.port = self.server.server_address[1]
 
     def live(self) -> tuple[bool, str]:
-        if not self.thread.is_alive() and not self.informer.stop.is_set():
-            return False, "watch loop has died"
-        if time.monotonic() - self.informer.heartbeat > self.stuck_after:
-            return False, "watch loop made no progress"
-        return True, "alive"
+        if self.stopping:
+            return True, "stopping"
+        for loop in self.loops:
+            if not loop.thread.is_alive():
+                return False, f"{loop.name} has died"
+            if time.monotonic() - loop.heartbeat() > loop.stuck_after:
+                return False, f"{loop.name} made no progress"
+        return True, "alive: " + ", ".join(loop.name for loop in self.loops)
 
     def ready(self) -> tuple[bool, str]:
-        if self.informer.stop.is_set():
+        if self.stopping:
             return False, "shutting down"
-        if not self.informer.synced.is_set():
-            return False, "initial list not done"
-        if not self.informer.connected:
-            return False, "the API server keeps failing"
+        for informer in self.informers:
+            if not informer.synced.is_set():
+                return False, f"initial list of {informer.name} not done"
+            if not informer.connected:
+                return False, f"the API server keeps failing ({informer.name})"
         return True, "watching"
 
+    @property
+    def stopping(self) -> bool:
+        return any(informer.stop.is_set() for informer in self.informers)
+
     def start(self) -> None:
-        threading.Thread(target=self.server.serve_forever, name="health", daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="health",
+                         daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -76,38 +98,68 @@ class Watcher:
         api = client.CustomObjectsApi(api_client)
         self.cache, self.queue = Cache(), WorkQueue()
         catalog = CatalogClient(config, self.stopping)
+        self.events = EventRecorder(api_client, self.stopping, config.runner_id)
         self.live_sync = LiveSync(catalog, self.cache, self.queue, config.namespace, self.stopping)
-        self.informer = Informer(api, config.namespace, self.cache, self.queue, self.stopping, watch_timeout,
-                                 on_listed=self.live_sync.request)
-        self.reconciler = Reconciler(catalog, api, self.cache, self.stopping)
+        self.resources = ResourceEvents(self.cache, self.queue, on_listed=self.live_sync.request)
+        self.informer = Informer(PLURAL, custom_objects(api, GROUP, VERSION, PLURAL, config.namespace), self.cache,
+                                 self.resources, self.stopping, watch_timeout)
+        self.reconciler = Reconciler(catalog, api, self.cache, self.events, self.stopping)
+        # Workers finish their current item on SIGTERM; the other threads only wait for something to happen.
+        self.workers = [threading.Thread(target=self.reconciler.work, args=(self.queue,), name=f"worker-{n}",
+                                         daemon=True) for n in range(WORKERS)]
         self.threads = [threading.Thread(target=self.informer.run, name="informer", daemon=True),
                         threading.Thread(target=self._resync_loop, name="resync", daemon=True),
-                        threading.Thread(target=self.live_sync.run, name="reconcile", daemon=True)]
-        self.threads += [threading.Thread(target=self.reconciler.work, args=(self.queue,), name=f"worker-{n}",
-                                          daemon=True) for n in range(WORKERS)]
+                        threading.Thread(target=self.live_sync.run, name="reconcile", daemon=True),
+                        threading.Thread(target=self.events.run, name="events", daemon=True)]
         # Stuck = no loop iteration for three of the longest watch requests.
-        self.health = HealthServer(self.informer, self.threads[0], config.health_port, watch_timeout * 6 + 90)
+        stuck_after = watch_timeout * 6 + 90
+        loops = [Loop("resource watch loop", self.threads[0], lambda: self.informer.heartbeat, stuck_after)]
+        informers = [self.informer]
+        self.runner: Runner | None = None
+        if config.runner_enabled:
+            self.runner = runner = Runner(config, catalog, api_client, self.events, self.stopping, watch_timeout)
+            runner_threads = [threading.Thread(target=runner.informer.run, name="runner-informer", daemon=True),
+                              threading.Thread(target=runner.claim_loop, name="runner-claim", daemon=True)]
+            self.threads += runner_threads
+            # One worker per execution it may hold: a slow report never delays another execution.
+            self.workers += [threading.Thread(target=runner.work, name=f"runner-worker-{n}", daemon=True)
+                             for n in range(runner.concurrency)]
+            # A claim waits claim_wait_seconds, then each of its attempts may take that plus a request timeout.
+            claim_stuck_after = CatalogClient.attempts * (runner.claim_wait_seconds + CatalogClient.timeout * 2) + 90
+            loops += [Loop("runner watch loop", runner_threads[0], lambda: runner.informer.heartbeat, stuck_after),
+                      Loop("runner claim loop", runner_threads[1], lambda: runner.heartbeat, claim_stuck_after)]
+            informers.append(runner.informer)
+        self.health = HealthServer(informers, loops, config.health_port)
 
     def start(self) -> None:
         log(INFO, "watcher started", namespace=self.config.namespace or "*", catalog_url=self.config.catalog_url,
-            health_port=self.health.port)
+            health_port=self.health.port, runner=self.config.runner_enabled,
+            run_namespace=self.config.run_namespace if self.runner else None,
+            runner_id=self.config.runner_id if self.runner else None,
+            runner_concurrency=self.config.runner_concurrency if self.runner else None)
         self.health.start()
-        for thread in self.threads:
+        for thread in self.threads + self.workers:
             thread.start()
 
     def stop(self, grace_seconds: float = 20.0) -> None:
-        # Workers finish their current item (bounded by the grace period): SIGTERM loses no delivery.
+        # Workers finish their current item (bounded by the grace period): SIGTERM loses no delivery. A claim
+        # still waiting is not waited for: what it may still get comes back to this runner id, or after its lease.
         log(INFO, "stopping")
         self.informer.shutdown()
-        for thread in self.threads:
-            thread.join(timeout=grace_seconds / len(self.threads))
+        self.queue.close()
+        if self.runner is not None:
+            self.runner.informer.shutdown()
+            self.runner.queue.close()
+        deadline = time.monotonic() + grace_seconds
+        for thread in self.workers:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.health.stop()
         log(INFO, "stopped")
 
     def _resync_loop(self) -> None:
         while not self.stopping.wait(self.config.resync_seconds):
             if self.informer.synced.is_set():
-                log(INFO, "resync", lagging=self.informer.resync())
+                log(INFO, "resync", lagging=self.resources.resync())
                 self.live_sync.request()
 
 

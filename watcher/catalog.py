@@ -1,9 +1,11 @@
-"""HTTP client of the catalog's registration endpoints (deliveries, their outcome, reconciliation), with
-authentication and retries."""
+"""HTTP client of the catalog: the registration endpoints (deliveries, their outcome, reconciliation) and
+the runner's (claims, execution reports), with authentication and retries."""
 
 import json
 import random
 import threading
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import botocore.session
@@ -67,6 +69,10 @@ class CatalogClient:
         self.auth = Auth(config)
         self.stop = stop
         self.http = requests.Session()
+        # One connection per thread that may call at once (workers of both kinds, the claim, reconciliation),
+        # so none is opened and thrown away per request.
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=32))
 
     def register(self, event: str, obj: dict[str, Any], correlation_id: str) -> dict[str, Any]:
         """Returns the accepted registration: ``registration_id`` (and ``workflow_id``, ``version`` when known)."""
@@ -86,8 +92,35 @@ class CatalogClient:
         return self._call("POST", "/api/v1/registrations/reconcile", correlation_id,
                           {"scope": {"namespace": namespace}, "live": live})
 
+    def claim(self, runner_id: str, max_items: int, wait_seconds: int) -> tuple[list[dict[str, Any]], datetime]:
+        """Claims up to ``max_items`` pending executions of the key's cluster, waiting up to ``wait_seconds``
+        for one to be ready. Returns the items and the catalog's clock at the answer (its ``Date`` header,
+        else ours), against which each item's ``lease_expires_at`` is measured, so a skewed node clock does
+        not shorten or stretch the lease."""
+        response = self._send("POST", "/api/v1/executions/claim", f"claim.{runner_id}",
+                              {"runner_id": runner_id, "max": max_items, "wait_seconds": wait_seconds},
+                              timeout=wait_seconds + self.timeout)
+        items = response.json().get("items")
+        try:
+            answered = parsedate_to_datetime(response.headers["Date"])
+        except (KeyError, TypeError, ValueError):
+            answered = datetime.now(UTC)
+        return (items if isinstance(items, list) else []), answered
+
+    def report(self, execution_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Reports an execution's status. Raises CatalogRejected for 403, 404 and 409 too (retrying the same
+        report cannot help: another cluster's execution, an unknown one, or one already final)."""
+        return self._send("PATCH", f"/api/v1/executions/{execution_id}", execution_id, body,
+                          refusal_is_final=True).json()
+
     def _call(self, method: str, path: str, correlation_id: str, payload: Any = None) -> dict[str, Any]:
-        """Retries connection errors, 408, 425, 429 and 5xx with jittered exponential backoff; other 4xx raise."""
+        return self._send(method, path, correlation_id, payload).json()
+
+    def _send(self, method: str, path: str, correlation_id: str, payload: Any = None, timeout: float | None = None,
+              refusal_is_final: bool = False) -> requests.Response:
+        """Retries connection errors, 408, 425, 429 and 5xx with jittered exponential backoff; other 4xx raise
+        CatalogRejected, except 401 and 403 (our key, not the request: CatalogUnavailable, retried later),
+        unless ``refusal_is_final`` makes a 403 a CatalogRejected as well."""
         url = self.base_url + path
         body = None if payload is None else json.dumps(payload).encode()
         last = "no attempt made"
@@ -97,12 +130,12 @@ class CatalogClient:
             headers = {"Content-Type": "application/json", "Accept": "application/json",
                        "X-Correlation-Id": correlation_id, **self.auth.headers(method, url, body)}
             try:
-                response = self.http.request(method, url, data=body, headers=headers, timeout=self.timeout)
+                response = self.http.request(method, url, data=body, headers=headers, timeout=timeout or self.timeout)
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
             if response.status_code < 300:
-                return response.json()
+                return response
             try:
                 problem = response.json()
             except ValueError:
@@ -110,7 +143,7 @@ class CatalogClient:
             if not isinstance(problem, dict):  # e.g. a load balancer's HTML page
                 problem = {"title": response.reason or f"HTTP {response.status_code}"}
             last = f"HTTP {response.status_code}: {describe_problem(problem)}"
-            if response.status_code in (401, 403):  # our key, not the resource: retry it later
+            if response.status_code == 401 or (response.status_code == 403 and not refusal_is_final):
                 raise CatalogUnavailable(f"{method} {path}: {last}")
             if response.status_code not in RETRIABLE:
                 raise CatalogRejected(response.status_code, problem)

@@ -7,6 +7,8 @@ cluster, not in Lambda, and must stay independent of the service's packages.
 import json
 import logging
 import os
+import re
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +31,15 @@ class WatcherConfig:
     health_port: int = 8080
     aws_region: str | None = None
     log_level: str = "INFO"
+    # The runner (watcher/runner.py): runs this cluster's executions.
+    runner_enabled: bool = True
+    run_namespace: str = "kubernaut-workflows"
+    runner_concurrency: int = 4
+    runner_id: str = "watcher"
+
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def load_config(env: Mapping[str, str] | None = None) -> WatcherConfig:
@@ -48,7 +59,27 @@ def load_config(env: Mapping[str, str] | None = None) -> WatcherConfig:
         resync_seconds=_number(env, "RESYNC_SECONDS", 300.0, minimum=1.0),
         health_port=int(_number(env, "HEALTH_PORT", 8080, minimum=0, maximum=65535)), aws_region=region,
         log_level=_choice(env, "LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL")),
+        runner_enabled=_choice(env, "RUNNER_ENABLED", ("true", "false")) == "true",
+        run_namespace=_run_namespace(env), runner_id=_runner_id(env),
+        # At most the catalog's limit per claim: each claim asks for as many as the runner may hold.
+        runner_concurrency=int(_number(env, "RUNNER_CONCURRENCY", 4, minimum=1, maximum=10, integer=True)),
     )
+
+
+def _run_namespace(env: Mapping[str, str]) -> str:
+    namespace = env.get("RUN_NAMESPACE", "").strip() or "kubernaut-workflows"
+    if not DNS_LABEL.match(namespace):
+        raise ConfigError("RUN_NAMESPACE must be a namespace name (a DNS-1123 label: lowercase letters, digits, '-')")
+    return namespace
+
+
+def _runner_id(env: Mapping[str, str]) -> str:
+    """Stable across restarts of the pod (its hostname is the pod's name), so a restarted runner gets back the
+    executions it had claimed at once instead of waiting for their leases to lapse."""
+    runner_id = env.get("RUNNER_ID", "").strip() or socket.gethostname()
+    if not 1 <= len(runner_id) <= 253 or CONTROL.search(runner_id):
+        raise ConfigError("RUNNER_ID must be 1 to 253 characters without control characters")
+    return runner_id
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
@@ -60,12 +91,15 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float = 1e9) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float = 1e9,
+            integer: bool = False) -> float:
     raw = env.get(name, "").strip()
     try:
         value = float(raw) if raw else default
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if integer and not value.is_integer():
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}")
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}")
     return value

@@ -1,8 +1,10 @@
-"""List-then-watch of RemediationWorkflow resources into a cache and a keyed work queue.
+"""List-then-watch of one Kubernetes collection into a cache, and a keyed work queue.
 
 The Python client's ``Watch`` streams one watch request; what client-go adds around it in Go (resume
-from the last resourceVersion, bookmarks, relist on 410 Gone, jittered reconnect backoff, resync, a
-cache and a de-duplicating work queue) the Python client does not have, hence this module.
+from the last resourceVersion, bookmarks, relist on 410 Gone, jittered reconnect backoff, a cache and
+a de-duplicating work queue) the Python client does not have, hence this module. It knows nothing of
+the objects it watches: the RemediationWorkflow resources (watcher/resources.py) and the runner's
+PipelineRuns (watcher/runner.py) each hand it a lister and a handler.
 """
 
 import heapq
@@ -13,29 +15,53 @@ import time
 from collections import deque
 from collections.abc import Callable
 from logging import INFO, WARNING
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3
 from kubernetes import client, watch
 
 from watcher.config import log
 
-GROUP, VERSION, PLURAL = "kubernaut.ai", "v1alpha1", "remediationworkflows"
-# SYNC: bring the status up to date; STALE: the catalog lacks this generation, deliver it even if the status
-# says it is done; DELETED: forward the deletion of the object carried.
-SYNC, STALE, DELETED = "SYNC", "STALE", "DELETED"
 PAGE_SIZE = 500
 Key = tuple[str, str]
+# Lists one collection (``limit``/``_continue`` pages); with ``watch=True`` the client's Watch streams it.
+Lister = Callable[..., Any]
 
 
 def key_of(obj: dict[str, Any]) -> Key:
     return obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
 
 
-def needs_work(obj: dict[str, Any]) -> bool:
-    """The status does not yet describe this generation's registration, or one is still pending."""
-    status = obj.get("status") or {}
-    return status.get("observedGeneration") != obj["metadata"].get("generation") or status.get("phase") == "Pending"
+def custom_objects(api: client.CustomObjectsApi, group: str, version: str, plural: str, namespace: str = "",
+                   label_selector: str | None = None) -> Lister:
+    """The lister of a custom resource collection: one namespace, or all of them when ``namespace`` is empty."""
+    selector = {"label_selector": label_selector} if label_selector else {}
+
+    def list_objects(**kwargs: Any) -> Any:
+        if namespace:
+            return api.list_namespaced_custom_object(group, version, namespace, plural, **selector, **kwargs)
+        return api.list_cluster_custom_object(group, version, plural, **selector, **kwargs)
+
+    return list_objects
+
+
+def jittered_backoff(failures: int, first: float, cap: float) -> float:
+    """The wait after the ``failures``-th failure in a row: doubling from ``first`` up to ``cap``, jittered down
+    to half, so that many watchers failing at once do not retry in step."""
+    return min(cap, first * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+
+
+class Handler(Protocol):
+    """What an informer tells its owner; the cache is already up to date when it is called."""
+
+    def changed(self, obj: dict[str, Any]) -> None:
+        """ADDED or MODIFIED; ``obj`` is the newest cached version."""
+
+    def deleted(self, obj: dict[str, Any]) -> None:
+        """DELETED; ``obj`` is its last state."""
+
+    def listed(self, gone: list[dict[str, Any]]) -> None:
+        """A complete list replaced the cache; ``gone`` vanished while we were not watching."""
 
 
 class Cache:
@@ -92,7 +118,8 @@ class WorkQueue:
     wins, so a key requeued from several places is not processed once per place. Waiting entries are
     moved into the queue by the workers' own ``get`` calls, so no thread or timer exists per entry."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_retry_seconds: float = 300.0) -> None:
+        self.max_retry_seconds = max_retry_seconds
         self._lock = threading.Condition()
         self._order: deque[Key] = deque()
         self._items: dict[Key, Any] = {}
@@ -101,6 +128,7 @@ class WorkQueue:
         self._waiting: dict[Key, tuple[float, Any]] = {}  # key -> (due, item)
         self._due: list[tuple[float, int, Key]] = []  # heap of waiting entries; superseded ones are skipped
         self._sequence = itertools.count()
+        self._closed = False
 
     def add(self, key: Key, item: Any, replace: bool = True) -> None:
         with self._lock:
@@ -124,10 +152,16 @@ class WorkQueue:
             heapq.heappush(self._due, (due, next(self._sequence), key))
             self._lock.notify_all()  # waiting workers recompute how long to wait
 
+    def close(self) -> None:
+        """Wakes every waiting ``get`` with nothing: the process is stopping."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
     def get(self, timeout: float) -> tuple[Key, Any] | None:
         deadline = time.monotonic() + timeout
         with self._lock:
-            while True:
+            while not self._closed:
                 now = time.monotonic()
                 self._promote(now)
                 if self._order:
@@ -137,6 +171,7 @@ class WorkQueue:
                 if now >= deadline:
                     return None
                 self._lock.wait(min(deadline, self._due[0][0]) - now if self._due else deadline - now)
+            return None
 
     def _promote(self, now: float) -> None:
         """Moves the waiting entries that are due into the queue (the lock is held)."""
@@ -149,8 +184,8 @@ class WorkQueue:
             self.add(key, waiting[1], replace=False)
 
     def done(self, key: Key, failed: Any = None) -> float | None:
-        """Releases ``key``. A ``failed`` item is queued again after an exponential delay (capped at five
-        minutes) unless a newer item arrived meanwhile; returns that delay."""
+        """Releases ``key``. A ``failed`` item is queued again after an exponential delay (capped at
+        ``max_retry_seconds``) unless a newer item arrived meanwhile; returns that delay."""
         with self._lock:
             self._processing.discard(key)
             if key in self._items:
@@ -160,7 +195,7 @@ class WorkQueue:
                 self._failures.pop(key, None)
                 return None
             failures = self._failures[key] = self._failures.get(key, 0) + 1
-            delay = min(300.0, 2.0 ** (failures - 1))
+            delay = min(self.max_retry_seconds, 2.0 ** (failures - 1))
             self.add_after(key, failed, delay)
         return delay
 
@@ -170,15 +205,14 @@ class WorkQueue:
 
 
 class Informer:
-    def __init__(self, api: client.CustomObjectsApi, namespace: str, cache: Cache, queue: WorkQueue,
-                 stop: threading.Event, watch_timeout: int = 300, on_listed: Callable[[], None] | None = None) -> None:
-        self.api = api
-        self.namespace = namespace
+    def __init__(self, name: str, lister: Lister, cache: Cache, handler: Handler, stop: threading.Event,
+                 watch_timeout: int = 300) -> None:
+        self.name = name  # the collection, in log lines
+        self.lister = lister
         self.cache = cache
-        self.queue = queue
+        self.handler = handler
         self.stop = stop
         self.watch_timeout = watch_timeout
-        self.on_listed = on_listed  # called after every complete list: the cache then holds every live resource
         self.resource_version: str | None = None
         self.synced = threading.Event()  # the first list succeeded
         self.heartbeat = time.monotonic()
@@ -200,7 +234,8 @@ class Informer:
                 self._failures = 0
             except client.ApiException as exc:
                 if exc.status == 410:
-                    log(INFO, "resourceVersion expired, relisting", resource_version=self.resource_version)
+                    log(INFO, "resourceVersion expired, relisting", collection=self.name,
+                        resource_version=self.resource_version)
                     self.resource_version = None
                     continue
                 self._back_off(f"API server answered {exc.status} {exc.reason}")
@@ -211,52 +246,41 @@ class Informer:
         self.stop.set()
         self._watch.stop()
 
-    def resync(self) -> int:
-        lagging = [obj for obj in self.cache.values() if needs_work(obj)]
-        for obj in lagging:
-            self.queue.add(key_of(obj), (SYNC, obj))
-        return len(lagging)
-
     def _back_off(self, reason: str) -> None:
+        if self.stop.is_set():  # shutdown() cut the watch's connection: not a failure
+            return
         self._failures += 1
-        delay = min(60.0, 2 ** (self._failures - 1)) * random.uniform(0.5, 1.0)
-        log(WARNING, "watch failed, reconnecting", reason=reason, retry_in_seconds=round(delay, 2))
+        delay = jittered_backoff(self._failures, 1.0, 60.0)
+        log(WARNING, "watch failed, reconnecting", collection=self.name, reason=reason,
+            retry_in_seconds=round(delay, 2))
         self.stop.wait(delay)
-
-    def _list(self, **kwargs: Any) -> Any:
-        if self.namespace:
-            return self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, **kwargs)
-        return self.api.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
 
     def _relist(self) -> None:
         items: list[dict[str, Any]] = []
-        page = self._list(limit=PAGE_SIZE)
+        page = self.lister(limit=PAGE_SIZE)
         items += page.get("items", [])
         while page["metadata"].get("continue"):
-            page = self._list(limit=PAGE_SIZE, _continue=page["metadata"]["continue"])
+            page = self.lister(limit=PAGE_SIZE, _continue=page["metadata"]["continue"])
             items += page.get("items", [])
-        for obj in self.cache.replace(items):
-            # Deleted while we were not watching: the last known state is all there is to forward.
-            self.queue.add(key_of(obj), (DELETED, obj))
-        self.resync()
+        gone = self.cache.replace(items)
         self.resource_version = page["metadata"]["resourceVersion"]
         self._failures = 0
         self.synced.set()
-        log(INFO, "listed", count=len(items), resource_version=self.resource_version)
-        if self.on_listed is not None:
-            self.on_listed()
+        log(INFO, "listed", collection=self.name, count=len(items), resource_version=self.resource_version)
+        self.handler.listed(gone)
 
     def _watch_once(self) -> None:
         # A randomised server-side timeout (as client-go does) spreads reconnects of many watchers.
         timeout = random.randint(self.watch_timeout, self.watch_timeout * 2)
-        for event in self._watch.stream(self._list, resource_version=self.resource_version, allow_watch_bookmarks=True,
-                                        timeout_seconds=timeout, _request_timeout=(10, timeout + 30)):
+        for event in self._watch.stream(self.lister, resource_version=self.resource_version,
+                                        allow_watch_bookmarks=True, timeout_seconds=timeout,
+                                        _request_timeout=(10, timeout + 30)):
             self.heartbeat = time.monotonic()
             self._failures = 0
             obj = event["raw_object"]
             self.resource_version = obj["metadata"]["resourceVersion"]
-            if event["type"] == DELETED:
+            if event["type"] == "DELETED":
                 self.cache.remove(key_of(obj))
-                self.queue.add(key_of(obj), (DELETED, obj))
-            elif event["type"] != "BOOKMARK" and needs_work(self.cache.store(obj)):
-                self.queue.add(key_of(obj), (SYNC, obj))
+                self.handler.deleted(obj)
+            elif event["type"] != "BOOKMARK":
+                self.handler.changed(self.cache.store(obj))

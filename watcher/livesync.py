@@ -11,7 +11,6 @@ reconciliation with the cache as it is then, never a backlog. It runs on its own
 without the endpoint, or refusing it, delays nothing but the reconciliation (retried with backoff).
 """
 
-import random
 import threading
 import uuid
 from logging import ERROR, INFO, WARNING
@@ -19,7 +18,8 @@ from typing import Any
 
 from watcher.catalog import CatalogClient, CatalogRejected, CatalogUnavailable
 from watcher.config import log
-from watcher.informer import STALE, Cache, WorkQueue, key_of
+from watcher.informer import Cache, WorkQueue, jittered_backoff, key_of
+from watcher.resources import STALE
 
 LOGGED_IDS = 100  # ids listed in the log line (the counts are always complete)
 
@@ -51,8 +51,7 @@ class LiveSync:
                 self.reconcile()
             except Exception as exc:
                 failures += 1
-                delay = min(self.max_retry_seconds, self.first_retry_seconds * 2 ** (failures - 1))
-                delay *= random.uniform(0.5, 1.0)
+                delay = jittered_backoff(failures, self.first_retry_seconds, self.max_retry_seconds)
                 # The catalog failing or refusing (e.g. not yet serving the endpoint) is expected; else a bug.
                 expected = isinstance(exc, CatalogUnavailable | CatalogRejected)
                 log(WARNING if expected else ERROR, "reconciliation failed, will retry", exc_info=not expected,

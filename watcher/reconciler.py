@@ -11,6 +11,9 @@ doubles up to a cap; the Pending status in the cache is what the next pass reads
 
 Condition ``Ready`` follows metav1.Condition; its reason is the catalog error type in CamelCase
 (``image-pull-failed`` -> ``ImagePullFailed``), so new error kinds need no change here.
+
+Each outcome is also recorded as a Kubernetes Event on the resource (watcher/events.py): ``Registered``,
+or ``RegistrationFailed`` with the condition's reason at the start of its message.
 """
 
 import re
@@ -23,7 +26,9 @@ from kubernetes import client
 
 from watcher.catalog import CatalogClient, CatalogRejected, CatalogUnavailable
 from watcher.config import log
-from watcher.informer import DELETED, GROUP, PLURAL, STALE, SYNC, VERSION, Cache, Key, WorkQueue, key_of
+from watcher.events import EventRecorder, involved
+from watcher.informer import Cache, Key, WorkQueue, key_of
+from watcher.resources import DELETED, GROUP, KIND, PLURAL, STALE, SYNC, VERSION
 
 PENDING = "Pending"
 TERMINAL = ("succeeded", "failed")
@@ -102,11 +107,12 @@ class Reconciler:
     # registrations (seconds) are seen quickly, a slow one costs one GET per cap period and no worker.
     first_poll_seconds, max_poll_seconds = 0.5, 10.0
 
-    def __init__(self, catalog: CatalogClient, api: client.CustomObjectsApi, cache: Cache,
+    def __init__(self, catalog: CatalogClient, api: client.CustomObjectsApi, cache: Cache, events: EventRecorder,
                  stop: threading.Event) -> None:
         self.catalog = catalog
         self.api = api
         self.cache = cache
+        self.events = events
         self.stop = stop
         self._polls_lock = threading.Lock()
         self._polls: dict[Key, tuple[str, float]] = {}  # key -> (registration followed, last delay)
@@ -174,7 +180,9 @@ class Reconciler:
         if registration.get("status") not in TERMINAL:
             return self._next_poll(key_of(obj), registration_id)
         enabled = (obj.get("spec") or {}).get("enabled", True) is not False
-        self._write(obj, outcome(registration, obj["metadata"]["generation"], enabled, obj.get("status") or {}))
+        finished = outcome(registration, obj["metadata"]["generation"], enabled, obj.get("status") or {})
+        self._write(obj, finished)
+        self._announce(obj, finished, registration_id)
         self._forget(key_of(obj))
         log(INFO, "registration finished", **_ids(obj), registration_id=registration_id,
             outcome=registration.get("status"), workflow_id=registration.get("workflow_id"),
@@ -201,11 +209,24 @@ class Reconciler:
                 error=str(exc))
             if event != DELETED:  # a refused deletion (never registered, or invalid) has no status to write
                 reason = "Invalid" if exc.status == 400 else reason_from(exc.problem.get("type"))
-                self._write(obj, rejected(obj["metadata"]["generation"], reason, str(exc), obj.get("status") or {}))
+                refused = rejected(obj["metadata"]["generation"], reason, str(exc), obj.get("status") or {})
+                self._write(obj, refused)
+                self._announce(obj, refused, f"refused {reason}")
             return None
         log(INFO, "delivery accepted", **_ids(obj), event=event, registration_id=accepted["registration_id"],
             workflow_id=accepted.get("workflow_id"), version=accepted.get("version"), correlation_id=correlation_id)
         return accepted
+
+    def _announce(self, obj: dict[str, Any], status: dict[str, Any], outcome_of: str) -> None:
+        """The Event of a finished registration (``outcome_of`` identifies it: the same one is recorded once)."""
+        identity = f"{obj['metadata']['generation']}/{outcome_of}"
+        reference = involved(obj, f"{GROUP}/{VERSION}", KIND)
+        if status["phase"] == "Failed":
+            reason = status["conditions"][0]["reason"]
+            message = f"{reason}: {status['message']}"
+            self.events.record(reference, "RegistrationFailed", message, identity, warning=True)
+        else:
+            self.events.record(reference, "Registered", status["message"], identity)
 
     def _write(self, obj: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
         """Merge-patches the status subresource (never the spec); returns the status now stored."""

@@ -1,15 +1,17 @@
-"""Fixtures shared by the watcher tests: the scripted API server, a fake catalog, a watcher to run."""
+"""Fixtures shared by the watcher tests: the scripted or in-memory API server, a fake catalog, a watcher to run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.support.fake_catalog import API_KEY
+from tests.support.fake_catalog import API_KEY, FakeCatalog
+from tests.support.kube_emulator import KubeEmulator
 from watcher.app import Watcher
 from watcher.config import WatcherConfig
 
@@ -34,6 +36,25 @@ def catalog_server() -> Iterator[HTTPServer]:
 
 
 @pytest.fixture
+def kube() -> Iterator[tuple[KubeEmulator, str]]:
+    """The in-memory Kubernetes API server and its URL."""
+    emulator = KubeEmulator()
+    with emulator.serving() as url:
+        yield emulator, url
+
+
+@pytest.fixture
+def runner_catalog(catalog_server: HTTPServer) -> FakeCatalog:
+    """The fake catalog with quick claims (a claim waits at most half a second) and 3-second leases."""
+    fake = FakeCatalog()
+    fake.post_failures = 0
+    fake.executions.max_wait = 0.5
+    fake.executions.lease_seconds = 3.0
+    fake.serve(catalog_server)
+    return fake
+
+
+@pytest.fixture
 def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "api-key"
     path.write_text(API_KEY + "\n")
@@ -46,9 +67,11 @@ def start_watcher(key_file: Path) -> Iterator[Callable[..., Watcher]]:
     started: list[Watcher] = []
 
     def start(kube_url: str, catalog_url: str, namespace: str = "", resync_seconds: float = 300.0,
-              watch_timeout: int = 5) -> Watcher:
+              watch_timeout: int = 5, runner: bool = False, **runner_settings: Any) -> Watcher:
+        """``runner``: also run executions (off by default: the tests of the resources script every request)."""
         config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace=namespace,
-                               resync_seconds=resync_seconds, health_port=0)
+                               resync_seconds=resync_seconds, health_port=0, runner_enabled=runner,
+                               **runner_settings)
         api_client = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=kube_url))
         watcher = Watcher(config, api_client, watch_timeout=watch_timeout)
         watcher.start()

@@ -44,13 +44,6 @@ def catalog_key(db: Database) -> str:
 
 
 @pytest.fixture
-def kube() -> Iterator[tuple[KubeEmulator, str]]:
-    emulator = KubeEmulator()
-    with emulator.serving() as url:
-        yield emulator, url
-
-
-@pytest.fixture
 def run_watcher(kube: tuple[KubeEmulator, str], catalog_api: str, catalog_key: str, key_file: Any,
                 start_watcher: Callable[..., Watcher]) -> Callable[..., Watcher]:
     key_file.write_text(catalog_key)

@@ -8,37 +8,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
-import yaml
 from pytest_httpserver import HTTPServer
 
 from tests.support.fake_api import Script, Store, serve, wait_until
 from tests.support.fake_catalog import FakeCatalog
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _kubeconfig(path: Path, server: str) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": server}}],
-        "users": [{"name": "test", "user": {"token": "kube-token"}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-    }))
-    return path
+from tests.support.paths import ROOT
+from tests.support.watcher_process import free_port, kubeconfig, probe
 
 
 def test_bad_configuration_stops_start_up_naming_the_variable() -> None:
@@ -81,16 +62,17 @@ def test_runs_serves_probes_logs_json_and_stops_on_sigterm(
     script = Script([lambda request: store.list_answer()])
     serve(kube_server, store, script)
     FakeCatalog().serve(catalog_server)
-    port = _free_port()
-    env = {"PATH": os.environ["PATH"], "CATALOG_URL": catalog_server.url_for(""),
+    port = free_port()
+    # The runner's own process tests are in test_runner_process.py (this API server scripts resources only).
+    env = {"PATH": os.environ["PATH"], "CATALOG_URL": catalog_server.url_for(""), "RUNNER_ENABLED": "false",
            "CATALOG_API_KEY_FILE": str(key_file), "HEALTH_PORT": str(port),
-           "KUBECONFIG": str(_kubeconfig(tmp_path / "kubeconfig", kube_server.url_for("").rstrip("/")))}
+           "KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", kube_server.url_for("").rstrip("/")))}
     process = subprocess.Popen([sys.executable, "-m", "watcher"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: _probe(port, "/readyz") == 200, timeout=30)
-        assert _probe(port, "/healthz") == 200
-        assert _probe(port, "/nope") == 404
+        wait_until(lambda: probe(port, "/readyz") == 200, timeout=30)
+        assert probe(port, "/healthz") == 200
+        assert probe(port, "/nope") == 404
         # The watcher authenticates to the API server with the kubeconfig's credentials.
         assert kube_server.log[0][0].headers["Authorization"] == "Bearer kube-token"
         started = time.monotonic()
@@ -108,9 +90,3 @@ def test_runs_serves_probes_logs_json_and_stops_on_sigterm(
     assert all({"timestamp", "level", "service", "message"} <= set(line) for line in lines)
     assert not any("rwc_test_key" in line for line in stdout.splitlines())
 
-
-def _probe(port: int, path: str) -> int | None:
-    try:
-        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code
-    except requests.RequestException:
-        return None

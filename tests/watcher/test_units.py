@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from watcher import reconciler as st
 from watcher.catalog import Auth, CatalogUnavailable
 from watcher.config import ConfigError, load_config
-from watcher.informer import Cache, Informer, WorkQueue, needs_work
+from watcher.informer import Cache, Informer, WorkQueue
+from watcher.resources import ResourceEvents, needs_work
 
 DIGEST = "sha256:" + "0123456789ab" + "f" * 52
 
@@ -122,7 +124,7 @@ def test_a_failed_item_is_retried_after_a_delay() -> None:
 
 
 def test_a_running_registration_is_looked_at_with_a_doubling_delay_up_to_the_cap() -> None:
-    reconciler = st.Reconciler(catalog=None, api=None, cache=Cache(), stop=threading.Event())  # type: ignore[arg-type]
+    reconciler = st.Reconciler(catalog=None, api=None, cache=Cache(), events=None, stop=threading.Event())  # type: ignore[arg-type]
     delays = [reconciler._next_poll(("n", "a"), "r1") for _ in range(7)]
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     assert reconciler._next_poll(("n", "b"), "r9") == 0.5  # per resource
@@ -142,8 +144,7 @@ def test_resync_queues_only_lagging_resources() -> None:
         {"metadata": {"name": "done", "namespace": "n", "generation": 1}, "status": {"observedGeneration": 1}},
         {"metadata": {"name": "lag", "namespace": "n", "generation": 2}, "status": {"observedGeneration": 1}},
     ])
-    informer = Informer(api=None, namespace="", cache=cache, queue=queue, stop=None)  # type: ignore[arg-type]
-    assert informer.resync() == 1
+    assert ResourceEvents(cache, queue).resync() == 1
     assert queue.get(0.1)[0] == ("n", "lag")
 
 
@@ -152,7 +153,11 @@ def test_resync_queues_only_lagging_resources() -> None:
     [({"CATALOG_URL": ""}, "CATALOG_URL"), ({"CATALOG_AUTH": "basic"}, "CATALOG_AUTH"),
      ({"CATALOG_API_KEY_FILE": "/nonexistent"}, "CATALOG_API_KEY_FILE"), ({"RESYNC_SECONDS": "soon"}, "RESYNC_SECONDS"),
      ({"RESYNC_SECONDS": "0"}, "RESYNC_SECONDS"), ({"HEALTH_PORT": "70000"}, "HEALTH_PORT"),
-     ({"CATALOG_AUTH": "sigv4", "AWS_REGION": ""}, "AWS_REGION"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL")],
+     ({"CATALOG_AUTH": "sigv4", "AWS_REGION": ""}, "AWS_REGION"), ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+     ({"RUNNER_ENABLED": "maybe"}, "RUNNER_ENABLED"), ({"RUN_NAMESPACE": "Kubernaut_Workflows"}, "RUN_NAMESPACE"),
+     ({"RUNNER_CONCURRENCY": "0"}, "RUNNER_CONCURRENCY"), ({"RUNNER_CONCURRENCY": "11"}, "RUNNER_CONCURRENCY"),
+     ({"RUNNER_CONCURRENCY": "2.5"}, "RUNNER_CONCURRENCY"), ({"RUNNER_ID": "pod\n1"}, "RUNNER_ID"),
+     ({"RUNNER_ID": "x" * 254}, "RUNNER_ID")],
 )
 def test_bad_configuration_names_the_variable(env: dict[str, str], variable: str, key_file: Path) -> None:
     base = {"CATALOG_URL": "https://catalog.example", "CATALOG_API_KEY_FILE": str(key_file)}
@@ -164,6 +169,12 @@ def test_configuration_defaults(key_file: Path) -> None:
     config = load_config({"CATALOG_URL": "https://catalog.example/", "CATALOG_API_KEY_FILE": str(key_file)})
     assert (config.catalog_url, config.auth, config.namespace, config.resync_seconds, config.health_port) == (
         "https://catalog.example", "bearer", "", 300.0, 8080)
+    # The runner is on, in its own namespace, four at once, under the pod's name (stable across its restarts).
+    assert (config.runner_enabled, config.run_namespace, config.runner_concurrency, config.runner_id) == (
+        True, "kubernaut-workflows", 4, socket.gethostname())
+    off = load_config({"CATALOG_URL": "https://c.example", "CATALOG_API_KEY_FILE": str(key_file),
+                       "RUNNER_ENABLED": "False", "RUNNER_CONCURRENCY": "10", "RUNNER_ID": "cluster-a-runner"})
+    assert (off.runner_enabled, off.runner_concurrency, off.runner_id) == (False, 10, "cluster-a-runner")
 
 
 def test_sigv4_signs_for_execute_api_with_the_pods_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,31 +203,51 @@ def test_sigv4_without_credentials_is_retried_later_not_a_crash(monkeypatch: pyt
         Auth(config).headers("POST", config.catalog_url + "/api/v1/registrations", b"{}")
 
 
-def test_readiness_follows_the_informer_and_liveness_a_stuck_loop() -> None:
+def test_readiness_follows_the_informers_and_liveness_names_a_dead_or_stuck_loop() -> None:
     import requests
 
-    from watcher.app import HealthServer
+    from watcher.app import HealthServer, Loop
 
     stop = threading.Event()
-    informer = Informer(api=None, namespace="", cache=Cache(), queue=WorkQueue(), stop=stop)  # type: ignore[arg-type]
-    loop = threading.Thread(target=stop.wait)
-    loop.start()
-    health = HealthServer(informer, loop, port=0, stuck_after=60)
+    informers = [Informer(name, lister=None, cache=Cache(), handler=None, stop=stop)  # type: ignore[arg-type]
+                 for name in ("remediationworkflows", "pipelineruns")]
+    resources, runs = informers
+    resource_loop, claim_loop = threading.Thread(target=stop.wait), threading.Thread(target=stop.wait)
+    resource_loop.start()
+    claim_loop.start()
+    claimed_at = [time.monotonic()]
+    health = HealthServer(informers, [Loop("resource watch loop", resource_loop, lambda: resources.heartbeat, 60),
+                                      Loop("runner watch loop", resource_loop, lambda: runs.heartbeat, 60),
+                                      Loop("runner claim loop", claim_loop, lambda: claimed_at[0], 60)], port=0)
     health.start()
     base = f"http://127.0.0.1:{health.port}"
     try:
-        def code(path: str) -> int:
-            return requests.get(base + path, timeout=5).status_code
+        def probe(path: str) -> tuple[int, str]:
+            response = requests.get(base + path, timeout=5)
+            return response.status_code, response.text
 
-        assert (code("/healthz"), code("/readyz")) == (200, 503)  # not listed yet
-        informer.synced.set()
-        assert code("/readyz") == 200
-        informer._failures = 3  # three failed watches in a row
-        assert code("/readyz") == 503
-        informer._failures = 0
-        informer.heartbeat = time.monotonic() - 61
-        assert code("/healthz") == 503
+        assert probe("/healthz") == (200, "alive: resource watch loop, runner watch loop, runner claim loop")
+        assert probe("/readyz") == (503, "initial list of remediationworkflows not done")
+        resources.synced.set()
+        assert probe("/readyz") == (503, "initial list of pipelineruns not done")  # the runner's informer too
+        runs.synced.set()
+        assert probe("/readyz") == (200, "watching")
+        runs._failures = 3  # three failed watches in a row
+        assert probe("/readyz") == (503, "the API server keeps failing (pipelineruns)")
+        runs._failures = 0
+        resources.heartbeat = time.monotonic() - 61
+        assert probe("/healthz") == (503, "resource watch loop made no progress")
+        resources.heartbeat = time.monotonic()
+        claimed_at[0] = time.monotonic() - 61
+        assert probe("/healthz") == (503, "runner claim loop made no progress")
+        claimed_at[0] = time.monotonic()
+        # The runner's claim loop dies (a bug that escaped it): the liveness probe fails and says which loop.
+        health.loops[2] = Loop("runner claim loop", threading.Thread(target=lambda: None), lambda: claimed_at[0], 60)
+        health.loops[2].thread.start()
+        health.loops[2].thread.join()
+        assert probe("/healthz") == (503, "runner claim loop has died")
     finally:
         stop.set()
-        loop.join()
+        resource_loop.join()
+        claim_loop.join()
         health.stop()
