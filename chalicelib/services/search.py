@@ -75,7 +75,9 @@ class SearchService:
         if self._ready:
             return
         with self._db.transaction() as cur:
-            self._check_vectors(cur)
+            usable = self._check_vectors(cur)
+        if usable:  # committed: the provider (and its index, if this call created it) is recorded
+            self._ready, self._mismatch = True, None
 
     def _check_vectors(self, cur: UnitOfWork) -> bool:
         """True when vectors of the configured provider can be written and searched."""
@@ -104,7 +106,12 @@ class SearchService:
     def prepare(self, new: NewVersion, step_titles: Sequence[str] = ()) -> IndexEntry:
         """The version's index entry, computed before any transaction opens: the embedding may be slow
         (Bedrock is a network call), and no database lock may wait for it. A composite's text includes the
-        titles of its steps' workflows."""
+        titles of its steps' workflows.
+
+        The embedding index is made ready here, in a transaction of its own: created inside a writer's
+        transaction (which already holds row locks on the search tables), two first writers deadlock, one
+        waiting for the schema lock and the other, holding it, for the first one's table lock."""
+        self.ensure_ready()
         description = searchable_description(new.description, step_titles)
         vector = self._embedder.embed([embedding_text(new.title, description)])[0]
         return IndexEntry(*document_fields(new.title, description, new.labels), vector=list(vector))
