@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from chalicelib.domain.images import parse_image_reference
 from chalicelib.domain.labels import LabelValue, normalize_labels
 from chalicelib.domain.limits import RESERVED_WORKFLOW_IDS, WORKFLOW_ID_PATTERN
 from chalicelib.domain.parameter_schema import validate_parameter_schema
+from chalicelib.domain.patterns import search
 from chalicelib.domain.versions import normalize_version
 
 DRAFT, ACTIVE, DEPRECATED = "draft", "active", "deprecated"
@@ -22,9 +22,6 @@ STATUSES = (DRAFT, ACTIVE, DEPRECATED)
 CREATE_STATUSES = (ACTIVE, DRAFT)
 # Allowed lifecycle moves; deprecated is terminal and nothing goes back to draft.
 TRANSITIONS = {DRAFT: {ACTIVE, DEPRECATED}, ACTIVE: {DEPRECATED}, DEPRECATED: set()}
-
-_WORKFLOW_ID = re.compile(WORKFLOW_ID_PATTERN)
-
 
 @dataclass(frozen=True)
 class NewVersion:
@@ -60,7 +57,7 @@ class NewVersion:
 
 def is_workflow_id(value: object) -> bool:
     """Could ``value`` name a workflow? (Path segments that cannot are simply not found.)"""
-    return isinstance(value, str) and bool(_WORKFLOW_ID.match(value)) and value not in RESERVED_WORKFLOW_IDS
+    return isinstance(value, str) and search(WORKFLOW_ID_PATTERN, value) and value not in RESERVED_WORKFLOW_IDS
 
 
 def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
