@@ -275,7 +275,9 @@ NEW_VERSION = Contract("NewVersion", _object({
     "finally": {"type": "array", "items": ref("FinallyStep"), "maxItems": limits.MAX_STEPS,
                 "description": "Steps of a composite that run after the others, by their outcome (when)."},
     "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
-}, ("workflow_id", "version", "title", "description", "labels", "parameters")),
+}, ("workflow_id", "version", "title", "description", "labels", "parameters"),
+    # Exactly one of container_image and steps; finally only with steps (domain/workflows.py words each per field).
+    oneOf=[{"required": ["container_image"]}, {"required": ["steps"]}], dependentRequired={"finally": ["steps"]}),
     detail="The workflow version is not valid; see errors.")
 
 WORKFLOW_CHANGE = Contract(
@@ -393,6 +395,9 @@ RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
     "if": {"properties": {"status": {"const": "accepted"}}, "required": ["status"]},
     "then": {"required": ["workflow_id"],
              "x-required-message": "is required to accept: name the workflow an operator registered for it"},
+    # Linking a workflow is what accepting means, so dismissing takes none.
+    "else": {"properties": {"workflow_id": {"not": {}, "x-message": "only accepting links a workflow; leave it "
+                                                                   "out to dismiss"}}},
 }), detail="The decision is not valid; see errors.", immutable=frozenset({
     "recommendation_id", "incident", "summary", "rationale", "proposed_steps", "confidence", "related_workflow_id",
     "occurrences", "signal_type", "component", "created_at", "created_by",

@@ -63,7 +63,20 @@ SEMVER_PATTERN = (
     f"^[vV]?{_NUMBER}\\.{_NUMBER}\\.{_NUMBER}(?:-{_PRERELEASE_ID}(?:\\.{_PRERELEASE_ID})*)?"
     "(?:\\+[0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*)?$"
 )
-PINNED_IMAGE_PATTERN = "@sha256:[a-f0-9]{64}$"
+# An image reference pinned by digest, [host[:port]/]repository[:tag]@sha256:<64 hex>, exactly as
+# chalicelib/domain/images.py parses it: the first of several path segments is a registry host when it has a
+# "." or a port (or is an [IPv6] address), else a repository component without "."; one segment alone is a
+# repository of Docker Hub.
+_HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PORT = "(?::[0-9]{1,5})"
+_IMAGE_HOST = (f"(?:{_HOST_LABEL}(?:\\.{_HOST_LABEL})+{_PORT}?|{_HOST_LABEL}{_PORT}|"
+               f"\\[[0-9a-fA-F:]+\\]{_PORT}?)")
+_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_FIRST_COMPONENT = "[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*"
+PINNED_IMAGE_PATTERN = (
+    f"^(?:(?:{_IMAGE_HOST}|{_FIRST_COMPONENT})(?:/{_COMPONENT})+|{_COMPONENT})"
+    "(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$"
+)
 MAX_IMAGE_REFERENCE = 512
 
 # A resource name (RFC 1123 subdomain, as Kubernetes checks it): dot-separated labels, at most 253 characters.

@@ -71,7 +71,14 @@ def search(pattern: str, text: str) -> bool:
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
     from jsonschema.exceptions import ValidationError
 
-    if validator.is_type(instance, "string") and not search(pattern, instance):
+    if not validator.is_type(instance, "string"):
+        return
+    # A string over its maxLength is refused by that keyword already: the expression is not run on it (a pattern
+    # with nested repetition must never meet a megabyte of hostile text).
+    limit = schema.get("maxLength")
+    if isinstance(limit, int) and len(instance) > limit:
+        return
+    if not search(pattern, instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
