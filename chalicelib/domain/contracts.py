@@ -42,7 +42,7 @@ LABEL_VALUE = {
 }
 # Names given by people or alerts: no control characters, not only blanks.
 IDENTIFIER_TEXT = limits.IDENTIFIER_TEXT
-LABEL_KEYS = {"pattern": limits.LABEL_KEY_PATTERN,
+LABEL_KEYS = {"type": "string", "pattern": limits.LABEL_KEY_PATTERN,
               "x-message": "label keys are lower_snake_case, at most 63 characters"}
 
 
@@ -97,7 +97,7 @@ def _step(extra: dict[str, Any]) -> dict[str, Any]:
                                        "1.0.0 - 1.4, ... || ...): the highest active version in range runs."},
             "parameters": {
                 "type": "object", "default": {}, "maxProperties": limits.MAX_PARAMETERS,
-                "propertyNames": {"pattern": limits.PARAMETER_NAME_PATTERN,
+                "propertyNames": {"type": "string", "pattern": limits.PARAMETER_NAME_PATTERN,
                                   "x-message": "parameter names are environment variable names ([A-Z][A-Z0-9_]*)"},
                 "additionalProperties": STEP_PARAMETER_VALUE,
                 "description": 'Parameters of the step\'s workflow: a value, or "$(params.NAME)" to pass a parameter '
@@ -225,6 +225,15 @@ def label_errors(labels: object, path: str, required: bool) -> list[FieldError]:
     """Problems of a labels object at ``path`` (workflow labels, or business context when not ``required``)."""
     schema = DEFS["Labels" if required else "BusinessContext"]
     return schema_errors(schema, labels, root=path)
+
+
+def published(node: Any) -> Any:
+    """A contract schema as clients see it (MCP tools, OpenAPI): the internal ``x-`` wording dropped."""
+    if isinstance(node, list):
+        return [published(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    return {key: published(value) for key, value in node.items() if not key.startswith("x-")}
 
 
 def definitions_used(schema: Mapping[str, Any]) -> set[str]:
@@ -371,7 +380,7 @@ RECONCILE_REQUEST = Contract("ReconcileRequest", _object({
 
 NEW_RECOMMENDATION = Contract("NewRecommendation", _object({
     # The incident's component (a label string) groups repeats with signal_type, so it must be one string.
-    "incident": {"allOf": [ref("Incident"), {"properties": {"component": LABEL_STRING}}],
+    "incident": {**INCIDENT, "properties": {**INCIDENT["properties"], "component": LABEL_STRING},
                  "description": "The incident that had no fitting workflow: id, signal_type and its labels "
                                 "(component, severity, environment, ...)."},
     "summary": {"type": "string", "minLength": 1, "maxLength": limits.MAX_RECOMMENDATION_SUMMARY,
