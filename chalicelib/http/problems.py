@@ -75,8 +75,9 @@ MISSING_KEY_DETAIL = "Send an API key as 'Authorization: Bearer <key>'."
 
 
 def bearer_challenge(error: str, description: str) -> str:
-    """The WWW-Authenticate value of a 401: ``error_description`` keeps to the characters RFC 6750 allows."""
-    printable = "".join(c if " " <= c <= "~" and c not in '"\\' else "'" if c == '"' else " " for c in description)
+    """The WWW-Authenticate value of a 401. ``error_description`` keeps to printable ASCII without quotes (RFC 6750
+    excludes " and \\; API Gateway's static header values cannot hold ')."""
+    printable = "".join(c for c in description if " " <= c <= "~" and c not in "\"'\\")
     return f'Bearer realm="catalog", error="{error}", error_description="{printable[:300]}"'
 
 

