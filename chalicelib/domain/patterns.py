@@ -123,7 +123,7 @@ def ecma_validator() -> type[Draft202012Validator]:
     extended = validators.extend(Draft202012Validator, {
         "pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties,
     }, format_checker=ecma_format_checker())
-    return extended  # type: ignore[no-any-return]
+    return extended
 
 
 @cache

@@ -80,7 +80,7 @@ def _field_errors(error: ValidationError, root: str, unknown: str) -> list[Field
     if len(error.absolute_schema_path) > 1 and list(error.absolute_schema_path)[-2] == "propertyNames":
         # A key that is not an allowed name: the error is about the key itself.
         return [FieldError(f"{path}.{error.instance}"[:200], schema.get("x-message", "is not an allowed name"))]
-    if keyword == "anyOf":
+    if keyword == "anyOf" and isinstance(argument, list):
         # One branch per shape (a string, or a list of strings): the value's own type picks the branch, so the
         # error points at what is wrong inside it (the item of a list); a value of no branch's type is a type error.
         chosen = [index for index, branch in enumerate(argument) if _admits_type(branch, error.instance)]
