@@ -127,3 +127,11 @@ def test_the_crd_checks_versions_with_the_same_pattern() -> None:
     spec = resource_contract().schema["properties"]["spec"]["properties"]
     assert spec["version"]["pattern"] == limits.SEMVER_PATTERN
     assert spec["workflowId"]["pattern"] == limits.WORKFLOW_ID_PATTERN
+
+
+def test_a_value_over_its_max_length_never_meets_the_expression() -> None:
+    """Refused by maxLength already: a pattern with nested repetition is not run on a megabyte of text."""
+    schema = {"type": "string", "maxLength": 10, "pattern": "^(a+)+$"}
+    errors = list(ecma_validator()(schema).iter_errors("a" * 1_000_000 + "!"))
+    assert [error.validator for error in errors] == ["maxLength"]
+    assert [error.validator for error in ecma_validator()(schema).iter_errors("aa!")] == ["pattern"]
