@@ -367,7 +367,7 @@ LIVE_RESOURCE = {
         "uid": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": IDENTIFIER_TEXT},
         "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL},
         "name": {"type": "string", "pattern": limits.DNS_SUBDOMAIN_PATTERN, "maxLength": limits.MAX_DNS_SUBDOMAIN},
-        "generation": {"type": "integer", "minimum": 1},
+        "generation": {"type": "integer", "minimum": 1, "maximum": limits.MAX_GENERATION},
     },
 }
 RECONCILE_REQUEST = Contract("ReconcileRequest", _object({

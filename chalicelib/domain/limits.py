@@ -83,6 +83,8 @@ MAX_IMAGE_REFERENCE = 512
 DNS_SUBDOMAIN_PATTERN = "^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?)*$"
 MAX_DNS_SUBDOMAIN = 253
 MAX_DNS_LABEL = 63
+# metadata.generation: Kubernetes' int64 (a bigint column).
+MAX_GENERATION = 2**63 - 1
 # A reconciliation's live set: at ~130 bytes per resource, 7,000 stay under the default 1 MiB body limit.
 MAX_LIVE_RESOURCES = 7000
 
