@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup setup-test run demo test lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
+.PHONY: setup setup-test run demo test fuzz lint typecheck migrate package lint-infra deploy bench bench-search-latency coldstart clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -61,3 +61,8 @@ bench-search-latency: setup
 
 clean:
 	rm -rf .venv .venv-tools build .pytest_cache .ruff_cache .mypy_cache
+
+# The published contract fuzzed for 10 minutes (schemathesis against `make run`'s server; `make test` runs a
+# one-minute version): tests/contract/fuzz.py, exceptions with their reasons in tests/contract/hooks.py.
+fuzz: setup-test
+	@$(PY) -m tests.contract.fuzz --minutes $(or $(MINUTES),10)

@@ -18,10 +18,12 @@ Last two lines: `precision P coverage C` (when no-runbook queries are given), th
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -96,7 +98,11 @@ def start_database(provider: str) -> None:
     from chalicelib.stores.embedded import start_embedded
     from chalicelib.stores.migrations import apply_migrations
 
-    uri = start_embedded(Path(tempfile.mkdtemp(prefix="search-bench-")) / "pgdata", delete_on_exit=True)
+    folder = Path(tempfile.mkdtemp(prefix="search-bench-"))
+    # Registered before the server's own exit handler, so it runs after it: the server deletes its data, this
+    # the folder around it (nothing is left in the temp folder).
+    atexit.register(shutil.rmtree, folder, True)
+    uri = start_embedded(folder / "pgdata", delete_on_exit=True)
     admin = psycopg2.connect(uri)
     admin.autocommit = True
     with admin.cursor() as cur:

@@ -33,6 +33,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "examples" / "workflows"
 # Composite examples run the workflows above as steps, so they load after them.
 COMPOSITE_EXAMPLES_DIR = PROJECT_DIR / "examples" / "composites"
+# The banner's example search: on a fresh catalog it answers confident: true with oomkill-increase-memory
+# (tests/search/test_showcase.py, with the README's).
+SHOWCASE_SEARCH = "query=pod+OOMKilled"
 
 
 def _use_embedded_if_needed() -> None:
@@ -126,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         f"{key_line}"
         f"  curl {base}/healthz\n"
         f"  curl {auth} {base}/api/v1/playbooks\n"
-        f"  curl {auth} '{base}/api/v1/playbooks/search?query=pod+OOMKilled'\n"
+        f"  curl {auth} '{base}/api/v1/playbooks/search?{SHOWCASE_SEARCH}'\n"
         f"  curl {auth} {base}/api/v1/openapi.json\n"
         f"Serving on {base}",
         flush=True,

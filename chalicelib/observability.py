@@ -46,7 +46,7 @@ def write_line(line: str) -> None:
 
 def correlation_id_from(value: str | None) -> str:
     """The caller's correlation id when it is sane, else a new one (never echo arbitrary input)."""
-    if value and _CORRELATION_ID.match(value):
+    if value and _CORRELATION_ID.fullmatch(value):
         return value
     return str(uuid.uuid4())
 

@@ -38,6 +38,7 @@ PRIMED_MODULES = (
     "chalicelib.services.recommendations",
     "chalicelib.http.mcp.protocol",  # the MCP protocol types (mcp-types, pydantic): ~0.4 s a first MCP call skips
     "jsonschema",
+    "regress",  # ECMA-262 patterns (chalicelib/domain/patterns.py), loaded by the first validated request
     "semver",
 )
 

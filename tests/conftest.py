@@ -19,7 +19,8 @@ from chalicelib.stores.db import Database
 from chalicelib.stores.embedded import start_embedded
 from chalicelib.stores.migrations import apply_migrations
 from tests.support.api import ApiClient
-from tests.support.database import embedded_data_dir, empty_catalog, fresh_database
+from tests.support.database import embedded_data_dir, empty_catalog, fresh_database, remove_embedded
+from tests.support.tempdirs import TempRoot
 
 # The loopback OCI registry fixtures (oci_registry, basic_auth_registry), one per session for every folder.
 pytest_plugins = ["tests.support.registry", "tests.support.aws"]
@@ -30,7 +31,8 @@ TEST_DATABASE = "catalog_test"
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """URL of a migrated test database; DATABASE_URL points at it for the whole session."""
-    server_uri = start_embedded(embedded_data_dir("catalog-test-pg-"), delete_on_exit=True)
+    data_dir = embedded_data_dir("catalog-test-pg-")
+    server_uri = start_embedded(data_dir, delete_on_exit=True)
     url = fresh_database(server_uri, TEST_DATABASE)
     # The session's own data folder: files the service creates there (the approval key) stay out of .var/.
     overrides = {"DATABASE_URL": url, "CATALOG_DATA_DIR": tempfile.mkdtemp(prefix="catalog-test-data-")}
@@ -48,6 +50,27 @@ def database_url() -> Iterator[str]:
             os.environ[name] = value
     shutil.rmtree(overrides["CATALOG_DATA_DIR"], ignore_errors=True)
     settings.cache_clear()
+    remove_embedded(data_dir)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's own temp folder (TMPDIR, for this process and every process it starts), so that what a run
+    leaves behind is seen exactly, whatever else the machine writes to /tmp meanwhile."""
+    TEMP_ROOT.enter()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fails the run when a test, fixture or process it started left files in the temp folder (then deletes them,
+    so nothing stays in /tmp either way)."""
+    left = TEMP_ROOT.leave()
+    if left:
+        session.config.get_terminal_writer().line(
+            "left behind in the temp folder (fix the test or fixture that made them): " + ", ".join(left), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+TEMP_ROOT = TempRoot("catalog-test-run-")
 
 
 @pytest.fixture

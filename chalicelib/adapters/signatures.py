@@ -165,7 +165,7 @@ def _check_layer(
 def _payload(registry: RegistryClient, location: ImageReference, layer: dict[str, Any]) -> bytes | str:
     """The payload blob, size-capped and digest-verified, or why it could not be read."""
     blob_digest, size = layer.get("digest"), layer.get("size")
-    if not isinstance(blob_digest, str) or not _DIGEST.match(blob_digest):
+    if not isinstance(blob_digest, str) or not _DIGEST.fullmatch(blob_digest):
         return f"the layer names an invalid digest {blob_digest!r}"
     if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_PAYLOAD_BYTES:
         return f"the payload size {size!r} is not between 1 and {MAX_PAYLOAD_BYTES} bytes"

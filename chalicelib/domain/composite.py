@@ -98,7 +98,7 @@ class Composition:
 
 
 def _reference(value: object) -> str | None:
-    match = REFERENCE.match(value) if isinstance(value, str) else None
+    match = REFERENCE.fullmatch(value) if isinstance(value, str) else None
     return match.group(1) if match else None
 
 

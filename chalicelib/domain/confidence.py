@@ -8,7 +8,11 @@ provider's similarity scale:
 - agreement: 1 when the semantic ranking and the full-text ranking both put the top result first
   (semantic among all candidates, text among the nearest ``agreement_window``, the pool every search
   considers, so the signal does not change with top_k); two views of the text agreeing is evidence,
-  a split vote is not;
+  a split vote is not. A composite workflow and the workflows its steps run are one family, not rivals:
+  a composite that raises a memory limit and then restarts competes with its own "raise the memory
+  limit" step on the same words, and which of the two a ranking puts first says nothing about whether
+  the top result fits. So the top result's family (its steps, or the composites that run it) is left
+  out of the vote;
 - title_coverage: how much of the top workflow's title (IDF-weighted) the query mentions; an alert
   name in the query matches its workflow's title fully;
 - query_coverage: how much of what the incident says (IDF-weighted) the top workflow's text covers.
@@ -51,21 +55,31 @@ class Signals:
 
 
 def signals(ranked: Sequence[Mapping[str, Any]], agreement_window: int, title_coverage: float,
-            query_coverage: float) -> Signals | None:
+            query_coverage: float, family: frozenset[str] = frozenset()) -> Signals | None:
     """Signals of ``ranked[0]`` among the ranked candidates (best first), or None without candidates.
 
     Each candidate has ``semantic`` and ``text`` (the store's raw signals); ``title_coverage`` and
     ``query_coverage`` are the top candidate's (search_store.confidence_signals). A ranking where every candidate
     scores 0 puts nobody first, so agreement needs the top result's semantic and text scores above 0.
+    ``family``: workflow ids of the top result's composite family (family_of), left out of the vote.
     """
     if not ranked:
         return None
     top = ranked[0]
+    ranked = [row for row in ranked if row is top or row.get("workflow_id") not in family]
     nearest = sorted(ranked, key=lambda row: -row["semantic"])[:agreement_window]
     semantic_first = top["semantic"] > 0 and top["semantic"] >= max(row["semantic"] for row in ranked)
     text_first = any(row is top for row in nearest) and top["text"] > 0 and \
         top["text"] >= max(row["text"] for row in nearest)
     return Signals(1.0 if semantic_first and text_first else 0.0, _unit(title_coverage), _unit(query_coverage))
+
+
+def family_of(workflow_id: str, steps_of: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The workflows of ``workflow_id``'s composite family among the candidates: the workflows its steps run
+    when it is a composite, and the composites that run it as a step (``steps_of``: composite -> step
+    workflow ids)."""
+    own = steps_of.get(workflow_id, frozenset())
+    return frozenset(own | {composite for composite, steps in steps_of.items() if workflow_id in steps})
 
 
 def probability(found: Signals) -> float:

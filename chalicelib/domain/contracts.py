@@ -27,19 +27,22 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/$defs/{name}"}
 
 
-NON_BLANK = "\\S"
+NON_BLANK = limits.NON_BLANK
 LABEL_STRING = {
-    "type": "string", "minLength": 1, "maxLength": limits.MAX_LABEL_VALUE, "pattern": NON_BLANK,
-    "x-message": f"must be a non-empty string of at most {limits.MAX_LABEL_VALUE} characters",
+    "type": "string", "minLength": 1, "maxLength": limits.MAX_LABEL_VALUE, "pattern": limits.LABEL_VALUE_PATTERN,
+    "x-message": f"must be a non-empty string of at most {limits.MAX_LABEL_VALUE} characters, without control "
+                 "characters",
 }
-# String keywords apply to strings and array keywords to arrays, so one node says "a string or a
-# list of strings" and errors point at the very item that is wrong.
+# One shape per branch (the portable subset of JSON Schema that function-calling clients accept); the
+# validator reports the branch of the value's own type, so errors point at the very item that is wrong.
 LABEL_VALUE = {
-    "type": ["string", "array"], "x-type-message": "must be a string or a list of strings",
-    "minLength": 1, "maxLength": limits.MAX_LABEL_VALUE, "pattern": NON_BLANK,
-    "items": LABEL_STRING, "minItems": 1, "maxItems": limits.MAX_LABEL_VALUES,
+    "anyOf": [LABEL_STRING, {"type": "array", "items": LABEL_STRING, "minItems": 1,
+                             "maxItems": limits.MAX_LABEL_VALUES}],
+    "x-type-message": "must be a string or a list of strings",
 }
-LABEL_KEYS = {"pattern": limits.LABEL_KEY_PATTERN,
+# Names given by people or alerts: no control characters, not only blanks.
+IDENTIFIER_TEXT = limits.IDENTIFIER_TEXT
+LABEL_KEYS = {"type": "string", "pattern": limits.LABEL_KEY_PATTERN,
               "x-message": "label keys are lower_snake_case, at most 63 characters"}
 
 
@@ -59,8 +62,9 @@ INCIDENT: dict[str, Any] = {
     "required": ["id", "signal_type"],
     "x-required-message": "is required and must be a non-empty string",
     "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_INCIDENT_ID, "pattern": NON_BLANK},
-        "signal_type": {"type": "string", "minLength": 1, "maxLength": limits.MAX_SIGNAL_TYPE, "pattern": NON_BLANK},
+        "id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_INCIDENT_ID, "pattern": IDENTIFIER_TEXT},
+        "signal_type": {"type": "string", "minLength": 1, "maxLength": limits.MAX_SIGNAL_TYPE,
+                        "pattern": IDENTIFIER_TEXT},
         **{key: {**LABEL_STRING, "description": f"The incident's {key} label; binds what may run."}
            for key in limits.INCIDENT_LABELS if key != "signal_type"},
         "business_context": ref("BusinessContext"),
@@ -81,7 +85,7 @@ INCIDENT: dict[str, Any] = {
 }
 
 STEP_PARAMETER_VALUE = {
-    "type": ["string", "number", "boolean"],
+    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
     "x-type-message": 'must be a string, a number or true/false, or "$(params.NAME)" for a parameter of the composite',
 }
 
@@ -100,7 +104,7 @@ def _step(extra: dict[str, Any]) -> dict[str, Any]:
                                        "1.0.0 - 1.4, ... || ...): the highest active version in range runs."},
             "parameters": {
                 "type": "object", "default": {}, "maxProperties": limits.MAX_PARAMETERS,
-                "propertyNames": {"pattern": limits.PARAMETER_NAME_PATTERN,
+                "propertyNames": {"type": "string", "pattern": limits.PARAMETER_NAME_PATTERN,
                                   "x-message": "parameter names are environment variable names ([A-Z][A-Z0-9_]*)"},
                 "additionalProperties": STEP_PARAMETER_VALUE,
                 "description": 'Parameters of the step\'s workflow: a value, or "$(params.NAME)" to pass a parameter '
@@ -119,10 +123,14 @@ DEFS: dict[str, dict[str, Any]] = {
         "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters "
                      f"(and not one of the reserved {', '.join(limits.RESERVED_WORKFLOW_IDS)})",
     },
-    "Version": {
+    "SemVer": {
         "type": "string", "maxLength": limits.MAX_VERSION_LENGTH, "pattern": limits.SEMVER_PATTERN,
-        "description": "SemVer 2.0.0; a leading v is accepted and removed. MAJOR, MINOR, PATCH at most 2^31-1.",
-        "x-message": "must be a semantic version (MAJOR.MINOR.PATCH[-pre][+build])",
+        "description": "SemVer 2.0.0; a leading v is accepted and removed. MAJOR, MINOR and PATCH at most "
+                       f"{limits.MAX_VERSION_COMPONENT} (2^31-1), numeric pre-release identifiers at most "
+                       f"{limits.PRERELEASE_DIGITS} digits, {limits.MAX_VERSION_LENGTH} characters in all.",
+        "x-message": "must be a semantic version (MAJOR.MINOR.PATCH[-pre][+build]; MAJOR, MINOR and PATCH at most "
+                     f"{limits.MAX_VERSION_COMPONENT}, numeric pre-release identifiers at most "
+                     f"{limits.PRERELEASE_DIGITS} digits)",
     },
     "Reason": {
         "type": "string", "minLength": 1, "maxLength": limits.MAX_REASON, "pattern": NON_BLANK,
@@ -139,12 +147,17 @@ DEFS: dict[str, dict[str, Any]] = {
         "x-type-message": "is required: the resource the remediation acts on, {kind, name, namespace?}",
         "description": "The resource the remediation acts on; at most one active execution per target.",
         "properties": {
-            "kind": {"type": "string", "pattern": limits.TARGET_KIND_PATTERN, "description": "e.g. Deployment, Node.",
-                     "x-message": "must be a Kubernetes kind: a letter, then letters or digits (at most 63)"},
+            "kind": {"type": "string", "maxLength": 63, "pattern": limits.TARGET_KIND_PATTERN,
+                     "description": "e.g. Deployment, Node.",
+                     "x-message": "must be a Kubernetes kind: an uppercase letter, then letters or digits "
+                                  "(at most 63)"},
             "name": {"type": "string", "maxLength": limits.MAX_TARGET_NAME, "pattern": limits.TARGET_NAME_PATTERN,
-                     "x-message": "must be a Kubernetes name: lowercase letters, digits, '-' and '.' (at most 253)"},
-            "namespace": {"type": "string", "pattern": limits.TARGET_NAMESPACE_PATTERN,
-                          "description": "Omitted for a cluster-scoped resource.",
+                     "description": "A DNS-1123 subdomain, as Kubernetes names resources.",
+                     "x-message": "must be a Kubernetes name (DNS-1123 subdomain): lowercase letters, digits and '-' "
+                                  "in dot-separated parts that start and end with a letter or digit (at most 253)"},
+            "namespace": {"type": "string", "maxLength": limits.MAX_DNS_LABEL,
+                          "pattern": limits.TARGET_NAMESPACE_PATTERN,
+                          "description": "A DNS-1123 label; omitted for a cluster-scoped resource.",
                           "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
         },
     },
@@ -172,7 +185,7 @@ DEFS: dict[str, dict[str, Any]] = {
             "kind": {"type": "string", "enum": ["resource", "api"]},
             "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
                         "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
-            "namespace": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": limits.MAX_NAMESPACE,
+            "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_NAMESPACE,
                           "x-message": "must be a Kubernetes namespace name"},
         },
         "if": {"properties": {"kind": {"const": "resource"}}, "required": ["kind"]},
@@ -240,6 +253,15 @@ def label_errors(labels: object, path: str, required: bool) -> list[FieldError]:
     return schema_errors(schema, labels, root=path)
 
 
+def published(node: Any) -> Any:
+    """A contract schema as clients see it (MCP tools, OpenAPI): the internal ``x-`` wording dropped."""
+    if isinstance(node, list):
+        return [published(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    return {key: published(value) for key, value in node.items() if not key.startswith("x-")}
+
+
 def definitions_used(schema: Mapping[str, Any]) -> set[str]:
     """The names of DEFS that ``schema`` refers to, directly or through other definitions."""
     found: set[str] = set()
@@ -270,7 +292,7 @@ VERSION_FIELDS = frozenset({
 # --- request bodies ---------------------------------------------------------------------------
 NEW_VERSION = Contract("NewVersion", _object({
     "workflow_id": ref("WorkflowId"),
-    "version": ref("Version"),
+    "version": ref("SemVer"),
     "title": {"type": "string", "minLength": 1, "maxLength": limits.MAX_TITLE, "pattern": NON_BLANK},
     "description": {"type": "string", "minLength": 1, "maxLength": limits.MAX_DESCRIPTION, "pattern": NON_BLANK},
     "labels": ref("Labels"),
@@ -288,7 +310,9 @@ NEW_VERSION = Contract("NewVersion", _object({
     "finally": {"type": "array", "items": ref("FinallyStep"), "maxItems": limits.MAX_STEPS,
                 "description": "Steps of a composite that run after the others, by their outcome (when)."},
     "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
-}, ("workflow_id", "version", "title", "description", "labels", "parameters")),
+}, ("workflow_id", "version", "title", "description", "labels", "parameters"),
+    # Exactly one of container_image and steps; finally only with steps (domain/workflows.py words each per field).
+    oneOf=[{"required": ["container_image"]}, {"required": ["steps"]}], dependentRequired={"finally": ["steps"]}),
     detail="The workflow version is not valid; see errors.")
 
 WORKFLOW_CHANGE = Contract(
@@ -312,7 +336,7 @@ STATUS_CHANGE = Contract(
 
 ROLLBACK = Contract(
     "Rollback",
-    _object({"to_version": {**ref("Version"), "description": "An active version (a leading v is accepted)."},
+    _object({"to_version": {**ref("SemVer"), "description": "An active version (a leading v is accepted)."},
              "reason": ref("Reason")}, ("to_version", "reason")),
     detail="The rollback is not valid; see errors.", immutable=VERSION_FIELDS, immutable_detail="on a rollback")
 
@@ -331,7 +355,7 @@ VALIDATE_REQUEST = Contract("ParametersRequest", _object({
 
 EXECUTION_REQUEST = Contract("NewExecution", _object({
     "workflow_id": ref("WorkflowId"),
-    "version": {**ref("Version"), "description": "A version; omitted: the latest active one."},
+    "version": {**ref("SemVer"), "description": "A version; omitted: the latest active one."},
     "parameters": {"type": "object", "default": {}, "x-type-message": "must be an object of parameter name -> value"},
     "incident": ref("Incident"),
     "target": ref("Target"),
@@ -341,13 +365,14 @@ DECISION = Contract("ApprovalDecision", _object({"reason": ref("Reason")}, ("rea
                     detail="The decision is not valid; see errors.")
 
 NEW_API_KEY = Contract("NewApiKey", _object({
-    "name": {"type": "string", "minLength": 1, "maxLength": limits.MAX_KEY_NAME, "pattern": NON_BLANK,
+    "name": {"type": "string", "minLength": 1, "maxLength": limits.MAX_KEY_NAME, "pattern": IDENTIFIER_TEXT,
              "description": "Who or what uses the key (shown in lists and logged as the key's name)."},
     "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
                "items": {"type": "string", "enum": list(limits.API_SCOPES)},
                "description": "admin implies every scope."},
     "namespaces": {"type": "array", "minItems": 1, "maxItems": 64, "uniqueItems": True,
-                   "items": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63},
+                   "items": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL,
+                             "x-message": "must be a Kubernetes namespace (DNS-1123 label)"},
                    "description": "Limit the key to these Kubernetes namespaces: it may register and reconcile "
                                   "RemediationWorkflow resources of these only (a namespaced watcher's key), and act "
                                   "only on executions whose target is in one of them. Absent: every namespace. A "
@@ -373,15 +398,15 @@ REGISTRATION_EVENT = Contract("RegistrationEvent", _object({
 LIVE_RESOURCE = {
     "type": "object", "additionalProperties": False, "required": ["uid", "namespace", "name", "generation"],
     "properties": {
-        "uid": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": NON_BLANK},
-        "namespace": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63},
-        "name": {"type": "string", "pattern": limits.K8S_NAME_PATTERN, "maxLength": 253},
-        "generation": {"type": "integer", "minimum": 1},
+        "uid": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": IDENTIFIER_TEXT},
+        "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL},
+        "name": {"type": "string", "pattern": limits.DNS_SUBDOMAIN_PATTERN, "maxLength": limits.MAX_DNS_SUBDOMAIN},
+        "generation": {"type": "integer", "minimum": 1, "maximum": limits.MAX_GENERATION},
     },
 }
 RECONCILE_REQUEST = Contract("ReconcileRequest", _object({
     "scope": _object({"namespace": {
-        "type": ["string", "null"], "pattern": limits.K8S_NAME_PATTERN, "maxLength": 63,
+        "type": ["string", "null"], "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL,
         "description": "The namespace the watcher watches; null: every namespace."}}, ("namespace",)),
     "live": {"type": "array", "maxItems": limits.MAX_LIVE_RESOURCES, "items": LIVE_RESOURCE,
              "description": "Every RemediationWorkflow the watcher sees in its scope after a full list."},
@@ -389,7 +414,7 @@ RECONCILE_REQUEST = Contract("ReconcileRequest", _object({
 
 NEW_RECOMMENDATION = Contract("NewRecommendation", _object({
     # The incident's component (a label string) groups repeats with signal_type, so it must be one string.
-    "incident": {"allOf": [ref("Incident"), {"properties": {"component": LABEL_STRING}}],
+    "incident": {**INCIDENT, "properties": {**INCIDENT["properties"], "component": LABEL_STRING},
                  "description": "The incident that had no fitting workflow: id, signal_type and its labels "
                                 "(component, severity, environment, ...)."},
     "summary": {"type": "string", "minLength": 1, "maxLength": limits.MAX_RECOMMENDATION_SUMMARY,
@@ -413,6 +438,9 @@ RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
     "if": {"properties": {"status": {"const": "accepted"}}, "required": ["status"]},
     "then": {"required": ["workflow_id"],
              "x-required-message": "is required to accept: name the workflow an operator registered for it"},
+    # Linking a workflow is what accepting means, so dismissing takes none.
+    "else": {"properties": {"workflow_id": {"not": {}, "x-message": "only accepting links a workflow; leave it "
+                                                                   "out to dismiss"}}},
 }), detail="The decision is not valid; see errors.", immutable=frozenset({
     "recommendation_id", "incident", "summary", "rationale", "proposed_steps", "confidence", "related_workflow_id",
     "occurrences", "signal_type", "component", "created_at", "created_by",
@@ -490,7 +518,7 @@ MCP_MESSAGE = Contract("McpMessage", {
 # Path parameters as schemas, for the MCP tools that take them as arguments (the same definitions as bodies).
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "workflow_id": ref("WorkflowId"),
-    "version": {**ref("Version"), "description": "A version of the workflow (a leading v is accepted)."},
+    "version": {**ref("SemVer"), "description": "A version of the workflow (a leading v is accepted)."},
     "execution_id": {"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
 }
 
@@ -498,7 +526,9 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "default": limits.DEFAULT_PAGE_SIZE,
          "description": f"Page size, 1-{limits.MAX_PAGE_SIZE} (default {limits.DEFAULT_PAGE_SIZE})."}
 CURSOR = {"type": "string", "maxLength": limits.MAX_CURSOR, "description": "next_cursor of the previous page."}
-LABEL_PARAMETER = "^label\\.[a-z][a-z0-9_]{0,62}$"  # label.<key>=<value>
+# The label.<key>=<value> filters: one family of parameters (OpenAPI documents it as a deepObject, label[key]).
+LABEL_FAMILY = "label"
+LABEL_PARAMETER = f"^{LABEL_FAMILY}\\.{limits.LABEL_KEY_PATTERN.removeprefix('^')}"
 LABEL_FILTER = {**LABEL_STRING, "description": "Hard label filter: label.<key>=<value> (case-insensitive, * matches)."}
 
 
@@ -529,7 +559,7 @@ SEARCH_QUERY = _query("SearchQuery", {
 }, labels=True)
 EXECUTIONS_QUERY = _query("ExecutionsQuery", {
     "workflow_id": ref("WorkflowId"),
-    "version": ref("Version"),
+    "version": ref("SemVer"),
     "status": {"type": "string", "enum": ["awaiting_approval", "approved", "pending", "running", "succeeded", "failed",
                                           "rejected", "expired"]},
     "limit": LIMIT, "cursor": CURSOR,

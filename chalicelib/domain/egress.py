@@ -114,7 +114,7 @@ def parse_destination(text: str) -> tuple[str, int | None]:
 
     Raises ValueError saying what is wrong.
     """
-    match = _DESTINATION.match(text)
+    match = _DESTINATION.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not host[:port] (an IPv6 address goes in brackets)")
     raw_host, raw_port = match.group("host"), match.group("port")
@@ -133,7 +133,7 @@ def parse_destination(text: str) -> tuple[str, int | None]:
         return host, port
     except ValueError:
         pass
-    if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
         raise ValueError(f"{text!r} is not a valid host name")
     return host, port
 

@@ -38,7 +38,14 @@ class ValidationFailed(CatalogError):
 
 
 class Unauthorized(CatalogError):
+    """No usable key: ``key_sent`` tells an unknown or revoked key from a request that carried none (or not as a
+    bearer token); the HTTP edge says which in its WWW-Authenticate challenge."""
+
     slug, status, title = "unauthorized", 401, "Authentication required"
+
+    def __init__(self, detail: str, key_sent: bool = True) -> None:
+        super().__init__(detail)
+        self.key_sent = key_sent
 
 
 class Forbidden(CatalogError):

@@ -50,25 +50,25 @@ def parse_image_reference(text: str) -> ImageReference:
     rest, digest = text, None
     if "@" in rest:
         rest, digest = rest.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not _DIGEST.fullmatch(digest):
             raise ValueError("digest must be sha256: followed by 64 lowercase hex characters")
     tag = None
     last_slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > last_slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise ValueError(f"'{tag}' is not a valid tag")
     parts = rest.split("/")
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost" or parts[0].startswith("[")):
         registry, path = parts[0], parts[1:]
-        if not _HOST.match(registry):
+        if not _HOST.fullmatch(registry):
             raise ValueError(f"'{registry}' is not a valid registry host")
     else:
         registry, path = DOCKER_HUB, parts
         if len(path) == 1:
             path = ["library", *path]
     for component in path:
-        if not _COMPONENT.match(component):
+        if not _COMPONENT.fullmatch(component):
             raise ValueError(f"'{component}' is not a valid repository path component (lowercase, digits, . _ -)")
     return ImageReference(registry=registry, repository="/".join(path), tag=tag, digest=digest)

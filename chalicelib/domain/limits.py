@@ -7,20 +7,84 @@ is enforced.
 
 from __future__ import annotations
 
+# Every pattern here is an ECMA-262 regular expression (JSON Schema's meaning, chalicelib/domain/patterns.py)
+# written so that Python's `re` reads it the same way too (explicit classes: no \d, \w, \s or `.`): clients
+# that generate or check values with either engine agree with the server.
+
+# Text: control characters (C0, DEL, C1, and the line and paragraph separators) and blanks (the
+# characters either engine calls white space, besides the controls).
+CONTROL_CHARACTERS = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029"
+BLANK_CHARACTERS = "\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufeff"
+# Free text (titles, descriptions, reasons): something visible somewhere; line breaks and tabs allowed.
+NON_BLANK = f"[^{BLANK_CHARACTERS}{CONTROL_CHARACTERS}]"
+# Names people and alerts give (label values, incident ids, signal types, key names): no control
+# character anywhere, not only blanks. Blanks first, then a visible character, then anything printable
+# (each step can only go one way, so a long hostile string costs linear time).
+IDENTIFIER_TEXT = f"^[{BLANK_CHARACTERS}]*[^{BLANK_CHARACTERS}{CONTROL_CHARACTERS}][^{CONTROL_CHARACTERS}]*$"
+
 # Identifiers
-WORKFLOW_ID_PATTERN = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # a DNS-1123 label
+DNS_LABEL_PATTERN = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # RFC 1123 label, as Kubernetes checks it (<= 63)
+WORKFLOW_ID_PATTERN = DNS_LABEL_PATTERN  # so it can be a resource name
 RESERVED_WORKFLOW_IDS = ("search", "versions")  # path segments of the API
-# SemVer 2.0.0 (the regular expression semver.org suggests) with the optional leading v.
-SEMVER_PATTERN = (
-    r"^[vV]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
+
+
+def decimal_at_most(bound: int) -> str:
+    """An ECMA-262 group matching exactly the decimal numbers 0..``bound`` written without leading zeros."""
+    digits = str(bound)
+
+    def span(low: int, high: int) -> str:
+        return str(low) if low == high else f"[{low}-{high}]"
+
+    def any_digits(count: int) -> str:
+        return "" if count == 0 else "[0-9]" if count == 1 else f"[0-9]{{{count}}}"
+
+    choices = ["0"]
+    shorter = len(digits) - 2  # fewer digits than the bound: any such number
+    if shorter >= 0:
+        choices.append("[1-9]" + ("" if shorter == 0 else "[0-9]?" if shorter == 1 else f"[0-9]{{0,{shorter}}}"))
+    for index, digit in enumerate(digits):  # as many digits: equal up to ``index``, then a smaller digit
+        low = 1 if index == 0 else 0
+        if int(digit) > low:
+            choices.append(digits[:index] + span(low, int(digit) - 1) + any_digits(len(digits) - index - 1))
+    if bound > 0:
+        choices.append(digits)
+    return "(?:" + "|".join(choices) + ")"
+
+
+# SemVer 2.0.0 (the grammar semver.org gives) with the optional leading v, and the bounds the catalog stores
+# (chalicelib/domain/versions.py): MAJOR, MINOR and PATCH at most 2^31-1 (integer columns), numeric
+# pre-release identifiers at most 20 digits (zero-padded to 20 for ordering in SQL).
+MAX_VERSION_COMPONENT = 2**31 - 1
+PRERELEASE_DIGITS = 20
 MAX_VERSION_LENGTH = 128
-PINNED_IMAGE_PATTERN = "@sha256:[a-f0-9]{64}$"
+_NUMBER = decimal_at_most(MAX_VERSION_COMPONENT)
+_PRERELEASE_ID = f"(?:0|[1-9][0-9]{{0,{PRERELEASE_DIGITS - 1}}}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+SEMVER_PATTERN = (
+    f"^[vV]?{_NUMBER}\\.{_NUMBER}\\.{_NUMBER}(?:-{_PRERELEASE_ID}(?:\\.{_PRERELEASE_ID})*)?"
+    "(?:\\+[0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*)?$"
+)
+# An image reference pinned by digest, [host[:port]/]repository[:tag]@sha256:<64 hex>, exactly as
+# chalicelib/domain/images.py parses it: the first of several path segments is a registry host when it has a
+# "." or a port (or is an [IPv6] address), else a repository component without "."; one segment alone is a
+# repository of Docker Hub.
+_HOST_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PORT = "(?::[0-9]{1,5})"
+_IMAGE_HOST = (f"(?:{_HOST_LABEL}(?:\\.{_HOST_LABEL})+{_PORT}?|{_HOST_LABEL}{_PORT}|"
+               f"\\[[0-9a-fA-F:]+\\]{_PORT}?)")
+_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_FIRST_COMPONENT = "[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*"
+PINNED_IMAGE_PATTERN = (
+    f"^(?:(?:{_IMAGE_HOST}|{_FIRST_COMPONENT})(?:/{_COMPONENT})+|{_COMPONENT})"
+    "(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$"
+)
 MAX_IMAGE_REFERENCE = 512
 
-K8S_NAME_PATTERN = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"  # a namespace or resource name (DNS-1123 subdomain)
+# A resource name (RFC 1123 subdomain, as Kubernetes checks it): dot-separated labels, at most 253 characters.
+DNS_SUBDOMAIN_PATTERN = "^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?)*$"
+MAX_DNS_SUBDOMAIN = 253
+MAX_DNS_LABEL = 63
+# metadata.generation: Kubernetes' int64 (a bigint column).
+MAX_GENERATION = 2**63 - 1
 # A reconciliation's live set: at ~130 bytes per resource, 7,000 stay under the default 1 MiB body limit.
 MAX_LIVE_RESOURCES = 7000
 
@@ -32,6 +96,7 @@ MAX_REASON = 1000
 # Labels
 REQUIRED_LABELS = ("signal_type", "severity", "environment", "component")
 LABEL_KEY_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
+LABEL_VALUE_PATTERN = IDENTIFIER_TEXT
 MAX_LABELS = 32
 MAX_LABEL_VALUES = 32
 MAX_LABEL_VALUE = 128
@@ -50,11 +115,12 @@ MAX_INCIDENT_DEPTH = 8
 MAX_INCIDENT_ID = 256
 MAX_SIGNAL_TYPE = 128
 MAX_MESSAGE = 4000
-# The resource a remediation acts on (Kubernetes names): a kind, a DNS-1123 subdomain name, a label namespace.
-TARGET_KIND_PATTERN = "^[A-Za-z][A-Za-z0-9]{0,62}$"
-MAX_TARGET_NAME = 253
-TARGET_NAME_PATTERN = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
-TARGET_NAMESPACE_PATTERN = WORKFLOW_ID_PATTERN
+# The resource a remediation acts on, by Kubernetes' own rules: a kind (UpperCamelCase), a DNS-1123
+# subdomain name, a DNS-1123 label namespace.
+TARGET_KIND_PATTERN = "^[A-Z][A-Za-z0-9]{0,62}$"
+MAX_TARGET_NAME = MAX_DNS_SUBDOMAIN
+TARGET_NAME_PATTERN = DNS_SUBDOMAIN_PATTERN
+TARGET_NAMESPACE_PATTERN = DNS_LABEL_PATTERN
 # Incident labels that bind an execution (besides its business_context entries).
 INCIDENT_LABELS = ("signal_type", "severity", "environment", "component", "priority")
 

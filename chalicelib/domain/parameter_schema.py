@@ -10,32 +10,19 @@ at most 100 parameters. Errors carry the JSON path of the rule that broke.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.domain.errors import FieldError
+from chalicelib.domain.limits import MAX_PARAMETERS, MAX_SCHEMA_BYTES, PARAMETER_NAME_PATTERN
+from chalicelib.domain.patterns import ecma_format_checker, ecma_validator, search
 from chalicelib.domain.storable import UNSTORABLE, unrepresentable
 
-if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
-
-MAX_PARAMETERS = 100
-MAX_SCHEMA_BYTES = 64 * 1024
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 SCALAR_TYPES = {"string", "integer", "number", "boolean"}
 ALLOWED_KEYWORDS = {
     "$schema", "$id", "$defs", "$comment", "type", "title", "description", "properties",
     "required", "additionalProperties", "dependentRequired", "examples",
 }
-
-
-def _draft202012() -> type[Draft202012Validator]:
-    # Imported on first use: jsonschema and its format checkers cost ~45 ms of cold start, and most
-    # requests (search, reads, the authorizer) never validate a schema or parameters.
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator
 
 
 def validate_parameter_schema(schema: object, path: str = "$.parameters") -> list[FieldError]:
@@ -47,7 +34,8 @@ def validate_parameter_schema(schema: object, path: str = "$.parameters") -> lis
     if len(json.dumps(schema, separators=(",", ":"))) > MAX_SCHEMA_BYTES:
         return [FieldError(path, f"must be at most {MAX_SCHEMA_BYTES} bytes as JSON")]
     try:
-        _draft202012().check_schema(schema)
+        # Every pattern must be ECMA-262 (the validator evaluates it so): format "regex" of the meta-schema.
+        ecma_validator().check_schema(schema, format_checker=ecma_format_checker())
     except SchemaError as exc:
         location = "".join(_json_path(exc.absolute_path))
         return [FieldError(path + location, f"not a valid JSON Schema (draft 2020-12): {exc.message}")]
@@ -85,7 +73,7 @@ def validate_parameter_schema(schema: object, path: str = "$.parameters") -> lis
 
 def _check_property(name: str, prop: object, where: str) -> list[FieldError]:
     errors: list[FieldError] = []
-    if not ENV_NAME.match(name):
+    if not search(PARAMETER_NAME_PATTERN, name):
         errors.append(FieldError(where, "parameter names are environment variable names (^[A-Z][A-Z0-9_]*$)"))
     if not isinstance(prop, Mapping):
         return [*errors, FieldError(where, "must be an object")]
@@ -99,7 +87,7 @@ def _check_property(name: str, prop: object, where: str) -> list[FieldError]:
     if not isinstance(description, str) or not description.strip():
         errors.append(FieldError(f"{where}.description", "every parameter needs a description"))
     if "default" in prop:
-        problems = list(_draft202012()(prop).iter_errors(prop["default"]))
+        problems = list(ecma_validator()(prop).iter_errors(prop["default"]))
         if problems:
             errors.append(FieldError(f"{where}.default", f"default is not valid: {problems[0].message}"))
     return errors
@@ -153,7 +141,7 @@ def validate_parameters(schema: Mapping[str, Any], values: object) -> tuple[list
     for name in sorted(unsafe):
         errors.append(FieldError(f"$.parameters.{name}", UNSTORABLE))
     structural = {"required", "dependentRequired", "additionalProperties"}
-    for error in _draft202012()(schema).iter_errors({k: v for k, v in with_defaults.items() if k not in unsafe}):
+    for error in ecma_validator()(schema).iter_errors({k: v for k, v in with_defaults.items() if k not in unsafe}):
         if error.validator not in structural:
             location = "".join(_json_path(error.absolute_path))
             errors.append(FieldError(f"$.parameters{location}", _safe_message(error)))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.contracts import NEW_RECOMMENDATION, RECOMMENDATION_DECISION
-from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
+from chalicelib.domain.errors import InvalidTransition, ValidationFailed
 from chalicelib.domain.labels import canonical
 from chalicelib.domain.search import split_camel_case
 from chalicelib.domain.storable import incident_error
@@ -101,9 +101,6 @@ class Decision:
     def from_body(cls, body: Mapping[str, Any]) -> Decision:
         """An operator's decision; linking a workflow is what accepting means, so dismissing takes none."""
         RECOMMENDATION_DECISION.check(body)
-        if body["status"] == DISMISSED and "workflow_id" in body:
-            raise ValidationFailed(RECOMMENDATION_DECISION.detail, [FieldError(
-                "$.workflow_id", "only accepting links a workflow; leave it out to dismiss")])
         return cls(body["status"], body["reason"].strip(), body.get("workflow_id"))
 
 

@@ -38,7 +38,8 @@ def parse_reconciliation(body: Mapping[str, Any]) -> Reconciliation:
     """The request checked against its contract; every live resource in the scope, each uid once."""
     RECONCILE_REQUEST.check(body)
     namespace = body["scope"]["namespace"]
-    live = tuple(LiveResource(r["uid"], r["namespace"], r["name"], r["generation"]) for r in body["live"])
+    # JSON Schema's integer admits 353.0: the generation is stored and compared as an integer.
+    live = tuple(LiveResource(r["uid"], r["namespace"], r["name"], int(r["generation"])) for r in body["live"])
     errors: list[FieldError] = []
     seen: set[str] = set()
     for index, resource in enumerate(live):

@@ -16,7 +16,7 @@ from chalicelib.domain.contracts import REGISTRATION_EVENT, Contract
 from chalicelib.domain.errors import ErrorCollector, ValidationFailed
 from chalicelib.domain.images import parse_image_reference
 from chalicelib.domain.labels import LabelValue, normalize_labels, validate_labels
-from chalicelib.domain.limits import DEFAULT_CLUSTER
+from chalicelib.domain.limits import DEFAULT_CLUSTER, MAX_GENERATION
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.validation import schema_errors
 from chalicelib.domain.versions import normalize_version
@@ -113,8 +113,8 @@ def _resource(obj: Mapping[str, Any], problems: ErrorCollector) -> WorkflowResou
         if not isinstance(metadata.get(key), str) or not metadata[key]:
             problems.add(f"$.object.metadata.{key}", "is required (send the object as the API server returns it)")
     generation = metadata.get("generation")
-    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
-        problems.add("$.object.metadata.generation", "is required: a positive integer")
+    if not isinstance(generation, int) or isinstance(generation, bool) or not 1 <= generation <= MAX_GENERATION:
+        problems.add("$.object.metadata.generation", "is required: a positive integer (int64)")
         generation = 0
     spec = obj["spec"]
     workflow_id = spec.get("workflowId", metadata.get("name"))

@@ -14,12 +14,13 @@ time a request may not need) and kept per schema.
 from __future__ import annotations
 
 import json
-import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.errors import FieldError
+from chalicelib.domain.limits import IDENTIFIER_TEXT, NON_BLANK
+from chalicelib.domain.patterns import additional_keys, ecma_validator
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -40,15 +41,14 @@ _lock = threading.Lock()
 
 
 def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
-    """A cached draft 2020-12 validator for ``schema`` (keyed by its canonical JSON)."""
+    """A cached draft 2020-12 validator for ``schema`` (keyed by its canonical JSON), ``pattern`` meaning ECMA-262
+    (chalicelib/domain/patterns.py)."""
     key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
     with _lock:
         found = _validators.get(key)
     if found is not None:
         return found
-    from jsonschema import Draft202012Validator
-
-    built = Draft202012Validator(schema)
+    built = ecma_validator()(schema)
     with _lock:
         return _validators.setdefault(key, built)
 
@@ -75,20 +75,41 @@ def _field_errors(error: ValidationError, root: str, unknown: str) -> list[Field
         missing = error.message.split("'")[1]
         return [FieldError(f"{path}.{missing}", schema.get("x-required-message", "is required"))]
     if keyword == "additionalProperties" and argument is False and isinstance(error.instance, Mapping):
-        declared = set(schema.get("properties", {}))
-        patterns = list(schema.get("patternProperties", {}))
-        extra = [key for key in error.instance if key not in declared and not _matches_any(key, patterns)]
+        extra = additional_keys(error.instance, schema)
         return [FieldError(f"{path}.{key}"[:200], unknown) for key in sorted(extra)]
     if len(error.absolute_schema_path) > 1 and list(error.absolute_schema_path)[-2] == "propertyNames":
         # A key that is not an allowed name: the error is about the key itself.
         return [FieldError(f"{path}.{error.instance}"[:200], schema.get("x-message", "is not an allowed name"))]
+    if keyword == "anyOf" and isinstance(argument, list):
+        # One branch per shape (a string, or a list of strings): the value's own type picks the branch, so the
+        # error points at what is wrong inside it (the item of a list); a value of no branch's type is a type error.
+        chosen = [index for index, branch in enumerate(argument) if _admits_type(branch, error.instance)]
+        if len(chosen) == 1:
+            inside = [sub for sub in error.context or () if sub.relative_schema_path[0] == chosen[0]]
+            return [problem for sub in inside for problem in _field_errors(sub, root, unknown)]
+        if "x-type-message" in schema:
+            return [FieldError(path, schema["x-type-message"])]
     if "x-message" in schema and keyword != "type":
         return [FieldError(path, schema["x-message"])]
     return [FieldError(path, _message(str(keyword), argument, schema, error))]
 
 
-def _matches_any(key: str, patterns: Sequence[str]) -> bool:
-    return any(re.search(pattern, key) for pattern in patterns)
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool, "object": Mapping, "array": list,
+    "null": type(None),
+}
+
+
+def _admits_type(branch: object, instance: object) -> bool:
+    """Does the anyOf ``branch`` declare the JSON type of ``instance`` (true and false are not numbers)?"""
+    kind = branch.get("type") if isinstance(branch, Mapping) else None
+    if not isinstance(kind, str) or kind not in _PYTHON_TYPES:
+        return False
+    if isinstance(instance, bool) and kind != "boolean":
+        return False
+    if kind == "integer" and isinstance(instance, float):
+        return instance.is_integer()
+    return isinstance(instance, _PYTHON_TYPES[kind])
 
 
 def _message(keyword: str, argument: Any, schema: Mapping[str, Any], error: ValidationError) -> str:
@@ -102,7 +123,11 @@ def _message(keyword: str, argument: Any, schema: Mapping[str, Any], error: Vali
     if keyword == "maxLength":
         return f"must be at most {argument} characters"
     if keyword == "pattern":
-        return "must not be empty or only spaces" if argument == "\\S" else f"must match {argument}"
+        if argument == NON_BLANK:
+            return "must not be empty or only spaces"
+        if argument == IDENTIFIER_TEXT:
+            return "must not be only spaces or contain control characters (line breaks, tabs, ...)"
+        return f"must match {argument}"
     if keyword == "enum":
         return "must be one of " + ", ".join(json.dumps(item) for item in argument)
     if keyword == "const":

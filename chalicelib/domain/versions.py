@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-MAX_VERSION_LENGTH = 128
-# Stored beside each version so SQL can order by precedence (sort_key_parts): MAJOR, MINOR and PATCH
-# in integer columns, numeric pre-release identifiers zero-padded to PRERELEASE_DIGITS characters.
-MAX_COMPONENT = 2**31 - 1
-PRERELEASE_DIGITS = 20
+from chalicelib.domain.limits import MAX_VERSION_COMPONENT as MAX_COMPONENT
+from chalicelib.domain.limits import MAX_VERSION_LENGTH, PRERELEASE_DIGITS
+
+# The bounds are limits.SEMVER_PATTERN's too (the contracts check it first; this module says what is wrong):
+# stored beside each version so SQL can order by precedence (sort_key_parts), MAJOR, MINOR and PATCH go in
+# integer columns and numeric pre-release identifiers are zero-padded to PRERELEASE_DIGITS characters.
 
 
 def normalize_version(raw: object) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from chalicelib.domain.labels import LabelValue, normalize_labels
 from chalicelib.domain.limits import RESERVED_WORKFLOW_IDS, WORKFLOW_ID_PATTERN
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.parameter_schema import validate_parameter_schema
+from chalicelib.domain.patterns import search
 from chalicelib.domain.versions import normalize_version
 
 DRAFT, ACTIVE, DEPRECATED = "draft", "active", "deprecated"
@@ -23,9 +23,6 @@ STATUSES = (DRAFT, ACTIVE, DEPRECATED)
 CREATE_STATUSES = (ACTIVE, DRAFT)
 # Allowed lifecycle moves; deprecated is terminal and nothing goes back to draft.
 TRANSITIONS = {DRAFT: {ACTIVE, DEPRECATED}, ACTIVE: {DEPRECATED}, DEPRECATED: set()}
-
-_WORKFLOW_ID = re.compile(WORKFLOW_ID_PATTERN)
-
 
 @dataclass(frozen=True)
 class NewVersion:
@@ -61,7 +58,7 @@ class NewVersion:
 
 def is_workflow_id(value: object) -> bool:
     """Could ``value`` name a workflow? (Path segments that cannot are simply not found.)"""
-    return isinstance(value, str) and bool(_WORKFLOW_ID.match(value)) and value not in RESERVED_WORKFLOW_IDS
+    return isinstance(value, str) and search(WORKFLOW_ID_PATTERN, value) and value not in RESERVED_WORKFLOW_IDS
 
 
 def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
@@ -69,7 +66,9 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
     image reference syntax, parameter-schema rules, what a composite's steps say by themselves); raises
     ValidationFailed listing every problem. What a composite's steps resolve to is the catalog's check
     (services/composites.py)."""
-    errors = NEW_VERSION.errors(body)
+    # The contract's whole-body rules (exactly one of container_image and steps, finally only with steps) are
+    # worded below per field, so its errors at "$" are left to those.
+    errors = [error for error in NEW_VERSION.errors(body) if error.path != "$"]
     failed = {e.path for e in errors}
     version = ""
     if "$.version" not in failed:

@@ -15,11 +15,13 @@ from chalice import AuthResponse, Blueprint
 from chalice.app import AuthRequest
 
 from chalicelib.domain.errors import CatalogError, Forbidden, ServiceUnavailable, Unauthorized
+from chalicelib.http.problems import MISSING_KEY_DETAIL
 from chalicelib.services.api_keys import Principal
 
 AUTHORIZER_TTL = 60
 ANONYMOUS = "anonymous"
 ALL_NAMESPACES = "*"
+MALFORMED = "malformed"
 
 auth = Blueprint(__name__)
 
@@ -36,6 +38,8 @@ def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
             principal = services().api_keys.authenticate(token.strip())
         except CatalogError:
             context["error"] = "unavailable"
+    else:
+        context["error"] = MALFORMED  # a header, but not a bearer key: the 401 says how to send one
     if principal is None:
         return AuthResponse(routes=["*"], principal_id=ANONYMOUS, context=context)
     namespaces = ALL_NAMESPACES if principal.namespaces is None else " ".join(sorted(principal.namespaces))
@@ -50,8 +54,11 @@ def principal_from(request_context: dict) -> Principal:
     if authorizer.get("error") == "unavailable":
         raise ServiceUnavailable("Cannot check the API key right now; try again shortly.")
     key_id = authorizer.get("principalId") or ANONYMOUS
+    if authorizer.get("error") == MALFORMED:
+        raise Unauthorized(MISSING_KEY_DETAIL, key_sent=False)
     if key_id == ANONYMOUS:
-        raise Unauthorized("Send a valid API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized("The API key is not valid (unknown or revoked); send a valid one as "
+                           "'Authorization: Bearer <key>'.")
     # An authorizer context is a flat string map: "*" is every namespace, else the space-separated list; the
     # cluster binding is its name, "" for a key bound to none.
     namespaces = authorizer.get("namespaces", ALL_NAMESPACES)

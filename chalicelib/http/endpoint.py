@@ -26,7 +26,7 @@ from chalicelib.http import request as parse
 from chalicelib.http.auth import api_key_authorizer, principal_from, require_scope
 from chalicelib.http.openapi import ANY_KEY, Operation, register
 from chalicelib.http.problems import error_response, problem_response
-from chalicelib.http.views import dumps
+from chalicelib.http.views import body_text
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal
 
@@ -158,7 +158,7 @@ def to_response(result: Any) -> Response:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=dumps(body),
+        body=body_text(body),
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )

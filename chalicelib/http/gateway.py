@@ -9,12 +9,17 @@ client below (development only, never deployed).
 
 from __future__ import annotations
 
-import json
-
 from chalice.local import LocalGatewayException
 from chalice.test import HTTPResponse, TestHTTPClient
 
-from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
+from chalicelib.http.problems import (
+    INVALID_REQUEST,
+    MISSING_KEY_DETAIL,
+    PROBLEM_CONTENT_TYPE,
+    bearer_challenge,
+    problem_text,
+    status_problem,
+)
 
 # API Gateway's hard payload limit is 10 MB; the local server refuses larger bodies before reading them.
 GATEWAY_MAX_BODY = 10 * 1024 * 1024
@@ -28,15 +33,17 @@ def gateway_problem(error: LocalGatewayException) -> tuple[int, dict[str, str], 
         # API Gateway's answers for an unknown route (without / with an Authorization header);
         # infra maps both to 404.
         status, detail = 404, "No such route or method."
-    elif status == 401:
-        detail = "Send an API key as 'Authorization: Bearer <key>'."
+    elif status == 401:  # no Authorization header at all
+        detail = MISSING_KEY_DETAIL
     elif status == 403:
         detail = "The request is not allowed."
     else:
         detail = "The gateway could not process the request."
     headers = {k: v for k, v in (error.headers or {}).items() if k.lower().startswith("x-amzn")}
     headers["Content-Type"] = PROBLEM_CONTENT_TYPE
-    return status, headers, json.dumps(status_problem(status, detail)).encode()
+    if status == 401:
+        headers["WWW-Authenticate"] = bearer_challenge(INVALID_REQUEST, detail)
+    return status, headers, problem_text(status_problem(status, detail)).encode()
 
 
 class ProblemTestHTTPClient(TestHTTPClient):

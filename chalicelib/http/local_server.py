@@ -27,7 +27,6 @@ creation, so overriding that method alone changes nothing: the handler below reb
 from __future__ import annotations
 
 import functools
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -43,7 +42,7 @@ from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayExcep
 
 from chalicelib.http.gateway import GATEWAY_MAX_BODY, gateway_problem
 from chalicelib.http.middleware import log_request
-from chalicelib.http.problems import problem_headers, status_problem
+from chalicelib.http.problems import problem_headers, problem_text, status_problem
 from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, correlation_id_from
 
 LISTEN_BACKLOG = 1024
@@ -213,10 +212,12 @@ class LocalRequestHandler(ChaliceRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (URI too long, too many headers, a method no route has) as
         problems instead of its HTML page; API Gateway answers those with Gateway Responses too."""
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            # TRACE, CONNECT or an invented method: routed like any other, so the route answers 405 with the
+            # methods it has in Allow (or 404 when there is no such route), as for a PUT on a GET-only route.
+            self._generic_handle()
+            return
         received = time.time()
-        if code == HTTPStatus.NOT_IMPLEMENTED:
-            # TRACE, CONNECT or an invented method: answered like a PUT on a GET-only route.
-            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"Unsupported method: {(self.command or '')[:32]}"
         code = int(code)
         detail = (message or self.responses.get(code, ("", "The request could not be processed."))[1])[:500]
         self.close_connection = True
@@ -226,7 +227,7 @@ class LocalRequestHandler(ChaliceRequestHandler):
     def _answer_problem(
         self, status: int, detail: str, received: float, correlation_id: str, headers: dict[str, Any]
     ) -> None:
-        body = json.dumps(status_problem(status, detail)).encode()
+        body = problem_text(status_problem(status, detail)).encode()
         self._log(status, received, correlation_id, body)
         send_body = body if self.command != "HEAD" else None
         self._send_http_response(status, {**headers, CORRELATION_HEADER: correlation_id}, send_body)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
+from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, problem_text, status_problem
 from chalicelib.http.request import request_path
 from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, correlation_id_from, logger
 
@@ -25,7 +25,7 @@ def request_middleware(event: Request, get_response: Callable[[Request], Respons
         # Errors raised by Chalice itself (outside our views) still answer RFC 7807 (the MCP route answers
         # protocol errors as JSON-RPC, as that protocol requires).
         detail = _framework_message(response.body)
-        response.body = json.dumps(status_problem(response.status_code, detail, request_path(event)))
+        response.body = problem_text(status_problem(response.status_code, detail, request_path(event)))
         response.headers["Content-Type"] = PROBLEM_CONTENT_TYPE
     response.headers[CORRELATION_HEADER] = correlation_id
     authorizer = (event.context or {}).get("authorizer") or {}

@@ -18,7 +18,7 @@ from typing import Any
 
 from chalicelib.domain import contracts
 from chalicelib.domain.contracts import Contract
-from chalicelib.domain.limits import API_SCOPES, SEMVER_PATTERN, WORKFLOW_ID_PATTERN
+from chalicelib.domain.limits import API_SCOPES, MAX_LABELS, SEMVER_PATTERN, WORKFLOW_ID_PATTERN
 from chalicelib.http.problems import STATUS_PROBLEMS
 from chalicelib.http.views import RESPONSE_SCHEMAS
 
@@ -81,7 +81,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": dict(sorted({**definitions, **bodies, **RESPONSE_SCHEMAS}.items())),
+            "schemas": components(definitions, bodies, RESPONSE_SCHEMAS),
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",
@@ -91,6 +91,18 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def components(*groups: Mapping[str, Any]) -> dict[str, Any]:
+    """The component schemas, sorted; a name given twice (a request definition and a response shape, say) would
+    make references point at the wrong schema, so it is an error."""
+    merged: dict[str, Any] = {}
+    for group in groups:
+        for name, schema in group.items():
+            if name in merged and merged[name] != schema:
+                raise ValueError(f"two component schemas are named {name}")
+            merged[name] = schema
+    return dict(sorted(merged.items()))
 
 
 def _operation(operation: Operation) -> dict[str, Any]:
@@ -139,7 +151,9 @@ def _path_parameter(name: str) -> dict[str, Any]:
 
 
 def query_parameters(query: Contract) -> list[dict[str, Any]]:
-    """The query contract as OpenAPI parameters (``label.<key>`` patterns as one ``label.{key}`` entry)."""
+    """The query contract as OpenAPI parameters; the ``label.<key>`` family (patternProperties) as the one way
+    OpenAPI 3.1 describes a family of parameters: a ``label`` object in deepObject style (``label[key]=value``),
+    which the edge accepts as well as ``label.key=value`` (chalicelib/http/request.py)."""
     schema = query.json_schema
     required = set(schema.get("required", []))
     parameters = []
@@ -151,8 +165,12 @@ def query_parameters(query: Contract) -> list[dict[str, Any]]:
     for prop in schema.get("patternProperties", {}).values():
         resolved = public_schema(prop)
         description = resolved.pop("description", "")
-        parameters.append({"name": "label.{key}", "in": "query", "required": False, "description": description,
-                           "schema": resolved})
+        parameters.append({
+            "name": contracts.LABEL_FAMILY, "in": "query", "required": False, "style": "deepObject", "explode": True,
+            "description": f"{description} Sent as label[<key>]=<value> (or label.<key>=<value>), once per key.",
+            "schema": {"type": "object", "maxProperties": MAX_LABELS,
+                       "propertyNames": public_schema(contracts.LABEL_KEYS), "additionalProperties": resolved},
+        })
     return parameters
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.domain.errors import CatalogError, ServiceUnavailable
+from chalicelib.domain.errors import CatalogError, ServiceUnavailable, Unauthorized
 
 PROBLEM_BASE = "https://kubernaut.ai/problems"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -58,10 +58,27 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
 ) -> Response:
     return Response(
-        body=json.dumps(problem_body(status, slug, title, detail, instance, errors)),
+        body=problem_text(problem_body(status, slug, title, detail, instance, errors)),
         status_code=status,
         headers=problem_headers(status),
     )
+
+
+def problem_text(body: dict[str, Any]) -> str:
+    """A problem document as sent: JSON and a final newline (a terminal's prompt starts on its own line)."""
+    return json.dumps(body) + "\n"
+
+
+# RFC 6750: a 401 names the scheme and why, so a client (the MCP Inspector, an SDK) can tell its user.
+INVALID_TOKEN, INVALID_REQUEST = "invalid_token", "invalid_request"
+MISSING_KEY_DETAIL = "Send an API key as 'Authorization: Bearer <key>'."
+
+
+def bearer_challenge(error: str, description: str) -> str:
+    """The WWW-Authenticate value of a 401. ``error_description`` keeps to printable ASCII without quotes (RFC 6750
+    excludes " and \\; API Gateway's static header values cannot hold ')."""
+    printable = "".join(c for c in description if " " <= c <= "~" and c not in "\"'\\")
+    return f'Bearer realm="catalog", error="{error}", error_description="{printable[:300]}"'
 
 
 def problem_headers(status: int, retry_after: int | None = None) -> dict[str, str | list[str]]:
@@ -77,7 +94,11 @@ def error_response(error: CatalogError, instance: str | None = None) -> Response
                         [e.to_dict() for e in error.errors])
     body.update(error.members())  # e.g. target-busy's active_execution_id
     retry_after = error.retry_after if isinstance(error, ServiceUnavailable) else None
-    return Response(body=json.dumps(body), status_code=error.status, headers=problem_headers(error.status, retry_after))
+    headers = problem_headers(error.status, retry_after)
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = bearer_challenge(INVALID_TOKEN if error.key_sent else INVALID_REQUEST,
+                                                       error.detail)
+    return Response(body=problem_text(body), status_code=error.status, headers=headers)
 
 
 def status_problem(status: int, detail: str, instance: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice.app import Request
 
-from chalicelib.domain.contracts import Contract
+from chalicelib.domain.contracts import LABEL_FAMILY, Contract
 from chalicelib.domain.decimals import ASCII_INTEGER, ASCII_NUMBER
 from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.domain.limits import MAX_LABELS
@@ -110,6 +110,8 @@ def query_values(contract: Contract, raw: Mapping[str, str]) -> dict[str, Any]:
     properties = contract.json_schema.get("properties", {})
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
+    if contract.schema.get("patternProperties"):  # the route takes label filters
+        raw, errors = _label_family(raw)
     for name, text in raw.items():
         kind = properties.get(name, {}).get("type")
         try:
@@ -128,6 +130,25 @@ def query_values(contract: Contract, raw: Mapping[str, str]) -> dict[str, Any]:
         if name not in values and "default" in prop:
             values[name] = prop["default"]
     return values
+
+
+def _label_family(raw: Mapping[str, str]) -> tuple[dict[str, str], list[FieldError]]:
+    """``label[key]=value`` (OpenAPI's deepObject style, as the document describes the family) read as
+    ``label.key=value`` (the short form); the same key both ways is an error, as any repeated parameter."""
+    named: dict[str, str] = {}
+    errors: list[FieldError] = []
+    for name, value in raw.items():
+        key = name[len(DEEP_OBJECT):-1] if name.startswith(DEEP_OBJECT) and name.endswith("]") else None
+        if key is not None and "[" not in key and "]" not in key:
+            name = f"{LABEL_FAMILY}.{key}"
+            if name in raw:
+                errors.append(FieldError(f"$.{name[:64]}", f"give this filter once (as {name} or label[{key}])"))
+                continue
+        named[name] = value
+    return named, errors
+
+
+DEEP_OBJECT = f"{LABEL_FAMILY}["
 
 
 def _convert(text: str, kind: object) -> Any:

@@ -26,6 +26,11 @@ def dumps(body: Any) -> str:
     return json.dumps(body, default=_json_default, separators=(",", ":"))
 
 
+def body_text(body: Any) -> str:
+    """A JSON response body as sent: compact JSON and a final newline (a terminal's prompt starts on its own line)."""
+    return dumps(body) + "\n"
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return rfc3339(value)
@@ -301,6 +306,14 @@ APPROVAL_REQUIRED_BY = {
                                                                           "workflow_id": {"type": "string"}}}},
     },
 }
+# What was stored is shown as stored: rows written before a request rule tightened (a pattern, a bound) stay
+# readable, so these shapes say what a response holds, not what a new request must satisfy.
+STORED_LABELS = {"type": "object", "description": "Labels as stored: a string or a list of strings per key.",
+                 "additionalProperties": {"anyOf": [{"type": "string"}, STRING_LIST]}}
+STORED_INCIDENT = {"type": "object", "required": ["id", "signal_type"], "description": "The incident as recorded.",
+                   "properties": {"id": {"type": "string"}, "signal_type": {"type": "string"}}}
+STORED_TARGET = {"type": "object", "required": ["kind", "name"], "properties": {
+    "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}}}
 _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
@@ -338,7 +351,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
-            "description": {"type": "string"}, "labels": ref("Labels"), "container_image": NULLABLE_IMAGE,
+            "description": {"type": "string"}, "labels": STORED_LABELS, "container_image": NULLABLE_IMAGE,
             "parameters": {"type": "object"},
             "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
@@ -433,12 +446,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "pipeline_run_name": {"type": "string"},
             "parameters": {"type": "object", "description": f"writeOnly values are stored and shown as {REDACTED!r}."},
             "redacted_parameters": STRING_LIST,
-            "incident": ref("Incident"),
+            "incident": STORED_INCIDENT,
             "message": {"type": ["string", "null"], "description": "Latest status message."},
             "created_by": {"type": "string"}, "created_at": TIMESTAMP,
             "started_at": NULLABLE_TIMESTAMP, "finished_at": NULLABLE_TIMESTAMP,
             "duration_seconds": {"type": ["number", "null"], "description": "finished_at - started_at."},
-            "target": {"anyOf": [ref("Target"), {"type": "null"}],
+            "target": {"anyOf": [STORED_TARGET, {"type": "null"}],
                        "description": "The resource it acts on (null for executions recorded before targets)."},
             "approval": {"type": ["object", "null"], "description": "null when the workflow did not require "
                          "approval; else the deadline (to approve, then to start) and the decision.",

@@ -163,8 +163,10 @@ class SearchService:
             if query_text and scored:
                 extra = store.confidence_signals(cur, scored[0][1]["version_id"], query_text,
                                                  confidence.plain_words(query_text))
+                steps_of = store.composite_steps(cur, [row["version_id"] for _, row in scored])
                 found = confidence.signals([row for _, row in scored], MIN_POOL, extra["title_coverage"],
-                                           extra["query_coverage"])
+                                           extra["query_coverage"],
+                                           confidence.family_of(scored[0][1]["workflow_id"], steps_of))
             top = [pair for pair in scored if pair[0].score >= request.min_score][: request.top_k]
             versions = store.versions_by_id(cur, [row["version_id"] for _, row in top])
         hits = [

@@ -335,6 +335,21 @@ def versions_by_id(cur: UnitOfWork, ids: Sequence[int]) -> dict[int, Row]:
     return {row["id"]: row for row in cur.fetchall()}
 
 
+def composite_steps(cur: UnitOfWork, version_ids: Sequence[int]) -> dict[str, frozenset[str]]:
+    """For the composite versions among ``version_ids``: workflow id -> the workflow ids its steps (and finally
+    steps) run."""
+    cur.execute(
+        """SELECT v.workflow_id, array_agg(DISTINCT s.step ->> 'workflow_id') AS steps
+           FROM workflow_versions v,
+                jsonb_array_elements(coalesce(v.composition -> 'steps', '[]')
+                                     || coalesce(v.composition -> 'finally', '[]')) AS s(step)
+           WHERE v.id = ANY(%s) AND v.composition IS NOT NULL
+           GROUP BY v.workflow_id""",
+        (list(version_ids),),
+    )
+    return {row["workflow_id"]: frozenset(row["steps"]) for row in cur.fetchall()}
+
+
 def confidence_signals(cur: UnitOfWork, version_id: int, query_text: str, plain_words: str) -> Row:
     """What the `confident` decision (chalicelib/domain/confidence.py) reads of the top candidate beyond its
     rank: ``title_coverage`` and ``query_coverage``, each in [0, 1], weighted by the ranking's IDF.

@@ -92,17 +92,19 @@ def test_the_target_is_free_again_once_the_execution_finishes(client: ApiClient)
     assert second["target"] == CHECKOUT and second["execution_id"] != first
 
 
-@pytest.mark.parametrize(("other", "conflicts"), [
-    ({"kind": "deployment", "namespace": "shop", "name": "checkout"}, True),  # kinds compare case-insensitively
-    ({"kind": "Deployment", "namespace": "shop", "name": "checkout-v2"}, False),
-    ({"kind": "Deployment", "namespace": "payments", "name": "checkout"}, False),
-    ({"kind": "StatefulSet", "namespace": "shop", "name": "checkout"}, False),
-    ({"kind": "Deployment", "name": "checkout"}, False),  # cluster-scoped is another resource
+@pytest.mark.parametrize(("other", "status"), [
+    # A kind is UpperCamelCase, as Kubernetes writes it: another spelling is refused, never a second lock.
+    ({"kind": "deployment", "namespace": "shop", "name": "checkout"}, 400),
+    ({"kind": "Deployment", "namespace": "shop\n", "name": "checkout"}, 400),  # no control characters
+    ({"kind": "Deployment", "namespace": "shop", "name": "checkout-v2"}, 201),
+    ({"kind": "Deployment", "namespace": "payments", "name": "checkout"}, 201),
+    ({"kind": "StatefulSet", "namespace": "shop", "name": "checkout"}, 201),
+    ({"kind": "Deployment", "name": "checkout"}, 201),  # cluster-scoped is another resource
 ])
-def test_what_counts_as_the_same_target(client: ApiClient, other: dict[str, str], conflicts: bool) -> None:
+def test_what_counts_as_the_same_target(client: ApiClient, other: dict[str, str], status: int) -> None:
     create_workflow(client)
     started(client, target=CHECKOUT)
-    assert start(client, target=other).status == (409 if conflicts else 201)
+    assert start(client, target=other).status == status
 
 
 def test_a_cluster_scoped_target_is_locked_too(client: ApiClient) -> None:

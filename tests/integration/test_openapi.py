@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from jsonschema import Draft202012Validator
 
 from tests.support.api import ApiClient
+from tests.support.catalog import workflow
 
 
 def served_operations() -> set[tuple[str, str]]:
@@ -60,3 +62,49 @@ def test_documented_query_parameters_carry_the_bounds_the_api_enforces(client: A
     assert (search["min_score"]["minimum"], search["min_score"]["maximum"]) == (0, 1)
     assert client.get("/api/v1/playbooks?limit=201").status == 400
     assert client.get("/api/v1/playbooks/search?top_k=101").status == 400
+
+
+def test_semver_fields_are_semver_strings_with_the_bounds_the_server_enforces(client: ApiClient) -> None:
+    from chalicelib.domain.limits import SEMVER_PATTERN
+
+    document = client.get("/api/v1/openapi.json").json
+    schemas = document["components"]["schemas"]
+    semver = schemas["SemVer"]
+    assert (semver["type"], semver["pattern"]) == ("string", SEMVER_PATTERN)
+    assert schemas["Version"]["type"] == "object"  # the response object keeps its name; no collision
+    semver_ref = {"$ref": "#/components/schemas/SemVer"}
+    assert schemas["NewVersion"]["properties"]["version"] == semver_ref
+    assert schemas["Rollback"]["properties"]["to_version"]["$ref"] == semver_ref["$ref"]
+    assert schemas["NewExecution"]["properties"]["version"]["$ref"] == semver_ref["$ref"]
+    query = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/executions"]["get"]["parameters"]}
+    assert query["version"]["pattern"] == SEMVER_PATTERN
+    # What the pattern admits never fails: the largest bounds work, one more is a 400 (was a 500).
+    assert client.get("/api/v1/executions?version=2147483647.2147483647.2147483647").status == 200
+    assert client.get("/api/v1/executions?version=1.0.0-" + "9" * 20).status == 200
+    for beyond in ("2147483648.0.0", "9999999999.0.0", "1.0.0-" + "1" * 21):
+        assert client.get(f"/api/v1/executions?version={beyond}").status == 400, beyond
+
+
+def test_label_filters_are_one_deep_object_parameter_accepted_both_ways(client: ApiClient) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    for path in ("/api/v1/playbooks", "/api/v1/playbooks/search"):
+        labels = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "label"]
+        assert len(labels) == 1 and (labels[0]["style"], labels[0]["explode"]) == ("deepObject", True)
+        assert labels[0]["schema"]["type"] == "object"
+        assert not [p for p in document["paths"][path]["get"]["parameters"] if "{" in p["name"]]
+    client.post("/api/v1/playbooks", workflow("1.0.0"))
+    deep = client.get("/api/v1/playbooks?label%5Bpriority%5D=P1").json["items"]
+    dotted = client.get("/api/v1/playbooks?label.priority=P1").json["items"]
+    assert [w["workflow_id"] for w in deep] == [w["workflow_id"] for w in dotted] == ["oomkill-increase-memory"]
+    assert client.get("/api/v1/playbooks?label%5Bpriority%5D=P4").json["items"] == []
+    both = client.get("/api/v1/playbooks?label%5Bpriority%5D=P1&label.priority=P1")
+    assert both.status == 400 and both.json["errors"][0]["path"] == "$.label.priority"
+    unknown = client.get("/api/v1/executions?label%5Bpriority%5D=P1")  # a route without label filters
+    assert unknown.status == 400 and "unknown query parameter" in unknown.json["errors"][0]["message"]
+
+
+def test_component_names_never_collide() -> None:
+    from chalicelib.http.openapi import components
+
+    with pytest.raises(ValueError, match="Version"):
+        components({"Version": {"type": "string"}}, {"Version": {"type": "object"}})

@@ -5,10 +5,11 @@ statuses; the same API keys apply. Raw JSON-RPC through Chalice's API Gateway em
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.support.api import ApiClient
+from tests.support.api import ApiClient, Result
 from tests.support.catalog import problem_type
 from tests.support.mcp import ACCEPT, AGENT, MCP, MODERN, legacy, meta, modern
 
@@ -143,6 +144,30 @@ def test_the_api_keys_apply(client: ApiClient) -> None:
     assert client.request("GET", MCP, scopes=None).status == 401
     # Any valid key connects; what it may call is decided per tool.
     assert legacy(client, "ping", scopes=("registrations:write",)).status == 200
+
+
+def challenge(response: Result) -> dict[str, str]:
+    """The RFC 6750 parameters of a 401's WWW-Authenticate header (scheme Bearer)."""
+    header = {k.lower(): v for k, v in response.headers.items()}["www-authenticate"]
+    scheme, _, rest = header.partition(" ")
+    assert scheme == "Bearer"
+    return dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+@pytest.mark.parametrize("path", [MCP, "/api/v1/playbooks"])
+def test_a_401_says_why_in_www_authenticate_so_clients_can_show_it(client: ApiClient, path: str) -> None:
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    unknown = client.request("POST" if path == MCP else "GET", path, ping if path == MCP else None, scopes=None,
+                             headers={"Accept": ACCEPT, "Authorization": "Bearer rwc_not_a_key"})
+    said = challenge(unknown)
+    assert said["error"] == "invalid_token" and said["error_description"] == unknown.json["detail"].replace("'", "")
+    assert "not valid" in said["error_description"]
+    missing = client.request("POST" if path == MCP else "GET", path, ping if path == MCP else None, scopes=None,
+                             headers={"Accept": ACCEPT})
+    assert (missing.status, challenge(missing)["error"]) == (401, "invalid_request")
+    assert challenge(missing)["error_description"] == missing.json["detail"].replace("'", "")
+    not_bearer = client.request("GET", "/api/v1/playbooks", scopes=None, headers={"Authorization": "Basic dXNlcg=="})
+    assert (not_bearer.status, challenge(not_bearer)["error"]) == (401, "invalid_request")
 
 
 def test_wrong_media_type_and_size_are_the_usual_problems(client: ApiClient) -> None:

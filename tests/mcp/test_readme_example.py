@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -25,7 +24,7 @@ def test_the_readme_mcp_client_example_works_against_make_run() -> None:
             result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True,
                                     env={**os.environ, "KEY": server.key}, timeout=120)
     finally:
-        shutil.rmtree(process.data_dir.parent, ignore_errors=True)
+        process.remove_data()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     version_and_tools, searched, validated = result.stdout.splitlines()
     assert version_and_tools.startswith("2026-07-28 ") and "'recommend_workflow'" in version_and_tools

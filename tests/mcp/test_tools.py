@@ -44,24 +44,68 @@ def with_path(contract: contracts.Contract, *names: str) -> dict[str, Any]:
     schema = dict(contract.schema)
     schema["properties"] = {**{n: contracts.PATH_PARAMETERS[n] for n in names}, **schema["properties"]}
     schema["required"] = [*names, *schema.get("required", [])]
-    return contracts.Contract("expected", schema).json_schema
+    return contracts.published(contracts.Contract("expected", schema).json_schema)
 
 
 @pytest.mark.parametrize("send", ERAS)
 def test_the_input_schemas_are_the_contracts_the_routes_validate_with(client: ApiClient, send: Send) -> None:
     tools = listed(client, send)
     assert set(tools) == TOOLS
-    assert tools["search_workflows"]["inputSchema"] == contracts.SEARCH_REQUEST.json_schema
-    assert tools["start_execution"]["inputSchema"] == contracts.EXECUTION_REQUEST.json_schema
-    assert tools["recommend_workflow"]["inputSchema"] == contracts.NEW_RECOMMENDATION.json_schema
+    assert tools["search_workflows"]["inputSchema"] == contracts.published(contracts.SEARCH_REQUEST.json_schema)
+    assert tools["start_execution"]["inputSchema"] == contracts.published(contracts.EXECUTION_REQUEST.json_schema)
+    assert tools["recommend_workflow"]["inputSchema"] == contracts.published(contracts.NEW_RECOMMENDATION.json_schema)
     assert tools["validate_parameters"]["inputSchema"] == with_path(contracts.VALIDATE_REQUEST, "workflow_id", "version")
     get_workflow = tools["get_workflow"]["inputSchema"]
     assert get_workflow["properties"] == {"workflow_id": {"$ref": "#/$defs/WorkflowId"}}
-    assert get_workflow["$defs"] == {"WorkflowId": contracts.DEFS["WorkflowId"]}
+    assert get_workflow["$defs"] == {"WorkflowId": contracts.published(contracts.DEFS["WorkflowId"])}
     assert get_workflow["required"] == ["workflow_id"] and get_workflow["additionalProperties"] is False
     for tool in tools.values():
         Draft202012Validator.check_schema(tool["inputSchema"])
         assert tool["inputSchema"]["type"] == "object"
+
+
+PORTABLE_KEYWORDS = {
+    "type", "description", "properties", "required", "additionalProperties", "items", "enum", "const", "default",
+    "minimum", "maximum", "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems",
+    "minProperties", "maxProperties", "propertyNames", "anyOf", "$ref", "$defs", "not",
+}
+
+
+def portability_problems(node: Any, where: str) -> list[str]:
+    """What keeps a tool input schema out of the subset function-calling clients accept: a list of types (an
+    open-ended union), a schema without one type (other than a reference or an anyOf of typed branches),
+    composition other than anyOf, keywords outside the subset (x- wording included)."""
+    if not isinstance(node, dict):
+        return [f"{where}: a boolean schema"] if node is not False or not where.endswith("additionalProperties") \
+            else []
+    problems = [f"{where}: keyword {key}" for key in node if key not in PORTABLE_KEYWORDS]
+    kind = node.get("type")
+    if isinstance(kind, list):
+        problems.append(f"{where}: type is a list {kind}")
+    elif kind is None and "$ref" not in node and "anyOf" not in node and not where.endswith(".not"):
+        problems.append(f"{where}: no type")
+    for key in ("properties", "$defs"):
+        for name, sub in node.get(key, {}).items():
+            problems += portability_problems(sub, f"{where}.{key}.{name}")
+    for key in ("items", "additionalProperties", "propertyNames", "not"):
+        if key in node:
+            problems += portability_problems(node[key], f"{where}.{key}")
+    for index, branch in enumerate(node.get("anyOf", [])):
+        problems += portability_problems(branch, f"{where}.anyOf[{index}]")
+        if not isinstance(branch, dict) or not isinstance(branch.get("type"), str):
+            problems.append(f"{where}.anyOf[{index}]: a branch without one type")
+    return problems
+
+
+def test_every_tool_input_schema_keeps_to_the_portable_subset(client: ApiClient) -> None:
+    tools = listed(client, legacy)
+    problems = [problem for name, tool in sorted(tools.items())
+                for problem in portability_problems(tool["inputSchema"], name)]
+    assert problems == []
+    # The check itself: the forms strict clients refuse are found.
+    assert portability_problems({"type": ["string", "array"]}, "x") == ["x: type is a list ['string', 'array']"]
+    assert portability_problems({"allOf": [{"type": "object"}]}, "x") == ["x: keyword allOf", "x: no type"]
+    assert portability_problems({"type": "string", "x-message": "m"}, "x") == ["x: keyword x-message"]
 
 
 def test_the_descriptions_tell_a_model_what_it_must_know(client: ApiClient) -> None:

@@ -96,6 +96,17 @@ def test_generations_never_registered_come_back_stale(client: ApiClient, registe
     assert same.json["stale"] == []
 
 
+def test_a_generation_is_an_int64_whatever_json_form_it_takes(client: ApiClient) -> None:
+    """353.0 is an integer to JSON Schema (was a 500); beyond int64 is refused (was a 500 from the bigint column)."""
+    resource = {"uid": "u-1", "namespace": "remediation", "name": "a"}
+    answer = client.post(RECONCILE, {"scope": {"namespace": None}, "live": [{**resource, "generation": 353.0}]},
+                         scopes=WRITE)
+    assert (answer.status, answer.json) == (200, {"disabled": [], "stale": ["u-1"]})
+    huge = client.post(RECONCILE, {"scope": {"namespace": None}, "live": [{**resource, "generation": 2**63}]},
+                       scopes=WRITE)
+    assert huge.status == 400 and huge.json["errors"][0]["path"] == "$.live[0].generation"
+
+
 def test_a_namespace_scope_touches_only_that_namespace(client: ApiClient, register: Callable) -> None:
     register("here", namespace="team-a")
     register("there", namespace="team-b")

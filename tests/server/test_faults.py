@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support import oci
-from tests.support.postgres import StandalonePostgres, stop_server_in
+from tests.support.postgres import StandalonePostgres
 from tests.support.registry import GatedProxy, LocalRegistry
 from tests.support.resources import event, rw
 from tests.support.server import CatalogProcess, client_for
@@ -79,9 +79,8 @@ def test_registrations_killed_mid_pull_finish_after_a_restart(oci_registry: Loca
         finally:
             second.stop()
     finally:
-        first.kill()
+        first.remove_data()  # killed, its database stopped, its folder deleted
         proxy.close()
-        stop_server_in(first.data_dir / "pgdata")
 
 
 @pytest.fixture

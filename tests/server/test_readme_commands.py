@@ -43,7 +43,7 @@ def test_the_try_the_api_commands_work_against_make_run() -> None:
     try:
         result = run_readme_against(process)
     finally:
-        shutil.rmtree(process.data_dir.parent, ignore_errors=True)
+        process.remove_data()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     listed = next(answer for answer in answers if "items" in answer)

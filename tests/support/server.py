@@ -3,12 +3,15 @@
 ``CatalogProcess`` runs ``python -m chalicelib.cli serve`` with its own data folder (so its own
 embedded PostgreSQL, unless ``DATABASE_URL`` is given), waits for its banner, keeps reading its
 output (the lines are kept for assertions), and can be stopped gracefully or killed with SIGKILL
-and started again on the same data.
+and started again on the same data. A data folder it created itself is its own: leaving a ``with``
+block (or ``remove_data()``) stops the server and deletes it, so no run leaves a catalog behind in
+the temp folder; one passed in belongs to the caller.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 class CatalogProcess:
     def __init__(self, data_dir: Path | None = None, env: dict[str, str] | None = None, key: str | None = None) -> None:
         # Outside pytest's 0700 temp root: the embedded PostgreSQL runs as another user when we are root.
+        self.owns_data = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="catalog-serve-")) / "var"
         self.key = key or f"rwc_test_{uuid.uuid4().hex}"
         self.extra_env = dict(env or {})
@@ -107,6 +111,18 @@ class CatalogProcess:
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
             self.stop()
+        self.remove_data()
+
+    def remove_data(self) -> None:
+        """Deletes the data folder this process created (its embedded database stopped first if a kill left it
+        running); a folder given by the caller is left alone."""
+        if not self.owns_data:
+            return
+        self.kill()
+        from tests.support.postgres import stop_server_in
+
+        stop_server_in(self.data_dir / "pgdata")
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
 def client_for(server: CatalogProcess, key: str | None = None) -> Any:

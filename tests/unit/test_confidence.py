@@ -79,3 +79,20 @@ def test_is_confident_is_the_probability_at_the_threshold() -> None:
 ])
 def test_plain_words_keep_standalone_words_and_drop_instances_and_numbers(text: str, expected: str) -> None:
     assert confidence.plain_words(text) == expected
+
+
+def test_a_composite_and_its_own_steps_are_one_family_not_rivals_in_the_agreement_vote() -> None:
+    steps_of = {"raise-and-restart": frozenset({"raise-memory", "restart"}), "other-composite": frozenset({"x"})}
+    assert confidence.family_of("raise-memory", steps_of) == {"raise-and-restart"}
+    assert confidence.family_of("raise-and-restart", steps_of) == {"raise-memory", "restart"}
+    assert confidence.family_of("unrelated", steps_of) == frozenset()
+    # The step ranks first semantically, its composite first on text: a split vote without the family rule.
+    ranked = [{"workflow_id": "raise-memory", "semantic": 0.9, "text": 0.70},
+              {"workflow_id": "raise-and-restart", "semantic": 0.8, "text": 0.72},
+              {"workflow_id": "unrelated", "semantic": 0.1, "text": 0.1}]
+    assert confidence.signals(ranked, 20, 1.0, 1.0).agreement == 0.0
+    family = confidence.family_of("raise-memory", steps_of)
+    assert confidence.signals(ranked, 20, 1.0, 1.0, family).agreement == 1.0
+    # A rival outside the family still splits the vote.
+    rival = [*ranked, {"workflow_id": "unrelated-2", "semantic": 0.2, "text": 0.75}]
+    assert confidence.signals(rival, 20, 1.0, 1.0, family).agreement == 0.0

@@ -35,7 +35,7 @@ EXCEPTIONS = {
     # The authorizer is a Lambda entry point of its own: it asks the composition root for the key service.
     ("chalicelib.http.auth", "container"),
 }
-PURE_LIBRARIES = {"jsonschema", "semver", "yaml", "cryptography"}
+PURE_LIBRARIES = {"jsonschema", "semver", "yaml", "cryptography", "regress"}
 NO_FILES = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "Path"}
 
 

@@ -62,7 +62,7 @@ class ConfiguredCredentials:
 
     def credentials_for(self, host: str) -> BasicCredentials | None:
         entry = self._config.get(host)
-        ecr = ECR_HOST.match(host)
+        ecr = ECR_HOST.fullmatch(host)
         if entry is None and ecr is None:
             return None
         if entry is not None and "username" in entry:

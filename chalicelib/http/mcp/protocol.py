@@ -45,7 +45,7 @@ from chalicelib.domain.errors import ValidationFailed
 from chalicelib.http import request as parse
 from chalicelib.http.mcp.tools import Tool, call
 from chalicelib.http.openapi import API_VERSION
-from chalicelib.http.views import dumps
+from chalicelib.http.views import body_text, dumps
 from chalicelib.observability import bind
 from chalicelib.services.api_keys import Principal
 
@@ -258,7 +258,7 @@ def _answer(message: jsonrpc.JSONRPCResponse | jsonrpc.JSONRPCError, status: int
     body = message.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(message, jsonrpc.JSONRPCError) and message.id is None:
         body["id"] = None  # JSON-RPC: an error whose request id is unknown carries "id": null
-    return Response(body=dumps(body), status_code=status, headers={"Content-Type": "application/json"})
+    return Response(body=body_text(body), status_code=status, headers={"Content-Type": "application/json"})
 
 
 def _error(request_id: Any, error: ProtocolError) -> Response:

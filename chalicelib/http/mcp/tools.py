@@ -98,7 +98,8 @@ class Tool:
     def definition(self) -> dict[str, Any]:
         """The tool as tools/list describes it."""
         return {"name": self.name, "title": self.title, "description": self.description,
-                "inputSchema": self.arguments.json_schema, "annotations": self.annotations.to_dict()}
+                "inputSchema": contracts.published(self.arguments.json_schema),
+                "annotations": self.annotations.to_dict()}
 
     def allowed(self, principal: Principal) -> bool:
         return self.scope in (None, ANY_KEY) or principal.allows(str(self.scope))
