@@ -42,7 +42,7 @@ from search_quality import PROJECT_DIR, start_database
 
 sys.path.insert(0, str(PROJECT_DIR))
 
-from chalicelib.domain.alerts import alertmanager_fingerprint
+from tests.support.alerts import alertmanager_fingerprint
 from tests.support.server import CatalogProcess
 
 PATH = "/api/v1/alerts/alertmanager"

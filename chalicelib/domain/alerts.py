@@ -49,20 +49,6 @@ ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))", re.ASCII)
 
-# Alertmanager's fingerprint (prometheus/common model.LabelSet.Fingerprint): 64-bit FNV-1a over the labels
-# sorted by name, each name and value followed by the separator byte 0xff, written as 16 hex digits.
-_FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1
-
-
-def alertmanager_fingerprint(labels: Mapping[str, str]) -> str:
-    # Sorted by name: code point order is UTF-8 byte order, Go's string order.
-    data = b"".join(part.encode("utf-8") + b"\xff" for name in sorted(labels) for part in (name, labels[name]))
-    digest = _FNV_OFFSET
-    for byte in data:
-        digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
-    return f"{digest:016x}"
-
-
 @dataclass(frozen=True)
 class ReportedAlert:
     """One alert of a notification, as Alertmanager reported it."""
@@ -132,9 +118,6 @@ def _alert(alert: Mapping[str, Any], path: str, errors: list[FieldError]) -> Rep
         elif len(value) > MAX_ALERT_LABEL_VALUE:
             errors.append(FieldError(f"{path}.labels.{name[:64]}",
                                      f"must be at most {MAX_ALERT_LABEL_VALUE} characters"))
-    if len(errors) == found and alert["fingerprint"] != (expected := alertmanager_fingerprint(labels)):
-        errors.append(FieldError(f"{path}.fingerprint", f"is not Alertmanager's fingerprint of these labels "
-                                                        f"(that is {expected})"))
     starts_at = _time(alert["startsAt"], f"{path}.startsAt", errors)
     ends_at = None
     if alert["status"] == RESOLVED:

@@ -161,8 +161,6 @@ BAD = {
     "no version": ({k: v for k, v in notification(alert(labels("api-9"))).items() if k != "version"}, "$.version",
                    "is required"),
     "missing fingerprint": (without("fingerprint"), "$.alerts[0].fingerprint", "is required"),
-    "fingerprint of other labels": (with_alert(fingerprint=alert(labels("api-1"))["fingerprint"]),
-                                    "$.alerts[0].fingerprint", "is not Alertmanager's fingerprint"),
     "fingerprint with a newline": (with_alert(fingerprint=alert(labels("api-9"))["fingerprint"] + "\n"),
                                    "$.alerts[0].fingerprint", ""),
     "uppercase fingerprint": (with_alert(fingerprint=alert(labels("api-9"))["fingerprint"].upper()),

@@ -1,17 +1,31 @@
 """Alertmanager webhook bodies for tests, shaped exactly as Alertmanager 0.25 sends them, and the alert
 tables as rows to compare.
 
-The fingerprints are computed with the catalog's own function; tests/alerts/test_alertmanager.py proves
-that function equals Alertmanager's on what a real Alertmanager sends (and the unit tests pin vectors
-taken from it).
+The fingerprints are Alertmanager's own (``alertmanager_fingerprint``): the catalog takes a fingerprint as
+an opaque identity, but realistic bodies carry what Alertmanager would send. tests/alerts/test_alertmanager.py
+proves the function equals Alertmanager's on what a real Alertmanager sends (and tests/unit/test_alert_rules.py
+pins vectors taken from it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.alerts import alertmanager_fingerprint
+# Alertmanager's fingerprint (prometheus/common model.LabelSet.Fingerprint): 64-bit FNV-1a over the labels
+# sorted by name, each name and value followed by the separator byte 0xff, written as 16 hex digits.
+_FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1
+
+
+def alertmanager_fingerprint(labels: Mapping[str, str]) -> str:
+    # Sorted by name: code point order is UTF-8 byte order, Go's string order.
+    data = b"".join(part.encode("utf-8") + b"\xff" for name in sorted(labels) for part in (name, labels[name]))
+    digest = _FNV_OFFSET
+    for byte in data:
+        digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
+    return f"{digest:016x}"
+
 
 PATH = "/api/v1/alerts/alertmanager"
 WRITE = ("alerts:write",)

@@ -1,4 +1,5 @@
-"""chalicelib/domain/alerts.py: Alertmanager's fingerprint, its times, and how a report changes the record."""
+"""chalicelib/domain/alerts.py: Alertmanager's times and how a report changes the record; and the fingerprint the
+test bodies carry (tests/support/alerts.py), pinned to Alertmanager's own values."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from chalicelib.domain.alerts import (
     Episode,
     Known,
     ReportedAlert,
-    alertmanager_fingerprint,
     parse_notification,
     plan,
     plan_all,
 )
 from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
 from chalicelib.domain.errors import ValidationFailed
+from tests.support.alerts import alertmanager_fingerprint
 from tests.support.paths import ROOT
 
 MIGRATION = (ROOT / "chalicelib/stores/migrations/014_alerts.sql").read_text()

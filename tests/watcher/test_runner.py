@@ -201,10 +201,13 @@ def test_heartbeats_renew_the_lease_of_a_long_run_and_stop_when_it_ends(
     run_watcher()
     created(emulator, name)
     emulator.mark_running(RUN_NS, name)
-    time.sleep(2.6)  # more than two leases
+    # A heartbeat every third of the lease, measured against the answer's Date (whole seconds), so 0.4 to 0.8 s
+    # apart: four of them span more than two leases.
+    deadline = time.monotonic() + 6
+    while executions.reported(execution_id).count("running") < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert executions.reported(execution_id).count("running") >= 4, executions.reported(execution_id)
     assert executions.lapsed == []  # never lapsed, so never claimable by another runner
-    heartbeats = executions.reported(execution_id)
-    assert heartbeats.count("running") >= 4, heartbeats
     emulator.mark_succeeded(RUN_NS, name)
     executions.wait_for(lambda ex: ex.get(execution_id).status == "succeeded")
     done = len(executions.reported(execution_id))
