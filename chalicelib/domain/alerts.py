@@ -36,7 +36,7 @@ from typing import Any
 
 from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
 from chalicelib.domain.errors import FieldError, ValidationFailed
-from chalicelib.domain.limits import MAX_ALERT_LABEL_VALUE, MAX_ALERTS_PER_NOTIFICATION
+from chalicelib.domain.limits import MAX_ALERTS_PER_NOTIFICATION
 
 FIRING, RESOLVED, SUPERSEDED = "firing", "resolved", "superseded"
 ALERT_STATUSES = (FIRING, RESOLVED)  # what Alertmanager reports
@@ -111,13 +111,6 @@ def parse_notification(body: Mapping[str, Any]) -> Notification:
 
 def _alert(alert: Mapping[str, Any], path: str, errors: list[FieldError]) -> ReportedAlert | None:
     found = len(errors)
-    labels = dict(alert["labels"])
-    for name, value in labels.items():
-        if not isinstance(value, str):
-            errors.append(FieldError(f"{path}.labels.{name[:64]}", "must be a string"))
-        elif len(value) > MAX_ALERT_LABEL_VALUE:
-            errors.append(FieldError(f"{path}.labels.{name[:64]}",
-                                     f"must be at most {MAX_ALERT_LABEL_VALUE} characters"))
     starts_at = _time(alert["startsAt"], f"{path}.startsAt", errors)
     ends_at = None
     if alert["status"] == RESOLVED:
@@ -130,7 +123,7 @@ def _alert(alert: Mapping[str, Any], path: str, errors: list[FieldError]) -> Rep
         errors.append(FieldError(f"{path}.startsAt", "must be when the alert started, not the zero time"))
     if len(errors) > found or starts_at is None:
         return None
-    return ReportedAlert(alert["fingerprint"], alert["status"], starts_at, ends_at, labels)
+    return ReportedAlert(alert["fingerprint"], alert["status"], starts_at, ends_at, dict(alert["labels"]))
 
 
 def _time(text: str, path: str, errors: list[FieldError]) -> datetime | None:

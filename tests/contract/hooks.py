@@ -55,6 +55,10 @@ EXCEPTIONS = (
                "A parameter schema must follow the parameter-schema rules (docs/playbook-schema.md: env-var names, "
                "scalar types, descriptions, valid defaults) and a composite's steps must resolve to active "
                "workflows of the catalog: rules about a schema inside the body and about stored data."),
+    Exception_(REJECTED_VALID, "POST", "/api/v1/alerts/alertmanager", 400,
+               r"\$\.alerts\[\d+\]\.(fingerprint|startsAt|endsAt)",
+               "Rules across items and fields of an Alertmanager notification: an alert (fingerprint) appears once "
+               "in it, and a resolved alert's endsAt is a real time not before its startsAt."),
     Exception_(ACCEPTED_INVALID, "*", "*", 413, "",
                "A body over 1 MiB is refused as too large (413) before its content is looked at."),
 )
