@@ -23,7 +23,7 @@ tool (which runs the route) all reach it through chalicelib/services/guards.py.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,8 +135,19 @@ class GuardFacts:
         last = None
         if row["last_execution_id"] is not None:
             last = LastRun(row["last_execution_id"], row["last_status"], row["last_finished_at"])
-        return cls(row["now"], Circuit.of_row(row), last, int(row["failure_streak"]), int(row["active"]),
+        return cls(row["now"], Circuit.of_row(row), last, failure_streak(row["streak_failures"]), int(row["active"]),
                    row["hour_full_since"], row["target_holder"])
+
+
+def failure_streak(newest_first: Sequence[bool]) -> int:
+    """The failure streak on a target, from its newest finished executions (newest first, each True when it failed
+    and is not the end an operator's clear marked): those before the first that succeeded or was so marked."""
+    streak = 0
+    for failure in newest_first:
+        if not failure:
+            break
+        streak += 1
+    return streak
 
 
 def refusals(workflow_id: str, target: Target, settings: GuardSettings, facts: GuardFacts) -> list[GuardRefusal]:

@@ -21,6 +21,7 @@ from chalicelib.domain.guards import (
     OPEN,
     Circuit,
     GuardSettings,
+    failure_streak,
     settings_record,
     streak_record,
 )
@@ -233,16 +234,18 @@ class CatalogService:
             raise Forbidden(f"This API key is limited ({principal.limits()}); the target is in {where}.")
         with self._db.transaction() as tx:
             _require_reach(principal, self._require_workflow(tx, workflow_id, lock=True))
-            cleared = guard_store.clear_failure_streak(tx, workflow_id, target,
-                                                       GUARD_SETTING_BOUNDS["max_consecutive_failures"][1])
-            if cleared["execution_id"] is not None:
-                store.record_change(tx, workflow_id, None, FAILURE_STREAK,
-                                    streak_record(target, cleared["failures"]), CLEARED, reason, actor)
-        logger.info("failure streak cleared" if cleared["execution_id"] else "no failure streak to clear", extra={
-            "workflow_id": workflow_id, "target": str(target), "failures": cleared["failures"],
-            "execution_id": cleared["execution_id"]})
-        return {"workflow_id": workflow_id, "target": target, "failures": cleared["failures"],
-                "cleared": cleared["execution_id"] is not None, "execution_id": cleared["execution_id"]}
+            recent = guard_store.recent_on_target(tx, workflow_id, target,
+                                                  GUARD_SETTING_BOUNDS["max_consecutive_failures"][1])
+            failures = failure_streak([row["streak_failure"] for row in recent])
+            marked = recent[0]["execution_id"] if failures else None
+            if marked is not None:
+                guard_store.mark_streak_end(tx, marked)
+                store.record_change(tx, workflow_id, None, FAILURE_STREAK, streak_record(target, failures), CLEARED,
+                                    reason, actor)
+        logger.info("failure streak cleared" if marked else "no failure streak to clear", extra={
+            "workflow_id": workflow_id, "target": str(target), "failures": failures, "execution_id": marked})
+        return {"workflow_id": workflow_id, "target": target, "failures": failures, "cleared": marked is not None,
+                "execution_id": marked}
 
     def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str,
                        origin: Owner | None = None) -> None:

@@ -164,14 +164,17 @@ class ExecutionService:
             schema = row["parameters"]
             values = _parameter_values(request, row)
             version = row["version"]
-            # A waiting execution past its deadline must not keep the target it no longer holds.
-            expired = _expire_overdue(tx)
-            guards.enforce(tx, workflow, request.target, self._guards)
             composite = None
-            if row["container_image"] is None:  # a composite: its steps must resolve now (and again at a start)
+            # A composite's steps must resolve now (and again at a start). Before any row is changed: its step
+            # workflows' share locks may wait for a start of one of them, which must never wait for this one.
+            if row["container_image"] is None:
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=version, schema=schema,
                     values=values, incident_id=request.incident_id, target=request.target)
+            # A waiting execution past its deadline must not keep the target, or a place under a limit, it no
+            # longer holds.
+            expired = _expire_overdue(tx)
+            guards.enforce(tx, workflow, request.target, self._guards)
             requirement = approval_requirement(bool(workflow["approval_required"]),
                                                composite.gated_steps if composite else [])
             gated = requirement is not None
@@ -248,7 +251,7 @@ class ExecutionService:
                     manifest = _single_run(dry_id, request, row, values)
                 requirement = approval_requirement(bool(workflow["approval_required"]), gated)
             verdict = guards.evaluate(tx, workflow, request.target, self._guards)
-        blocked += [*verdict.refusals, *steps_blocked]  # in the order a start meets them
+        blocked += [*steps_blocked, *verdict.refusals]  # in the order a start meets them
         if verdict.target_holder is not None:
             blocked.append(_busy(request.target, verdict.target_holder))
         outcome = BLOCKED if blocked else WOULD_AWAIT_APPROVAL if requirement is not None else WOULD_RUN
@@ -312,9 +315,10 @@ class ExecutionService:
             values = dict(current["parameters"])
             if sealed is not None:
                 values.update(self._unseal(sealed, execution_id))
-            updated = store.set_status(tx, execution_id, PENDING, None, False)
-            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
-            if row["container_image"] is None:  # a composite: its steps resolve again, now
+            composite = None
+            # A composite: its steps resolve again, now, before the execution's row changes (as in start: the step
+            # workflows' share locks may wait for a start of one of them, which must never wait for this one).
+            if row["container_image"] is None:
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
                     schema=row["parameters"], values=values, incident_id=request.incident_id, target=request.target)
@@ -324,6 +328,9 @@ class ExecutionService:
                         f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
                         "that requires approval, which its approval did not cover. Reject it and request a new "
                         "execution, to be approved with those steps.")
+            updated = store.set_status(tx, execution_id, PENDING, None, False)
+            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
+            if composite is not None:
                 updated = composites.record_execution(tx, execution_id, composite)
                 manifest = composite.pipeline_run
             else:

@@ -3,6 +3,8 @@ streak. No decisions here: chalicelib/domain/guards.py decides, chalicelib/servi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from chalicelib.domain.executions import Target
 from chalicelib.domain.guards import BREAKER_WINDOW, CIRCUIT, GuardSettings
 from chalicelib.stores.db import UnitOfWork
@@ -32,33 +34,26 @@ def circuit(tx: UnitOfWork, workflow_id: str) -> Row:
     return tx.one()
 
 
-# The failure streak on a target: of the workflow's newest finished executions there (at most %(streak_scan)s),
-# those before the first that succeeded or carries an operator's clear. One definition for the guard and the clear.
-_STREAK_CTE = f"""recent AS (
-        SELECT id, execution_id, status, finished_at, failure_streak_cleared_at FROM executions
-        WHERE workflow_id = %(workflow_id)s AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {FINISHED_SQL}
-        ORDER BY finished_at DESC, id DESC LIMIT %(streak_scan)s),
-    streak AS (
-        SELECT id, finished_at, bool_and(status = 'failed' AND failure_streak_cleared_at IS NULL)
-                   OVER (ORDER BY finished_at DESC, id DESC) AS unbroken
-        FROM recent)"""
+# The newest finished executions of a workflow on a target (at most %(scan)s), newest first: the cooldown reads the
+# first, the failure streak counts from it (domain/guards.py failure_streak). Index executions_finished_on_target.
+_RECENT_ON_TARGET = f"""
+    SELECT id, execution_id::text AS execution_id, status, finished_at,
+           status = 'failed' AND failure_streak_cleared_at IS NULL AS streak_failure
+    FROM executions
+    WHERE workflow_id = %(workflow_id)s AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {FINISHED_SQL}
+    ORDER BY finished_at DESC, id DESC LIMIT %(scan)s"""
+_NEWEST_FIRST = "ORDER BY r.finished_at DESC, r.id DESC"
 
 
 def guard_facts(tx: UnitOfWork, workflow_id: str, target: Target, settings: GuardSettings,
                 exclude_execution_id: str | None = None) -> Row:
     """Everything the guard policy reads (chalicelib/domain/guards.py GuardFacts), in one statement at the
-    transaction's time: the circuit, the newest finished execution on the target and the failure streak there, the
-    workflow's active executions and its requests of the last hour (each counted only up to its limit), and the
-    execution holding the target. ``exclude_execution_id``: the execution being started after its approval, which
-    is not one of the others."""
+    transaction's time: the circuit, the newest finished executions on the target (as many as the failure streak
+    needs), the workflow's active executions and its requests of the last hour (each counted only up to its
+    limit), and the execution holding the target. ``exclude_execution_id``: the execution being started after its
+    approval, which is not one of the others."""
     tx.execute(
-        f"""WITH {_STREAK_CTE}
-            SELECT now() AS now, circuit.*,
-                   (SELECT execution_id::text FROM recent ORDER BY finished_at DESC, id DESC LIMIT 1)
-                       AS last_execution_id,
-                   (SELECT status FROM recent ORDER BY finished_at DESC, id DESC LIMIT 1) AS last_status,
-                   (SELECT max(finished_at) FROM recent) AS last_finished_at,
-                   (SELECT count(*) FROM streak WHERE unbroken) AS failure_streak,
+        f"""SELECT now() AS now, circuit.*, recent.*,
                    (SELECT count(*) FROM (
                         SELECT 1 FROM executions
                         WHERE workflow_id = %(workflow_id)s AND status IN {ACTIVE_SQL} AND NOT {OVERDUE_SQL}
@@ -72,12 +67,32 @@ def guard_facts(tx: UnitOfWork, workflow_id: str, target: Target, settings: Guar
                    (SELECT execution_id::text FROM executions
                      WHERE {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {ACTIVE_SQL} AND NOT {OVERDUE_SQL}
                        AND execution_id IS DISTINCT FROM %(exclude)s::uuid) AS target_holder
-            FROM (SELECT %(workflow_id)s::text AS workflow_id) w {circuit_join("w.workflow_id")}""",
+            FROM (SELECT %(workflow_id)s::text AS workflow_id) w {circuit_join("w.workflow_id")}
+            CROSS JOIN LATERAL (
+                SELECT (array_agg(r.execution_id {_NEWEST_FIRST}))[1] AS last_execution_id,
+                       (array_agg(r.status {_NEWEST_FIRST}))[1] AS last_status,
+                       max(r.finished_at) AS last_finished_at,
+                       coalesce(array_agg(r.streak_failure {_NEWEST_FIRST}), '{{}}') AS streak_failures
+                FROM ({_RECENT_ON_TARGET}) r) recent""",
         {"workflow_id": workflow_id, **target_params(target), "exclude": exclude_execution_id,
-         "streak_scan": settings.max_consecutive_failures, "max_concurrent": settings.max_concurrent,
+         "scan": settings.max_consecutive_failures, "max_concurrent": settings.max_concurrent,
          "per_hour": settings.max_executions_per_hour},
     )
     return tx.one()
+
+
+def recent_on_target(tx: UnitOfWork, workflow_id: str, target: Target, scan: int) -> Sequence[Row]:
+    """The newest finished executions of the workflow on the target (at most ``scan``), newest first, each with
+    ``streak_failure``: failed, and not the end an operator's clear marked."""
+    tx.execute(_RECENT_ON_TARGET, {"workflow_id": workflow_id, **target_params(target), "scan": scan})
+    return tx.fetchall()
+
+
+def mark_streak_end(tx: UnitOfWork, execution_id: str) -> None:
+    """Marks a failed execution as the end of its failure streak (an operator's clear): it and every older one no
+    longer count."""
+    tx.execute("UPDATE executions SET failure_streak_cleared_at = now(), updated_at = now() WHERE execution_id = %s",
+               (execution_id,))
 
 
 def lock_breaker(tx: UnitOfWork, workflow_id: str) -> None:
@@ -101,22 +116,5 @@ def breaker_facts(tx: UnitOfWork, workflow_id: str) -> Row:
                         AND (circuit.circuit IS NULL OR e.finished_at > circuit.circuit_changed_at)
                       ORDER BY e.finished_at DESC, e.id DESC LIMIT %(window)s) last) counted""",
         {"workflow_id": workflow_id, "window": BREAKER_WINDOW},
-    )
-    return tx.one()
-
-
-def clear_failure_streak(tx: UnitOfWork, workflow_id: str, target: Target, scan: int) -> Row:
-    """Marks the newest execution of the failure streak on the target (of at most ``scan`` counted), which ends the
-    streak; returns ``failures`` (its length, up to ``scan``) and ``execution_id`` (the one marked, NULL when there
-    was no streak and nothing changed)."""
-    tx.execute(
-        f"""WITH {_STREAK_CTE},
-            marked AS (
-                UPDATE executions e SET failure_streak_cleared_at = now(), updated_at = now()
-                WHERE e.id = (SELECT id FROM streak WHERE unbroken ORDER BY finished_at DESC, id DESC LIMIT 1)
-                RETURNING e.execution_id::text AS execution_id)
-            SELECT (SELECT count(*) FROM streak WHERE unbroken) AS failures,
-                   (SELECT execution_id FROM marked) AS execution_id""",
-        {"workflow_id": workflow_id, **target_params(target), "streak_scan": scan},
     )
     return tx.one()

@@ -17,7 +17,7 @@ from tests.support.executions import (
     WRITE,
     count_executions,
     create_workflow,
-    http_post,
+    http_request,
     incident,
     move,
     problem_type,
@@ -39,7 +39,7 @@ def test_ten_concurrent_requests_for_one_target_give_one_201_and_nine_409(client
 
     def one(_: int) -> tuple[int, dict[str, Any]]:
         ready.wait(timeout=30)  # all ten in flight together
-        return http_post(server + EXECUTIONS, token, body)
+        return http_request("POST", server + EXECUTIONS, token, body)
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         answers = list(pool.map(one, range(10)))

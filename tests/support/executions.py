@@ -148,9 +148,9 @@ def events(client: ApiClient, execution_id: str) -> list[tuple[str | None, str, 
     return [(e["from"], e["to"], e["message"], e["changed_by"]) for e in record["events"]]
 
 
-def http_post(url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """A POST over real HTTP (a server of its own: the ``server`` fixture); the status and the JSON answer."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+def http_request(method: str, url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A request over real HTTP (a server of its own: the ``server`` fixture); the status and the JSON answer."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
