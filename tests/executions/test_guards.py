@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,12 +14,11 @@ import psycopg2
 import pytest
 
 from chalicelib.config import load_settings
-from chalicelib.container import Services, reset_services, services
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.guards import DEFAULTS, HISTORY_FIELDS, SETTING_NAMES, GuardSettings
 from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.stores.db import Database
-from tests.support.api import ApiClient, Result
+from tests.support.api import ApiClient, Result, services_started_with
 from tests.support.catalog import catalog_snapshot
 from tests.support.executions import (
     PLAYBOOKS,
@@ -288,14 +286,8 @@ def test_defaults_come_from_configuration_within_the_settings_bounds() -> None:
 @pytest.fixture
 def one_at_a_time(db: Database) -> Iterator[None]:
     """The services as a process started with DEFAULT_MAX_CONCURRENT=1 builds them (same database)."""
-    previous = services()
-    configured = Services(load_settings({**os.environ, "DEFAULT_MAX_CONCURRENT": "1"}))
-    reset_services(configured)
-    try:
+    with services_started_with(DEFAULT_MAX_CONCURRENT="1"):
         yield
-    finally:
-        reset_services(previous)
-        configured.db.close()
 
 
 def test_a_configured_default_applies_to_workflows_without_their_own(client: ApiClient, one_at_a_time: None) -> None:
