@@ -64,6 +64,10 @@ RATE_WINDOW = timedelta(hours=1)
 # Nobody knows when an active execution will finish: a hint that keeps a polling agent from hammering.
 CONCURRENT_RETRY_SECONDS = 30
 
+# What a dry run of a start answers (POST /api/v1/executions with dry_run).
+WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED = "would-run", "would-await-approval", "blocked"
+DRY_RUN_OUTCOMES = (WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED)
+
 OPERATOR_PATCH = "PATCH /api/v1/playbooks/{workflow_id} with {body} and a reason (scope catalog:write)"
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, Target, duration_seconds
-from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, GUARD_NAMES, SETTING_NAMES, Circuit
+from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, DRY_RUN_OUTCOMES, GUARD_NAMES, SETTING_NAMES, Circuit
 from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.search import Hit
@@ -446,7 +446,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "description": "What POST /api/v1/executions would do now; nothing was written and no lock taken.",
         "properties": {
             "dry_run": {"const": True},
-            "outcome": {"type": "string", "enum": ["would-run", "would-await-approval", "blocked"]},
+            "outcome": {"type": "string", "enum": list(DRY_RUN_OUTCOMES)},
             "workflow_id": {"type": "string"},
             "version": {"type": ["string", "null"], "description": "The version it would run (null: none active)."},
             "blocked_by": {"type": "array", "items": ref("Problem"),

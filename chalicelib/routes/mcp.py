@@ -13,6 +13,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.domain import contracts
+from chalicelib.domain.guards import BLOCKED, WOULD_AWAIT_APPROVAL, WOULD_RUN
 from chalicelib.http.endpoint import Call, endpoint
 from chalicelib.http.mcp.tools import Annotations, Tool, problem_text
 from chalicelib.http.openapi import ANY_KEY
@@ -92,9 +93,9 @@ def _started_text(body: Mapping[str, Any]) -> str:
 
 
 DRY_RUN_OUTCOMES = {
-    "would-run": "it would run now (pipeline_run shows its PipelineRun); start_execution without dry_run runs it.",
-    "would-await-approval": "it would wait for another engineer's approval before anything runs.",
-    "blocked": "it would be refused:",
+    WOULD_RUN: "it would run now (pipeline_run shows its PipelineRun); start_execution without dry_run runs it.",
+    WOULD_AWAIT_APPROVAL: "it would wait for another engineer's approval before anything runs.",
+    BLOCKED: "it would be refused:",
 }
 
 

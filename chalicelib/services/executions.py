@@ -48,7 +48,14 @@ from chalicelib.domain.executions import (
     uncovered_steps,
     write_only_names,
 )
-from chalicelib.domain.guards import DEFAULTS, GUARD_NAMES, GuardSettings
+from chalicelib.domain.guards import (
+    BLOCKED,
+    DEFAULTS,
+    GUARD_NAMES,
+    WOULD_AWAIT_APPROVAL,
+    WOULD_RUN,
+    GuardSettings,
+)
 from chalicelib.domain.labels import excluded
 from chalicelib.domain.notifications import (
     EXECUTION_APPROVED,
@@ -106,15 +113,11 @@ class DryRun:
 
     workflow_id: str
     version: str | None  # None: no active version to run
-    outcome: str  # one of DRY_RUN_OUTCOMES
+    outcome: str  # one of domain/guards.py DRY_RUN_OUTCOMES
     blocked_by: list[CatalogError]  # every refusal, in the order a start would meet them
     guards: dict[str, str]  # each guard's verdict: passed or blocked
     approval_required_by: dict[str, Any] | None
     pipeline_run: dict[str, Any] | None  # the run it would release (None when it cannot be built)
-
-
-WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED = "would-run", "would-await-approval", "blocked"
-DRY_RUN_OUTCOMES = (WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED)
 
 
 @dataclass(frozen=True)
