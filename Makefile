@@ -47,7 +47,7 @@ deploy: package
 coldstart: setup
 	@$(PY) bench/coldstart.py
 
-# The quick benchmarks (a few minutes in all); bench-search-latency loads 100,000 versions (~3 min more).
+# The quick benchmarks (a few minutes in all; guards.py loads 100,000 past executions); bench-search-latency loads 100,000 versions (~3 min more).
 # Search data: bench/data/search (the scripts' defaults).
 bench: setup-test coldstart
 	@$(PY) bench/search_quality.py
@@ -55,6 +55,7 @@ bench: setup-test coldstart
 	@$(PY) bench/registration.py --latency 50 --throughput 60
 	@$(PY) bench/load.py --spawn --clients 32 --requests 2000
 	@$(PY) bench/alerts.py --alerts 10000 --per-notification 100 --senders 16
+	@$(PY) bench/guards.py --executions 100000 --requests 2000
 
 bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.egress import parse_destination
+from chalicelib.domain.guards import DEFAULTS, GuardSettings
+from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class Settings:
     notify_webhook_secret_arn: str | None = None  # or: a Secrets Manager secret {"webhook_secret": ...} (AWS)
     notify_private_destinations: tuple[str, ...] = ()  # host[:port] the webhook may reach on private addresses
     notify_topic_arn: str | None = None  # SNS topic of notifications (AWS)
+    guard_defaults: GuardSettings = DEFAULTS  # DEFAULT_<SETTING> of every guard setting a workflow leaves unset
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -163,6 +166,15 @@ def _check_webhook(settings: Settings) -> None:
                           "(or NOTIFY_WEBHOOK_SECRET_ARN in AWS)")
 
 
+def _guard_defaults(env: Mapping[str, str]) -> GuardSettings:
+    """DEFAULT_COOLDOWN_SECONDS, DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_MAX_EXECUTIONS_PER_HOUR and
+    DEFAULT_MAX_CONCURRENT, each within the bounds a workflow's own setting has."""
+    return GuardSettings(**{
+        name: _int(env, f"DEFAULT_{name.upper()}", getattr(DEFAULTS, name), low, high)
+        for name, (low, high) in GUARD_SETTING_BOUNDS.items()
+    })
+
+
 def _allowlist(env: Mapping[str, str]) -> tuple[str, ...] | None:
     raw = env.get("REGISTRY_ALLOWLIST")
     if raw is None or raw.strip() == "":
@@ -212,6 +224,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         notify_webhook_secret_arn=_arn(env, "NOTIFY_WEBHOOK_SECRET_ARN", SECRET_ARN, "a Secrets Manager secret ARN"),
         notify_private_destinations=_destinations(env, "NOTIFY_PRIVATE_DESTINATIONS"),
         notify_topic_arn=_arn(env, "NOTIFY_TOPIC_ARN", TOPIC_ARN, "an SNS topic ARN"),
+        guard_defaults=_guard_defaults(env),
     )
     _check_webhook(settings)
     if settings.approval_kms_key_id and settings.approval_key_secret_arn:

@@ -75,7 +75,7 @@ class Services:
     def catalog(self) -> CatalogService:
         from chalicelib.services.catalog import CatalogService
 
-        return CatalogService(self.db, indexer=self.search)
+        return CatalogService(self.db, indexer=self.search, guard_defaults=self.settings.guard_defaults)
 
     @built_once
     def search(self) -> SearchService:
@@ -92,7 +92,7 @@ class Services:
     def executions(self) -> ExecutionService:
         from chalicelib.services.executions import ExecutionService
 
-        return ExecutionService(self.db, self.sealer, self.settings.approval_ttl_seconds)
+        return ExecutionService(self.db, self.sealer, self.settings.approval_ttl_seconds, self.settings.guard_defaults)
 
     @built_once
     def sealer(self) -> SecretSealer:

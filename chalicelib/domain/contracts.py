@@ -115,6 +115,15 @@ def _step(extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+GUARD_SETTING_DESCRIPTIONS = {
+    "cooldown_seconds": "Refuse an execution on a target where one of this workflow finished less than this long ago.",
+    "max_consecutive_failures": "Refuse an execution on a target where this many executions of this workflow failed "
+                                "in a row, until an operator clears the streak.",
+    "max_executions_per_hour": "At most this many executions of this workflow requested per hour, over every target "
+                               "and cluster.",
+    "max_concurrent": "At most this many executions of this workflow active at once, over every target and cluster.",
+}
+
 DEFS: dict[str, dict[str, Any]] = {
     "WorkflowId": {
         "type": "string", "pattern": limits.WORKFLOW_ID_PATTERN,
@@ -194,6 +203,18 @@ DEFS: dict[str, dict[str, Any]] = {
             "cluster": {"not": {}, "x-message": 'belongs to a resource owner only ({"kind": "api"} has no cluster)'},
             "namespace": {"not": {}, "x-message": 'belongs to a resource owner only ({"kind": "api"} has no '
                                                   'namespace)'}}},
+    },
+    "GuardSettings": {
+        "type": "object", "additionalProperties": False, "minProperties": 1,
+        "description": "A workflow's guards (README, \"Guardrails\"); a setting given null goes back to the "
+                       "configured default (DEFAULT_<NAME>).",
+        "x-type-message": "must be an object of guard settings (" + ", ".join(limits.GUARD_SETTING_BOUNDS) + ")",
+        "properties": {
+            name: {"type": ["integer", "null"], "minimum": low, "maximum": high,
+                   "description": GUARD_SETTING_DESCRIPTIONS[name],
+                   "x-message": f"must be an integer from {low} to {high} (or null: the configured default)"}
+            for name, (low, high) in limits.GUARD_SETTING_BOUNDS.items()
+        },
     },
     "LabelFilters": {
         "type": "object", "maxProperties": limits.MAX_LABELS, "propertyNames": LABEL_KEYS,
@@ -322,9 +343,14 @@ WORKFLOW_CHANGE = Contract(
                                                                      "approve it before its PipelineRun is released."},
              "owner": {**ref("Owner"), "description": "Move the workflow to another owner (an admin key without "
                                                       "namespace or cluster limits only; audited)."},
+             "guards": ref("GuardSettings"),
+             "circuit": {"type": "string", "enum": ["closed"],
+                         "description": "Close the workflow's circuit breaker (it opens by itself); executions "
+                                        "finished before count no more.",
+                         "x-message": "can only be closed: the breaker opens by itself"},
              "reason": ref("Reason")}, ("reason",),
-            anyOf=[{"required": ["enabled"]}, {"required": ["approval_required"]}, {"required": ["owner"]}],
-            **{"x-message": "send enabled, approval_required, owner, or several of them"}),
+            anyOf=[{"required": [name]} for name in ("enabled", "approval_required", "owner", "guards", "circuit")],
+            **{"x-message": "send enabled, approval_required, owner, guards, circuit, or several of them"}),
     detail="The change is not valid; see errors.", others_immutable=True, immutable_detail="on a workflow")
 
 STATUS_CHANGE = Contract(
@@ -359,7 +385,15 @@ EXECUTION_REQUEST = Contract("NewExecution", _object({
     "parameters": {"type": "object", "default": {}, "x-type-message": "must be an object of parameter name -> value"},
     "incident": ref("Incident"),
     "target": ref("Target"),
+    "dry_run": {"type": "boolean", "default": False,
+                "description": "true: answer 200 with what would happen (outcome, every refusal, the PipelineRun); "
+                               "nothing is written and no lock is taken."},
 }, ("workflow_id", "incident", "target")), detail="The execution request is not valid; see errors.")
+
+FAILURE_STREAK_CLEAR = Contract("FailureStreakClear", _object({
+    "target": {**ref("Target"), "description": "The target whose failure streak of this workflow ends."},
+    "reason": ref("Reason"),
+}, ("target", "reason")), detail="The clear is not valid; see errors.")
 
 DECISION = Contract("ApprovalDecision", _object({"reason": ref("Reason")}, ("reason",)),
                     detail="The decision is not valid; see errors.")

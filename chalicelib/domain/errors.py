@@ -22,13 +22,14 @@ class CatalogError(Exception):
     slug = "internal-error"
     status = 500
     title = "Internal error"
+    retry_after: int | None = None  # seconds after which trying again may succeed (the Retry-After header)
 
     def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors or [])
 
-    def members(self) -> dict[str, str]:
+    def members(self) -> dict[str, object]:
         """Members the problem body carries besides the standard ones (none unless a kind says so)."""
         return {}
 
@@ -79,7 +80,7 @@ class TargetBusy(CatalogError):
         super().__init__(detail)
         self.active_execution_id = active_execution_id
 
-    def members(self) -> dict[str, str]:
+    def members(self) -> dict[str, object]:
         return {"active_execution_id": self.active_execution_id}
 
 
@@ -94,6 +95,41 @@ class WorkflowOwnedElsewhere(CatalogError):
     failing for this reason reports it as ``WorkflowOwnedElsewhere`` (services/registration.py)."""
 
     slug, status, title = "workflow-owned-elsewhere", 409, "Workflow owned elsewhere"
+
+
+class GuardRefusal(CatalogError):
+    """A guard refuses the execution (README, "Guardrails"; the policy: chalicelib/domain/guards.py). Each guard is
+    one subclass, its slug the guard's name. ``retry_after``: seconds after which the guard may let it run (the body
+    carries it, and the Retry-After header); None where waiting does not help (an operator must act)."""
+
+    status = 409
+
+    def __init__(self, detail: str, retry_after: int | None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def members(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}
+
+
+class RecentlyRemediated(GuardRefusal):
+    slug, title = "recently-remediated", "The workflow ran on this target too recently"
+
+
+class ConsecutiveFailures(GuardRefusal):
+    slug, title = "consecutive-failures", "The workflow failed on this target too many times in a row"
+
+
+class RateLimited(GuardRefusal):
+    slug, title = "rate-limited", "The workflow runs too often or too widely at once"
+
+
+class CircuitOpen(GuardRefusal):
+    slug, title = "circuit-open", "The workflow's circuit breaker is open"
+
+
+# Every guard, in the order they are checked and reported: the ones only an operator can lift first.
+GUARD_REFUSALS: tuple[type[GuardRefusal], ...] = (CircuitOpen, ConsecutiveFailures, RecentlyRemediated, RateLimited)
 
 
 class ImmutableField(CatalogError):

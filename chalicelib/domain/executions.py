@@ -61,6 +61,11 @@ class Target:
     name: str
     namespace: str | None = None
 
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Target:
+        """A target as requests carry it (already checked against the ``Target`` contract)."""
+        return cls(body["kind"], body["name"], body.get("namespace"))
+
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
@@ -74,6 +79,7 @@ class ExecutionRequest:
     parameters: Mapping[str, Any]
     incident: dict[str, Any]
     target: Target
+    dry_run: bool = False  # evaluate everything, write nothing (README, "Guardrails")
 
     @property
     def incident_id(self) -> str:
@@ -115,9 +121,8 @@ def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
             errors.append(bad)
     if errors:
         raise ValidationFailed(EXECUTION_REQUEST.detail, sorted(errors, key=lambda e: e.path))
-    target = body["target"]
     return ExecutionRequest(body["workflow_id"], version, dict(body.get("parameters", {})), dict(incident or {}),
-                            Target(target["kind"], target["name"], target.get("namespace")))
+                            Target.from_dict(body["target"]), dry_run=bool(body.get("dry_run", False)))
 
 
 def parse_validate_request(body: Mapping[str, Any]) -> Mapping[str, Any]:

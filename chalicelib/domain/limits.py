@@ -124,6 +124,16 @@ TARGET_NAMESPACE_PATTERN = DNS_LABEL_PATTERN
 # Incident labels that bind an execution (besides its business_context entries).
 INCIDENT_LABELS = ("signal_type", "severity", "environment", "component", "priority")
 
+# Guardrails (README, "Guardrails"; chalicelib/domain/guards.py): each per-workflow setting and its bounds, which
+# also bound the DEFAULT_* configuration (a setting outside them is a 400; a limit of 0 would stop the workflow,
+# which disabling it says plainly).
+GUARD_SETTING_BOUNDS = {
+    "cooldown_seconds": (0, 7 * 24 * 3600),
+    "max_consecutive_failures": (1, 100),
+    "max_executions_per_hour": (1, 10_000),
+    "max_concurrent": (1, 1_000),
+}
+
 # Clusters (README, "Ownership, clusters and key limits")
 CLUSTER_NAME_PATTERN = WORKFLOW_ID_PATTERN  # a DNS-1123 label
 DEFAULT_CLUSTER = "default"  # the cluster of a key bound to none

@@ -112,18 +112,25 @@ def parse_new_version(body: Mapping[str, Any]) -> NewVersion:
 
 @dataclass(frozen=True)
 class WorkflowChange:
-    """A change of a workflow's flags (enabled, approval_required) and/or its owner (None: unchanged)."""
+    """A change of a workflow's flags (enabled, approval_required), its owner, its guard settings (each one given:
+    a value, or None for the configured default) and/or its circuit (closed); None: unchanged."""
 
     enabled: bool | None
     approval_required: bool | None
     reason: str
     owner: Owner | None = None
+    guards: Mapping[str, int | None] | None = None
+    circuit: str | None = None
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> WorkflowChange:
         WORKFLOW_CHANGE.check(body)
         owner = Owner.from_dict(body["owner"]) if "owner" in body else None
-        return cls(body.get("enabled"), body.get("approval_required"), body["reason"].strip(), owner)
+        guards = None
+        if "guards" in body:  # JSON Schema's integers include 1.0: store ints
+            guards = {name: None if value is None else int(value) for name, value in body["guards"].items()}
+        return cls(body.get("enabled"), body.get("approval_required"), body["reason"].strip(), owner, guards,
+                   body.get("circuit"))
 
 
 @dataclass(frozen=True)

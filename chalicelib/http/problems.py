@@ -82,23 +82,28 @@ def bearer_challenge(error: str, description: str) -> str:
 
 
 def problem_headers(status: int, retry_after: int | None = None) -> dict[str, str | list[str]]:
-    """Content-Type, and Retry-After on every 503 (clients and the watcher back off by it)."""
+    """Content-Type, and Retry-After on every 503 (clients and the watcher back off by it) and on any problem
+    that says when waiting helps (a guard's refusal)."""
     headers: dict[str, str | list[str]] = {"Content-Type": PROBLEM_CONTENT_TYPE}
-    if status == 503:
+    if status == 503 or retry_after is not None:
         headers["Retry-After"] = str(retry_after or ServiceUnavailable.DEFAULT_RETRY_AFTER)
     return headers
 
 
-def error_response(error: CatalogError, instance: str | None = None) -> Response:
+def error_body(error: CatalogError, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of a domain error (also what a dry run lists in blocked_by)."""
     body = problem_body(error.status, error.slug, error.title, error.detail, instance,
                         [e.to_dict() for e in error.errors])
-    body.update(error.members())  # e.g. target-busy's active_execution_id
-    retry_after = error.retry_after if isinstance(error, ServiceUnavailable) else None
-    headers = problem_headers(error.status, retry_after)
+    body.update(error.members())  # e.g. target-busy's active_execution_id, a guard's retry_after
+    return body
+
+
+def error_response(error: CatalogError, instance: str | None = None) -> Response:
+    headers = problem_headers(error.status, error.retry_after)
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = bearer_challenge(INVALID_TOKEN if error.key_sent else INVALID_REQUEST,
                                                        error.detail)
-    return Response(body=problem_text(body), status_code=error.status, headers=headers)
+    return Response(body=problem_text(error_body(error, instance)), status_code=error.status, headers=headers)
 
 
 def status_problem(status: int, detail: str, instance: str | None = None) -> dict[str, Any]:

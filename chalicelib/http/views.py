@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, duration_seconds
-from chalicelib.domain.limits import DEFAULT_CLUSTER
+from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, Target, duration_seconds
+from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, DRY_RUN_OUTCOMES, GUARD_NAMES, SETTING_NAMES, Circuit
+from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.search import Hit
 from chalicelib.domain.timestamps import rfc3339
+from chalicelib.http.problems import error_body
 
 if TYPE_CHECKING:
     from chalicelib.services.alerts import Intake
+    from chalicelib.services.executions import DryRun
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
@@ -109,12 +113,25 @@ def workflow_view(result: Row) -> dict[str, Any]:
     body["owner"] = Owner.of_row(workflow).to_dict()
     body["source"] = source_view(workflow)
     body["approval_required"] = workflow["approval_required"]
+    body["guards"] = result["guards"].to_dict()  # in force: the workflow's own or the configured default
+    body["guards_from_configuration"] = [name for name in SETTING_NAMES if workflow[name] is None]
+    body["circuit"] = circuit_view(result["circuit"])
     body["latest_version"] = latest["version"] if latest else None
     body["versions"] = [
         {"version": v["version"], "status": v["status"], "created_at": rfc3339(v["created_at"])}
         for v in result["versions"]
     ]
     return body
+
+
+def circuit_view(circuit: Circuit) -> dict[str, Any]:
+    return {"state": circuit.state, "changed_at": _time(circuit.changed_at), "changed_by": circuit.changed_by,
+            "reason": circuit.reason}
+
+
+def failure_streak_clear_view(result: Row) -> dict[str, Any]:
+    return {"workflow_id": result["workflow_id"], "target": _target_dict(result["target"]),
+            "failures": result["failures"], "cleared": result["cleared"], "execution_id": result["execution_id"]}
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -127,6 +144,7 @@ def search_view(hits: Sequence[Hit], confident: bool) -> dict[str, Any]:
             "rank": hit.rank, "workflow_id": version["workflow_id"], "version": version["version"],
             "title": version["title"], "description": version["description"], "labels": version["labels"],
             "container_image": version["container_image"], "signature": version["signature"],
+            "circuit": version["circuit"] or CLOSED,
             "score": hit.score, "explanation": hit.explanation.to_dict(),
         })
     return {"results": results, "total": len(results), "confident": confident}
@@ -205,6 +223,11 @@ def _target(row: Row) -> dict[str, str] | None:
     return target
 
 
+def _target_dict(target: Target) -> dict[str, str]:
+    """A domain Target as requests write it."""
+    return {key: value for key, value in asdict(target).items() if value is not None}
+
+
 def _approval(row: Row) -> dict[str, Any] | None:
     if not row["approval_required"]:
         return None
@@ -213,6 +236,14 @@ def _approval(row: Row) -> dict[str, Any] | None:
     return {"expires_at": _time(row["approval_expires_at"]), "decided_by": row["approval_decided_by"],
             "decided_at": _time(row["approval_decided_at"]), "reason": row["approval_reason"],
             "required_by": required_by}
+
+
+def dry_run_view(result: DryRun) -> dict[str, Any]:
+    """What a start would do (README, "Guardrails"): blocked_by holds the problem documents a start would answer."""
+    return {"dry_run": True, "outcome": result.outcome, "workflow_id": result.workflow_id,
+            "version": result.version, "blocked_by": [error_body(problem) for problem in result.blocked_by],
+            "guards": result.guards, "approval_required_by": result.approval_required_by,
+            "pipeline_run": result.pipeline_run}
 
 
 def event_view(row: Row) -> dict[str, Any]:
@@ -342,6 +373,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "instance": {"type": "string"},
             "active_execution_id": {"type": "string", "description": "target-busy: the execution holding the "
                                                                      "target."},
+            "retry_after": {"type": ["integer", "null"], "minimum": 1,
+                            "description": "A guard's refusal (" + ", ".join(GUARD_NAMES) + "): seconds after which "
+                                           "it may let the execution run (also the Retry-After header); null when "
+                                           "waiting does not help and an operator must act."},
             "errors": {"type": "array", "items": {
                 "type": "object", "required": ["path", "message"],
                 "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
@@ -390,10 +425,55 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                    "description": "The RemediationWorkflow the workflow's latest registration came from (null when "
                                   "created over REST); reconciliation compares it with the cluster."},
         "approval_required": {"type": "boolean", "description": "Executions wait for a person's approval."},
+        "guards": {"type": "object", "description": "The guard settings in force (README, \"Guardrails\"): the "
+                   "workflow's own, or the configured default (DEFAULT_<NAME>).",
+                   "properties": {name: {"type": "integer", "minimum": low, "maximum": high}
+                                  for name, (low, high) in GUARD_SETTING_BOUNDS.items()}},
+        "guards_from_configuration": {**STRING_LIST, "description": "The settings of guards this workflow leaves to "
+                                                                    "the configured defaults."},
+        "circuit": ref("Circuit"),
         "latest_version": {"type": ["string", "null"]},
         "versions": {"type": "array", "items": {"type": "object", "properties": {
             "version": {"type": "string"}, "status": {"type": "string"}, "created_at": TIMESTAMP}}},
     }}]},
+    "Circuit": {
+        "type": "object", "required": ["state"],
+        "description": "The workflow's circuit breaker. It opens by itself when half or more of its last 10 finished "
+                       "executions failed (at least 5, since it last closed): then no execution of it starts until "
+                       "an operator closes it (PATCH with circuit closed and a reason).",
+        "properties": {"state": {"type": "string", "enum": list(CIRCUIT_STATES)},
+                       "changed_at": NULLABLE_TIMESTAMP,
+                       "changed_by": {"type": ["string", "null"], "description": "system when it opened by itself."},
+                       "reason": {"type": ["string", "null"]}},
+    },
+    "FailureStreakCleared": {
+        "type": "object", "required": ["workflow_id", "target", "failures", "cleared"],
+        "properties": {"workflow_id": {"type": "string"}, "target": ref("Target"),
+                       "failures": {"type": "integer", "description": "The streak's length before the clear."},
+                       "cleared": {"type": "boolean", "description": "false: no streak to clear, nothing written."},
+                       "execution_id": {"type": ["string", "null"],
+                                        "description": "The newest failed execution, marked as the streak's end."}},
+    },
+    "DryRun": {
+        "type": "object", "required": ["dry_run", "outcome", "blocked_by", "pipeline_run"],
+        "description": "What POST /api/v1/executions would do now; nothing was written and no lock taken.",
+        "properties": {
+            "dry_run": {"const": True},
+            "outcome": {"type": "string", "enum": list(DRY_RUN_OUTCOMES)},
+            "workflow_id": {"type": "string"},
+            "version": {"type": ["string", "null"], "description": "The version it would run (null: none active)."},
+            "blocked_by": {"type": "array", "items": ref("Problem"),
+                           "description": "Every refusal, as the 409 problem a start would answer, in the order a "
+                                          "start meets them (the first is what it would answer)."},
+            "guards": {"type": "object", "description": "Each guard's verdict.",
+                       "properties": {name: {"type": "string", "enum": ["passed", "blocked"]} for name in GUARD_NAMES}},
+            "approval_required_by": {"anyOf": [APPROVAL_REQUIRED_BY, {"type": "null"}],
+                                     "description": "What would make it wait for approval (null: nothing)."},
+            "pipeline_run": {"anyOf": [ref("PipelineRun"), {"type": "null"}],
+                             "description": "The PipelineRun it would run (named after no real execution: never "
+                                            "create it); null when the version cannot be built."},
+        },
+    },
     "RollbackResult": {"type": "object", "properties": {
         "workflow_id": {"type": "string"}, "latest_version": {"type": "string"},
         "deprecated_versions": STRING_LIST}},
@@ -507,6 +587,10 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                     "title": {"type": "string"}, "description": {"type": "string"}, "labels": {"type": "object"},
                     "container_image": NULLABLE_IMAGE,
                     "signature": SIGNATURE,
+                    "circuit": {"type": "string", "enum": list(CIRCUIT_STATES),
+                                "description": "The workflow's circuit breaker: open means an execution of it is "
+                                               "refused (circuit-open) until an operator closes it. Ranking does not "
+                                               "read it."},
                     "score": {"type": "number", "minimum": 0, "maximum": 1,
                               "description": "semantic + text + label_boost; order: score desc, workflow_id asc."},
                     "explanation": {

@@ -21,11 +21,14 @@ from chalicelib.domain.executions import (
 from chalicelib.domain.versions import normalize_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
 from chalicelib.http.paging import decode_cursor, page
-from chalicelib.http.views import execution_detail_view, execution_view, stats_view
+from chalicelib.http.views import dry_run_view, execution_detail_view, execution_view, stats_view
 
 executions = Blueprint(__name__)
 BASE = "/api/v1/executions"
 PLAYBOOKS = "/api/v1/playbooks"
+GUARDS = ("409 guards (README, \"Guardrails\"): recently-remediated, consecutive-failures, rate-limited, circuit-open, "
+          "each with retry_after (seconds; null when an operator must act) and a Retry-After header where waiting "
+          "helps.")
 NOT_EXECUTABLE = ("409: invalid-transition when the workflow is disabled, the version is not active, or (no version "
                   "given) there is no active version; unresolvable-step when a step of a composite workflow no "
                   "longer resolves to a runnable version (docs/composite-workflows.md).")
@@ -41,18 +44,25 @@ def validate_parameters(call: Call, workflow_id: str, version: str) -> object:
 
 
 @endpoint(executions, BASE, methods=("POST",), scope="executions:write", body=contracts.EXECUTION_REQUEST,
-          summary="Validate parameters, record a pending execution and get its Tekton PipelineRun",
+          summary="Validate parameters, record a pending execution and get its Tekton PipelineRun (or, dry_run: what "
+                  "would happen)",
           description="400 validation-error on any parameter error (nothing is stored). " + NOT_EXECUTABLE
           + " 409: workflow-not-applicable when a label of the incident excludes the workflow (errors name them); "
-            "target-busy (with active_execution_id) when the target has an active execution. A workflow with "
-            "approval_required, or a composite one of whose steps resolves to such a workflow, answers status "
-            "awaiting_approval and pipeline_run null (approval.required_by names the steps): another key with "
+            "target-busy (with active_execution_id) when the target has an active execution. " + GUARDS + " A "
+            "workflow with approval_required, or a composite one of whose steps resolves to such a workflow, answers "
+            "status awaiting_approval and pipeline_run null (approval.required_by names the steps): another key with "
             "executions:approve approves it, then POST .../start returns the PipelineRun. A key limited to "
-            "namespaces: 403 unless the target's namespace is one of them.",
+            "namespaces: 403 unless the target's namespace is one of them. With dry_run true: 200 with the outcome "
+            "(would-run, would-await-approval, blocked), every refusal in blocked_by and the PipelineRun; nothing is "
+            "written and no lock taken.",
           responses={201: ("Recorded; create pipeline_run in the cluster (null: it awaits approval)",
-                           "ExecutionStarted")}, errors=(404, 409))
+                           "ExecutionStarted"),
+                     200: ("dry_run: what a start would do now; nothing was recorded", "DryRun")}, errors=(404, 409))
 def start_execution(call: Call) -> object:
-    started = services().executions.start(parse_execution_request(call.json()), call.actor, call.principal)
+    request = parse_execution_request(call.json())
+    if request.dry_run:
+        return dry_run_view(services().executions.dry_run(request, call.principal))
+    started = services().executions.start(request, call.actor, call.principal)
     return json_response({**execution_view(started.execution), "pipeline_run": started.pipeline_run}, status=201)
 
 
@@ -82,7 +92,8 @@ def reject_execution(call: Call, execution_id: str) -> object:
           description="403 for any key but the one that requested it. 409 invalid-transition unless it is approved (so "
                       "also when started already), when the workflow was disabled or the version deprecated since, or "
                       "when a composite's step now resolves to a workflow requiring approval that the approval did "
-                      "not cover.",
+                      "not cover. The guards are checked again (the execution stays approved when one refuses): "
+                      + GUARDS,
           responses={200: ("Started; create pipeline_run in the cluster", "ExecutionStarted")}, errors=(404, 409))
 def start_approved_execution(call: Call, execution_id: str) -> object:
     started = services().executions.release(execution_id, call.actor, call.principal)

@@ -13,8 +13,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.domain import contracts
+from chalicelib.domain.guards import BLOCKED, WOULD_AWAIT_APPROVAL, WOULD_RUN
 from chalicelib.http.endpoint import Call, endpoint
-from chalicelib.http.mcp.tools import Annotations, Tool
+from chalicelib.http.mcp.tools import Annotations, Tool, problem_text
 from chalicelib.http.openapi import ANY_KEY
 from chalicelib.http.problems import problem_headers, problem_response
 from chalicelib.http.request import request_path
@@ -43,6 +44,10 @@ def _search_text(body: Mapping[str, Any]) -> str:
     if not body.get("confident"):
         text += (" Not confident that any result fits this incident: do not execute; call recommend_workflow and "
                  "escalate to a human.")
+    tripped = [str(result.get("workflow_id")) for result in results if result.get("circuit") == "open"]
+    if tripped:
+        text += (f" Circuit breaker open (start_execution refuses it until an operator closes it): "
+                 f"{', '.join(tripped)}.")
     return text
 
 
@@ -52,8 +57,11 @@ def _workflow_text(body: Mapping[str, Any]) -> str:
     names = [f"{name}{' (required)' if name in required else ''}"
              f"{' (writeOnly: a secret)' if (properties[name] or {}).get('writeOnly') else ''}"
              for name in sorted(properties, key=lambda name: (name not in required, name))]
-    return (f"{body.get('workflow_id')}: latest active version {body.get('latest_version')}, enabled: "
+    text = (f"{body.get('workflow_id')}: latest active version {body.get('latest_version')}, enabled: "
             f"{str(body.get('enabled')).lower()}. Parameters: {', '.join(names) or 'none'}.")
+    if (body.get("circuit") or {}).get("state") == "open":
+        text += " Its circuit breaker is open: start_execution refuses it until an operator closes it."
+    return text
 
 
 def _validation_text(body: Mapping[str, Any]) -> str:
@@ -79,7 +87,24 @@ def _execution_text(body: Mapping[str, Any]) -> str:
 
 
 def _started_text(body: Mapping[str, Any]) -> str:
+    if body.get("dry_run"):
+        return _dry_run_text(body)
     return f"{_execution_text(body)} {NEXT_STEP.get(str(body.get('status')), '')}".strip()
+
+
+DRY_RUN_OUTCOMES = {
+    WOULD_RUN: "it would run now (pipeline_run shows its PipelineRun); start_execution without dry_run runs it.",
+    WOULD_AWAIT_APPROVAL: "it would wait for another engineer's approval before anything runs.",
+    BLOCKED: "it would be refused:",
+}
+
+
+def _dry_run_text(body: Mapping[str, Any]) -> str:
+    text = (f"Dry run of {body.get('workflow_id')} {body.get('version')}, nothing recorded: "
+            f"{DRY_RUN_OUTCOMES.get(str(body.get('outcome')), '')}")
+    for problem in body.get("blocked_by") or []:
+        text += f"\n- {problem_text(problem)}"
+    return text
 
 
 def _recommendation_text(body: Mapping[str, Any]) -> str:
@@ -125,7 +150,13 @@ TOOLS = (
             "pipeline_run, the Tekton PipelineRun to create in the cluster. status awaiting_approval means another "
             "engineer must approve it first: pipeline_run is null and nothing runs until then; do not start it "
             "again, follow it with get_execution. A refusal (a disabled workflow, a version that is not active, a "
-            "target already being remediated) says why; do not retry it unchanged."),
+            "target already being remediated) says why; do not retry it unchanged. Guards refuse a remediation that "
+            "should not run again now: recently-remediated (it finished on this target moments ago: wait "
+            "retry_after seconds, and only if the problem persists), consecutive-failures (it kept failing on this "
+            "target: a human must clear it), rate-limited (too many runs of it this hour or at once across the "
+            "fleet: wait retry_after seconds), circuit-open (it fails too often everywhere: a human must close its "
+            "circuit); never work around one with another workflow or target. dry_run: true answers what would "
+            "happen (would-run, would-await-approval, or blocked with every refusal) and records nothing."),
         "POST", "/api/v1/executions", _started_text,
         Annotations(read_only=False, destructive=True, idempotent=False)),
     Tool(

@@ -8,10 +8,11 @@ from chalice import Blueprint
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
+from chalicelib.domain.guards import parse_clear
 from chalicelib.domain.workflows import Rollback, StatusChange, WorkflowChange, parse_new_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
 from chalicelib.http.paging import decode_cursor, encode_cursor, fitting, page
-from chalicelib.http.views import history_view, version_view, workflow_view
+from chalicelib.http.views import failure_streak_clear_view, history_view, version_view, workflow_view
 from chalicelib.services.catalog import version_position
 
 playbooks = Blueprint(__name__)
@@ -82,15 +83,31 @@ def get_workflow(call: Call, workflow_id: str) -> object:
 
 @endpoint(playbooks, BASE + "/{workflow_id}", methods=("PATCH",), scope="catalog:write",
           body=contracts.WORKFLOW_CHANGE,
-          summary="Enable or disable a workflow, require approval of its executions, or move its owner (reason "
-                  "required)",
+          summary="Enable or disable a workflow, require approval of its executions, move its owner, set its guards "
+                  "or close its circuit breaker (reason required)",
           description="Any other field is 409 immutable-field. Each change is kept in the workflow's history. Moving "
                       "the owner takes an admin key without namespace or cluster limits (403 otherwise); a key with "
-                      "limits changes only workflows owned by resources within them (403 otherwise).",
+                      "limits changes only workflows owned by resources within them (403 otherwise). guards: any of "
+                      "cooldown_seconds, max_consecutive_failures, max_executions_per_hour, max_concurrent (null: the "
+                      "configured default); out of bounds or unknown: 400. circuit closed: executions may run again, "
+                      "and those finished before count no more for the breaker.",
           responses={200: ("The workflow", "Workflow")}, errors=(404, 409))
 def patch_workflow(call: Call, workflow_id: str) -> object:
     change = WorkflowChange.from_body(call.json())
     return workflow_view(services().catalog.change_workflow(workflow_id, change, call.actor, call.principal))
+
+
+@endpoint(playbooks, BASE + "/{workflow_id}/guards/clear", methods=("POST",), scope="catalog:write",
+          body=contracts.FAILURE_STREAK_CLEAR,
+          summary="Clear the workflow's failure streak on a target (the consecutive-failures guard; reason required)",
+          description="Kept in the workflow's history. No streak (the newest finished execution there did not fail): "
+                      "200 with cleared false, nothing written. A key with limits clears only on workflows owned "
+                      "by resources within them and on targets in its namespaces (403 otherwise).",
+          responses={200: ("The streak cleared (or none to clear)", "FailureStreakCleared")}, errors=(404,))
+def clear_failure_streak(call: Call, workflow_id: str) -> object:
+    target, reason = parse_clear(call.json())
+    return failure_streak_clear_view(services().catalog.clear_failure_streak(workflow_id, target, reason, call.actor,
+                                                                             call.principal))
 
 
 @endpoint(playbooks, BASE + "/{workflow_id}/versions/{version}",

@@ -11,6 +11,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import ContentConflict, Forbidden, InvalidTransition, NotFound
+from chalicelib.domain.executions import Target
+from chalicelib.domain.guards import (
+    CIRCUIT,
+    CLEARED,
+    CLOSED,
+    DEFAULTS,
+    FAILURE_STREAK,
+    OPEN,
+    Circuit,
+    GuardSettings,
+    failure_streak,
+    settings_record,
+    streak_record,
+)
+from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner, check_owner
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.versions import normalize_version
@@ -27,6 +42,7 @@ from chalicelib.domain.workflows import (
 from chalicelib.observability import logger
 from chalicelib.services import composites
 from chalicelib.services.api_keys import Principal
+from chalicelib.stores import guard_store
 from chalicelib.stores import workflow_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
@@ -57,9 +73,11 @@ class Page:
 
 
 class CatalogService:
-    def __init__(self, db: Database, indexer: SearchIndexer | None = None) -> None:
+    def __init__(self, db: Database, indexer: SearchIndexer | None = None,
+                 guard_defaults: GuardSettings = DEFAULTS) -> None:
         self._db = db
         self._indexer = indexer
+        self._guards = guard_defaults  # DEFAULT_* from configuration
 
     # --- writes -------------------------------------------------------------------------------
     def create_version(self, new: NewVersion, actor: str, principal: Principal | None = None) -> CreateResult:
@@ -156,8 +174,9 @@ class CatalogService:
 
     def change_workflow(self, workflow_id: str, change: WorkflowChange, actor: str,
                         principal: Principal | None = None) -> Row:
-        """Sets enabled, approval_required and/or the owner in one transaction; each real change is in the history.
-        Only an admin key without limits moves the owner (Forbidden otherwise, and nothing changes)."""
+        """Sets enabled, approval_required, the owner, guard settings and/or closes the circuit, in one transaction;
+        each real change is in the history. Only an admin key without limits moves the owner (Forbidden otherwise,
+        and nothing changes)."""
         if change.owner is not None and principal is not None and not (principal.allows("admin")
                                                                         and principal.unlimited):
             raise Forbidden("Only an admin key without namespace or cluster limits may move a workflow's owner; "
@@ -178,10 +197,55 @@ class CatalogService:
                     store.record_change(tx, workflow_id, None, "approval_required",
                                         str(current["approval_required"]).lower(),
                                         str(change.approval_required).lower(), change.reason, actor)
+            if change.guards is not None:
+                self._set_guards(tx, current, change.guards, change.reason, actor)
+            if change.circuit == CLOSED and Circuit.of_row(guard_store.circuit(tx, workflow_id)).is_open:
+                # Closing is the history record itself: the latest circuit record is the circuit's state.
+                store.record_change(tx, workflow_id, None, CIRCUIT, OPEN, CLOSED, change.reason, actor)
         logger.info("workflow changed", extra={"workflow_id": workflow_id, "enabled": change.enabled,
                                                "approval_required": change.approval_required,
-                                               "owner": change.owner.token if change.owner else None})
+                                               "owner": change.owner.token if change.owner else None,
+                                               "guards": dict(change.guards) if change.guards else None,
+                                               "circuit": change.circuit})
         return self.get_workflow(workflow_id)
+
+    def _set_guards(self, tx: UnitOfWork, current: Row, settings: Mapping[str, int | None], reason: str,
+                    actor: str) -> None:
+        """Stores the guard settings given (None: back to the configured default) of the workflow ``current`` (its
+        row, locked), each change in the history."""
+        workflow_id = current["workflow_id"]
+        changed = {name: value for name, value in settings.items() if current[name] != value}
+        if not changed:
+            return
+        store.set_guard_settings(tx, workflow_id, changed)
+        for name, value in changed.items():
+            default = getattr(self._guards, name)
+            store.record_change(tx, workflow_id, None, name, settings_record(current[name], default),
+                                settings_record(value, default), reason, actor)
+
+    def clear_failure_streak(self, workflow_id: str, target: Target, reason: str, actor: str,
+                             principal: Principal | None = None) -> Row:
+        """An operator ends the failure streak of the workflow on ``target`` (the consecutive-failures guard):
+        recorded in the workflow's history with who and why. Nothing to clear (no failed execution is the newest
+        finished one there): nothing is written. A key with limits clears only on workflows within them, and
+        only on targets in its namespaces (Forbidden otherwise)."""
+        if principal is not None and not principal.manages(target.namespace):
+            where = f"namespace '{target.namespace}'" if target.namespace else "no namespace"
+            raise Forbidden(f"This API key is limited ({principal.limits()}); the target is in {where}.")
+        with self._db.transaction() as tx:
+            _require_reach(principal, self._require_workflow(tx, workflow_id, lock=True))
+            recent = guard_store.recent_on_target(tx, workflow_id, target,
+                                                  GUARD_SETTING_BOUNDS["max_consecutive_failures"][1])
+            failures = failure_streak([row["streak_failure"] for row in recent])
+            marked = recent[0]["execution_id"] if failures else None
+            if marked is not None:
+                guard_store.mark_streak_end(tx, marked)
+                store.record_change(tx, workflow_id, None, FAILURE_STREAK, streak_record(target, failures), CLEARED,
+                                    reason, actor)
+        logger.info("failure streak cleared" if marked else "no failure streak to clear", extra={
+            "workflow_id": workflow_id, "target": str(target), "failures": failures, "execution_id": marked})
+        return {"workflow_id": workflow_id, "target": target, "failures": failures, "cleared": marked is not None,
+                "execution_id": marked}
 
     def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str,
                        origin: Owner | None = None) -> None:
@@ -227,11 +291,14 @@ class CatalogService:
 
     # --- reads --------------------------------------------------------------------------------
     def get_workflow(self, workflow_id: str) -> Row:
+        """The workflow, its latest version, every version's summary, the guard settings in force and the circuit."""
         with self._db.reading() as tx:
             workflow = self._require_workflow(tx, workflow_id)
             latest = store.latest_version(tx, workflow_id)
             summaries = store.version_summaries(tx, workflow_id)
-        return {"workflow": workflow, "latest": latest, "versions": summaries}
+            circuit = Circuit.of_row(guard_store.circuit(tx, workflow_id))
+        return {"workflow": workflow, "latest": latest, "versions": summaries,
+                "guards": self._guards.resolve(workflow), "circuit": circuit}
 
     def get_version(self, workflow_id: str, version: str) -> Row:
         version = _version_in_path(version)

@@ -74,14 +74,16 @@ class CompositeRun:
 
 
 def plan_execution(tx: UnitOfWork, *, execution_id: str, workflow_id: str, version: str, schema: Mapping[str, Any],
-                   values: Mapping[str, Any], incident_id: str, target: Target | None = None) -> CompositeRun:
+                   values: Mapping[str, Any], incident_id: str, target: Target | None = None,
+                   dry_run: bool = False) -> CompositeRun:
     """Resolves every step again now (share-locking the step workflows until commit) and builds the one
     PipelineRun. UnresolvableStep (409) names each step that no longer resolves or no longer fits its
-    composite; ValidationFailed (400) lists the composite's values a step refuses."""
+    composite; ValidationFailed (400) lists the composite's values a step refuses. ``dry_run``: what a start
+    would resolve, without the locks (and without logging it as an execution's)."""
     stored = store.composition_of(tx, workflow_id, version)
     assert stored is not None
     composition = Composition.from_content(stored)
-    workflows = store.step_workflows(tx, [s.workflow_id for s in composition.all_steps], lock=True)
+    workflows = store.step_workflows(tx, [s.workflow_id for s in composition.all_steps], lock=not dry_run)
     planned, unresolvable, refused = [], [], []
     for step in composition.all_steps:
         try:
@@ -103,6 +105,8 @@ def plan_execution(tx: UnitOfWork, *, execution_id: str, workflow_id: str, versi
                                             schema=schema, values=values, steps=planned, incident_id=incident_id,
                                             target=target)
     resolved_steps = [p.resolved for p in planned]
+    if dry_run:
+        return CompositeRun(manifest, resolved_steps)
     logger.info("composite steps resolved", extra={
         "workflow_id": workflow_id, "version": version, "execution_id": execution_id,
         "steps": [{"step": r.step.name, "workflow_id": r.workflow_id, "version": r.version} for r in resolved_steps],

@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     NotFound,
     ServiceUnavailable,
     TargetBusy,
+    UnresolvableStep,
     ValidationFailed,
     WorkflowNotApplicable,
 )
@@ -34,6 +35,7 @@ from chalicelib.domain.executions import (
     FAILED,
     PENDING,
     REJECTED,
+    SUCCEEDED,
     TERMINAL,
     ExecutionRequest,
     StatusUpdate,
@@ -45,6 +47,14 @@ from chalicelib.domain.executions import (
     redaction_marker_errors,
     uncovered_steps,
     write_only_names,
+)
+from chalicelib.domain.guards import (
+    BLOCKED,
+    DEFAULTS,
+    GUARD_NAMES,
+    WOULD_AWAIT_APPROVAL,
+    WOULD_RUN,
+    GuardSettings,
 )
 from chalicelib.domain.labels import excluded
 from chalicelib.domain.notifications import (
@@ -60,7 +70,7 @@ from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
-from chalicelib.services import composites, notifications
+from chalicelib.services import composites, guards, notifications
 from chalicelib.services.api_keys import Principal
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
@@ -98,16 +108,31 @@ class StartedExecution:
 
 
 @dataclass(frozen=True)
+class DryRun:
+    """What a start would do now (README, "Guardrails"): nothing of it was written and no lock was taken."""
+
+    workflow_id: str
+    version: str | None  # None: no active version to run
+    outcome: str  # one of domain/guards.py DRY_RUN_OUTCOMES
+    blocked_by: list[CatalogError]  # every refusal, in the order a start would meet them
+    guards: dict[str, str]  # each guard's verdict: passed or blocked
+    approval_required_by: dict[str, Any] | None
+    pipeline_run: dict[str, Any] | None  # the run it would release (None when it cannot be built)
+
+
+@dataclass(frozen=True)
 class ExecutionPage:
     items: Sequence[Row]
     next_before: int | None
 
 
 class ExecutionService:
-    def __init__(self, db: Database, sealer: SecretSealer, approval_seconds: int) -> None:
+    def __init__(self, db: Database, sealer: SecretSealer, approval_seconds: int,
+                 guard_defaults: GuardSettings = DEFAULTS) -> None:
         self._db = db
         self._sealer = sealer
         self._approval_seconds = approval_seconds
+        self._guards = guard_defaults  # DEFAULT_* from configuration
 
     def validate(self, workflow_id: str, version: str, parameters: Mapping[str, Any]) -> ValidationReport:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
@@ -131,32 +156,28 @@ class ExecutionService:
     def start(self, request: ExecutionRequest, actor: str, principal: Principal | None = None) -> StartedExecution:
         """Validates and records the execution in one transaction: pending with its PipelineRun, or, when the
         workflow or (a composite) a workflow one of its steps resolves to requires approval, awaiting_approval with
-        its writeOnly values sealed and no run. A ``principal`` limited to namespaces starts executions only on
-        targets in them."""
+        its writeOnly values sealed and no run. Every guard must let it run (services/guards.py), checked under the
+        workflow's start lock. A ``principal`` limited to namespaces starts executions only on targets in them."""
         _require_reach(principal, request.target.namespace, "the target")
         execution_id = str(uuid.uuid4())
         with self._db.transaction() as tx:
-            workflow = store.share_workflow(tx, request.workflow_id)
-            if workflow is None:
-                raise NotFound(f"No workflow '{request.workflow_id}'.")
+            workflow = _workflow(request, store.workflow_for_start(tx, request.workflow_id))
             row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
             _check_applicable(request, row)
             schema = row["parameters"]
-            errors, values = validate_parameters(schema, request.parameters)
-            errors += redaction_marker_errors(schema, values)
-            if errors:
-                raise ValidationFailed(
-                    "The parameters do not match the workflow's parameter schema; nothing was executed. See errors.",
-                    sorted(set(errors), key=lambda e: (e.path, e.message)),
-                )
+            values = _parameter_values(request, row)
             version = row["version"]
-            # A waiting execution past its deadline must not keep the target it no longer holds.
-            expired = _expire_overdue(tx)
             composite = None
-            if row["container_image"] is None:  # a composite: its steps must resolve now (and again at a start)
+            # A composite's steps must resolve now (and again at a start). Before any row is changed: its step
+            # workflows' share locks may wait for a start of one of them, which must never wait for this one.
+            if row["container_image"] is None:
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=version, schema=schema,
                     values=values, incident_id=request.incident_id, target=request.target)
+            # A waiting execution past its deadline must not keep the target, or a place under a limit, it no
+            # longer holds.
+            expired = _expire_overdue(tx)
+            guards.enforce(tx, workflow, request.target, self._guards)
             requirement = approval_requirement(bool(workflow["approval_required"]),
                                                composite.gated_steps if composite else [])
             gated = requirement is not None
@@ -186,11 +207,7 @@ class ExecutionService:
         elif composite is not None:
             manifest = composite.pipeline_run
         else:
-            manifest = build_pipeline_run(
-                execution_id=execution_id, workflow_id=request.workflow_id, version=version,
-                image=row["container_image"], schema=schema, values=values,
-                incident_id=request.incident_id, target=request.target,
-            )
+            manifest = _single_run(execution_id, request, row, values)
         bind(execution_id=execution_id)
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
@@ -198,6 +215,57 @@ class ExecutionService:
             "target": str(request.target),
         })
         return StartedExecution(stored, manifest)
+
+    def dry_run(self, request: ExecutionRequest, principal: Principal | None = None) -> DryRun:
+        """What ``start`` would do now, every check evaluated (the version, the incident's labels, every guard, a
+        composite's steps, the target lock, approval) in a read-only transaction: nothing is written and no lock is
+        taken. Bad input (400), an unknown workflow or version (404) and a target beyond the key's namespaces (403)
+        are errors of the dry run itself, as of the start."""
+        _require_reach(principal, request.target.namespace, "the target")
+        blocked: list[CatalogError] = []
+        steps_blocked: list[CatalogError] = []
+        manifest, requirement = None, None
+        with self._db.transaction() as tx:
+            store.read_only(tx)
+            workflow = _workflow(request, store.workflow_for_start(tx, request.workflow_id, lock=False))
+            row = store.version_for_execution(tx, request.workflow_id, request.version)
+            try:
+                _executable(request, workflow, row)
+            except InvalidTransition as refusal:
+                blocked.append(refusal)
+            if row is not None:
+                try:
+                    _check_applicable(request, row)
+                except WorkflowNotApplicable as refusal:
+                    blocked.append(refusal)
+                values = _parameter_values(request, row)
+                dry_id = str(uuid.uuid4())  # names the run it shows; no execution gets it
+                gated: list[dict[str, str]] = []
+                if row["container_image"] is None:
+                    try:
+                        composite = composites.plan_execution(
+                            tx, execution_id=dry_id, workflow_id=request.workflow_id, version=row["version"],
+                            schema=row["parameters"], values=values, incident_id=request.incident_id,
+                            target=request.target, dry_run=True)
+                        manifest, gated = composite.pipeline_run, composite.gated_steps
+                    except UnresolvableStep as refusal:
+                        steps_blocked.append(refusal)
+                else:
+                    manifest = _single_run(dry_id, request, row, values)
+                requirement = approval_requirement(bool(workflow["approval_required"]), gated)
+            verdict = guards.evaluate(tx, workflow, request.target, self._guards)
+        blocked += [*steps_blocked, *verdict.refusals]  # in the order a start meets them
+        if verdict.target_holder is not None:
+            blocked.append(_busy(request.target, verdict.target_holder))
+        outcome = BLOCKED if blocked else WOULD_AWAIT_APPROVAL if requirement is not None else WOULD_RUN
+        refused = {refusal.slug for refusal in verdict.refusals}
+        logger.info("execution dry run", extra={
+            "workflow_id": request.workflow_id, "version": row["version"] if row else None, "outcome": outcome,
+            "blocked_by": [problem.slug for problem in blocked], "target": str(request.target),
+        })
+        return DryRun(request.workflow_id, row["version"] if row else None, outcome, blocked,
+                      {slug: "blocked" if slug in refused else "passed" for slug in GUARD_NAMES}, requirement,
+                      manifest)
 
     def approve(self, execution_id: str, reason: str, actor: str, principal: Principal | None = None) -> Row:
         """awaiting_approval -> approved, by a principal other than the requester; the approval window
@@ -235,22 +303,25 @@ class ExecutionService:
         enabled and the version active, and a composite's steps may not resolve to a workflow requiring approval
         that the approval did not cover."""
         execution_id = _execution_id_in_path(execution_id)
-        with self._acting_on(execution_id, principal) as (tx, current):
+        with self._acting_on(execution_id, principal, starting=True) as (tx, current):
             if current["created_by"] != actor:
                 raise Forbidden(f"Execution {execution_id} was requested with another API key; only the key that "
                                 "requested it may start it after approval.")
             check_execution_transition(execution_id, current["status"], PENDING)
             request = _stored_request(current)
-            workflow = store.share_workflow(tx, current["workflow_id"])
+            workflow = store.workflow_for_start(tx, current["workflow_id"])  # locked already, by _acting_on
             assert workflow is not None  # executions reference their version, and workflows are never deleted
             row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
+            # The guards again, as for any start: the execution stays approved when one refuses.
+            guards.enforce(tx, workflow, request.target, self._guards, exclude_execution_id=execution_id)
             sealed = store.take_secret(tx, execution_id)
             values = dict(current["parameters"])
             if sealed is not None:
                 values.update(self._unseal(sealed, execution_id))
-            updated = store.set_status(tx, execution_id, PENDING, None, False)
-            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
-            if row["container_image"] is None:  # a composite: its steps resolve again, now
+            composite = None
+            # A composite: its steps resolve again, now, before the execution's row changes (as in start: the step
+            # workflows' share locks may wait for a start of one of them, which must never wait for this one).
+            if row["container_image"] is None:
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
                     schema=row["parameters"], values=values, incident_id=request.incident_id, target=request.target)
@@ -260,14 +331,13 @@ class ExecutionService:
                         f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
                         "that requires approval, which its approval did not cover. Reject it and request a new "
                         "execution, to be approved with those steps.")
+            updated = store.set_status(tx, execution_id, PENDING, None, False)
+            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
+            if composite is not None:
                 updated = composites.record_execution(tx, execution_id, composite)
                 manifest = composite.pipeline_run
             else:
-                manifest = build_pipeline_run(
-                    execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
-                    image=row["container_image"], schema=row["parameters"], values=values,
-                    incident_id=request.incident_id, target=request.target,
-                )
+                manifest = _single_run(execution_id, request, row, values)
         logger.info("execution started", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": PENDING, "parameter_names": sorted(values),
@@ -288,9 +358,8 @@ class ExecutionService:
             check_execution_transition(execution_id, current["status"], update.status)
             updated = store.set_status(tx, execution_id, update.status, update.message, update.status in TERMINAL)
             store.insert_event(tx, execution_id, current["status"], update.status, update.message, actor)
-            if update.status == FAILED:
-                notifications.record(tx, execution_event(EXECUTION_FAILED, updated, actor=actor, reason=update.message,
-                                                         previous_status=current["status"]))
+            if update.status in (SUCCEEDED, FAILED):
+                self._finished(tx, current, updated, actor, update.message)
         logger.info("execution status changed", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": update.status,
@@ -340,12 +409,26 @@ class ExecutionService:
         return rows
 
     # --- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _finished(tx: UnitOfWork, before: Row, updated: Row, actor: str, reason: str | None) -> None:
+        """What follows an execution becoming succeeded or failed, in the transaction that records it (every way an
+        execution finishes calls this): the execution.failed notification, and the workflow's circuit breaker,
+        which opens when too many of its executions failed (services/guards.py)."""
+        if updated["status"] == FAILED:
+            notifications.record(tx, execution_event(EXECUTION_FAILED, updated, actor=actor, reason=reason,
+                                                     previous_status=before["status"]))
+        guards.trip_breaker(tx, updated)
+
     @contextmanager
-    def _acting_on(self, execution_id: str, principal: Principal | None) -> Iterator[tuple[UnitOfWork, Row]]:
+    def _acting_on(self, execution_id: str, principal: Principal | None, starting: bool = False
+                   ) -> Iterator[tuple[UnitOfWork, Row]]:
         """A transaction holding the execution's row lock. An execution found past its approval deadline
         is expired (committed, with its event) and the action refused with 409. A ``principal`` limited to
-        namespaces acts only on executions whose target is in them (Forbidden, before anything else)."""
+        namespaces acts only on executions whose target is in them (Forbidden, before anything else).
+        ``starting``: the workflow's start lock is taken first, in the order every start takes its locks."""
         with self._db.transaction() as tx:
+            if starting:
+                store.lock_workflow_of(tx, execution_id)
             current = store.lock_execution(tx, execution_id)
             if current is None:
                 raise NotFound(f"No execution '{execution_id}'.")
@@ -412,6 +495,36 @@ def _approval_message(requirement: Mapping[str, Any] | None) -> str | None:
     if not steps:
         return "approval required"
     return f"approval required by step(s) {steps}" + (" and the workflow itself" if requirement["workflow"] else "")
+
+
+def _workflow(request: ExecutionRequest, workflow: Row | None) -> Row:
+    if workflow is None:
+        raise NotFound(f"No workflow '{request.workflow_id}'.")
+    return workflow
+
+
+def _parameter_values(request: ExecutionRequest, row: Row) -> dict[str, Any]:
+    """The request's parameters checked against the version's schema, defaults applied (ValidationFailed
+    listing every problem)."""
+    schema = row["parameters"]
+    errors, values = validate_parameters(schema, request.parameters)
+    errors += redaction_marker_errors(schema, values)
+    if errors:
+        raise ValidationFailed(
+            "The parameters do not match the workflow's parameter schema; nothing was executed. See errors.",
+            sorted(set(errors), key=lambda e: (e.path, e.message)),
+        )
+    return values
+
+
+def _single_run(execution_id: str, request: ExecutionRequest, row: Row, values: Mapping[str, Any]
+                ) -> dict[str, Any]:
+    """The PipelineRun of a single-image version ``row``."""
+    return build_pipeline_run(
+        execution_id=execution_id, workflow_id=request.workflow_id, version=row["version"],
+        image=row["container_image"], schema=row["parameters"], values=values,
+        incident_id=request.incident_id, target=request.target,
+    )
 
 
 def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Row:

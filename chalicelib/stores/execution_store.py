@@ -10,6 +10,7 @@ import psycopg2
 from psycopg2.extras import Json
 
 from chalicelib.domain.executions import ACTIVE, Target
+from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
@@ -29,6 +30,8 @@ EXECUTION_COLUMNS = """
 # (migration 008), which ON CONFLICT must repeat to use it (constants, never input).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in ACTIVE) + ")"
 TARGET_KEY_SQL = "(lower(target_kind), coalesce(target_namespace, ''), target_name)"
+# A target's key from the named parameters of ``target_params``, to compare with TARGET_KEY_SQL.
+TARGET_PARAMS_SQL = "(lower(%(target_kind)s), coalesce(%(target_namespace)s, ''), %(target_name)s)"
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,34 @@ class NewExecution:
     approval_required_by: dict[str, Any] | None = None  # what requires the approval (domain/executions.py)
 
 
-def share_workflow(tx: UnitOfWork, workflow_id: str) -> Row | None:
-    """Reads the workflow and holds a share lock until commit, so a concurrent disable, deprecation
-    or rollback (which lock the row FOR UPDATE) cannot slip between the check and the insert."""
-    tx.execute("SELECT workflow_id, enabled, approval_required FROM workflows WHERE workflow_id = %s FOR SHARE",
-               (workflow_id,))
+# What a start reads of its workflow: the flags and the guard settings.
+WORKFLOW_FOR_START = ", ".join(f"w.{column}" for column in ("workflow_id", "enabled", "approval_required",
+                                                             *SETTING_NAMES))
+
+
+def workflow_for_start(tx: UnitOfWork, workflow_id: str, lock: bool = True) -> Row | None:
+    """The workflow, with its guard settings. ``lock``: held until commit with the lock every start of it takes
+    (FOR NO KEY UPDATE), so starts of one workflow check its guards and insert one after the other (no two can
+    both see room under a limit), and a concurrent disable, deprecation or rollback (which lock the row FOR UPDATE)
+    cannot slip between the checks and the insert. Not FOR UPDATE: rows that merely reference the workflow (its
+    history, its versions) may still be written meanwhile. A dry run reads without it."""
+    tx.execute(f"SELECT {WORKFLOW_FOR_START} FROM workflows w WHERE w.workflow_id = %s"
+               + (" FOR NO KEY UPDATE" if lock else ""), (workflow_id,))
     return tx.fetchone()
+
+
+def lock_workflow_of(tx: UnitOfWork, execution_id: str) -> Row | None:
+    """``workflow_for_start`` of an execution's workflow, locked. A start of an approved execution takes it before
+    the execution's row lock, in the order every start takes its locks (a start may wait for a transaction that
+    holds an execution of the target it inserts for: the other order could deadlock)."""
+    tx.execute(f"""SELECT {WORKFLOW_FOR_START} FROM workflows w JOIN executions e USING (workflow_id)
+                   WHERE e.execution_id = %s FOR NO KEY UPDATE OF w""", (execution_id,))
+    return tx.fetchone()
+
+
+def read_only(tx: UnitOfWork) -> None:
+    """Makes the transaction read-only (the first statement of a dry run): any write would fail, not commit."""
+    tx.execute("SET TRANSACTION READ ONLY")
 
 
 def version_for_execution(tx: UnitOfWork, workflow_id: str, version: str | None) -> Row | None:
@@ -99,12 +124,17 @@ def insert_execution(tx: UnitOfWork, new: NewExecution) -> Row | None:
     return tx.fetchone()
 
 
+def target_params(target: Target) -> dict[str, str | None]:
+    """The named parameters of TARGET_PARAMS_SQL."""
+    return {"target_kind": target.kind, "target_namespace": target.namespace, "target_name": target.name}
+
+
 def active_on_target(tx: UnitOfWork, target: Target) -> str | None:
     """The id of the execution holding ``target``, if any."""
     tx.execute(
         f"""SELECT execution_id::text AS execution_id FROM executions
-            WHERE {TARGET_KEY_SQL} = (lower(%s), coalesce(%s, ''), %s) AND status IN {ACTIVE_SQL}""",
-        (target.kind, target.namespace, target.name),
+            WHERE {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {ACTIVE_SQL}""",
+        target_params(target),
     )
     row = tx.fetchone()
     return None if row is None else row["execution_id"]

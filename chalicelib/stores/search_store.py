@@ -23,6 +23,7 @@ from chalicelib.domain.labels import WILDCARD
 from chalicelib.domain.limits import REQUIRED_LABELS
 from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
 from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.guard_store import circuit_join
 from chalicelib.stores.label_filter import label_filter_sql
 from chalicelib.stores.rows import Row
 
@@ -327,9 +328,11 @@ def _label_points_sql(constraining: Mapping[str, str]) -> tuple[str, list[str]]:
 
 
 def versions_by_id(cur: UnitOfWork, ids: Sequence[int]) -> dict[int, Row]:
+    """The versions to show, with the circuit of their workflow (README, "Guardrails"; ranking never reads it)."""
     cur.execute(
-        """SELECT id, workflow_id, version, title, description, labels, container_image, signature
-           FROM workflow_versions WHERE id = ANY(%s)""",
+        f"""SELECT v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image, v.signature,
+                   circuit.circuit
+            FROM workflow_versions v {circuit_join("v.workflow_id")} WHERE v.id = ANY(%s)""",
         (list(ids),),
     )
     return {row["id"]: row for row in cur.fetchall()}

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
@@ -240,6 +241,15 @@ def set_enabled(tx: UnitOfWork, workflow_id: str, enabled: bool) -> None:
 def set_approval_required(tx: UnitOfWork, workflow_id: str, required: bool) -> None:
     tx.execute("UPDATE workflows SET approval_required = %s, updated_at = now() WHERE workflow_id = %s",
                (required, workflow_id))
+
+
+def set_guard_settings(tx: UnitOfWork, workflow_id: str, settings: Mapping[str, int | None]) -> None:
+    """Stores guard settings (None: unset, the configured default applies); names from domain/guards SETTING_NAMES."""
+    unknown = set(settings) - set(SETTING_NAMES)
+    assert not unknown, f"not guard settings: {unknown}"  # column names go into the statement
+    assignments = ", ".join(f"{name} = %({name})s" for name in settings)
+    tx.execute(f"UPDATE workflows SET {assignments}, updated_at = now() WHERE workflow_id = %(workflow_id)s",
+               {**settings, "workflow_id": workflow_id})
 
 
 def record_change(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,15 @@ def composed(client: ApiClient) -> ApiClient:
     create_step_workflows(client)
     create_composite(client)
     return client
+
+
+@pytest.fixture
+def server(db: Any) -> Iterator[str]:
+    """`make run`'s server in this process, on the test database: real HTTP, a thread per connection."""
+    from chalice.config import Config
+
+    from app import app
+    from chalicelib.http.local_server import LocalServer
+
+    with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as local:
+        yield local.url

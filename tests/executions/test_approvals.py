@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,9 +10,9 @@ from typing import Any
 import pytest
 
 from chalicelib.config import load_settings
-from chalicelib.container import Services, reset_services, services
+from chalicelib.container import services
 from tests.support import tekton
-from tests.support.api import PROJECT_DIR, ApiClient
+from tests.support.api import PROJECT_DIR, ApiClient, services_started_with
 from tests.support.executions import (
     APPROVER,
     EXECUTIONS,
@@ -210,14 +209,8 @@ TTL = 1  # seconds: APPROVAL_TTL_SECONDS for the tests below
 @pytest.fixture
 def short_ttl(db: Any) -> Iterator[None]:
     """The services as a process started with APPROVAL_TTL_SECONDS=1 builds them (same database)."""
-    previous = services()
-    short = Services(load_settings({**os.environ, "APPROVAL_TTL_SECONDS": str(TTL)}))
-    reset_services(short)
-    try:
+    with services_started_with(APPROVAL_TTL_SECONDS=str(TTL)):
         yield
-    finally:
-        reset_services(previous)
-        short.db.close()
 
 
 def test_expiry_after_the_ttl_on_read_on_action_and_on_schedule(client: ApiClient, short_ttl: None) -> None:

@@ -23,6 +23,7 @@ from tests.support.executions import (
     move,
     new_target,
     problem_type,
+    set_guards,
     start,
     started,
     stuck_parameters,
@@ -238,6 +239,8 @@ class TestList:
         create_workflow(client, version="1.0.0")
         create_workflow(client, version="1.1.0")
         create_kitchen(client)
+        # 14 executions of one workflow stay active at once here: more than its default blast radius allows.
+        assert set_guards(client, max_concurrent=20).status == 200
         ids = {"1.0.0": [], "1.1.0": [], "kitchen": []}
         for index in range(7):
             ids["1.0.0"].append(started(client, version="1.0.0")["execution_id"])

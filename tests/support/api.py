@@ -7,6 +7,9 @@ through chalicelib.http.gateway's Gateway Responses, as in `make run` and in AWS
 from __future__ import annotations
 
 import json as jsonlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,3 +85,20 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> Result:
         return self.request("DELETE", path, **kwargs)
+
+
+@contextmanager
+def services_started_with(**env: str) -> Iterator[None]:
+    """For the block, the services as a process started with these environment variables too builds them (on the
+    same database); then the previous ones again."""
+    from chalicelib.config import load_settings
+    from chalicelib.container import Services, reset_services, services
+
+    previous = services()
+    configured = Services(load_settings({**os.environ, **env}))
+    reset_services(configured)
+    try:
+        yield
+    finally:
+        reset_services(previous)
+        configured.db.close()

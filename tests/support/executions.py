@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,13 @@ def create_workflow(client: ApiClient, workflow_id: str = "stuck-rollout-restart
 
 def create_kitchen(client: ApiClient, version: str = "1.0.0", **changes: Any) -> dict[str, Any]:
     return create_workflow(client, "kitchen-sink", version, parameters=KITCHEN_SCHEMA, **changes)
+
+
+def set_guards(client: ApiClient, workflow_id: str = "stuck-rollout-restart", reason: str = "test setup",
+               **settings: int | None) -> Result:
+    """PATCH the workflow's guard settings (README, "Guardrails")."""
+    return client.patch(f"{PLAYBOOKS}/{workflow_id}", {"guards": settings, "reason": reason},
+                        scopes=("catalog:write",))
 
 
 def incident(**extra: Any) -> dict[str, Any]:
@@ -137,3 +146,14 @@ def events(client: ApiClient, execution_id: str) -> list[tuple[str | None, str, 
     """(from, to, message, changed_by) of every step in the execution's history."""
     record = client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json
     return [(e["from"], e["to"], e["message"], e["changed_by"]) for e in record["events"]]
+
+
+def http_request(method: str, url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A request over real HTTP (a server of its own: the ``server`` fixture); the status and the JSON answer."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

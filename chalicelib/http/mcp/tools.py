@@ -151,7 +151,12 @@ def call(tool: Tool, request: Request, principal: Principal, arguments: Mapping[
 
 
 def problem_text(problem: Mapping[str, Any]) -> str:
-    """The problem as a model reads it: what went wrong, then each field to change."""
+    """The problem as a model reads it: what went wrong, then each field to change, and when to retry where
+    waiting helps (a guard's retry_after)."""
     lines = [f"{problem.get('title', 'Error')}: {problem.get('detail', '')}"]
     lines += [f"- {error.get('path')}: {error.get('message')}" for error in problem.get("errors", [])]
+    if "retry_after" in problem:
+        retry = problem["retry_after"]
+        lines.append(f"Do not retry before {retry} seconds have passed." if retry is not None
+                     else "Retrying does not help: ask an operator.")
     return "\n".join(lines)
