@@ -89,7 +89,7 @@ def test_the_target_is_free_again_once_the_execution_finishes(client: ApiClient)
     assert start(client, target=CHECKOUT).status == 409  # running still holds it
     assert move(client, first, "succeeded").status == 200
     second = started(client, target=CHECKOUT)
-    assert second["target"] == CHECKOUT and second["execution_id"] != first
+    assert second["target"] == {**CHECKOUT, "cluster": "default"} and second["execution_id"] != first
 
 
 @pytest.mark.parametrize(("other", "conflicts"), [
@@ -98,6 +98,8 @@ def test_the_target_is_free_again_once_the_execution_finishes(client: ApiClient)
     ({"kind": "Deployment", "namespace": "payments", "name": "checkout"}, False),
     ({"kind": "StatefulSet", "namespace": "shop", "name": "checkout"}, False),
     ({"kind": "Deployment", "name": "checkout"}, False),  # cluster-scoped is another resource
+    ({"kind": "Deployment", "namespace": "shop", "name": "checkout", "cluster": "default"}, True),  # the default
+    ({"kind": "Deployment", "namespace": "shop", "name": "checkout", "cluster": "prod-eu"}, False),  # another cluster
 ])
 def test_what_counts_as_the_same_target(client: ApiClient, other: dict[str, str], conflicts: bool) -> None:
     create_workflow(client)
@@ -109,7 +111,7 @@ def test_a_cluster_scoped_target_is_locked_too(client: ApiClient) -> None:
     create_workflow(client, workflow_id="node-fix", labels={**STUCK["labels"], "component": "*"})
     node = {"kind": "Node", "name": "ip-10-0-3-17.eu-west-1.compute.internal"}
     body = started(client, workflow_id="node-fix", target=node)
-    assert body["target"] == node
+    assert body["target"] == {**node, "cluster": "default"}
     assert start(client, workflow_id="node-fix", target=node).json["active_execution_id"] == body["execution_id"]
 
 
@@ -126,7 +128,7 @@ def test_the_pipeline_run_carries_the_target_and_the_execution_id(client: ApiCli
             annotations["kubernaut.ai/target-name"]) == ("Deployment", "shop", long_name)
     assert len(labels["kubernaut.ai/target-name"]) <= 63 and long_name.startswith(labels["kubernaut.ai/target-name"])
     record = client.get(f"{EXECUTIONS}/{body['execution_id']}", scopes=READ).json
-    assert record["target"] == {"kind": "Deployment", "namespace": "shop", "name": long_name}
+    assert record["target"] == {"kind": "Deployment", "namespace": "shop", "name": long_name, "cluster": "default"}
 
 
 @pytest.mark.parametrize(("target", "path"), [
@@ -139,6 +141,9 @@ def test_the_pipeline_run_carries_the_target_and_the_execution_id(client: ApiCli
     ({"kind": "Deploy ment", "name": "checkout"}, "$.target.kind"),
     ({"kind": "Deployment", "name": "c" * 254}, "$.target.name"),
     ({"kind": "Deployment", "name": "checkout", "uid": "x"}, "$.target.uid"),
+    ({"kind": "Deployment", "name": "checkout", "cluster": "Prod_EU"}, "$.target.cluster"),
+    ({"kind": "Deployment", "name": "checkout", "cluster": ""}, "$.target.cluster"),
+    ({"kind": "Deployment", "name": "checkout", "cluster": "c" * 64}, "$.target.cluster"),
 ])
 def test_a_missing_or_malformed_target_is_400_and_stores_nothing(client: ApiClient, db: Any, target: Any,
                                                                  path: str) -> None:
