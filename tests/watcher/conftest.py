@@ -68,7 +68,9 @@ def start_watcher(key_file: Path) -> Iterator[Callable[..., Watcher]]:
 
     def start(kube_url: str, catalog_url: str, namespace: str = "", resync_seconds: float = 300.0,
               watch_timeout: int = 5, runner: bool = False, **runner_settings: Any) -> Watcher:
-        """``runner``: also run executions (off by default: the tests of the resources script every request)."""
+        """``runner``: also run executions (off by default: the tests of the resources script every request), with
+        long polls and no pause between claims unless the test says otherwise."""
+        runner_settings = {"claim_wait_seconds": 20, "claim_interval_seconds": 0.0, **runner_settings}
         config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace=namespace,
                                resync_seconds=resync_seconds, health_port=0, runner_enabled=runner,
                                **runner_settings)
