@@ -129,27 +129,33 @@ class ClaimedExecution:
 
 class WorkSignal:
     """Wakes the claims waiting in this process when it makes an execution claimable (after the commit), so they
-    look at once instead of at their next poll. Other processes' executions are found by the poll."""
+    look at once instead of at their next poll (other processes' executions are found by the poll), or ends their
+    wait (``interrupt``: a server stopping)."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._generation = 0
+        self._state = (0, 0)  # (work made claimable, interruptions), each counted
 
-    @property
-    def generation(self) -> int:
+    def state(self) -> tuple[int, int]:
         with self._changed:
-            return self._generation
+            return self._state
 
     def notify(self) -> None:
+        self._bump((1, 0))
+
+    def interrupt(self) -> None:
+        self._bump((0, 1))
+
+    def _bump(self, by: tuple[int, int]) -> None:
         with self._changed:
-            self._generation += 1
+            self._state = (self._state[0] + by[0], self._state[1] + by[1])
             self._changed.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> int:
-        """Waits up to ``timeout`` for a change after generation ``seen``; returns the generation now."""
+    def wait(self, seen: tuple[int, int], timeout: float) -> tuple[int, int]:
+        """Waits up to ``timeout`` for a change after state ``seen``; returns the state now."""
         with self._changed:
-            self._changed.wait_for(lambda: self._generation != seen, timeout=timeout)
-            return self._generation
+            self._changed.wait_for(lambda: self._state != seen, timeout=timeout)
+            return self._state
 
 
 class ExecutionService:
@@ -376,18 +382,25 @@ class ExecutionService:
         cluster = principal.acting_cluster if principal else DEFAULT_CLUSTER
         namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
         deadline = time.monotonic() + request.wait_seconds
-        seen = self.work.generation
+        seen = began = self.work.state()
         claimed = self._claim_once(request, cluster, namespaces, actor)
         while not any(not item.held for item in claimed):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             seen = self.work.wait(seen, min(CLAIM_POLL_SECONDS, remaining))
+            if seen[1] != began[1]:  # interrupted: answer now with what the claim has
+                break
             with self._db.reading() as tx:
                 ready = store.claimable(tx, cluster, namespaces)
             if ready:
                 claimed = self._claim_once(request, cluster, namespaces, actor)
         return claimed
+
+    def stop_waiting(self) -> None:
+        """Ends every claim waiting in this process now (each answers with what it has): a local server stopping
+        must not leave a claim that leases executions after it has gone."""
+        self.work.interrupt()
 
     def _claim_once(self, request: ClaimRequest, cluster: str, namespaces: list[str] | None, actor: str
                     ) -> list[ClaimedExecution]:

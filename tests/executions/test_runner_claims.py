@@ -341,3 +341,24 @@ def test_a_claim_without_work_answers_empty_at_the_end_of_its_wait(client: ApiCl
     began = time.monotonic()
     answer = claim(client, wait_seconds=1)
     assert ids(answer) == [] and 0.9 < time.monotonic() - began < 3.0
+
+
+def test_stop_waiting_ends_the_waiting_claims_at_once_without_leasing(client: ApiClient) -> None:
+    """What a stopping local server does, so that a claim it leaves behind leases nothing afterwards."""
+    service = services().executions
+    answers: list[tuple[list[str], float]] = []
+
+    def wait() -> None:
+        began = time.monotonic()
+        answers.append(([c.execution_id for c in service.claim(ClaimRequest("runner-a", 1, 20), "runner-a")],
+                        time.monotonic() - began))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.3)
+    service.stop_waiting()
+    waiter.join(timeout=5)
+    assert answers and answers[0][0] == [] and answers[0][1] < 2.0
+    create_workflow(client)
+    started(client)  # a later claim still leases (the interruption ended only the waits of that moment)
+    assert len(claim(client).json["items"]) == 1

@@ -10,6 +10,8 @@ import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
+from chalicelib.container import services
+from chalicelib.stores.db import Database
 from tests.support.fake_catalog import API_KEY, FakeCatalog
 from tests.support.kube_emulator import KubeEmulator
 from watcher.app import Watcher
@@ -52,6 +54,19 @@ def runner_catalog(catalog_server: HTTPServer) -> FakeCatalog:
     fake.executions.lease_seconds = 3.0
     fake.serve(catalog_server)
     return fake
+
+
+@pytest.fixture
+def catalog_api(db: Database) -> Iterator[str]:
+    """The real catalog API on a loopback port, as `python -m chalicelib.cli serve` runs it (on the test database)."""
+    from chalice.config import Config
+
+    from app import app
+    from chalicelib.http.local_server import LocalServer
+
+    with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as server:
+        yield server.url
+        services().executions.stop_waiting()  # a killed watcher's claim must not lease the next test's executions
 
 
 @pytest.fixture
