@@ -172,7 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--executions", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0, help="executions started a second")
-    parser.add_argument("--run-seconds", type=float, default=1.0, help="how long each PipelineRun runs")
+    parser.add_argument("--run-seconds", type=float, default=0.5, help="how long each PipelineRun runs")
     parser.add_argument("--concurrency", type=int, default=10, help="the watcher's RUNNER_CONCURRENCY")
     parser.add_argument("--idle-runners", type=int, default=10)
     parser.add_argument("--idle-seconds", type=float, default=20.0)
