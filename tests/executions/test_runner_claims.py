@@ -282,35 +282,34 @@ def _request(target: dict[str, str] | None = None) -> Any:
                                     "parameters": stuck_parameters(), "target": target or new_target()})
 
 
-def test_a_waiting_claim_wakes_when_this_process_makes_work_and_finds_another_processes_by_polling(
-        client: ApiClient) -> None:
-    create_workflow(client)
-    service = services().executions
+def claimed_while_waiting(starter: ExecutionService) -> tuple[list[str], str, float]:
+    """A claim waiting up to 10 s while ``starter`` starts an execution half a second in: what the claim got, the
+    execution started, and how long the claim took."""
     answers: list[tuple[list[str], float]] = []
 
     def wait_for_work() -> None:
         began = time.monotonic()
-        claimed = service.claim(ClaimRequest("runner-a", 1, 10), "runner-a")
+        claimed = services().executions.claim(ClaimRequest("runner-a", 1, 10), "runner-a")
         answers.append(([c.execution_id for c in claimed], time.monotonic() - began))
 
     waiter = threading.Thread(target=wait_for_work)
     waiter.start()
     time.sleep(0.5)
-    here = service.start(_request(), "agent").execution["execution_id"]
+    execution_id = starter.start(_request(), "agent").execution["execution_id"]
     waiter.join(timeout=15)
     (got, took) = answers.pop()
-    assert got == [here] and took < 2.5  # woken in-process, not at the end of the 10 s wait
+    return got, execution_id, took
 
+
+def test_a_waiting_claim_wakes_when_this_process_makes_work_and_finds_another_processes_by_polling(
+        client: ApiClient) -> None:
+    create_workflow(client)
+    got, here, took = claimed_while_waiting(services().executions)
+    assert got == [here] and took < 2.5  # woken in-process, not at the end of the 10 s wait
     assert move(client, here, "running").status == 200  # no longer handed back to runner-a
 
     # Another process (its own ExecutionService: nothing wakes this one) starts one: the poll finds it.
-    other = ExecutionService(services().db, services().sealer, 3600)
-    waiter = threading.Thread(target=wait_for_work)
-    waiter.start()
-    time.sleep(0.5)
-    there = other.start(_request(), "agent").execution["execution_id"]
-    waiter.join(timeout=15)
-    (got, took) = answers.pop()
+    got, there, took = claimed_while_waiting(ExecutionService(services().db, services().sealer, 3600))
     assert got == [there] and took < 4.0
 
 
