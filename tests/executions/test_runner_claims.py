@@ -7,6 +7,7 @@ The watcher's side runs against this in tests/watcher/test_runner_end_to_end.py.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -361,3 +362,24 @@ def test_stop_waiting_ends_the_waiting_claims_at_once_without_leasing(client: Ap
     create_workflow(client)
     started(client)  # a later claim still leases (the interruption ended only the waits of that moment)
     assert len(claim(client).json["items"]) == 1
+
+
+def test_claim_lease_seconds_is_validated_and_gives_the_leases_length(client: ApiClient, db: Database) -> None:
+    from chalicelib.config import load_settings
+    from chalicelib.container import Services
+    from chalicelib.domain.config_error import ConfigError
+
+    assert load_settings({}).claim_lease_seconds == 60
+    for bad in ("39", "3601", "soon", "-1"):  # at least twice a claim's longest wait
+        with pytest.raises(ConfigError, match="CLAIM_LEASE_SECONDS"):
+            load_settings({"CLAIM_LEASE_SECONDS": bad})
+    create_workflow(client)
+    execution_id = started(client)["execution_id"]
+    short = Services(load_settings({**os.environ, "CLAIM_LEASE_SECONDS": "45"}))
+    (item,) = short.executions.claim(ClaimRequest("runner-a", 1, 0), "runner-a")
+    with db.reading() as cur:
+        cur.execute("SELECT extract(epoch FROM lease_expires_at - claimed_at) AS seconds FROM executions "
+                    "WHERE execution_id = %s", (execution_id,))
+        assert round(cur.fetchone()["seconds"]) == 45
+    assert item.execution_id == execution_id
+    short.db.close()
