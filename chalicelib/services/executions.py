@@ -255,7 +255,7 @@ class ExecutionService:
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
             "incident_id": request.incident_id, "parameter_names": sorted(values), "status": stored["status"],
-            "target": str(request.target),
+            "target": str(request.target), "cluster": request.target.cluster,
         })
         return StartedExecution(stored, manifest)
 
@@ -309,8 +309,7 @@ class ExecutionService:
             values = dict(current["parameters"])
             if sealed is not None:
                 values.update(self._unseal(sealed, execution_id, "the execution is still approved"))
-            updated = store.set_status(tx, execution_id, PENDING, None, False)
-            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
+            composite = None
             if row["container_image"] is None:  # a composite: its steps resolve again, now
                 composite = composites.plan_execution(
                     tx, execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
@@ -321,7 +320,6 @@ class ExecutionService:
                         f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
                         "that requires approval, which its approval did not cover. Reject it and request a new "
                         "execution, to be approved with those steps.")
-                updated = composites.record_execution(tx, execution_id, composite)
                 manifest = composite.pipeline_run
             else:
                 manifest = build_pipeline_run(
@@ -329,7 +327,10 @@ class ExecutionService:
                     image=row["container_image"], schema=row["parameters"], values=values,
                     incident_id=request.incident_id, target=request.target,
                 )
-            store.set_pipeline_run(tx, execution_id, manifest)
+            updated = store.release(tx, execution_id, manifest)
+            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
+            if composite is not None:
+                updated = composites.record_execution(tx, execution_id, composite)
         self.work.notify()
         logger.info("execution started", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,

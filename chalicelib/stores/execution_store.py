@@ -206,26 +206,15 @@ def lock_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
     return tx.fetchone()
 
 
-def set_status(tx: UnitOfWork, execution_id: str, status: str, message: str | None, terminal: bool) -> Row:
-    """Moves to ``status``: entering running sets started_at, a terminal status sets finished_at
-    (both from the transaction's clock, the same instant as the event row)."""
+def release(tx: UnitOfWork, execution_id: str, manifest: dict[str, Any]) -> Row:
+    """approved -> pending, with the PipelineRun its runner creates (an approved execution started)."""
     tx.execute(
-        f"""UPDATE executions AS e SET
-                status = %(status)s,
-                message = coalesce(%(message)s, e.message),
-                started_at = CASE WHEN %(status)s = 'running' THEN now() ELSE e.started_at END,
-                finished_at = CASE WHEN %(terminal)s THEN now() ELSE e.finished_at END,
-                updated_at = now()
-            WHERE e.execution_id = %(execution_id)s
+        f"""UPDATE executions AS e SET status = 'pending', pipeline_run = %s, updated_at = now()
+            WHERE e.execution_id = %s
             RETURNING {EXECUTION_COLUMNS}""",
-        {"status": status, "message": message, "terminal": terminal, "execution_id": execution_id},
+        (Json(manifest), execution_id),
     )
     return tx.one()
-
-
-def set_pipeline_run(tx: UnitOfWork, execution_id: str, manifest: dict[str, Any]) -> None:
-    """Records the PipelineRun an execution's runner creates (when an approved execution is started)."""
-    tx.execute("UPDATE executions SET pipeline_run = %s WHERE execution_id = %s", (Json(manifest), execution_id))
 
 
 def get_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
