@@ -390,7 +390,9 @@ class ExecutionService:
             if remaining <= 0:
                 break
             seen = self.work.wait(seen, min(CLAIM_POLL_SECONDS, remaining))
-            if seen[1] != began[1]:  # interrupted: answer now with what the claim has
+            # Interrupted, or the wait is over: answer now with what the claim has (the runner's next claim begins
+            # with a claiming transaction anyway, so a last look would only cost a query).
+            if seen[1] != began[1] or time.monotonic() >= deadline:
                 break
             with self._db.reading() as tx:
                 ready = store.claimable(tx, cluster, namespaces)
