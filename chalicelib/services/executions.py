@@ -365,7 +365,7 @@ class ExecutionService:
             if not heartbeat:
                 store.insert_event(tx, execution_id, current["status"], update.status, _report_text(update), actor)
             if update.status in TERMINAL:
-                _finished(tx, current, updated, actor, _report_text(update))
+                self._finished(tx, current, updated, actor, _report_text(update))
         log = logger.debug if heartbeat else logger.info
         log("lease renewed" if heartbeat else "execution reported", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
@@ -442,7 +442,7 @@ class ExecutionService:
         lapsed = store.lapse_leases(tx, cluster, MAX_LEASE_LAPSES, RUNNER_LOST, SYSTEM, execution_id)
         for row in lapsed:
             if row["lost"]:
-                _finished(tx, {**row, "status": row["from_status"]}, row, SYSTEM, RUNNER_LOST)
+                self._finished(tx, {**row, "status": row["from_status"]}, row, SYSTEM, RUNNER_LOST)
         return lapsed
 
     def _record_lapses(self, lapsed: Sequence[Row]) -> None:
@@ -500,6 +500,14 @@ class ExecutionService:
         return rows
 
     # --- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _finished(tx: UnitOfWork, before: Row, updated: Row, actor: str, reason: str | None) -> None:
+        """What follows an execution becoming succeeded or failed, in the transaction that records it (every way an
+        execution finishes calls this: a runner's report, a runner-lost lapse): the execution.failed notification."""
+        if updated["status"] == FAILED:
+            notifications.record(tx, execution_event(EXECUTION_FAILED, updated, actor=actor, reason=reason,
+                                                     previous_status=before["status"]))
+
     @contextmanager
     def _acting_on(self, execution_id: str, principal: Principal | None, runner: bool = False
                    ) -> Iterator[tuple[UnitOfWork, Row]]:
@@ -558,14 +566,6 @@ def _expire_overdue(tx: UnitOfWork, execution_id: str | None = None) -> Sequence
                         previous_status=row["from_status"])
         for row in expired))
     return expired
-
-
-def _finished(tx: UnitOfWork, before: Row, updated: Row, actor: str, reason: str | None) -> None:
-    """Everything that follows an execution becoming succeeded or failed, in its transaction (a runner's report, a
-    runner-lost lapse): the ``execution.failed`` notification."""
-    if updated["status"] == FAILED:
-        notifications.record(tx, execution_event(EXECUTION_FAILED, updated, actor=actor, reason=reason,
-                                                 previous_status=before["status"]))
 
 
 def _require_reach(principal: Principal | None, namespace: str | None, what: str) -> None:
