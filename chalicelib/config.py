@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.egress import parse_destination
 from chalicelib.domain.guards import DEFAULTS, GuardSettings
-from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
+from chalicelib.domain.limits import GUARD_SETTING_BOUNDS, MAX_CLAIM_WAIT_SECONDS
 from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class Settings:
     registration_sweep_seconds: int = 30
     reconcile_grace_seconds: int = 60
     approval_ttl_seconds: int = 3600
+    claim_lease_seconds: int = 60  # how long a runner holds a claimed execution without reporting
     approval_kms_key_id: str | None = None  # seals writeOnly values held for an approval (AWS)
     approval_key_secret_arn: str | None = None  # or: a Secrets Manager secret holding the data key (AWS)
     notify_webhook_url: str | None = None  # where notifications are posted (validated: parse_webhook_url)
@@ -217,6 +218,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         registration_sweep_seconds=_int(env, "REGISTRATION_SWEEP_SECONDS", 30, 1, 3600),
         reconcile_grace_seconds=_int(env, "RECONCILE_GRACE_SECONDS", 60, 0, 3600),
         approval_ttl_seconds=_int(env, "APPROVAL_TTL_SECONDS", 3600, 1, 7 * 24 * 3600),
+        # At least a claim's longest wait and more: a claim answers with the leases it renewed when it began.
+        claim_lease_seconds=_int(env, "CLAIM_LEASE_SECONDS", 60, 2 * MAX_CLAIM_WAIT_SECONDS, 3600),
         approval_kms_key_id=env.get("APPROVAL_KMS_KEY_ID") or None,
         approval_key_secret_arn=env.get("APPROVAL_KEY_SECRET_ARN") or None,
         notify_webhook_url=env.get("NOTIFY_WEBHOOK_URL") or None,
@@ -233,7 +236,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # The local key file would live in one execution environment's /tmp: values sealed by one
         # environment could not be opened by another.
         raise ConfigError("APPROVAL_KMS_KEY_ID (or APPROVAL_KEY_SECRET_ARN) is required in AWS Lambda: it seals the "
-                          "writeOnly values executions hold while they wait for approval")
+                          "writeOnly values executions hold until their runner reports them running")
     if settings.dispatcher == "sqs" and not settings.registration_queue_url:
         raise ConfigError("REGISTRATION_QUEUE_URL is required when DISPATCHER=sqs")
     if settings.image_platform.count("/") not in (1, 2):

@@ -92,12 +92,13 @@ class Services:
     def executions(self) -> ExecutionService:
         from chalicelib.services.executions import ExecutionService
 
-        return ExecutionService(self.db, self.sealer, self.settings.approval_ttl_seconds, self.settings.guard_defaults)
+        return ExecutionService(self.db, self.sealer, self.settings.approval_ttl_seconds, self.settings.guard_defaults,
+                                self.settings.claim_lease_seconds)
 
     @built_once
     def sealer(self) -> SecretSealer:
-        """Seals the writeOnly values executions hold while they wait for approval: KMS or a Secrets Manager
-        data key in AWS (load_settings requires one there), else a key file in the data folder."""
+        """Seals the writeOnly values executions hold until their runner reports them running: KMS or a Secrets
+        Manager data key in AWS (load_settings requires one there), else a key file in the data folder."""
         from chalicelib.adapters.sealing import DataKeySealer, KmsSealer, LocalKeySealer
 
         cfg = self.settings

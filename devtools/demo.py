@@ -11,7 +11,11 @@
 5. every example resource, its image pointed at the local registry by tag, sent to the invoke
    endpoint ``POST /api/v1/registrations`` (as the watcher does) and followed until it finished;
 6. a search with an incident; 7. parameter validation, one invalid and one valid set;
-8. an execution, and the Tekton PipelineRun it returns.
+8. an execution, and the Tekton PipelineRun its cluster's runner will create;
+9. the in-cluster runner: the watcher (its runner, with a key bound to the target's cluster) against an in-memory
+   Kubernetes API server (tests/support/kube_emulator.py) claims the execution and creates its PipelineRun there;
+   the demo plays Tekton (the run starts, then succeeds) and the outcome comes back to the catalog as ``succeeded``
+   with the run's times.
 
 Everything lives in a fresh temporary folder and on free ports, so it can run again at once (also
 beside ``make run``); the server and the registry stop when it ends, the database is stopped and
@@ -40,13 +44,20 @@ import yaml
 
 from devtools import oci
 from devtools.registry import LocalRegistry, RegistryNotInstalled, start_registry
+from tests.support.kube_emulator import PIPELINE_RUNS, KubeEmulator
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 RESOURCES_DIR = PROJECT_DIR / "examples" / "resources"
 WORKFLOWS_DIR = PROJECT_DIR / "examples" / "workflows"
-STEPS = 8
+STEPS = 9
 REGISTRATION_TIMEOUT = 60.0
+RUN_TIMEOUT = 30.0
 SCOPES = ["registrations:write", "catalog:read", "executions:write"]
+# The key of the cluster's watcher: bound to its cluster, so its runner claims and reports only that cluster's
+# executions (docs/watcher.md, "One watcher per cluster, each with its own cluster-bound key").
+CLUSTER = "demo-cluster"
+RUNNER_SCOPES = ["registrations:write", "catalog:read", "executions:run"]
+RUN_NAMESPACE = "kubernaut-workflows"
 # Settings that would take the demo off this machine or change its flow; the demo sets its own.
 OVERRIDDEN = ("DATABASE_URL", "DATABASE_SECRET_ARN", "DATABASE_IAM_AUTH", "DISPATCHER", "REGISTRATION_QUEUE_URL",
               "EMBEDDING_PROVIDER", "EMBEDDING_DIMENSIONS", "REGISTRY_CREDENTIALS", "INSECURE_REGISTRIES",
@@ -65,8 +76,8 @@ SEARCH_LABELS = {key: INCIDENT[key] for key in ("signal_type", "severity", "envi
 EXPECTED_WORKFLOW = "oomkill-increase-memory"
 INVALID_PARAMETERS = {"TARGET_NAMESPACE": "Payments!", "MEMORY_LIMIT": "lots", "ADMIN_PASSWORD": "hunter2"}
 VALID_PARAMETERS = {"TARGET_NAMESPACE": "payments", "TARGET_DEPLOYMENT": "payments-api", "MEMORY_LIMIT": "512Mi"}
-# The resource the remediation acts on: one active execution per target.
-TARGET = {"kind": "Deployment", "namespace": "payments", "name": "payments-api"}
+# The resource the remediation acts on, in its cluster: one active execution per target.
+TARGET = {"kind": "Deployment", "namespace": "payments", "name": "payments-api", "cluster": CLUSTER}
 
 
 class DemoFailed(Exception):
@@ -204,14 +215,20 @@ def run(temp: Path) -> None:
         from chalicelib.http.local_server import LocalServer
 
         key_id, key = services().api_keys.create("demo agent", SCOPES)
+        runner_key_id, runner_key = services().api_keys.create(f"watcher of {CLUSTER}", RUNNER_SCOPES, None, CLUSTER)
         with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as server:
             say(f"serving on {server.url} with INSECURE_REGISTRIES={registry.host}")
             say(f"API key {key_id} with scopes {' '.join(SCOPES)}")
+            say(f"API key {runner_key_id} with scopes {' '.join(RUNNER_SCOPES)}, bound to cluster {CLUSTER}")
             api = Api(server.url, key)
-            flow(api, workflows)
+            try:
+                execution = flow(api, workflows)
+                run_in_cluster(api, server.url, runner_key, execution, temp)
+            finally:
+                services().executions.stop_waiting()  # a claim still waiting ends with the server
 
 
-def flow(api: Api, workflows: list[DemoWorkflow]) -> None:
+def flow(api: Api, workflows: list[DemoWorkflow]) -> dict[str, Any]:
     step(5, "Register examples/resources/*.yaml: POST /api/v1/registrations, then GET it until it finishes")
     say(f"{'workflow version':<31} {'registration id':<36} {'image digest':<19} outcome")
     failed = []
@@ -266,9 +283,62 @@ def flow(api: Api, workflows: list[DemoWorkflow]) -> None:
     step(8, "Execute: POST /api/v1/executions")
     body = {"workflow_id": chosen["workflow_id"], "version": chosen["version"], "parameters": VALID_PARAMETERS,
             "incident": INCIDENT, "target": TARGET}  # fmt: skip
-    execution = api.call("POST", "/api/v1/executions", body, expect=201)
-    say(f"execution {execution['execution_id']} {execution['status']}; the PipelineRun to create in the cluster:")
+    execution: dict[str, Any] = api.call("POST", "/api/v1/executions", body, expect=201)
+    say(f"execution {execution['execution_id']} {execution['status']}; the PipelineRun the runner of cluster "
+        f"{CLUSTER} will create:")
     say(yaml.safe_dump(execution["pipeline_run"], sort_keys=False).rstrip(), indent=8)
+    return execution
+
+
+def run_in_cluster(api: Api, catalog_url: str, runner_key: str, execution: dict[str, Any], temp: Path) -> None:
+    """Step 9: the watcher's runner, on an in-memory cluster, runs the execution; the demo plays Tekton."""
+    import kubernetes.client
+
+    from watcher.app import Watcher
+    from watcher.config import WatcherConfig
+
+    step(9, f"The in-cluster runner: cluster {CLUSTER}'s watcher claims it, Tekton runs it, the outcome comes back")
+    execution_id = execution["execution_id"]
+    path = f"/api/v1/executions/{execution_id}"
+    name = execution["pipeline_run"]["metadata"]["name"]
+    key_file = temp / "runner-api-key"
+    key_file.write_text(runner_key)
+    cluster = KubeEmulator()
+    with cluster.serving() as kube_url:
+        say(f"an in-memory Kubernetes API server (cluster {CLUSTER}) on {kube_url}")
+        config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace="payments",
+                               health_port=0, run_namespace=RUN_NAMESPACE, runner_id="demo-runner",
+                               claim_wait_seconds=20, claim_interval_seconds=0)  # a long poll: a server here
+        watcher = Watcher(config, kubernetes.client.ApiClient(kubernetes.client.Configuration(host=kube_url)))
+        watcher.start()
+        try:
+            run = cluster.wait_for(RUN_NAMESPACE, name, lambda obj: True, timeout=RUN_TIMEOUT, plural=PIPELINE_RUNS)
+            say(f"claimed by runner demo-runner; PipelineRun {RUN_NAMESPACE}/{name} created (uid "
+                f"{run['metadata']['uid']})")
+            wait_status(api, path, "running")
+            say("reported running")
+            started = cluster.mark_running(RUN_NAMESPACE, name)["status"]["startTime"]
+            time.sleep(1.0)  # the remediation runs
+            finished = cluster.mark_succeeded(RUN_NAMESPACE, name)["status"]["completionTime"]
+            say(f"Tekton (played by the demo): started {started}, Succeeded at {finished}")
+            record = wait_status(api, path, "succeeded")
+        finally:
+            watcher.stop(grace_seconds=5)
+    say(f"execution {execution_id} {record['status']} (reason {record['reason']}); started_at "
+        f"{record['started_at']}, finished_at {record['finished_at']}, {record['duration_seconds']:.0f} s")
+    say("history: " + " -> ".join(event["to"] for event in record["events"]))
+
+
+def wait_status(api: Api, path: str, status: str) -> dict[str, Any]:
+    """GET the execution until it has ``status`` (DemoFailed after RUN_TIMEOUT)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        record: dict[str, Any] = api.call("GET", path)
+        if record["status"] == status:
+            return record
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"{path}: still {record['status']} after {RUN_TIMEOUT:.0f} s, not {status}")
+        time.sleep(0.1)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -296,8 +366,8 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
         return 130
-    print("\nDone: registered, searched, validated and executed. The server and the registry are stopped; "
-          f"the embedded database stops and {temp} is deleted as the demo exits.")
+    print("\nDone: registered, searched, validated, executed and run in the cluster. The server and the registry are "
+          f"stopped; the embedded database stops and {temp} is deleted as the demo exits.")
     return 0
 
 

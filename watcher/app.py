@@ -124,8 +124,10 @@ class Watcher:
             # One worker per execution it may hold: a slow report never delays another execution.
             self.workers += [threading.Thread(target=runner.work, name=f"runner-worker-{n}", daemon=True)
                              for n in range(runner.concurrency)]
-            # A claim waits claim_wait_seconds, then each of its attempts may take that plus a request timeout.
-            claim_stuck_after = CatalogClient.attempts * (runner.claim_wait_seconds + CatalogClient.timeout * 2) + 90
+            # A claim waits claim_wait_seconds, then each of its attempts may take that plus a request timeout; an
+            # empty one is followed by claim_interval_seconds of pause.
+            claim_stuck_after = (CatalogClient.attempts * (runner.claim_wait_seconds + CatalogClient.timeout * 2)
+                                 + runner.claim_interval_seconds + 90)
             loops += [Loop("runner watch loop", runner_threads[0], lambda: runner.informer.heartbeat, stuck_after),
                       Loop("runner claim loop", runner_threads[1], lambda: runner.heartbeat, claim_stuck_after)]
             informers.append(runner.informer)
@@ -136,7 +138,9 @@ class Watcher:
             health_port=self.health.port, runner=self.config.runner_enabled,
             run_namespace=self.config.run_namespace if self.runner else None,
             runner_id=self.config.runner_id if self.runner else None,
-            runner_concurrency=self.config.runner_concurrency if self.runner else None)
+            runner_concurrency=self.config.runner_concurrency if self.runner else None,
+            claim_wait_seconds=self.config.claim_wait_seconds if self.runner else None,
+            claim_interval_seconds=self.config.claim_interval_seconds if self.runner else None)
         self.health.start()
         for thread in self.threads + self.workers:
             thread.start()

@@ -36,6 +36,11 @@ class WatcherConfig:
     run_namespace: str = "kubernaut-workflows"
     runner_concurrency: int = 4
     runner_id: str = "watcher"
+    # How the runner asks for work (docs/watcher.md, "The runner"; docs/deploy.md, "Idle runners"): each claim
+    # waits up to claim_wait_seconds at the catalog (a long poll), and after a claim that brought nothing new the
+    # runner pauses claim_interval_seconds. The defaults suit a catalog on Lambda, where a waiting claim is billed.
+    claim_wait_seconds: int = 0
+    claim_interval_seconds: float = 5.0
 
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -61,8 +66,10 @@ def load_config(env: Mapping[str, str] | None = None) -> WatcherConfig:
         log_level=_choice(env, "LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR", "CRITICAL")),
         runner_enabled=_choice(env, "RUNNER_ENABLED", ("true", "false")) == "true",
         run_namespace=_run_namespace(env), runner_id=_runner_id(env),
-        # At most the catalog's limit per claim: each claim asks for as many as the runner may hold.
+        # At most the catalog's limit per claim: a claim asks for as many as the runner has free slots.
         runner_concurrency=int(_number(env, "RUNNER_CONCURRENCY", 4, minimum=1, maximum=10, integer=True)),
+        claim_wait_seconds=int(_number(env, "CLAIM_WAIT_SECONDS", 0, minimum=0, maximum=20, integer=True)),
+        claim_interval_seconds=_number(env, "CLAIM_INTERVAL_SECONDS", 5.0, minimum=0, maximum=300),
     )
 
 

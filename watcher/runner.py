@@ -1,9 +1,10 @@
 """The runner: this cluster's executions run here, and their outcome goes back to the catalog by itself.
 
 Three parts, on their own threads:
-- the **claim loop** asks ``POST /api/v1/executions/claim`` (a long poll) for as many executions as free
-  slots (``RUNNER_CONCURRENCY`` claimed or running at once), but only while the PipelineRuns are listed
-  and watched, so it never claims what it could not create and follow;
+- the **claim loop** asks ``POST /api/v1/executions/claim`` for as many executions as it has free slots
+  (``RUNNER_CONCURRENCY`` claimed or running at once), waiting ``CLAIM_WAIT_SECONDS`` at the catalog (a long
+  poll) and pausing ``CLAIM_INTERVAL_SECONDS`` after a claim that brought nothing new, but only while the
+  PipelineRuns are listed and watched, so it never claims what it could not create and follow;
 - an **informer** (watcher/informer.py, as for the resources) lists then watches the PipelineRuns of
   ``RUN_NAMESPACE`` labelled ``kubernaut.ai/execution-id``;
 - **workers** take one PipelineRun at a time from a keyed work queue and bring it up to date: create what a
@@ -14,9 +15,9 @@ Three parts, on their own threads:
 Level triggered: a worker looks at the state (the claim, the cached PipelineRun, the last accepted report),
 never at which event woke it. After a restart the first list hands every labelled PipelineRun to the
 workers, so whatever finished meanwhile is reported (an execution already final in the catalog answers
-409: nothing more is sent for it), and a claim by the same runner id returns the executions it still
-holds, whose objects are then created (or found) again. The catalog or the API server failing is
-retried with a jittered backoff (at most ``max_retry_seconds`` apart), never a crash.
+409: nothing more is sent for it), and the first claim (which does not wait) returns the pending executions
+the same runner id still holds, whose objects are then created (or found) again. The catalog or the API
+server failing is retried with a jittered backoff (at most ``max_retry_seconds`` apart), never a crash.
 """
 
 import json
@@ -55,8 +56,6 @@ class Execution:
 
 
 class Runner:
-    claim_wait_seconds = 20  # each claim's long poll (the catalog's maximum)
-    known_claim_pause = 1.0  # after a claim that at once returned only executions this runner already has
     first_retry_seconds, max_retry_seconds = 1.0, 30.0
     request_timeout = (10, 30)  # connect, read: for each call to the API server
 
@@ -65,6 +64,8 @@ class Runner:
         self.namespace = config.run_namespace
         self.runner_id = config.runner_id
         self.concurrency = config.runner_concurrency
+        self.claim_wait_seconds = config.claim_wait_seconds
+        self.claim_interval_seconds = config.claim_interval_seconds
         self.catalog = catalog
         self.events = events
         self.stop = stop
@@ -96,15 +97,17 @@ class Runner:
 
     def claim_loop(self) -> None:
         failures = 0
+        recovered = False  # the first claim does not wait: it hands back what this runner id held before a restart
         while not self.stop.is_set():
             self.heartbeat = time.monotonic()
-            if not self._free_slot():
+            free = self._free_slots()
+            if not free:
                 continue
-            asked = time.monotonic()
             try:
-                # As many as the runner may hold, not only the free slots: the catalog hands back the executions
-                # whose lease this runner id holds, and they must not crowd out new ones.
-                items, answered = self.catalog.claim(self.runner_id, self.concurrency, self.claim_wait_seconds)
+                # The catalog hands back the pending executions this runner id holds besides `max` new ones, and
+                # waits only for new ones: so `max` is the free slots.
+                wait = self.claim_wait_seconds if recovered else 0
+                items, answered = self.catalog.claim(self.runner_id, free, wait)
             except Exception as exc:
                 failures += 1
                 delay = jittered_backoff(failures, self.first_retry_seconds, self.max_retry_seconds)
@@ -113,21 +116,19 @@ class Runner:
                     runner_id=self.runner_id, error=str(exc), retry_in_seconds=round(delay, 2))
                 self.stop.wait(delay)
                 continue
-            failures = 0
+            failures, recovered = 0, True
             new = sum(self._accept(item, answered) for item in items)
-            if items and not new and time.monotonic() - asked < self.claim_wait_seconds / 2:
-                # Only what it already holds, at once: a catalog whose long poll counts those as ready would
-                # otherwise be asked again and again while anything runs. At most one such claim a second.
-                self.stop.wait(self.known_claim_pause)
+            if not new:  # nothing to run: ask again after the interval (a backlog is claimed without a pause)
+                self.stop.wait(self.claim_interval_seconds)
 
-    def _free_slot(self) -> bool:
-        """Whether a slot is free, once the PipelineRuns are listed and watched (waits up to a second)."""
+    def _free_slots(self) -> int:
+        """How many slots are free, once the PipelineRuns are listed and watched (waits up to a second for one)."""
         if not (self.informer.synced.is_set() and self.informer.connected):
             self.stop.wait(1.0)
-            return False
+            return 0
         with self._slots:
             self._slots.wait_for(lambda: len(self._active) < self.concurrency or self.stop.is_set(), timeout=1.0)
-            return not self.stop.is_set() and len(self._active) < self.concurrency
+            return 0 if self.stop.is_set() else max(0, self.concurrency - len(self._active))
 
     def _accept(self, item: Any, answered: datetime) -> bool:
         """Takes one claimed execution on; True when it is new to this runner. One it already has gets its

@@ -11,9 +11,10 @@ digest-pinned image with its parameters as environment variables of the same nam
 Each value still appears exactly once, in ``spec.params``: the composite's own parameters under
 their names, and each value a step gets from the composite itself (a literal, or a default of the
 step's schema) as ``step-<step>-<NAME>`` (a name no parameter of the composite can have: those are
-environment variable names, without '-'). Tasks only refer to them, so a writeOnly value passed
-through ``$(params.NAME)`` is still only in one place, and no literal is ever subject to Tekton's
-substitution.
+environment variable names, without '-'). Tasks only refer to them, and no literal is ever subject
+to Tekton's substitution. The composite's writeOnly parameters are not in the run at all: a step
+they are wired to reads each from the execution's Secret (``secretKeyRef``, key = the composite's
+parameter name), as a single-image run does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.domain.composite import ALWAYS, FAILED, SUCCEEDED, PlannedStep
-from chalicelib.domain.executions import Target
+from chalicelib.domain.executions import Target, write_only_names
 from chalicelib.domain.pipeline_run import (
     API_VERSION,
     KIND,
@@ -32,6 +33,7 @@ from chalicelib.domain.pipeline_run import (
     env_value,
     label_value,
     param_spec,
+    secret_env,
 )
 from chalicelib.domain.pipeline_run import pipeline_run_name as run_name
 
@@ -57,12 +59,14 @@ def build_composite_pipeline_run(
 ) -> dict[str, Any]:
     """The PipelineRun for the composite's validated ``values`` and its planned ``steps`` (in order)."""
     properties: Mapping[str, Any] = schema.get("properties", {})
-    run_params = {name: env_value(values[name], properties.get(name, {})) for name in sorted(values)}
-    declared = [param_spec(name, properties.get(name, {})) for name in sorted(values)]
+    secret = write_only_names(schema)
+    names = sorted(name for name in values if name not in secret)
+    run_params = {name: env_value(values[name], properties.get(name, {})) for name in names}
+    declared = [param_spec(name, properties.get(name, {})) for name in names]
     tasks: list[dict[str, Any]] = []
     final: list[dict[str, Any]] = []
     for planned in steps:
-        task, own_values = _task(planned)
+        task, own_values = _task(planned, secret, execution_id)
         for name, value in own_values.items():
             run_params[name] = value
             declared.append({"name": name, "type": "string"})
@@ -97,11 +101,14 @@ def build_composite_pipeline_run(
     return run
 
 
-def _task(planned: PlannedStep) -> tuple[dict[str, Any], dict[str, str]]:
-    """The pipeline task of one step, and the run params holding the values it does not take from the composite."""
+def _task(planned: PlannedStep, secret: frozenset[str], execution_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The pipeline task of one step, and the run params holding the values it does not take from the composite.
+    A step parameter wired to one of the composite's writeOnly (``secret``) parameters reads the execution's
+    Secret."""
     resolved, step = planned.resolved, planned.resolved.step
     properties: Mapping[str, Any] = resolved.parameters.get("properties", {})
-    names = sorted(planned.values)
+    from_secret = {name: source for name, source in planned.wired.items() if source in secret}
+    names = sorted(name for name in planned.values if name not in from_secret)
     own_values: dict[str, str] = {}
     task_params = []
     for name in names:
@@ -128,7 +135,8 @@ def _task(planned: PlannedStep) -> tuple[dict[str, Any], dict[str, str]]:
         "steps": [{
             "name": STEP_NAME,
             "image": resolved.container_image,
-            "env": [{"name": name, "value": f"$(params.{name})"} for name in names],
+            "env": [*({"name": name, "value": f"$(params.{name})"} for name in names),
+                    *(secret_env(name, source, execution_id) for name, source in sorted(from_secret.items()))],
         }],
     }
     return task, own_values

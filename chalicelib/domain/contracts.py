@@ -153,7 +153,7 @@ DEFS: dict[str, dict[str, Any]] = {
     "Incident": INCIDENT,
     "Target": {
         "type": "object", "additionalProperties": False, "required": ["kind", "name"],
-        "x-type-message": "is required: the resource the remediation acts on, {kind, name, namespace?}",
+        "x-type-message": "is required: the resource the remediation acts on, {kind, name, namespace?, cluster?}",
         "description": "The resource the remediation acts on; at most one active execution per target.",
         "properties": {
             "kind": {"type": "string", "maxLength": 63, "pattern": limits.TARGET_KIND_PATTERN,
@@ -168,6 +168,10 @@ DEFS: dict[str, dict[str, Any]] = {
                           "pattern": limits.TARGET_NAMESPACE_PATTERN,
                           "description": "A DNS-1123 label; omitted for a cluster-scoped resource.",
                           "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+            "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
+                        "description": "The cluster the resource is in; its runner runs the execution. Omitted: "
+                                       f"{limits.DEFAULT_CLUSTER!r}.",
+                        "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
         },
     },
     "Step": _step({
@@ -418,10 +422,36 @@ NEW_API_KEY = Contract("NewApiKey", _object({
                 "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
 }, ("name", "scopes")), detail="The API key request is not valid; see errors.")
 
+REPORTED_TIME = {"type": "string", "format": "date-time", "maxLength": 64,
+                 "x-message": "must be an RFC 3339 date-time with a zone, e.g. 2026-03-01T10:00:00Z"}
 EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
-    "status": {"type": "string", "enum": ["running", "succeeded", "failed"]},
+    "status": {"type": "string", "enum": ["running", "succeeded", "failed"],
+               "description": "running again is the runner's heartbeat: it renews the lease."},
     "message": {"type": "string", "maxLength": limits.MAX_MESSAGE},
+    "reason": {"type": "string", "minLength": 1, "maxLength": limits.MAX_EXECUTION_REASON,
+               "pattern": limits.IDENTIFIER_TEXT,
+               "description": "Why it ended so: the PipelineRun's reason (Tekton's Succeeded condition, e.g. "
+                              "PipelineRunTimeout)."},
+    "pipeline_run": _object({
+        "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_NAMESPACE},
+        "name": {"type": "string", "pattern": limits.DNS_SUBDOMAIN_PATTERN, "maxLength": limits.MAX_DNS_SUBDOMAIN},
+        "uid": {"type": ["string", "null"], "maxLength": limits.MAX_REPORTED_UID,
+                "pattern": limits.IDENTIFIER_TEXT},
+    }, ("namespace", "name"), description="The PipelineRun that runs the execution."),
+    "started_at": {**REPORTED_TIME, "description": "The PipelineRun's start (Tekton's status.startTime)."},
+    "finished_at": {**REPORTED_TIME, "description": "Its end (status.completionTime); not before started_at."},
 }, ("status",)), detail="The status update is not valid; see errors.")
+
+CLAIM_REQUEST = Contract("ExecutionClaim", _object({
+    "runner_id": {"type": "string", "minLength": 1, "maxLength": limits.MAX_RUNNER_ID,
+                  "pattern": limits.IDENTIFIER_TEXT,
+                  "description": "The runner's name, stable across its restarts (e.g. the pod's hostname).",
+                  "x-message": f"must be 1-{limits.MAX_RUNNER_ID} characters, none of them a control character"},
+    "max": {"type": "integer", "minimum": 1, "maximum": limits.MAX_CLAIM_ITEMS, "default": 1,
+            "description": "At most this many executions newly leased (the runner's free slots)."},
+    "wait_seconds": {"type": "integer", "minimum": 0, "maximum": limits.MAX_CLAIM_WAIT_SECONDS, "default": 0,
+                     "description": "Long poll: wait up to this long for an execution to be ready."},
+}, ("runner_id",)), detail="The claim is not valid; see errors.")
 
 REGISTRATION_EVENT = Contract("RegistrationEvent", _object({
     "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},

@@ -1,27 +1,34 @@
 """Executions: the request models, the lifecycle rules, incident binding and the redaction of writeOnly parameters.
 
 Redaction policy: a parameter the schema marks ``"writeOnly": true`` is replaced by ``REDACTED``
-*before* the execution is stored, so the secret exists only in the PipelineRun handed back once (the
-caller creates it in the cluster). The one exception is an execution waiting for approval: its
-PipelineRun is built only when it is started, so the writeOnly values are held until then, sealed
-with a key from configuration (never in clear), and deleted when the PipelineRun is released or the
-execution is rejected or expires. Nothing re-runs an execution from the audit trail.
+*before* the execution is stored, and its value never appears in the PipelineRun: the run's step
+reads it from a Kubernetes Secret (``secretKeyRef``) that the runner of the target's cluster creates
+from its claim. Until that runner reports ``running`` (or the execution ends, is rejected or expires)
+the catalog holds the writeOnly values sealed with a key from configuration (never in clear), then
+deletes them; the claim's Secret is the only answer that carries them. Nothing re-runs an execution
+from the audit trail.
 
 Lifecycle: ``awaiting_approval -> approved -> pending`` for workflows that require approval
-(``rejected`` and ``expired`` end it), then ``pending -> running -> succeeded | failed``. The four
-active states hold the execution's target: at most one active execution per target.
+(``rejected`` and ``expired`` end it), then ``pending -> running -> succeeded | failed`` as the
+runner reports it (``pending -> succeeded | failed`` directly for a run that finished between two
+looks). The four active states hold the execution's target: at most one active execution per
+target (cluster, kind, namespace, name). A runner leases the ``pending`` executions it claims; a
+lease that ends with no report makes the execution claimable again, and the ``MAX_LEASE_LAPSES``-th
+fails it with the catalog's reason ``runner-lost``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.contracts import DECISION, EXECUTION_REQUEST, EXECUTION_UPDATE, VALIDATE_REQUEST
+from chalicelib.domain.contracts import CLAIM_REQUEST, DECISION, EXECUTION_REQUEST, EXECUTION_UPDATE, VALIDATE_REQUEST
 from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFailed
 from chalicelib.domain.labels import values_of
-from chalicelib.domain.limits import INCIDENT_LABELS
+from chalicelib.domain.limits import DEFAULT_CLUSTER, INCIDENT_LABELS, MAX_REPORT_CLOCK_SKEW_SECONDS
 from chalicelib.domain.storable import incident_error
 from chalicelib.domain.versions import normalize_version
 
@@ -30,11 +37,12 @@ PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed
 REJECTED, EXPIRED = "rejected", "expired"
 EXECUTION_STATUSES = (AWAITING_APPROVAL, APPROVED, PENDING, RUNNING, SUCCEEDED, FAILED, REJECTED, EXPIRED)
 # awaiting_approval -> approved -> pending (start); either waiting state may be rejected or expire;
-# pending -> running -> succeeded | failed; pending -> failed (it never started); terminal states are final.
+# pending -> running -> succeeded | failed; pending -> succeeded | failed (a run that finished between two looks of
+# its runner, or never started); terminal states are final.
 TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_APPROVAL: frozenset({APPROVED, REJECTED, EXPIRED}),
     APPROVED: frozenset({PENDING, REJECTED, EXPIRED}),
-    PENDING: frozenset({RUNNING, FAILED}),
+    PENDING: frozenset({RUNNING, SUCCEEDED, FAILED}),
     RUNNING: frozenset({SUCCEEDED, FAILED}),
     SUCCEEDED: frozenset(),
     FAILED: frozenset(),
@@ -44,6 +52,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 TERMINAL = frozenset({SUCCEEDED, FAILED, REJECTED, EXPIRED})
 ACTIVE = (AWAITING_APPROVAL, APPROVED, PENDING, RUNNING)  # these hold the target
 WAITING = (AWAITING_APPROVAL, APPROVED)  # these expire after the approval window
+RUNNABLE = (PENDING, RUNNING)  # what a runner claims (pending, or running with a lapsed lease) and reports on
+FINAL = (SUCCEEDED, FAILED)  # what a runner's report may end an execution with
+
+# Reasons the catalog itself gives an execution (a runner reports Tekton's, e.g. PipelineRunTimeout). They are
+# lowercase words joined by '-', a form a runner's reason may not take, so a report can never pass for the catalog.
+RUNNER_LOST = "runner-lost"  # its leases lapsed MAX_LEASE_LAPSES times with no report
+EXECUTION_REASONS = (RUNNER_LOST,)
+_CATALOG_REASON_FORM = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")
 _NEXT_STEP = {
     AWAITING_APPROVAL: "another API key with the executions:approve scope must approve it "
                        "(POST /api/v1/executions/{id}/approve) before it can start, or reject it",
@@ -55,19 +71,22 @@ REDACTED = "***"
 
 @dataclass(frozen=True)
 class Target:
-    """The resource a remediation acts on; one active execution per (kind, namespace, name)."""
+    """The resource a remediation acts on, in its cluster; one active execution per (cluster, kind, namespace,
+    name). The cluster's runner runs the execution."""
 
     kind: str
     name: str
     namespace: str | None = None
+    cluster: str = DEFAULT_CLUSTER
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> Target:
         """A target as requests carry it (already checked against the ``Target`` contract)."""
-        return cls(body["kind"], body["name"], body.get("namespace"))
+        return cls(body["kind"], body["name"], body.get("namespace"), body.get("cluster", DEFAULT_CLUSTER))
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        where = f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        return where if self.cluster == DEFAULT_CLUSTER else f"{where} in cluster {self.cluster}"
 
 
 @dataclass(frozen=True)
@@ -99,8 +118,21 @@ class ExecutionRequest:
 
 @dataclass(frozen=True)
 class StatusUpdate:
+    """A runner's report on an execution: its status, and what the runner saw of the PipelineRun."""
+
     status: str
     message: str | None
+    reason: str | None = None
+    pipeline_run: dict[str, str] | None = None  # {namespace, name, uid} of the PipelineRun that runs it
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    runner_id: str
+    max_items: int
+    wait_seconds: int
 
 
 def parse_execution_request(body: Mapping[str, Any]) -> ExecutionRequest:
@@ -131,9 +163,67 @@ def parse_validate_request(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return dict(body.get("parameters", {}))
 
 
-def parse_status_update(body: Mapping[str, Any]) -> StatusUpdate:
-    EXECUTION_UPDATE.check(body)
-    return StatusUpdate(body["status"], body.get("message"))
+def parse_status_update(body: Mapping[str, Any], now: datetime) -> StatusUpdate:
+    """A runner's report checked against EXECUTION_UPDATE and the rules of its times and reason: RFC 3339 times with
+    a zone, none more than MAX_REPORT_CLOCK_SKEW_SECONDS ahead of ``now`` (the catalog's clock), the finish not
+    before the start, and no reason in the form of the catalog's own (EXECUTION_REASONS)."""
+    errors = EXECUTION_UPDATE.errors(body)
+    failed = {e.path for e in errors}
+    times: dict[str, datetime | None] = {"started_at": None, "finished_at": None}
+    for name in times:
+        if not isinstance(body.get(name), str) or f"$.{name}" in failed:
+            continue
+        try:
+            moment = parse_rfc3339(body[name])
+        except ValueError:
+            errors.append(FieldError(f"$.{name}", "must be an RFC 3339 date-time with a zone, e.g. "
+                                                  "2026-03-01T10:00:00Z"))
+            continue
+        if moment > now + timedelta(seconds=MAX_REPORT_CLOCK_SKEW_SECONDS):
+            errors.append(FieldError(f"$.{name}", f"is in the future (more than {MAX_REPORT_CLOCK_SKEW_SECONDS} s "
+                                                  "ahead of the catalog's clock)"))
+        times[name] = moment
+    started, finished = times["started_at"], times["finished_at"]
+    if started is not None and finished is not None and finished < started:
+        errors.append(FieldError("$.finished_at", "is before started_at"))
+    reason = body.get("reason")
+    if isinstance(reason, str) and _CATALOG_REASON_FORM.fullmatch(reason):
+        errors.append(FieldError("$.reason", "lowercase words joined by '-' are the catalog's own reasons (e.g. "
+                                             f"{RUNNER_LOST}); report the PipelineRun's reason (e.g. "
+                                             "PipelineRunTimeout)"))
+    if errors:
+        raise ValidationFailed(EXECUTION_UPDATE.detail, sorted(errors, key=lambda e: e.path))
+    run = body.get("pipeline_run")
+    return StatusUpdate(body["status"], body.get("message"), reason, dict(run) if run is not None else None,
+                        started, finished)
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 date-time (RFC 3339 section 5.6: seconds and a zone, ``Z`` or an offset); ValueError otherwise.
+    Fractions beyond microseconds are cut (Kubernetes writes whole seconds, Go may write nanoseconds)."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError("not an RFC 3339 date-time")
+    zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
+    fraction = (match["fraction"] or "")[:7]
+    return datetime.fromisoformat(f"{match['date']}T{match['time']}{fraction}{zone}")
+
+
+_RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d{1,12})?"
+                      r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+def check_report_times(update: StatusUpdate, stored_started_at: datetime | None) -> None:
+    """A finish reported without its start must not be before the start already recorded (ValidationFailed)."""
+    if update.finished_at is not None and update.started_at is None and stored_started_at is not None \
+            and update.finished_at < stored_started_at:
+        raise ValidationFailed(EXECUTION_UPDATE.detail, [FieldError(
+            "$.finished_at", f"is before the execution's recorded start ({stored_started_at.isoformat()})")])
+
+
+def parse_claim_request(body: Mapping[str, Any]) -> ClaimRequest:
+    CLAIM_REQUEST.check(body)
+    return ClaimRequest(body["runner_id"], body.get("max", 1), body.get("wait_seconds", 0))
 
 
 def parse_decision(body: Mapping[str, Any]) -> str:
@@ -185,7 +275,8 @@ def redact(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, An
 
 
 def held_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The writeOnly values an execution waiting for approval must hold (sealed) until it starts."""
+    """The writeOnly values an execution holds (sealed) until its runner reports it running: they reach the run only
+    through the claim's Secret."""
     secret = write_only_names(schema)
     return {name: value for name, value in values.items() if name in secret}
 

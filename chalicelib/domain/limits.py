@@ -139,9 +139,19 @@ CLUSTER_NAME_PATTERN = WORKFLOW_ID_PATTERN  # a DNS-1123 label
 DEFAULT_CLUSTER = "default"  # the cluster of a key bound to none
 MAX_NAMESPACE = 63
 
+# The in-cluster runner (README, "The in-cluster runner")
+MAX_RUNNER_ID = 253  # a pod's hostname fits
+MAX_CLAIM_ITEMS = 10  # executions one claim may lease
+MAX_CLAIM_WAIT_SECONDS = 20  # a claim's long poll (an API Gateway request lasts at most 29 s)
+MAX_LEASE_LAPSES = 3  # leases that may end with no report; the last one fails the execution (runner-lost)
+MAX_EXECUTION_REASON = 1000  # a report's reason (Tekton's, e.g. PipelineRunTimeout)
+MAX_REPORTED_UID = 128  # a Kubernetes uid is 36 characters
+# How far ahead of the catalog's clock a reported time may be (clock skew between a cluster and the catalog).
+MAX_REPORT_CLOCK_SKEW_SECONDS = 300
+
 # API keys
 API_SCOPES = ("catalog:read", "catalog:write", "registrations:write", "executions:write", "executions:approve",
-              "recommendations:write", "alerts:write", "admin")
+              "executions:run", "recommendations:write", "alerts:write", "admin")
 MAX_KEY_NAME = 100
 MAX_KEY_ID = 64
 

@@ -126,7 +126,7 @@ def execution_event(
         "version": execution["version"],
         "incident_id": execution["incident_id"],
         "target": {"kind": execution["target_kind"], "namespace": execution["target_namespace"],
-                   "name": execution["target_name"]},
+                   "name": execution["target_name"], "cluster": execution["target_cluster"]},
         "status": EXECUTION_EVENT_STATUS[event_type],
         "previous_status": previous_status,
         "actor": actor,

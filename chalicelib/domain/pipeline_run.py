@@ -6,11 +6,11 @@ string; the pipeline hands it to the task (``$(params.X)`` in the pipeline task'
 task to the step's environment variable of the same name (``$(params.X)`` in ``env``). Values
 never appear in metadata, names or defaults, so labels and logs cannot leak them.
 
-writeOnly parameters travel the same way: the caller must create this PipelineRun in the cluster,
-so the value has to be in it, and the manifest is returned exactly once; the catalog stores only
-the redacted values, and an execution waiting for approval its writeOnly values sealed until it is
-started (chalicelib/domain/executions.py). A workflow that must keep a secret out of
-PipelineRun objects altogether should take the *name* of a Kubernetes Secret as its parameter.
+writeOnly parameters never appear in the PipelineRun: the step reads each from the execution's
+Secret (``valueFrom.secretKeyRef``, key = the parameter's name), which the runner creates from its
+claim (``build_secret``) before the run, in the same namespace. So the PipelineRun holds no secret,
+and the catalog may show it in its answers and store it (chalicelib/domain/executions.py says how
+the values are held until then).
 
 Hand-written rather than built with a Tekton library: the Python SDK on PyPI (tekton-pipeline
 0.2.0, 2021) predates tekton.dev/v1, and the manifest is one small dictionary.
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain.executions import Target
+from chalicelib.domain.executions import Target, write_only_names
 
 API_VERSION = "tekton.dev/v1"
 KIND = "PipelineRun"
@@ -49,11 +49,15 @@ def build_pipeline_run(
     incident_id: str,
     target: Target | None = None,
 ) -> dict[str, Any]:
-    """The PipelineRun for validated ``values`` (declared parameters only, defaults applied)."""
+    """The PipelineRun for validated ``values`` (declared parameters only, defaults applied); writeOnly ones are
+    read from the execution's Secret, so their values (real or redacted) are not used."""
     properties: Mapping[str, Any] = schema.get("properties", {})
-    names = sorted(values)
+    secret = write_only_names(schema)
+    names = sorted(name for name in values if name not in secret)
     spec_params = [{"name": name, "value": env_value(values[name], properties.get(name, {}))} for name in names]
     declared = [param_spec(name, properties.get(name, {})) for name in names]
+    env: list[dict[str, Any]] = [{"name": name, "value": f"$(params.{name})"} for name in names]
+    env += [secret_env(name, name, execution_id) for name in sorted(secret & set(values))]
     run: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -85,7 +89,7 @@ def build_pipeline_run(
                                 {
                                     "name": STEP_NAME,
                                     "image": image,
-                                    "env": [{"name": name, "value": f"$(params.{name})"} for name in names],
+                                    "env": env,
                                 }
                             ],
                         },
@@ -109,6 +113,30 @@ def add_target(metadata: dict[str, Any], execution_id: str, target: Target) -> N
         metadata["labels"][f"{LABEL_PREFIX}{field}"] = label_value(text)
         metadata["annotations"][f"{LABEL_PREFIX}{field}"] = text
     metadata["annotations"][f"{LABEL_PREFIX}execution-id"] = execution_id
+
+
+def secret_name(execution_id: str) -> str:
+    """The name of the execution's Secret (a DNS-1123 subdomain; the execution id makes it unique and stable)."""
+    return f"kubernaut-exec-{execution_id}"
+
+
+def secret_env(name: str, key: str, execution_id: str) -> dict[str, Any]:
+    """The step's environment variable ``name``, read from the ``key`` of the execution's Secret."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name(execution_id), "key": key}}}
+
+
+def build_secret(execution_id: str, schema: Mapping[str, Any], held: Mapping[str, Any]) -> dict[str, Any]:
+    """The execution's Secret holding its writeOnly ``held`` values as strings (what the runner creates)."""
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name(execution_id),
+                     "labels": {"app.kubernetes.io/managed-by": "workflow-catalog",
+                                f"{LABEL_PREFIX}execution-id": label_value(execution_id)}},
+        "type": "Opaque",
+        "stringData": {name: env_value(value, properties.get(name, {})) for name, value in sorted(held.items())},
+    }
 
 
 def param_spec(name: str, prop: Mapping[str, Any]) -> dict[str, Any]:

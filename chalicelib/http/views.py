@@ -20,7 +20,7 @@ from chalicelib.http.problems import error_body
 
 if TYPE_CHECKING:
     from chalicelib.services.alerts import Intake
-    from chalicelib.services.executions import DryRun
+    from chalicelib.services.executions import ClaimedExecution, DryRun
 
 Row = Mapping[str, Any]  # a row as the stores return it
 
@@ -210,7 +210,25 @@ def execution_view(row: Row) -> dict[str, Any]:
         "approval": _approval(row),
         # A composite's execution: what each step resolved to (None for a single-image workflow).
         "steps": row.get("steps"),
+        "reason": row["reason"],
+        "pipeline_run_ref": row["pipeline_run_ref"],
+        "lease": _lease(row),
     }
+
+
+def _lease(row: Row) -> dict[str, Any] | None:
+    """Who runs it: the runner holding the lease and until when, and how many leases lapsed (None: never claimed)."""
+    if row["lease_expires_at"] is None:
+        return None
+    return {"runner_id": row["claimed_by"], "claimed_at": _time(row["claimed_at"]),
+            "expires_at": _time(row["lease_expires_at"]), "lapses": row["lease_lapses"]}
+
+
+def claim_view(claimed: Sequence[ClaimedExecution]) -> dict[str, Any]:
+    """A claim's answer: per execution the PipelineRun to create, the Secret (writeOnly values; null when none are
+    held) and the end of the lease."""
+    return {"items": [{"execution_id": item.execution_id, "pipeline_run": item.pipeline_run, "secret": item.secret,
+                       "lease_expires_at": rfc3339(item.lease_expires_at)} for item in claimed]}
 
 
 def _target(row: Row) -> dict[str, str] | None:
@@ -220,6 +238,7 @@ def _target(row: Row) -> dict[str, str] | None:
     target = {"kind": row["target_kind"], "name": row["target_name"]}
     if row["target_namespace"] is not None:
         target["namespace"] = row["target_namespace"]
+    target["cluster"] = row["target_cluster"]
     return target
 
 
@@ -544,6 +563,16 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                     "step": {"type": "string"}, "finally": {"type": "boolean"}, "workflow_id": {"type": "string"},
                     "version": {"type": "string"},
                     "container_image": {"type": "string", "description": "Digest-pinned."}}}},
+            "reason": {"type": ["string", "null"], "description": "Why it ended so: the PipelineRun's reason as its "
+                       "runner reported it (e.g. PipelineRunTimeout), or runner-lost (its leases lapsed "
+                       "MAX_LEASE_LAPSES times with no report)."},
+            "pipeline_run_ref": {"type": ["object", "null"], "description": "The PipelineRun that runs it, as its "
+                                 "runner reported it.", "properties": {
+                "namespace": {"type": "string"}, "name": {"type": "string"}, "uid": {"type": ["string", "null"]}}},
+            "lease": {"type": ["object", "null"], "description": "null until a runner claims it; then the runner "
+                      "holding its lease (null after a lapse) and until when, and how many leases lapsed.",
+                      "properties": {"runner_id": {"type": ["string", "null"]}, "claimed_at": NULLABLE_TIMESTAMP,
+                                     "expires_at": TIMESTAMP, "lapses": {"type": "integer"}}},
         },
     },
     "ExecutionDetail": {"allOf": [ref("Execution"), {"type": "object", "properties": {"events": {
@@ -552,13 +581,25 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "changed_by": {"type": "string"}, "changed_at": TIMESTAMP}}}}}]},
     "ExecutionStarted": {"allOf": [ref("Execution"), {"type": "object", "required": ["pipeline_run"], "properties": {
         "pipeline_run": {"anyOf": [ref("PipelineRun"), {"type": "null"}],
-                         "description": "null while the execution awaits approval: approve it with another key, "
-                                        "then POST /api/v1/executions/{execution_id}/start returns it."}}}]},
+                         "description": "What the runner of the target's cluster creates; null while the execution "
+                                        "awaits approval: approve it with another key, then POST "
+                                        "/api/v1/executions/{execution_id}/start."}}}]},
+    "ExecutionClaims": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
+        "type": "object", "required": ["execution_id", "pipeline_run", "secret", "lease_expires_at"], "properties": {
+            "execution_id": {"type": "string", "format": "uuid"},
+            "pipeline_run": {**ref("PipelineRun"), "description": "Create it in the runner's namespace (it names "
+                                                                  "none); its name derives from the execution id."},
+            "secret": {"type": ["object", "null"], "description": "A v1 Secret (Opaque, stringData: each writeOnly "
+                       "parameter by name) to create before the PipelineRun, whose step reads it by secretKeyRef; "
+                       "only this answer carries those values, until the execution is reported running. null when "
+                       "it has none (or they were delivered)."},
+            "lease_expires_at": {**TIMESTAMP, "description": "Report (or claim again) before then."}}}}}},
     "PipelineRun": {
         "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
-        "description": "A Tekton tekton.dev/v1 PipelineRun to create in the cluster (the only place writeOnly "
-                       "values are returned). Each parameter is a string in spec.params and reaches the step, which "
-                       "runs the digest-pinned image, as an environment variable of the same name. Labels "
+        "description": "A Tekton tekton.dev/v1 PipelineRun, created by the runner of the target's cluster in "
+                       "its namespace. Each parameter is a string in spec.params and reaches the step, which runs "
+                       "the digest-pinned image, as an environment variable of the same name; a writeOnly one is "
+                       "never in it: the step reads it from the execution's Secret (valueFrom.secretKeyRef). Labels "
                        "kubernaut.ai/workflow-id, kubernaut.ai/workflow-version, kubernaut.ai/execution-id, "
                        "kubernaut.ai/target-kind, kubernaut.ai/target-name, kubernaut.ai/target-namespace (the "
                        "exact strings, and the execution id, also as annotations of the same names).",

@@ -32,7 +32,8 @@ LABELS = (
     "Copy the labels from the alert; never change or drop one to reach a workflow."
 )
 SECRETS = ("A parameter whose schema says \"writeOnly\": true is a secret (a token, a password): pass one only if "
-           "you were given it, never invent it; it is shown as \"***\" everywhere except in the PipelineRun.")
+           "you were given it, never invent it; it is shown as \"***\" everywhere, and only the runner in the "
+           "target's cluster receives it.")
 
 
 def _search_text(body: Mapping[str, Any]) -> str:
@@ -72,7 +73,8 @@ def _validation_text(body: Mapping[str, Any]) -> str:
 
 
 NEXT_STEP = {
-    "pending": "Create pipeline_run in the cluster; follow the execution with get_execution.",
+    "pending": ("The runner in the target's cluster creates pipeline_run and reports how it ends; follow the "
+                "execution with get_execution."),
     "awaiting_approval": ("It awaits approval by another engineer: nothing runs until it is approved, and "
                           "pipeline_run is null. Do not start it again; follow it with get_execution."),
 }
@@ -81,6 +83,8 @@ NEXT_STEP = {
 def _execution_text(body: Mapping[str, Any]) -> str:
     status = body.get("status")
     text = f"Execution {body.get('execution_id')} of {body.get('workflow_id')} {body.get('version')}: {status}."
+    if body.get("reason"):
+        text += f" Reason: {body['reason']}."
     if body.get("message"):
         text += f" Message: {body['message']}"
     return text
@@ -144,10 +148,12 @@ TOOLS = (
             "run the latest active version. incident carries the incident's id and signal_type and the alert's "
             "labels exactly as given (severity, environment, component, priority, business_context): they are "
             "applied as hard filters to the workflow (a workflow they exclude is refused: workflow-not-applicable). "
-            "target names the resource the remediation acts on ({kind, name, namespace}, e.g. the Deployment): "
-            "only one remediation may be active per target at a time (target-busy names the active execution). "
+            "target names the resource the remediation acts on ({kind, name, namespace, cluster}, e.g. the "
+            "Deployment; cluster omitted: \"default\"): only one remediation may be active per target at a time "
+            "(target-busy names the active execution). "
             + SECRETS + " The result is the recorded execution and "
-            "pipeline_run, the Tekton PipelineRun to create in the cluster. status awaiting_approval means another "
+            "pipeline_run, the Tekton PipelineRun the runner in the target's cluster creates by itself (nothing for "
+            "you to create). status awaiting_approval means another "
             "engineer must approve it first: pipeline_run is null and nothing runs until then; do not start it "
             "again, follow it with get_execution. A refusal (a disabled workflow, a version that is not active, a "
             "target already being remediated) says why; do not retry it unchanged. Guards refuse a remediation that "

@@ -1,19 +1,28 @@
 """Execution use cases: validate parameters, start an execution (audit row + PipelineRun), the approval
-steps (approve, reject, start, expiry), its lifecycle, the audit trail and per-version statistics.
+steps (approve, reject, start, expiry), the runner's claims and reports (leases, lapses), the audit trail
+and per-version statistics.
 
 Rules live in chalicelib/domain (executions, labels, parameter_schema, pipeline_run); SQL in
 chalicelib/stores/execution_store. Parameter values are never logged: only their names. The
-writeOnly values an execution holds while it waits for approval are sealed by a ``SecretSealer``
-(chalicelib/adapters/sealing.py) before they are stored, and stored nowhere else.
+writeOnly values an execution holds until its runner reports it running are sealed by a ``SecretSealer``
+(chalicelib/adapters/sealing.py) before they are stored, and stored nowhere else; only a claim's Secret
+carries them out.
+
+Claims long-poll without holding a database connection while they wait: one cheap query a second (or
+sooner when this process makes an execution claimable: ``WorkSignal``), and the claiming transaction only
+when that query finds work.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.adapters.sealing import SealError
@@ -35,13 +44,16 @@ from chalicelib.domain.executions import (
     FAILED,
     PENDING,
     REJECTED,
-    SUCCEEDED,
+    RUNNER_LOST,
+    RUNNING,
     TERMINAL,
+    ClaimRequest,
     ExecutionRequest,
     StatusUpdate,
     Target,
     approval_requirement,
     check_execution_transition,
+    check_report_times,
     held_values,
     redact,
     redaction_marker_errors,
@@ -57,6 +69,7 @@ from chalicelib.domain.guards import (
     GuardSettings,
 )
 from chalicelib.domain.labels import excluded
+from chalicelib.domain.limits import DEFAULT_CLUSTER, MAX_CLAIM_ITEMS, MAX_LEASE_LAPSES
 from chalicelib.domain.notifications import (
     EXECUTION_APPROVED,
     EXECUTION_AWAITING_APPROVAL,
@@ -66,7 +79,7 @@ from chalicelib.domain.notifications import (
     execution_event,
 )
 from chalicelib.domain.parameter_schema import validate_parameters
-from chalicelib.domain.pipeline_run import build_pipeline_run, pipeline_run_name
+from chalicelib.domain.pipeline_run import build_pipeline_run, build_secret, pipeline_run_name
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
@@ -83,6 +96,7 @@ EXPIRY_MESSAGES = {
     APPROVED: "approved but not started within the approval window (APPROVAL_TTL_SECONDS)",
 }
 DECISION_EVENTS = {APPROVED: EXECUTION_APPROVED, REJECTED: EXECUTION_REJECTED}
+CLAIM_POLL_SECONDS = 1.0  # how often a waiting claim looks for work another process made claimable
 
 
 class SecretSealer(Protocol):
@@ -126,13 +140,55 @@ class ExecutionPage:
     next_before: int | None
 
 
+@dataclass(frozen=True)
+class ClaimedExecution:
+    execution_id: str
+    pipeline_run: dict[str, Any]
+    secret: dict[str, Any] | None  # the writeOnly values, until the runner reports it running
+    lease_expires_at: datetime
+    held: bool  # leased to this runner already (handed back, not newly claimed)
+
+
+class WorkSignal:
+    """Wakes the claims waiting in this process when it makes an execution claimable (after the commit), so they
+    look at once instead of at their next poll (other processes' executions are found by the poll), or ends their
+    wait (``interrupt``: a server stopping)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._state = (0, 0)  # (work made claimable, interruptions), each counted
+
+    def state(self) -> tuple[int, int]:
+        with self._changed:
+            return self._state
+
+    def notify(self) -> None:
+        self._bump((1, 0))
+
+    def interrupt(self) -> None:
+        self._bump((0, 1))
+
+    def _bump(self, by: tuple[int, int]) -> None:
+        with self._changed:
+            self._state = (self._state[0] + by[0], self._state[1] + by[1])
+            self._changed.notify_all()
+
+    def wait(self, seen: tuple[int, int], timeout: float) -> tuple[int, int]:
+        """Waits up to ``timeout`` for a change after state ``seen``; returns the state now."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._state != seen, timeout=timeout)
+            return self._state
+
+
 class ExecutionService:
     def __init__(self, db: Database, sealer: SecretSealer, approval_seconds: int,
-                 guard_defaults: GuardSettings = DEFAULTS) -> None:
+                 guard_defaults: GuardSettings = DEFAULTS, lease_seconds: int = 60) -> None:
         self._db = db
         self._sealer = sealer
         self._approval_seconds = approval_seconds
         self._guards = guard_defaults  # DEFAULT_* from configuration
+        self._lease_seconds = lease_seconds  # CLAIM_LEASE_SECONDS
+        self.work = WorkSignal()
 
     def validate(self, workflow_id: str, version: str, parameters: Mapping[str, Any]) -> ValidationReport:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
@@ -181,6 +237,12 @@ class ExecutionService:
             requirement = approval_requirement(bool(workflow["approval_required"]),
                                                composite.gated_steps if composite else [])
             gated = requirement is not None
+            if gated:
+                manifest = None
+            elif composite is not None:
+                manifest = composite.pipeline_run
+            else:
+                manifest = _single_run(execution_id, request, row, values)
             stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
@@ -188,11 +250,12 @@ class ExecutionService:
                 incident_id=request.incident_id, pipeline_run_name=pipeline_run_name(request.workflow_id, execution_id),
                 created_by=actor, target=request.target, status=AWAITING_APPROVAL if gated else PENDING,
                 approval_seconds=self._approval_seconds if gated else None, approval_required_by=requirement,
+                pipeline_run=manifest,
             ))
             if stored is None:
                 raise _busy(request.target, store.active_on_target(tx, request.target))
             held = held_values(schema, values)
-            if gated and held:
+            if held:  # until its runner reports it running: only the claim's Secret carries them
                 store.insert_secret(tx, execution_id, self._seal(held, execution_id))
             message = _approval_message(requirement)
             store.insert_event(tx, execution_id, None, stored["status"], message, actor)
@@ -202,17 +265,13 @@ class ExecutionService:
             if composite is not None and not gated:  # a gated one records its steps when it starts
                 stored = composites.record_execution(tx, execution_id, composite)
         self._record_expiries(expired)
-        if gated:
-            manifest = None
-        elif composite is not None:
-            manifest = composite.pipeline_run
-        else:
-            manifest = _single_run(execution_id, request, row, values)
+        if not gated:
+            self.work.notify()
         bind(execution_id=execution_id)
         logger.info("execution created", extra={
             "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
             "incident_id": request.incident_id, "parameter_names": sorted(values), "status": stored["status"],
-            "target": str(request.target),
+            "target": str(request.target), "cluster": request.target.cluster,
         })
         return StartedExecution(stored, manifest)
 
@@ -298,10 +357,11 @@ class ExecutionService:
         return updated
 
     def release(self, execution_id: str, actor: str, principal: Principal | None = None) -> StartedExecution:
-        """approved -> pending: builds the PipelineRun (the held values back in it) and deletes the held
-        values, in one transaction. Only the requester starts it (Forbidden otherwise). The workflow must still be
-        enabled and the version active, and a composite's steps may not resolve to a workflow requiring approval
-        that the approval did not cover."""
+        """approved -> pending: builds and records the PipelineRun its runner creates (the held values stay sealed
+        for the claim's Secret; they must still open: a composite's steps are checked with them), in one
+        transaction. Only the requester starts it (Forbidden otherwise). The workflow must still be enabled and the
+        version active, and a composite's steps may not resolve to a workflow requiring approval that the approval
+        did not cover."""
         execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal, starting=True) as (tx, current):
             if current["created_by"] != actor:
@@ -314,10 +374,10 @@ class ExecutionService:
             row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
             # The guards again, as for any start: the execution stays approved when one refuses.
             guards.enforce(tx, workflow, request.target, self._guards, exclude_execution_id=execution_id)
-            sealed = store.take_secret(tx, execution_id)
+            sealed = store.get_secret(tx, execution_id)
             values = dict(current["parameters"])
             if sealed is not None:
-                values.update(self._unseal(sealed, execution_id))
+                values.update(self._unseal(sealed, execution_id, "the execution is still approved"))
             composite = None
             # A composite: its steps resolve again, now, before the execution's row changes (as in start: the step
             # workflows' share locks may wait for a start of one of them, which must never wait for this one).
@@ -331,13 +391,14 @@ class ExecutionService:
                         f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
                         "that requires approval, which its approval did not cover. Reject it and request a new "
                         "execution, to be approved with those steps.")
-            updated = store.set_status(tx, execution_id, PENDING, None, False)
-            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
-            if composite is not None:
-                updated = composites.record_execution(tx, execution_id, composite)
                 manifest = composite.pipeline_run
             else:
                 manifest = _single_run(execution_id, request, row, values)
+            updated = store.release(tx, execution_id, manifest)
+            store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
+            if composite is not None:
+                updated = composites.record_execution(tx, execution_id, composite)
+        self.work.notify()
         logger.info("execution started", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
             "from_status": current["status"], "status": PENDING, "parameter_names": sorted(values),
@@ -351,20 +412,115 @@ class ExecutionService:
         self._record_expiries(expired)
         return len(expired)
 
-    def update_status(self, execution_id: str, update: StatusUpdate, actor: str, principal: Principal | None = None
-                      ) -> Row:
+    def report(self, execution_id: str, update: StatusUpdate, actor: str, principal: Principal | None = None) -> Row:
+        """A runner's report (README, "The in-cluster runner"), from a key of the execution's target cluster
+        (Forbidden otherwise, before anything changes): pending -> running -> succeeded | failed, or pending ->
+        succeeded | failed at once; the current running status again is the heartbeat. Each report renews the lease;
+        running (or the end) deletes the held writeOnly values; started_at and finished_at come from the report.
+        A final execution answers 409: its runner stops reporting it."""
         execution_id = _execution_id_in_path(execution_id)
-        with self._acting_on(execution_id, principal) as (tx, current):
-            check_execution_transition(execution_id, current["status"], update.status)
-            updated = store.set_status(tx, execution_id, update.status, update.message, update.status in TERMINAL)
-            store.insert_event(tx, execution_id, current["status"], update.status, update.message, actor)
-            if update.status in (SUCCEEDED, FAILED):
-                self._finished(tx, current, updated, actor, update.message)
-        logger.info("execution status changed", extra={
+        with self._acting_on(execution_id, principal, runner=True) as (tx, current):
+            heartbeat = current["status"] == update.status == RUNNING
+            if not heartbeat:
+                check_execution_transition(execution_id, current["status"], update.status)
+            check_report_times(update, current["started_at"])
+            updated = store.record_report(
+                tx, execution_id, update.status, update.message, update.reason, update.pipeline_run,
+                update.started_at, update.finished_at, self._lease_seconds)
+            if current["status"] == PENDING:  # delivered in the Secret (running), or never needed (the end)
+                store.delete_secret(tx, execution_id)
+            if not heartbeat:
+                store.insert_event(tx, execution_id, current["status"], update.status, _report_text(update), actor)
+            if update.status in TERMINAL:
+                self._finished(tx, current, updated, actor, _report_text(update))
+        log = logger.debug if heartbeat else logger.info
+        log("lease renewed" if heartbeat else "execution reported", extra={
             "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
-            "from_status": current["status"], "status": update.status,
+            "cluster": updated["target_cluster"], "runner_id": updated["claimed_by"],
+            "from_status": current["status"], "status": update.status, "reason": update.reason,
         })
         return updated
+
+    def claim(self, request: ClaimRequest, actor: str, principal: Principal | None = None) -> list[ClaimedExecution]:
+        """Leases the key's cluster's claimable executions to ``request.runner_id`` (README, "The in-cluster
+        runner"): up to ``max_items`` new ones, oldest first, plus the pending ones it holds already; waits up to
+        ``wait_seconds`` for a new one, looking once per CLAIM_POLL_SECONDS (and at once when this process makes one
+        claimable) without holding a database connection in between. A key limited to namespaces claims only
+        executions whose target is in them."""
+        cluster = principal.acting_cluster if principal else DEFAULT_CLUSTER
+        namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
+        deadline = time.monotonic() + request.wait_seconds
+        seen = began = self.work.state()
+        claimed = self._claim_once(request, cluster, namespaces, actor)
+        while not any(not item.held for item in claimed):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            seen = self.work.wait(seen, min(CLAIM_POLL_SECONDS, remaining))
+            # Interrupted, or the wait is over: answer now with what the claim has (the runner's next claim begins
+            # with a claiming transaction anyway, so a last look would only cost a query).
+            if seen[1] != began[1] or time.monotonic() >= deadline:
+                break
+            with self._db.reading() as tx:
+                ready = store.claimable(tx, cluster, namespaces)
+            if ready:
+                claimed = self._claim_once(request, cluster, namespaces, actor)
+        return claimed
+
+    def stop_waiting(self) -> None:
+        """Ends every claim waiting in this process now (each answers with what it has): a local server stopping
+        must not leave a claim that leases executions after it has gone."""
+        self.work.interrupt()
+
+    def _claim_once(self, request: ClaimRequest, cluster: str, namespaces: list[str] | None, actor: str
+                    ) -> list[ClaimedExecution]:
+        """One claiming transaction: the cluster's lapsed leases counted first, then the claim; the held values of
+        each claimed pending execution opened into its Secret (503 and nothing leased when they cannot be)."""
+        with self._db.transaction() as tx:
+            lapsed = self._lapse(tx, cluster)
+            rows = store.claim(tx, cluster, namespaces, request.runner_id, request.max_items, MAX_CLAIM_ITEMS,
+                               self._lease_seconds, MAX_LEASE_LAPSES, actor)
+            claimed = []
+            for row in rows:
+                secret = None
+                if row["sealed"] is not None and row["status"] == PENDING:
+                    values = self._unseal(bytes(row["sealed"]), row["execution_id"], "nothing was claimed")
+                    secret = build_secret(row["execution_id"], row["schema"], values)
+                claimed.append(ClaimedExecution(row["execution_id"], row["pipeline_run"], secret,
+                                                row["lease_expires_at"], row["held"]))
+        self._record_lapses(lapsed)
+        for item in claimed:
+            logger.info("execution handed back" if item.held else "execution claimed", extra={
+                "execution_id": item.execution_id, "runner_id": request.runner_id, "cluster": cluster,
+                "lease_expires_at": item.lease_expires_at.isoformat(), "secret": item.secret is not None})
+        return claimed
+
+    def lapse_leases(self) -> int:
+        """Counts the lapse of every lease that ended with no report, in every cluster (the scheduled sweep): the
+        execution is claimable again, or failed as runner-lost at its MAX_LEASE_LAPSES-th. Returns how many."""
+        with self._db.transaction() as tx:
+            lapsed = self._lapse(tx, None)
+        self._record_lapses(lapsed)
+        return len(lapsed)
+
+    def _lapse(self, tx: UnitOfWork, cluster: str | None, execution_id: str | None = None) -> Sequence[Row]:
+        """Counts lapsed leases (of ``cluster``, or only ``execution_id``, or all) in the caller's transaction; each
+        execution that fails as runner-lost is _finished there."""
+        lapsed = store.lapse_leases(tx, cluster, MAX_LEASE_LAPSES, RUNNER_LOST, SYSTEM, execution_id)
+        for row in lapsed:
+            if row["lost"]:
+                self._finished(tx, {**row, "status": row["from_status"]}, row, SYSTEM, RUNNER_LOST)
+        return lapsed
+
+    def _record_lapses(self, lapsed: Sequence[Row]) -> None:
+        """Logs the lapses (after the commit) and wakes this process's waiting claims for those claimable again."""
+        for row in lapsed:
+            logger.warning("execution failed: runner lost" if row["lost"] else "lease lapsed", extra={
+                "workflow_id": row["workflow_id"], "version": row["version"], "execution_id": row["execution_id"],
+                "cluster": row["target_cluster"], "runner_id": row["runner_id"], "lapses": row["lease_lapses"],
+                "from_status": row["from_status"], "status": row["status"]})
+        if any(not row["lost"] for row in lapsed):
+            self.work.notify()
 
     def get(self, execution_id: str, principal: Principal | None = None) -> tuple[Row, Sequence[Row]]:
         execution_id = _execution_id_in_path(execution_id)
@@ -374,11 +530,13 @@ class ExecutionService:
                 raise NotFound(f"No execution '{execution_id}'.")
             _require_reach(principal, row["target_namespace"], f"execution {execution_id}")
             expired = _expire_overdue(tx, execution_id)
-            if expired:
+            lapsed = self._lapse(tx, None, execution_id)
+            if expired or lapsed:
                 row = store.get_execution(tx, execution_id)
                 assert row is not None
             found = row, store.events(tx, execution_id)
         self._record_expiries(expired)
+        self._record_lapses(lapsed)
         return found
 
     def list_executions(
@@ -412,20 +570,21 @@ class ExecutionService:
     @staticmethod
     def _finished(tx: UnitOfWork, before: Row, updated: Row, actor: str, reason: str | None) -> None:
         """What follows an execution becoming succeeded or failed, in the transaction that records it (every way an
-        execution finishes calls this): the execution.failed notification, and the workflow's circuit breaker,
-        which opens when too many of its executions failed (services/guards.py)."""
+        execution finishes calls this: a runner's report, a runner-lost lapse): the execution.failed notification, and
+        the workflow's circuit breaker, which opens when too many of its executions failed (services/guards.py)."""
         if updated["status"] == FAILED:
             notifications.record(tx, execution_event(EXECUTION_FAILED, updated, actor=actor, reason=reason,
                                                      previous_status=before["status"]))
         guards.trip_breaker(tx, updated)
 
     @contextmanager
-    def _acting_on(self, execution_id: str, principal: Principal | None, starting: bool = False
-                   ) -> Iterator[tuple[UnitOfWork, Row]]:
+    def _acting_on(self, execution_id: str, principal: Principal | None, starting: bool = False,
+                   runner: bool = False) -> Iterator[tuple[UnitOfWork, Row]]:
         """A transaction holding the execution's row lock. An execution found past its approval deadline
         is expired (committed, with its event) and the action refused with 409. A ``principal`` limited to
-        namespaces acts only on executions whose target is in them (Forbidden, before anything else).
-        ``starting``: the workflow's start lock is taken first, in the order every start takes its locks."""
+        namespaces acts only on executions whose target is in them, and a ``runner`` only on those of its cluster
+        (Forbidden, before anything else). ``starting``: the workflow's start lock is taken first, in the order every
+        start takes its locks."""
         with self._db.transaction() as tx:
             if starting:
                 store.lock_workflow_of(tx, execution_id)
@@ -433,6 +592,8 @@ class ExecutionService:
             if current is None:
                 raise NotFound(f"No execution '{execution_id}'.")
             _require_reach(principal, current["target_namespace"], f"execution {execution_id}")
+            if runner:
+                _require_cluster(principal, current)
             if current["overdue"]:  # our own row lock: the sweep cannot skip it
                 expired = _expire_overdue(tx, execution_id)
             else:
@@ -450,13 +611,14 @@ class ExecutionService:
             raise ServiceUnavailable("The key that protects held parameter values is not available right now; "
                                      "nothing was stored. Try again shortly.") from None
 
-    def _unseal(self, sealed: bytes, execution_id: str) -> dict[str, Any]:
+    def _unseal(self, sealed: bytes, execution_id: str, consequence: str) -> dict[str, Any]:
+        """The held values; ServiceUnavailable saying ``consequence`` (what stays as it was) when they cannot open."""
         try:
             return dict(json.loads(self._sealer.unseal(sealed, execution_id)))
         except SealError as exc:
             logger.error("cannot open held values", extra={"execution_id": execution_id, "reason": str(exc)})
             raise ServiceUnavailable("The key that protects held parameter values is not available right now; "
-                                     "the execution is still approved. Try again shortly.") from None
+                                     f"{consequence}. Try again shortly.") from None
 
     @staticmethod
     def _record_expiries(expired: Sequence[Row]) -> None:
@@ -485,6 +647,20 @@ def _require_reach(principal: Principal | None, namespace: str | None, what: str
     where = f"namespace '{namespace}'" if namespace else "no namespace (a cluster-scoped resource)"
     raise Forbidden(f"This API key is limited to namespaces {', '.join(sorted(principal.namespaces or ()))}; "
                     f"{what} targets {where}.")
+
+
+def _require_cluster(principal: Principal | None, execution: Row) -> None:
+    """Forbidden unless the key acts for the execution's target cluster (a key without a binding: "default")."""
+    if principal is None or principal.acting_cluster == execution["target_cluster"]:
+        return
+    raise Forbidden(f"Execution {execution['execution_id']} runs in cluster '{execution['target_cluster']}'; this "
+                    f"API key acts for cluster '{principal.acting_cluster}': only a runner of that cluster reports "
+                    "on it.")
+
+
+def _report_text(update: StatusUpdate) -> str | None:
+    """A report's reason and message in one line (the event's message, the notification's reason)."""
+    return ": ".join(part for part in (update.reason, update.message) if part) or None
 
 
 def _approval_message(requirement: Mapping[str, Any] | None) -> str | None:
@@ -572,7 +748,7 @@ def _busy(target: Target, active: str | None) -> CatalogError:
 
 def _stored_request(row: Row) -> ExecutionRequest:
     """The request an execution was recorded from (its version pinned), to re-check and build its run."""
-    target = Target(row["target_kind"], row["target_name"], row["target_namespace"])
+    target = Target(row["target_kind"], row["target_name"], row["target_namespace"], row["target_cluster"])
     return ExecutionRequest(row["workflow_id"], row["version"], row["parameters"], row["incident"], target)
 
 

@@ -2,8 +2,9 @@
 REGISTRATION_SWEEP_SECONDS and the scheduled ``maintenance`` function does every minute in AWS.
 
 In order: registrations whose worker died (or that never started) are queued again, executions past
-their approval window expire (their notifications recorded with them), then the notification outbox is
-delivered (those expiries included) and events past their keeping time are deleted.
+their approval window expire and runners' leases that ended with no report are counted (claimable again,
+or failed as runner-lost; their notifications recorded with them), then the notification outbox is
+delivered (those included) and events past their keeping time are deleted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Maintenance:
         """One round; its counts (the scheduled function returns them)."""
         sweep = self._registrations.sweep()
         expired = self._executions.expire_overdue()
+        lapsed = self._executions.lapse_leases()
         notified = self._notifications.deliver_due()
         self._notifications.purge()
         return {"requeued": len(sweep.requeued), "abandoned": len(sweep.abandoned), "expired": expired,
-                "notifications": notified.as_dict()}
+                "lapsed": lapsed, "notifications": notified.as_dict()}

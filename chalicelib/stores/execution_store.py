@@ -19,19 +19,26 @@ EXECUTION_COLUMNS = """
     e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.container_image, e.parameters,
     e.redacted_parameters, e.incident, e.incident_id, e.pipeline_run_name, e.status, e.message,
     e.created_by, e.created_at, e.started_at, e.finished_at, e.updated_at,
-    e.target_kind, e.target_namespace, e.target_name, e.approval_required, e.approval_expires_at,
+    e.target_kind, e.target_namespace, e.target_name, e.target_cluster, e.approval_required, e.approval_expires_at,
     e.approval_decided_by, e.approval_decided_at, e.approval_reason, e.approval_required_by,
+    e.reason, e.pipeline_run_ref, e.claimed_by, e.claimed_at, e.lease_expires_at, e.lease_lapses,
     (SELECT jsonb_agg(jsonb_build_object('step', s.step, 'finally', s.is_finally, 'workflow_id', s.workflow_id,
                                          'version', s.version, 'container_image', s.container_image)
                       ORDER BY s.position)
      FROM execution_steps s WHERE s.execution_id = e.execution_id) AS steps
 """
 # The states that hold a target: the predicate of the unique index executions_one_active_per_target
-# (migration 008), which ON CONFLICT must repeat to use it (constants, never input).
+# (migrations 008, 016), which ON CONFLICT must repeat to use it (constants, never input).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in ACTIVE) + ")"
-TARGET_KEY_SQL = "(lower(target_kind), coalesce(target_namespace, ''), target_name)"
+TARGET_KEY_SQL = "(target_cluster, lower(target_kind), coalesce(target_namespace, ''), target_name)"
 # A target's key from the named parameters of ``target_params``, to compare with TARGET_KEY_SQL.
-TARGET_PARAMS_SQL = "(lower(%(target_kind)s), coalesce(%(target_namespace)s, ''), %(target_name)s)"
+TARGET_PARAMS_SQL = "(%(target_cluster)s, lower(%(target_kind)s), coalesce(%(target_namespace)s, ''), %(target_name)s)"
+# What a runner of the cluster may claim besides what it holds: pending with no live lease, or running with a lapsed
+# one (its runner stopped reporting). Executions recorded before migration 016 have no PipelineRun to hand out.
+CLAIMABLE_SQL = """e.target_cluster = %(cluster)s AND e.pipeline_run IS NOT NULL
+    AND (%(namespaces)s::text[] IS NULL OR e.target_namespace = ANY(%(namespaces)s::text[]))
+    AND ((e.status = 'pending' AND (e.lease_expires_at IS NULL OR e.lease_expires_at <= now()))
+         OR (e.status = 'running' AND e.lease_expires_at <= now()))"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class NewExecution:
     status: str  # pending, or awaiting_approval
     approval_seconds: int | None  # the approval window when it waits for approval
     approval_required_by: dict[str, Any] | None = None  # what requires the approval (domain/executions.py)
+    pipeline_run: dict[str, Any] | None = None  # what the runner creates; None while it waits for approval
 
 
 # What a start reads of its workflow: the flags and the guard settings.
@@ -106,27 +114,30 @@ def insert_execution(tx: UnitOfWork, new: NewExecution) -> Row | None:
         f"""INSERT INTO executions AS e
                (execution_id, workflow_id, version, container_image, parameters, redacted_parameters,
                 incident, incident_id, pipeline_run_name, status, created_by,
-                target_kind, target_namespace, target_name, approval_required, approval_expires_at,
-                approval_required_by)
+                target_kind, target_namespace, target_name, target_cluster, approval_required, approval_expires_at,
+                approval_required_by, pipeline_run)
            VALUES (%(execution_id)s, %(workflow_id)s, %(version)s, %(image)s, %(parameters)s, %(redacted)s,
                    %(incident)s, %(incident_id)s, %(run_name)s, %(status)s, %(created_by)s,
-                   %(kind)s, %(namespace)s, %(name)s, %(window)s IS NOT NULL,
-                   now() + make_interval(secs => %(window)s), %(required_by)s)
+                   %(kind)s, %(namespace)s, %(name)s, %(cluster)s, %(window)s IS NOT NULL,
+                   now() + make_interval(secs => %(window)s), %(required_by)s, %(pipeline_run)s)
            ON CONFLICT {TARGET_KEY_SQL} WHERE status IN {ACTIVE_SQL} DO NOTHING
            RETURNING {EXECUTION_COLUMNS}""",
         {"execution_id": new.execution_id, "workflow_id": new.workflow_id, "version": new.version,
          "image": new.container_image, "parameters": Json(new.parameters), "redacted": new.redacted_parameters,
          "incident": Json(new.incident), "incident_id": new.incident_id, "run_name": new.pipeline_run_name,
          "status": new.status, "created_by": new.created_by, "kind": new.target.kind,
-         "namespace": new.target.namespace, "name": new.target.name, "window": new.approval_seconds,
-         "required_by": None if new.approval_required_by is None else Json(new.approval_required_by)},
+         "namespace": new.target.namespace, "name": new.target.name, "cluster": new.target.cluster,
+         "window": new.approval_seconds,
+         "required_by": None if new.approval_required_by is None else Json(new.approval_required_by),
+         "pipeline_run": None if new.pipeline_run is None else Json(new.pipeline_run)},
     )
     return tx.fetchone()
 
 
 def target_params(target: Target) -> dict[str, str | None]:
     """The named parameters of TARGET_PARAMS_SQL."""
-    return {"target_kind": target.kind, "target_namespace": target.namespace, "target_name": target.name}
+    return {"target_cluster": target.cluster, "target_kind": target.kind, "target_namespace": target.namespace,
+            "target_name": target.name}
 
 
 def active_on_target(tx: UnitOfWork, target: Target) -> str | None:
@@ -157,7 +168,7 @@ def expire_overdue(
                 UPDATE executions e SET status = 'expired', finished_at = now(), updated_at = now()
                 FROM due WHERE e.execution_id = due.execution_id
                 RETURNING e.execution_id, due.status AS from_status, e.workflow_id, e.version, e.incident_id,
-                          e.target_kind, e.target_namespace, e.target_name),
+                          e.target_kind, e.target_namespace, e.target_name, e.target_cluster),
             recorded AS (
                 INSERT INTO execution_events (execution_id, from_status, to_status, message, changed_by)
                 SELECT execution_id, from_status, 'expired',
@@ -166,7 +177,7 @@ def expire_overdue(
             cleared AS (
                 DELETE FROM execution_secrets s USING expired WHERE s.execution_id = expired.execution_id)
             SELECT execution_id::text AS execution_id, from_status, workflow_id, version, incident_id,
-                   target_kind, target_namespace, target_name FROM expired""",
+                   target_kind, target_namespace, target_name, target_cluster FROM expired""",
         {"execution_id": execution_id, "awaiting": messages["awaiting_approval"], "approved": messages["approved"],
          "actor": actor},
     )
@@ -194,10 +205,9 @@ def insert_secret(tx: UnitOfWork, execution_id: str, sealed: bytes) -> None:
                (execution_id, psycopg2.Binary(sealed)))
 
 
-def take_secret(tx: UnitOfWork, execution_id: str) -> bytes | None:
-    """The sealed values held for ``execution_id``, deleted by the same statement (gone once the
-    transaction commits)."""
-    tx.execute("DELETE FROM execution_secrets WHERE execution_id = %s RETURNING sealed", (execution_id,))
+def get_secret(tx: UnitOfWork, execution_id: str) -> bytes | None:
+    """The sealed values held for ``execution_id`` (kept: they are deleted once its runner reports it running)."""
+    tx.execute("SELECT sealed FROM execution_secrets WHERE execution_id = %s", (execution_id,))
     row = tx.fetchone()
     return None if row is None else bytes(row["sealed"])
 
@@ -227,19 +237,13 @@ def lock_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
     return tx.fetchone()
 
 
-def set_status(tx: UnitOfWork, execution_id: str, status: str, message: str | None, terminal: bool) -> Row:
-    """Moves to ``status``: entering running sets started_at, a terminal status sets finished_at
-    (both from the transaction's clock, the same instant as the event row)."""
+def release(tx: UnitOfWork, execution_id: str, manifest: dict[str, Any]) -> Row:
+    """approved -> pending, with the PipelineRun its runner creates (an approved execution started)."""
     tx.execute(
-        f"""UPDATE executions AS e SET
-                status = %(status)s,
-                message = coalesce(%(message)s, e.message),
-                started_at = CASE WHEN %(status)s = 'running' THEN now() ELSE e.started_at END,
-                finished_at = CASE WHEN %(terminal)s THEN now() ELSE e.finished_at END,
-                updated_at = now()
-            WHERE e.execution_id = %(execution_id)s
+        f"""UPDATE executions AS e SET status = 'pending', pipeline_run = %s, updated_at = now()
+            WHERE e.execution_id = %s
             RETURNING {EXECUTION_COLUMNS}""",
-        {"status": status, "message": message, "terminal": terminal, "execution_id": execution_id},
+        (Json(manifest), execution_id),
     )
     return tx.one()
 
@@ -320,3 +324,136 @@ def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
         (workflow_id,),
     )
     return tx.fetchall()
+
+
+# --- the runner: claims, leases, reports ------------------------------------------------------------------------
+
+def claimable(tx: UnitOfWork, cluster: str, namespaces: list[str] | None) -> bool:
+    """Whether the cluster has an execution a runner may newly claim (the long poll's one query per look)."""
+    tx.execute(f"SELECT EXISTS (SELECT 1 FROM executions e WHERE {CLAIMABLE_SQL}) AS ready",
+               {"cluster": cluster, "namespaces": namespaces})
+    return bool(tx.one()["ready"])
+
+
+def lapse_leases(tx: UnitOfWork, cluster: str | None, max_lapses: int, lost_reason: str, actor: str,
+                 execution_id: str | None = None) -> Sequence[Row]:
+    """Counts a lapse for every lease that ended with no report (of ``cluster``, None: every cluster; or only
+    ``execution_id``), with its
+    event, in one statement: the execution is claimable again or, at its ``max_lapses``-th lapse, failed with
+    ``lost_reason`` (its held secrets deleted). Returns each row as it is now, with ``from_status``, ``runner_id``
+    and ``lost``. Rows another transaction holds are skipped: that transaction is a claim or a report of them."""
+    tx.execute(
+        f"""WITH due AS (
+                SELECT e.execution_id, e.status, e.claimed_by FROM executions e
+                WHERE e.claimed_by IS NOT NULL AND e.lease_expires_at <= now()
+                      AND (%(cluster)s::text IS NULL OR e.target_cluster = %(cluster)s)
+                      AND (%(execution_id)s::uuid IS NULL OR e.execution_id = %(execution_id)s::uuid)
+                FOR UPDATE SKIP LOCKED),
+            lapsed AS (
+                UPDATE executions e SET
+                    lease_lapses = e.lease_lapses + 1, claimed_by = NULL, updated_at = now(),
+                    status = CASE WHEN e.lease_lapses + 1 >= %(max)s THEN 'failed' ELSE e.status END,
+                    reason = CASE WHEN e.lease_lapses + 1 >= %(max)s THEN %(lost)s ELSE e.reason END,
+                    finished_at = CASE WHEN e.lease_lapses + 1 >= %(max)s THEN now() ELSE e.finished_at END
+                FROM due WHERE e.execution_id = due.execution_id
+                RETURNING {EXECUTION_COLUMNS}, due.status AS from_status, due.claimed_by AS runner_id,
+                          e.lease_lapses >= %(max)s AS lost),
+            recorded AS (
+                INSERT INTO execution_events (execution_id, from_status, to_status, message, changed_by)
+                SELECT execution_id::uuid, from_status, status,
+                       CASE WHEN lost THEN %(lost)s || ': ' ELSE '' END
+                       || format('the lease of runner %%s ended with no report (%%s of %%s)', runner_id, lease_lapses,
+                                 %(max)s)
+                       || CASE WHEN lost THEN '' ELSE '; claimable again' END,
+                       %(actor)s
+                FROM lapsed),
+            cleared AS (
+                DELETE FROM execution_secrets s USING lapsed
+                WHERE s.execution_id = lapsed.execution_id::uuid AND lapsed.lost)
+            SELECT * FROM lapsed""",
+        {"cluster": cluster, "max": max_lapses, "lost": lost_reason, "actor": actor, "execution_id": execution_id},
+    )
+    return tx.fetchall()
+
+
+def claim(tx: UnitOfWork, cluster: str, namespaces: list[str] | None, runner_id: str, max_items: int,
+          held_limit: int, lease_seconds: int, max_lapses: int, actor: str) -> Sequence[Row]:
+    """Leases to ``runner_id`` up to ``max_items`` claimable executions of ``cluster`` (oldest first; rows another
+    transaction holds are skipped, so two runners never get one) and renews the pending ones whose live lease it
+    holds already (``held``, at most ``held_limit``), in one statement, recording each new claim as an event. A lease
+    that lapsed unseen is counted here (one at its last lapse is left to lapse_leases). Each row: execution_id,
+    status, pipeline_run, lease_expires_at, held, the version's parameter schema and the execution's sealed values
+    (None once delivered, or when it has none)."""
+    tx.execute(
+        f"""WITH fresh AS (
+                SELECT e.execution_id, (e.claimed_by IS NOT NULL AND e.lease_expires_at <= now()) AS lapsed
+                FROM executions e
+                WHERE {CLAIMABLE_SQL}
+                      AND e.lease_lapses + (e.claimed_by IS NOT NULL AND e.lease_expires_at <= now())::int < %(max)s
+                ORDER BY e.id LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED),
+            held AS (
+                SELECT e.execution_id FROM executions e
+                WHERE e.target_cluster = %(cluster)s AND e.status = 'pending' AND e.claimed_by = %(runner)s
+                      AND e.lease_expires_at > now()
+                ORDER BY e.id LIMIT %(held_limit)s
+                FOR UPDATE SKIP LOCKED),
+            chosen AS (
+                SELECT execution_id, lapsed, false AS held FROM fresh
+                UNION ALL SELECT execution_id, false, true FROM held),
+            leased AS (
+                UPDATE executions e SET
+                    claimed_by = %(runner)s, claimed_at = now(), updated_at = now(),
+                    lease_expires_at = now() + make_interval(secs => %(lease)s),
+                    lease_lapses = e.lease_lapses + chosen.lapsed::int
+                FROM chosen WHERE e.execution_id = chosen.execution_id
+                RETURNING e.id, e.execution_id, e.status, e.workflow_id, e.version, e.pipeline_run, e.lease_expires_at,
+                          e.lease_lapses, chosen.held, chosen.lapsed),
+            recorded AS (
+                INSERT INTO execution_events (execution_id, from_status, to_status, message, changed_by)
+                SELECT execution_id, status, status,
+                       format('claimed by runner %%s', %(runner)s)
+                       || CASE WHEN lapsed THEN format(' after a lease that ended with no report (%%s of %%s)',
+                                                       lease_lapses, %(max)s)
+                               ELSE '' END,
+                       %(actor)s
+                FROM leased WHERE NOT held)
+            SELECT l.execution_id::text AS execution_id, l.status, l.pipeline_run, l.lease_expires_at, l.held,
+                   v.parameters AS schema, s.sealed
+            FROM leased l
+            JOIN workflow_versions v ON v.workflow_id = l.workflow_id AND v.version = l.version
+            LEFT JOIN execution_secrets s ON s.execution_id = l.execution_id
+            ORDER BY l.id""",
+        {"cluster": cluster, "namespaces": namespaces, "runner": runner_id, "limit": max_items,
+         "held_limit": held_limit, "lease": lease_seconds, "max": max_lapses, "actor": actor},
+    )
+    return tx.fetchall()
+
+
+def record_report(tx: UnitOfWork, execution_id: str, status: str, message: str | None, reason: str | None,
+                  pipeline_run: dict[str, Any] | None, started_at: Any, finished_at: Any, lease_seconds: int) -> Row:
+    """Records a runner's report: the status; message, reason and the PipelineRun when given; started_at (the
+    report's, else the one recorded, else now for running) and, for a final status, finished_at (the report's, else
+    now); the lease renewed (or ended, with the execution). The caller holds the row lock."""
+    tx.execute(
+        f"""UPDATE executions AS e SET
+                status = %(status)s,
+                message = coalesce(%(message)s, e.message),
+                reason = coalesce(%(reason)s, e.reason),
+                pipeline_run_ref = coalesce(%(run)s, e.pipeline_run_ref),
+                started_at = coalesce(%(started)s, e.started_at,
+                                      CASE WHEN %(status)s = 'running' THEN now() END),
+                finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed') THEN coalesce(%(finished)s, now())
+                                   ELSE e.finished_at END,
+                claimed_by = CASE WHEN %(status)s IN ('succeeded', 'failed') THEN NULL ELSE e.claimed_by END,
+                lease_expires_at = CASE WHEN %(status)s IN ('succeeded', 'failed') OR e.claimed_by IS NULL
+                                        THEN e.lease_expires_at
+                                        ELSE now() + make_interval(secs => %(lease)s) END,
+                updated_at = now()
+            WHERE e.execution_id = %(execution_id)s
+            RETURNING {EXECUTION_COLUMNS}""",
+        {"status": status, "message": message, "reason": reason, "run": None if pipeline_run is None else
+         Json(pipeline_run), "started": started_at, "finished": finished_at, "lease": lease_seconds,
+         "execution_id": execution_id},
+    )
+    return tx.one()

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.domain.composite import Candidate, StepWorkflow, parse_composition, plan_step, resolve
 from chalicelib.domain.composite_pipeline_run import build_composite_pipeline_run
+from chalicelib.domain.pipeline_run import build_secret
 from tests.support import tekton
 from tests.support.composites import COMPOSITE_PARAMETERS, STEP_SCHEMAS, VERSIONS, composite, image
 
@@ -90,18 +91,24 @@ def test_each_step_sees_its_parameters_as_env_vars_of_the_same_names() -> None:
                                                         "TIMEOUT_SECONDS": "30"}  # a literal of the composite
     assert tekton.task_environment(run, "verify") == {"NAMESPACE": "shop", "DEPLOYMENT": "checkout",
                                                       "TIMEOUT_SECONDS": "300"}  # the step's own default
-    assert tekton.task_environment(run, "undo") == {"NAMESPACE": "shop", "DEPLOYMENT": "checkout",
-                                                    "NOTIFY_TOKEN": "xoxb-unicorn-42"}
+    # The composite's writeOnly parameter reaches the step wired to it from the execution's Secret only.
+    secret_ref = tekton.task_environment(run, "undo")["NOTIFY_TOKEN"]
+    assert secret_ref.startswith("secretKeyRef:kubernaut-exec-") and secret_ref.endswith("/NOTIFY_TOKEN")
+    secret = build_secret(run["metadata"]["labels"]["kubernaut.ai/execution-id"], COMPOSITE_PARAMETERS,
+                          {"NOTIFY_TOKEN": "xoxb-unicorn-42"})
+    assert tekton.task_environment(run, "undo", secret) == {"NAMESPACE": "shop", "DEPLOYMENT": "checkout",
+                                                            "NOTIFY_TOKEN": "xoxb-unicorn-42"}
 
 
-def test_every_value_appears_once_in_spec_params_and_nowhere_else() -> None:
+def test_every_value_appears_once_in_spec_params_and_no_write_only_value_anywhere() -> None:
     run = build()
     text = json.dumps(run)
-    for value in ("shop", "checkout", "xoxb-unicorn-42"):
+    for value in ("shop", "checkout"):
         assert text.count(f'"{value}"') == 1
     elsewhere = copy.deepcopy(run)
     del elsewhere["spec"]["params"]
-    assert "xoxb-unicorn-42" not in json.dumps(elsewhere)
+    assert '"shop"' not in json.dumps(elsewhere)
+    assert "xoxb-unicorn-42" not in text  # writeOnly: only in the execution's Secret
 
 
 def test_an_optional_parameter_not_given_reaches_no_step() -> None:

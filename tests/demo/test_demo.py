@@ -34,12 +34,13 @@ def demo() -> subprocess.CompletedProcess[str]:
 
 def section(output: str, number: int) -> list[str]:
     """The lines printed by step ``number``."""
-    return output.split(f"\n[{number}/8] ", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    return output.split(f"\n[{number}/9] ", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
 
 
 def test_the_demo_succeeds(demo: subprocess.CompletedProcess[str]) -> None:
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert demo.stdout.rstrip().splitlines()[-1].startswith("Done: registered, searched, validated and executed.")
+    assert demo.stdout.rstrip().splitlines()[-1].startswith(
+        "Done: registered, searched, validated, executed and run in the cluster.")
 
 
 def test_every_example_resource_registers_with_the_digest_of_the_image_pushed_for_it(
@@ -77,11 +78,28 @@ def test_search_validation_and_execution(demo: subprocess.CompletedProcess[str])
     assert sorted(env["name"] for env in step["env"]) == sorted(params)
 
 
+def test_the_runner_runs_the_execution_in_the_cluster_and_its_outcome_comes_back(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    execution_id = re.search(r"execution ([0-9a-f-]{36}) pending", "\n".join(section(demo.stdout, 8)))
+    assert execution_id
+    lines = "\n".join(section(demo.stdout, 9))
+    assert re.search(r"claimed by runner demo-runner; PipelineRun kubernaut-workflows/oomkill-increase-memory-"
+                     + execution_id[1] + r" created \(uid [0-9a-f-]{36}\)", lines), lines
+    assert "reported running" in lines
+    assert re.search(rf"execution {execution_id[1]} succeeded \(reason Succeeded\); started_at \S+Z, finished_at "
+                     r"\S+Z, [1-9]\d* s", lines), lines
+    assert "history: pending -> pending -> running -> succeeded" in lines  # requested, claimed, running, done
+
+
 def test_nothing_is_left_behind(demo: subprocess.CompletedProcess[str]) -> None:
     temp = re.search(r"\(temp folder (\S+)\)", demo.stdout)
     assert temp and not Path(temp[1]).exists()  # the embedded database's data is inside it
     ports = [int(port) for port in SERVING.findall(demo.stdout)]
     assert len(ports) == 2  # the registry and the catalog server
+    ports += [int(port) for port in re.findall(r"Kubernetes API server \(cluster demo-cluster\) on "
+                                               r"http://127\.0\.0\.1:(\d+)", demo.stdout)]
+    assert len(ports) == 3  # and the in-memory cluster
     for port in ports:
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
             pass

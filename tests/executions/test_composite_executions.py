@@ -20,6 +20,7 @@ from tests.support.executions import (
     REQUESTER,
     SECRET,
     WRITE,
+    claim,
     count_executions,
     decide,
     incident,
@@ -71,7 +72,12 @@ def test_one_pipeline_run_with_the_highest_active_version_in_each_range(composed
         assert step["image"] == next(s["container_image"] for s in body["steps"] if s["step"] == task["name"])
     assert tekton.task_environment(run, "scale-out") == {"NAMESPACE": "shop", "DEPLOYMENT": "checkout",
                                                          "REPLICAS": "4"}
-    assert tekton.task_environment(run, "undo")["NOTIFY_TOKEN"] == SECRET
+    # The writeOnly value reaches the step that takes it only through the execution's Secret.
+    assert tekton.task_environment(run, "undo")["NOTIFY_TOKEN"] == \
+        f"secretKeyRef:kubernaut-exec-{body['execution_id']}/NOTIFY_TOKEN"
+    (item,) = claim(composed).json["items"]
+    assert item["pipeline_run"] == run
+    assert tekton.task_environment(run, "undo", item["secret"])["NOTIFY_TOKEN"] == SECRET
 
     record = composed.get(f"{EXECUTIONS}/{body['execution_id']}", scopes=READ).json
     assert record["steps"] == body["steps"]
@@ -137,7 +143,8 @@ def test_write_only_values_are_handed_over_once_and_never_stored_or_logged(
         composed: ApiClient, db: Any, service_log: io.StringIO) -> None:
     response = execute(composed)
     assert response.status == 201
-    assert response.body.decode().count(SECRET) == 1
+    assert SECRET not in response.body.decode()
+    assert claim(composed).body.decode().count(SECRET) == 1  # only the runner's claim carries it
     assert response.json["parameters"]["NOTIFY_TOKEN"] == "***"
     assert response.json["redacted_parameters"] == ["NOTIFY_TOKEN"]
     execution_id = response.json["execution_id"]
@@ -207,10 +214,13 @@ def test_a_gated_composite_waits_for_approval_and_its_steps_resolve_again_when_i
     run = started.json["pipeline_run"]
     assert tekton.problems(run) == [] and started.json["status"] == "pending"
     assert resolved(started) == {"scale-out": "1.3.0", "snapshot": "1.0.0", "verify": "1.1.0", "undo": "2.1.0"}
-    assert tekton.task_environment(run, "undo")["NOTIFY_TOKEN"] == SECRET  # the held value, released once
+    assert SECRET not in started.body.decode()
     annotations = run["metadata"]["annotations"]
     assert (annotations["kubernaut.ai/target-name"], annotations["kubernaut.ai/execution-id"]) == (
         target["name"], execution_id)
+    (item,) = claim(composed).json["items"]  # the held value, handed to the runner
+    assert tekton.task_environment(run, "undo", item["secret"])["NOTIFY_TOKEN"] == SECRET
+    assert move(composed, execution_id, "running").status == 200
     with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM execution_secrets")
         assert cur.fetchone()["n"] == 0

@@ -15,6 +15,7 @@ from tests.support.executions import (
     EXECUTIONS,
     PLAYBOOKS,
     READ,
+    RUN,
     WRITE,
     count_executions,
     create_kitchen,
@@ -201,9 +202,19 @@ class TestLifecycle:
         assert failed.json["started_at"] is None and failed.json["finished_at"] is not None
         assert failed.json["duration_seconds"] is None
 
+    def test_pending_may_succeed_at_once_and_running_again_is_a_heartbeat(self, client: ApiClient) -> None:
+        create_workflow(client)
+        quick = started(client)["execution_id"]
+        done = move(client, quick, "succeeded", started_at="2026-01-05T10:00:00Z", finished_at="2026-01-05T10:00:09Z")
+        assert done.status == 200 and done.json["duration_seconds"] == 9.0  # a run over between two looks
+        execution_id = started(client)["execution_id"]
+        assert move(client, execution_id, "running").status == 200
+        again = move(client, execution_id, "running", started_at="2026-01-05T10:00:00Z")
+        assert again.status == 200 and again.json["started_at"] == "2026-01-05T10:00:00.000Z"  # Tekton's start
+        record = client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json
+        assert [(e["from"], e["to"]) for e in record["events"]] == [(None, "pending"), ("pending", "running")]
+
     @pytest.mark.parametrize(("path", "target"), [
-        ([], "succeeded"),  # pending -> succeeded skips running
-        (["running"], "running"),
         (["running", "succeeded"], "failed"),
         (["running", "succeeded"], "running"),
         (["running", "succeeded"], "succeeded"),
@@ -220,13 +231,34 @@ class TestLifecycle:
         assert response.status == 409 and problem_type(response) == "invalid-transition"
         assert client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json == before
 
-    @pytest.mark.parametrize("body", [{"status": "pending"}, {"status": "done"}, {}, {"status": "running", "x": 1},
-                                      {"status": "failed", "message": 5}, {"status": "failed", "message": "m" * 4001}])
-    def test_bad_update_bodies_are_400(self, client: ApiClient, body: dict[str, Any]) -> None:
+    @pytest.mark.parametrize("body", [
+        {"status": "pending"}, {"status": "done"}, {}, {"status": "running", "x": 1},
+        {"status": "failed", "message": 5}, {"status": "failed", "message": "m" * 4001},
+        {"status": "failed", "reason": "runner-lost"},  # the catalog's own reasons are not a runner's to give
+        {"status": "failed", "reason": "Timed\nout"}, {"status": "failed", "reason": "r" * 1001},
+        {"status": "running", "started_at": "2026-01-05 10:00:00Z"}, {"status": "running", "started_at": "yesterday"},
+        {"status": "running", "started_at": "2026-01-05T10:00:00"},  # no zone
+        {"status": "running", "started_at": "2026-01-05T10:00:00Z\n"}, {"status": "running", "started_at": 1767600000},
+        {"status": "running", "started_at": "2999-01-01T00:00:00Z"},  # far in the future
+        {"status": "succeeded", "started_at": "2026-01-05T10:00:09Z", "finished_at": "2026-01-05T10:00:00Z"},
+        {"status": "running", "pipeline_run": {"name": "run"}}, {"status": "running", "pipeline_run": {
+            "namespace": "ns", "name": "run", "uid": "u", "spec": {}}},
+    ])
+    def test_bad_update_bodies_are_400_and_change_nothing(self, client: ApiClient, body: dict[str, Any]) -> None:
         create_workflow(client)
         execution_id = started(client)["execution_id"]
-        response = client.patch(f"{EXECUTIONS}/{execution_id}", body, scopes=WRITE)
-        assert response.status == 400 and problem_type(response) == "validation-error"
+        before = client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json
+        response = client.patch(f"{EXECUTIONS}/{execution_id}", body, scopes=RUN)
+        assert response.status == 400 and problem_type(response) == "validation-error", response
+        assert client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json == before
+
+    def test_a_finish_before_the_recorded_start_is_400(self, client: ApiClient) -> None:
+        create_workflow(client)
+        execution_id = started(client)["execution_id"]
+        assert move(client, execution_id, "running", started_at="2026-01-05T10:00:00Z").status == 200
+        early = move(client, execution_id, "succeeded", finished_at="2026-01-05T09:59:59Z")
+        assert early.status == 400 and early.json["errors"][0]["path"] == "$.finished_at", early
+        assert client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ).json["status"] == "running"
 
     @pytest.mark.parametrize("execution_id", [str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1"])
     def test_unknown_execution_is_404(self, client: ApiClient, execution_id: str) -> None:

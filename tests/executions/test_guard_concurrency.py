@@ -75,8 +75,8 @@ def test_two_executions_failing_together_open_the_breaker_exactly_once(client: A
     evaluated, go_on = threading.Event(), threading.Event()
 
     def fail(execution_id: str, before_commit: Callable[[], object]) -> None:
-        with db.transaction() as tx:  # what update_status does when a report says failed
-            row = execution_store.set_status(tx, execution_id, "failed", None, True)
+        with db.transaction() as tx:  # what a runner's report of failed does
+            row = execution_store.record_report(tx, execution_id, "failed", None, None, None, None, None, 60)
             guards.trip_breaker(tx, row)
             before_commit()
 

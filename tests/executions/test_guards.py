@@ -98,7 +98,8 @@ def test_the_nth_failure_in_a_row_refuses_until_an_operator_clears_it(client: Ap
 
     cleared = clear(client, CHECKOUT)
     assert cleared.status == 200, cleared
-    assert cleared.json == {"workflow_id": WORKFLOW, "target": CHECKOUT, "failures": 3, "cleared": True,
+    assert cleared.json == {"workflow_id": WORKFLOW, "target": {**CHECKOUT, "cluster": "default"}, "failures": 3,
+                            "cleared": True,
                             "execution_id": third}
     record = history(client)[-1]
     assert (record["field"], record["from"], record["to"], record["reason"], record["changed_by"]) == (

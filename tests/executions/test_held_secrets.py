@@ -1,4 +1,5 @@
-"""writeOnly values held for an approval: sealed at rest, handed over once by start, deleted after, nowhere else."""
+"""writeOnly values held sealed (through an approval too) until the runner reports running: handed over only in the
+claim's Secret, deleted then (or when the execution ends, is rejected or expires), nowhere else."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from tests.support.executions import (
     READ,
     REQUESTER,
     SECRET,
+    claim,
     create_workflow,
     decide,
+    move,
     release,
     require_approval,
     start,
@@ -51,7 +54,7 @@ def request_with_secret(client: ApiClient, name: str = "checkout") -> Result:
                  scopes=REQUESTER)
 
 
-def test_the_held_secret_reaches_the_pipeline_run_once_and_appears_nowhere_else(
+def test_the_held_secret_reaches_only_the_claims_secret_and_is_deleted_once_running(
         client: ApiClient, db: Any, service_log: io.StringIO) -> None:
     create_workflow(client)
     require_approval(client)
@@ -71,20 +74,28 @@ def test_the_held_secret_reaches_the_pipeline_run_once_and_appears_nowhere_else(
 
     started = release(client, execution_id)
     assert started.status == 200, started
-    assert step_environment(started.json["pipeline_run"])["NOTIFY_WEBHOOK_TOKEN"] == SECRET
-    assert started.body.decode().count(SECRET) == 1  # the one hand-off, in spec.params
+    run = started.json["pipeline_run"]
+    assert step_environment(run)["NOTIFY_WEBHOOK_TOKEN"].startswith("secretKeyRef:")  # read from the Secret
     assert started.json["parameters"]["NOTIFY_WEBHOOK_TOKEN"] == "***"
-    assert held(db) == []  # deleted with the release, in the same transaction
+    assert held(db) == [sealed]  # still held, sealed, for the runner's claim
+    answers.append(started)
+
+    claimed = claim(client)
+    (item,) = claimed.json["items"]
+    assert claimed.body.decode().count(SECRET) == 1  # the one hand-off: the claim's Secret
+    assert item["pipeline_run"] == run and step_environment(run, item["secret"])["NOTIFY_WEBHOOK_TOKEN"] == SECRET
+    assert move(client, execution_id, "running").status == 200
+    assert held(db) == []  # delivered: deleted with the running report, in the same transaction
     assert not leaked(every_row(db))
 
     answers += [release(client, execution_id),  # a second start hands over nothing
                 client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ),
-                client.get(f"{EXECUTIONS}?status=pending", scopes=READ)]
+                client.get(f"{EXECUTIONS}?status=running", scopes=READ)]
     assert answers[-3].status == 409
     for answer in answers:
         assert not leaked(answer.body.decode()), answer
     logs = service_log.getvalue()
-    assert "execution started" in logs and "execution approved" in logs  # the capture sees the lines ...
+    assert "execution started" in logs and "execution claimed" in logs  # the capture sees the lines ...
     assert not leaked(logs)  # ... and none carries the secret
 
 

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.pipeline_run import build_pipeline_run, env_value, label_value, pipeline_run_name
+from chalicelib.domain.pipeline_run import (
+    build_pipeline_run,
+    build_secret,
+    env_value,
+    label_value,
+    pipeline_run_name,
+    secret_name,
+)
 from tests.support import tekton
 from tests.support.executions import KITCHEN_SCHEMA
 
@@ -18,8 +25,11 @@ VALUES = {"NAME": "zebra", "COUNT": 4, "RATIO": 1e-07, "MODE": "safe", "DRY_RUN"
           "CHANNEL": "ops-quokka", "TOKEN": "tok-unicorn-99"}
 
 
+EXECUTION_ID = "0b5f3c0e-8d1a-4a43-9f5e-1d2c3b4a5f60"
+
+
 def build(values: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
-    arguments = {"execution_id": str(uuid.uuid4()), "workflow_id": "kitchen-sink", "version": "1.2.3-rc.1+build.7",
+    arguments = {"execution_id": EXECUTION_ID, "workflow_id": "kitchen-sink", "version": "1.2.3-rc.1+build.7",
                  "image": IMAGE, "schema": KITCHEN_SCHEMA, "values": VALUES if values is None else values,
                  "incident_id": "INC-77", **overrides}
     return build_pipeline_run(**arguments)
@@ -35,8 +45,28 @@ def test_manifest_is_a_valid_tekton_v1_pipeline_run() -> None:
 def test_every_parameter_reaches_the_step_as_an_env_var_of_the_same_name() -> None:
     assert tekton.step_environment(build()) == {
         "NAME": "zebra", "COUNT": "4", "RATIO": "0.0000001", "MODE": "safe", "DRY_RUN": "true",
-        "CHANNEL": "ops-quokka", "TOKEN": "tok-unicorn-99",
+        "CHANNEL": "ops-quokka", "TOKEN": f"secretKeyRef:kubernaut-exec-{EXECUTION_ID}/TOKEN",
     }
+    # With the claim's Secret in the namespace, the step sees the writeOnly value too.
+    secret = build_secret(EXECUTION_ID, KITCHEN_SCHEMA, {"TOKEN": "tok-unicorn-99"})
+    assert tekton.step_environment(build(), secret)["TOKEN"] == "tok-unicorn-99"
+
+
+def test_write_only_values_are_not_in_the_run_but_in_its_secret() -> None:
+    run = build()
+    assert "tok-unicorn-99" not in json.dumps(run)  # the run may be shown, stored and logged
+    (step,) = run["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"]
+    assert {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name(EXECUTION_ID), "key": "TOKEN"}}} in \
+        step["env"]
+    secret = build_secret(EXECUTION_ID, {"properties": {"PORT": {"type": "integer", "writeOnly": True},
+                                                        "TOKEN": {"type": "string", "writeOnly": True}}},
+                          {"TOKEN": "tok-unicorn-99", "PORT": 8443.0})
+    assert secret == {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                      "metadata": {"name": secret_name(EXECUTION_ID),
+                                   "labels": {"app.kubernetes.io/managed-by": "workflow-catalog",
+                                              "kubernaut.ai/execution-id": EXECUTION_ID}},
+                      "stringData": {"PORT": "8443", "TOKEN": "tok-unicorn-99"}}  # strings, as env values are
+    assert tekton.DNS_SUBDOMAIN.match(secret_name(EXECUTION_ID))
 
 
 def test_the_step_runs_the_digest_pinned_image() -> None:
@@ -51,20 +81,20 @@ def test_values_appear_only_in_spec_params() -> None:
     elsewhere = copy.deepcopy(run)
     del elsewhere["spec"]["params"]
     text = json.dumps(elsewhere)
-    for value in ("zebra", "ops-quokka", "tok-unicorn-99", "0.0000001"):
+    for value in ("zebra", "ops-quokka", "0.0000001"):
         assert value not in text
         assert json.dumps(run).count(value) == 1
 
 
 def test_no_undeclared_parameter_anywhere() -> None:
     run = build()
-    names = set(VALUES)
+    names = set(VALUES) - {"TOKEN"}  # writeOnly: read from the Secret, no param
     (task,) = run["spec"]["pipelineSpec"]["tasks"]
     (step,) = task["taskSpec"]["steps"]
     assert {p["name"] for p in run["spec"]["params"]} == names
     assert {p["name"] for p in run["spec"]["pipelineSpec"]["params"]} == names
     assert {p["name"] for p in task["params"]} == {p["name"] for p in task["taskSpec"]["params"]} == names
-    assert {e["name"] for e in step["env"]} == names
+    assert {e["name"] for e in step["env"]} == names | {"TOKEN"}
     assert set(tekton.PARAM_REF.findall(json.dumps(run))) == names
 
 
@@ -145,8 +175,18 @@ def _wrong_api_version(run: dict[str, Any]) -> None:
     run["apiVersion"] = "tekton.dev/v1beta1"
 
 
+def _secret_ref_without_key(run: dict[str, Any]) -> None:
+    env = run["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["env"]
+    next(e for e in env if "valueFrom" in e)["valueFrom"]["secretKeyRef"].pop("key")
+
+
+def _value_and_value_from(run: dict[str, Any]) -> None:
+    env = run["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["env"]
+    next(e for e in env if "valueFrom" in e)["value"] = "x"
+
+
 @pytest.mark.parametrize("mutate", [_drop_pipeline_param, _number_value, _v1beta1_field, _dangling_step_reference,
-                                    _bad_label, _wrong_api_version])
+                                    _bad_label, _wrong_api_version, _secret_ref_without_key, _value_and_value_from])
 def test_checker_catches_broken_manifests(mutate: Any) -> None:
     run = build()
     mutate(run)

@@ -1,4 +1,5 @@
-"""writeOnly parameter values: handed over once in the PipelineRun, never stored, returned or logged."""
+"""writeOnly parameter values: held sealed until the runner reports running, handed over only in the claim's Secret,
+never stored in clear, returned elsewhere or logged."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.support.executions import (
     PLAYBOOKS,
     READ,
     SECRET,
+    claim,
     create_workflow,
     move,
     start,
@@ -35,11 +37,21 @@ def test_secret_reaches_the_step_but_nothing_else(client: ApiClient, db: Any,
     body = created.json
     execution_id = body["execution_id"]
 
-    # The one hand-off: the PipelineRun's params, so the step gets it as NOTIFY_WEBHOOK_TOKEN.
-    assert step_environment(body["pipeline_run"])["NOTIFY_WEBHOOK_TOKEN"] == SECRET
-    assert created.body.decode().count(SECRET) == 1
+    # The answer shows the PipelineRun the runner will create: the step reads the value from the Secret.
+    run = body["pipeline_run"]
+    assert step_environment(run)["NOTIFY_WEBHOOK_TOKEN"] == \
+        f"secretKeyRef:kubernaut-exec-{execution_id}/NOTIFY_WEBHOOK_TOKEN"
+    assert SECRET not in created.body.decode()
     assert body["parameters"]["NOTIFY_WEBHOOK_TOKEN"] == "***"
     assert body["redacted_parameters"] == ["NOTIFY_WEBHOOK_TOKEN"]
+
+    # The one hand-off: the claim's Secret, so the step gets it as NOTIFY_WEBHOOK_TOKEN.
+    claimed = claim(client)
+    assert claimed.status == 200 and claimed.body.decode().count(SECRET) == 1, claimed
+    (item,) = claimed.json["items"]
+    assert item["pipeline_run"] == run and item["secret"]["stringData"] == {"NOTIFY_WEBHOOK_TOKEN": SECRET}
+    assert step_environment(run, item["secret"])["NOTIFY_WEBHOOK_TOKEN"] == SECRET
+    assert SECRET not in database_text(db)
 
     responses = [
         move(client, execution_id, "running"),

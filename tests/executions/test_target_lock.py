@@ -66,7 +66,7 @@ def test_the_target_is_free_again_once_the_execution_finishes(client: ApiClient)
     # Free for any workflow; the same one meets its cooldown there now (a guard, not the lock).
     create_workflow(client, "restart-checkout")
     second = started(client, workflow_id="restart-checkout", target=CHECKOUT)
-    assert second["target"] == CHECKOUT and second["execution_id"] != first
+    assert second["target"] == {**CHECKOUT, "cluster": "default"} and second["execution_id"] != first
     assert move(client, second["execution_id"], "failed").status == 200
     again = start(client, target=CHECKOUT)
     assert again.status == 409 and problem_type(again) == "recently-remediated", again
@@ -80,6 +80,8 @@ def test_the_target_is_free_again_once_the_execution_finishes(client: ApiClient)
     ({"kind": "Deployment", "namespace": "payments", "name": "checkout"}, 201),
     ({"kind": "StatefulSet", "namespace": "shop", "name": "checkout"}, 201),
     ({"kind": "Deployment", "name": "checkout"}, 201),  # cluster-scoped is another resource
+    ({"kind": "Deployment", "namespace": "shop", "name": "checkout", "cluster": "default"}, 409),  # the default
+    ({"kind": "Deployment", "namespace": "shop", "name": "checkout", "cluster": "prod-eu"}, 201),  # another cluster
 ])
 def test_what_counts_as_the_same_target(client: ApiClient, other: dict[str, str], status: int) -> None:
     create_workflow(client)
@@ -91,7 +93,7 @@ def test_a_cluster_scoped_target_is_locked_too(client: ApiClient) -> None:
     create_workflow(client, workflow_id="node-fix", labels={**STUCK["labels"], "component": "*"})
     node = {"kind": "Node", "name": "ip-10-0-3-17.eu-west-1.compute.internal"}
     body = started(client, workflow_id="node-fix", target=node)
-    assert body["target"] == node
+    assert body["target"] == {**node, "cluster": "default"}
     assert start(client, workflow_id="node-fix", target=node).json["active_execution_id"] == body["execution_id"]
 
 
@@ -108,7 +110,7 @@ def test_the_pipeline_run_carries_the_target_and_the_execution_id(client: ApiCli
             annotations["kubernaut.ai/target-name"]) == ("Deployment", "shop", long_name)
     assert len(labels["kubernaut.ai/target-name"]) <= 63 and long_name.startswith(labels["kubernaut.ai/target-name"])
     record = client.get(f"{EXECUTIONS}/{body['execution_id']}", scopes=READ).json
-    assert record["target"] == {"kind": "Deployment", "namespace": "shop", "name": long_name}
+    assert record["target"] == {"kind": "Deployment", "namespace": "shop", "name": long_name, "cluster": "default"}
 
 
 @pytest.mark.parametrize(("target", "path"), [
@@ -121,6 +123,9 @@ def test_the_pipeline_run_carries_the_target_and_the_execution_id(client: ApiCli
     ({"kind": "Deploy ment", "name": "checkout"}, "$.target.kind"),
     ({"kind": "Deployment", "name": "c" * 254}, "$.target.name"),
     ({"kind": "Deployment", "name": "checkout", "uid": "x"}, "$.target.uid"),
+    ({"kind": "Deployment", "name": "checkout", "cluster": "Prod_EU"}, "$.target.cluster"),
+    ({"kind": "Deployment", "name": "checkout", "cluster": ""}, "$.target.cluster"),
+    ({"kind": "Deployment", "name": "checkout", "cluster": "c" * 64}, "$.target.cluster"),
 ])
 def test_a_missing_or_malformed_target_is_400_and_stores_nothing(client: ApiClient, db: Any, target: Any,
                                                                  path: str) -> None:

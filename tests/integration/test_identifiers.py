@@ -71,6 +71,7 @@ FIELDS: dict[str, Callable[[str], Callable[[ApiClient], Result]]] = {
     "target.namespace": lambda c: execution(lambda b: b["target"].update(namespace=f"shop{c}")),
     "target.name": lambda c: execution(lambda b: b["target"].update(name=f"checkout{c}")),
     "target.kind": lambda c: execution(lambda b: b["target"].update(kind=f"Deployment{c}")),
+    "target.cluster": lambda c: execution(lambda b: b["target"].update(cluster=f"prod-eu{c}")),
     "incident.id": lambda c: execution(lambda b: b["incident"].update(id=f"INC-1042{c}")),
     "incident.signal_type": lambda c: execution(lambda b: b["incident"].update(signal_type=f"DeploymentRolloutStuck{c}")),
     "incident label": lambda c: execution(lambda b: b["incident"].update(severity=f"high{c}")),
@@ -78,6 +79,7 @@ FIELDS: dict[str, Callable[[str], Callable[[ApiClient], Result]]] = {
         business_category=f"payments{c}")),
     "key name": lambda c: api_key(lambda b: b.update(name=f"watcher{c}")),
     "key namespace": lambda c: api_key(lambda b: b.update(namespaces=[f"shop{c}"])),
+    "key cluster": lambda c: api_key(lambda b: b.update(cluster=f"prod-eu{c}")),
 }
 
 

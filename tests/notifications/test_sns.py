@@ -119,7 +119,7 @@ def test_the_scheduled_maintenance_function_delivers_to_the_topic_and_the_signed
 def test_email_and_chat_subscribers_get_words_a_person_can_act_on() -> None:
     execution = {"execution_id": "0b5f3c0e-8d1a-4a43-9f5e-1d2c3b4a5f60", "workflow_id": "stuck-rollout-restart",
                  "version": "1.0.0", "incident_id": "INC-1", "target_kind": "Deployment",
-                 "target_namespace": "shop", "target_name": "checkout",
+                 "target_namespace": "shop", "target_name": "checkout", "target_cluster": "default",
                  "approval_expires_at": datetime(2026, 12, 7, 11, 0, tzinfo=UTC)}
     notification = execution_event("execution.awaiting_approval", execution, actor="key-1",
                                    reason="approval required", previous_status=None)

@@ -17,6 +17,7 @@ PLAYBOOKS = "/api/v1/playbooks"
 EXECUTIONS = "/api/v1/executions"
 PROBLEM = "application/problem+json"
 WRITE = ("executions:write",)
+RUN = ("executions:run",)  # a runner's key; not bound to a cluster, so it acts for cluster "default"
 READ = ("catalog:read",)
 
 STUCK = json.loads((ROOT / "examples/workflows/stuck-rollout-restart.json").read_text())
@@ -100,11 +101,17 @@ def started(client: ApiClient, **kwargs: Any) -> dict[str, Any]:
     return response.json
 
 
-def move(client: ApiClient, execution_id: str, status: str, message: str | None = None) -> Result:
-    body: dict[str, Any] = {"status": status}
+def move(client: ApiClient, execution_id: str, status: str, message: str | None = None, **report: Any) -> Result:
+    """A runner's report (PATCH), by a runner key of cluster "default"."""
+    body: dict[str, Any] = {"status": status, **report}
     if message is not None:
         body["message"] = message
-    return client.patch(f"{EXECUTIONS}/{execution_id}", body, scopes=WRITE)
+    return client.patch(f"{EXECUTIONS}/{execution_id}", body, scopes=RUN)
+
+
+def claim(client: ApiClient, runner_id: str = "runner-a", scopes: tuple[str, ...] = RUN, **body: Any) -> Result:
+    """POST /api/v1/executions/claim (no wait unless ``wait_seconds`` is given)."""
+    return client.post(f"{EXECUTIONS}/claim", {"runner_id": runner_id, **body}, scopes=scopes)
 
 
 def problem_type(response: Result) -> str:

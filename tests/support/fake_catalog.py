@@ -2,13 +2,13 @@
 
 Registrations: scripted answers (503, 400, running/succeeded) the real catalog would give only by chance.
 
-Executions (the runner's endpoints, ``FakeExecutions``): a FAKE because the catalog's side of the runner
-contract (claims with leases and a long poll, runner-only reports, sealed writeOnly values,
-``runner-lost``) is being built on another branch; until it is merged there is no real endpoint to run
-against. It follows that contract as the runner relies on it (docs/watcher.md, "The runner"; the request and
-answer shapes, lease lapses, 409 once final, a claim returning what the same runner id still holds),
-and records every request so the tests can compare the runner's behaviour with it. The end-to-end test
-with the real catalog (tests/watcher/test_end_to_end.py) gets its runner cases with that branch.
+Executions (the runner's endpoints, ``FakeExecutions``): a fake, kept beside the real catalog for what the real one
+cannot be made to do on cue (answer every runner request with 503, refuse one execution's reports with 403 or 404,
+hold a claim open for a chosen time, fail an execution by itself at a chosen moment). It follows the runner
+contract as the real catalog implements it (docs/watcher.md, "The runner": the request and answer shapes, leases
+and their lapses, 409 once final; a claim hands back the pending executions the same runner id holds besides `max`
+new ones, and its long poll waits only for new ones), and records every request so the tests can compare the
+runner's behaviour with it. The runner against the real catalog: tests/watcher/test_runner_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -199,12 +199,14 @@ class FakeExecutions:
         with self._lock:
             while True:
                 self._expire()
-                claimable = [e for e in self.items.values() if e.status in (PENDING, RUNNING)
-                             and (e.holder is None or e.holder == runner_id)]
-                if claimable or time.monotonic() >= deadline:
+                # New: pending or running with no live lease. Held: pending, leased to this runner (handed back
+                # besides the new ones, and not waited for).
+                new = [e for e in self.items.values() if e.status in (PENDING, RUNNING) and e.holder is None]
+                held = [e for e in self.items.values() if e.status == PENDING and e.holder == runner_id]
+                if new or time.monotonic() >= deadline:
                     break
                 self._lock.wait(timeout=min(0.1, deadline - time.monotonic()))
-            chosen = claimable[:most]
+            chosen = held + new[:most]
             for execution in chosen:
                 execution.holder, execution.lease_until = runner_id, time.monotonic() + self.lease_seconds
             self.claims.append((body, [e.execution_id for e in chosen], time.monotonic()))

@@ -44,6 +44,7 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 PARAM_NAME = re.compile(r"^[A-Za-z_][-A-Za-z0-9_.]*$")  # Tekton's ValidateParameterNameFormat
 PARAM_REF = re.compile(r"\$\(params\.([^)\s]*)\)")
 DIGEST_PINNED = re.compile(r"@sha256:[a-f0-9]{64}$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")  # a key of a Secret's data
 
 
 def problems(run: Any) -> list[str]:
@@ -180,11 +181,26 @@ def _task(where: str, task: Mapping[str, Any], pipeline_params: Mapping[str, Any
         if not isinstance(step.get("image"), str):
             found.append(f"{step_where}.image is missing")
         for env in step.get("env", []):
-            if set(env) - {"name", "value", "valueFrom"} or not isinstance(env.get("name"), str):
+            if set(env) - {"name", "value", "valueFrom"} or not isinstance(env.get("name"), str) or \
+                    ("value" in env) == ("valueFrom" in env):
                 found.append(f"{step_where}.env entry {env!r} is not an EnvVar")
+            elif "valueFrom" in env:
+                found += _secret_ref(f"{step_where}.env.{env['name']}", env["valueFrom"])
         for text in _strings(step):
             found += _unresolved(step_where, text, task_params)
     return found
+
+
+def _secret_ref(where: str, source: Any) -> list[str]:
+    """An EnvVarSource reading one key of a Secret (the only kind the catalog writes)."""
+    ref = source.get("secretKeyRef") if isinstance(source, Mapping) else None
+    if not isinstance(ref, Mapping) or set(source) != {"secretKeyRef"} or set(ref) - {"name", "key", "optional"}:
+        return [f"{where}: valueFrom must be a secretKeyRef"]
+    if not isinstance(ref.get("name"), str) or not DNS_SUBDOMAIN.match(ref["name"]):
+        return [f"{where}: secretKeyRef.name is not a Secret name"]
+    if not isinstance(ref.get("key"), str) or not SECRET_KEY.match(ref["key"]):
+        return [f"{where}: secretKeyRef.key is not a valid Secret key"]
+    return []
 
 
 def _metadata(meta: Any) -> list[str]:
@@ -268,21 +284,30 @@ def _strings(node: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def step_environment(run: Mapping[str, Any]) -> dict[str, str]:
+def step_environment(run: Mapping[str, Any], secret: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The environment the (single) step sees after Tekton's substitutions: run params -> pipeline task
-    params -> task params -> step env (one substitution pass per level, as Tekton does)."""
+    params -> task params -> step env (one substitution pass per level, as Tekton does); a variable read from a
+    Secret gets its value from ``secret`` (a Secret manifest with stringData, as a claim hands it out), else
+    ``secretKeyRef:<secret name>/<key>``."""
     (task,) = run["spec"]["pipelineSpec"]["tasks"]
-    return task_environment(run, task["name"])
+    return task_environment(run, task["name"], secret)
 
 
-def task_environment(run: Mapping[str, Any], name: str) -> dict[str, str]:
+def task_environment(run: Mapping[str, Any], name: str, secret: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The environment of the (single) step of the pipeline task (or finally task) ``name``."""
     pipeline = run["spec"]["pipelineSpec"]
     (task,) = [t for t in [*pipeline["tasks"], *pipeline.get("finally", [])] if t["name"] == name]
-    pipeline_values = {p["name"]: p["value"] for p in run["spec"]["params"]}
+    pipeline_values = {p["name"]: p["value"] for p in run["spec"].get("params", [])}
     task_values = {p["name"]: _substitute(p["value"], pipeline_values) for p in task.get("params", [])}
     (step,) = task["taskSpec"]["steps"]
-    return {env["name"]: _substitute(env["value"], task_values) for env in step.get("env", [])}
+    return {env["name"]: _from_secret(env["valueFrom"]["secretKeyRef"], secret) if "valueFrom" in env
+            else _substitute(env["value"], task_values) for env in step.get("env", [])}
+
+
+def _from_secret(ref: Mapping[str, str], secret: Mapping[str, Any] | None) -> str:
+    if secret is not None and secret["metadata"]["name"] == ref["name"]:
+        return str(secret["stringData"][ref["key"]])
+    return f"secretKeyRef:{ref['name']}/{ref['key']}"
 
 
 def _substitute(text: str, values: Mapping[str, str]) -> str:

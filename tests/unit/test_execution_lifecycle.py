@@ -59,3 +59,45 @@ def test_transitions(current: str, target: str, allowed: bool) -> None:
     else:
         with pytest.raises(InvalidTransition):
             check_execution_transition("e", current, target)
+
+
+RUNNER_MIGRATION = (ROOT / "chalicelib/stores/migrations/016_runner.sql").read_text()
+
+
+def test_the_catalogs_reasons_and_the_target_index_of_migration_016_are_the_domains() -> None:
+    from chalicelib.domain.executions import _CATALOG_REASON_FORM, EXECUTION_REASONS
+    from chalicelib.stores.execution_store import TARGET_KEY_SQL
+
+    check = RUNNER_MIGRATION.split("CONSTRAINT executions_reason_check CHECK (", 1)[1].split(";")[0]
+    listed = check.split("reason IN (", 1)[1].split(")", 1)[0]
+    assert re.findall(r"'([^']+)'", listed) == list(EXECUTION_REASONS)
+    form = re.search(r"reason !~ '\^(.*)\$'", check)
+    assert form and form.group(1) == _CATALOG_REASON_FORM.pattern  # a runner's reason never takes this form
+    assert all(_CATALOG_REASON_FORM.fullmatch(reason) for reason in EXECUTION_REASONS)
+    index = RUNNER_MIGRATION.split("CREATE UNIQUE INDEX executions_one_active_per_target", 1)[1].split(";")[0]
+    assert index.split("ON executions ", 1)[1].split("\n")[0].strip() == TARGET_KEY_SQL
+    assert quoted(index.split("WHERE", 1)[1]) == list(ACTIVE)
+
+
+@pytest.mark.parametrize(("text", "valid"), [
+    ("2026-03-01T10:00:00Z", True), ("2026-03-01t10:00:00z", True), ("2026-03-01T10:00:00.123456789+02:00", True),
+    ("2026-03-01T10:00:00-05:30", True), ("2026-03-01 10:00:00Z", False), ("2026-03-01T10:00Z", False),
+    ("2026-03-01T10:00:00", False), ("2026-03-01T10:00:00Z\n", False), ("2026-13-01T10:00:00Z", False),
+    ("2026-03-01T10:00:00+0200", False), ("yesterday", False), ("", False), ("２０２６-03-01T10:00:00Z", False),
+])
+def test_reported_times_are_rfc3339_with_seconds_and_a_zone(text: str, valid: bool) -> None:
+    from chalicelib.domain.executions import parse_rfc3339
+
+    if valid:
+        assert parse_rfc3339(text).utcoffset() is not None
+    else:
+        with pytest.raises(ValueError):
+            parse_rfc3339(text)
+
+
+def test_pending_may_end_at_once_and_nothing_leaves_a_final_state() -> None:
+    for status in ("running", "succeeded", "failed"):
+        check_execution_transition("e", "pending", status)
+    for final in TERMINAL:
+        with pytest.raises(InvalidTransition):
+            check_execution_transition("e", final, "running")

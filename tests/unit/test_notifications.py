@@ -41,6 +41,7 @@ MIGRATION = (ROOT / "chalicelib/stores/migrations/013_notifications.sql").read_t
 EXECUTION = {
     "execution_id": "0b5f3c0e-8d1a-4a43-9f5e-1d2c3b4a5f60", "workflow_id": "stuck-rollout-restart", "version": "1.0.0",
     "incident_id": "INC-1", "target_kind": "Deployment", "target_namespace": "shop", "target_name": "checkout",
+    "target_cluster": "default",
     "approval_expires_at": datetime(2026, 12, 7, 11, 0, tzinfo=UTC),
     # A row carries the execution's parameters too; nothing of them may reach a notification.
     "parameters": {"TOKEN": "xoxb-SECRET-7f3a9c41d2e8"}, "status": "awaiting_approval",
@@ -67,7 +68,7 @@ def test_an_approval_request_says_how_to_act_and_until_when_and_never_carries_pa
     data = notification.data
     assert (data["execution_id"], data["workflow_id"], data["version"], data["incident_id"]) == (
         EXECUTION["execution_id"], "stuck-rollout-restart", "1.0.0", "INC-1")
-    assert data["target"] == {"kind": "Deployment", "namespace": "shop", "name": "checkout"}
+    assert data["target"] == {"kind": "Deployment", "namespace": "shop", "name": "checkout", "cluster": "default"}
     assert (data["status"], data["previous_status"], data["actor"], data["reason"]) == (
         "awaiting_approval", None, "key-1", "approval required")
     assert data["expires_at"] == "2026-12-07T11:00:00.000Z"

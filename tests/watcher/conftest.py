@@ -10,6 +10,8 @@ import kubernetes.client
 import pytest
 from pytest_httpserver import HTTPServer
 
+from chalicelib.container import services
+from chalicelib.stores.db import Database
 from tests.support.fake_catalog import API_KEY, FakeCatalog
 from tests.support.kube_emulator import KubeEmulator
 from watcher.app import Watcher
@@ -55,6 +57,19 @@ def runner_catalog(catalog_server: HTTPServer) -> FakeCatalog:
 
 
 @pytest.fixture
+def catalog_api(db: Database) -> Iterator[str]:
+    """The real catalog API on a loopback port, as `python -m chalicelib.cli serve` runs it (on the test database)."""
+    from chalice.config import Config
+
+    from app import app
+    from chalicelib.http.local_server import LocalServer
+
+    with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as server:
+        yield server.url
+        services().executions.stop_waiting()  # a killed watcher's claim must not lease the next test's executions
+
+
+@pytest.fixture
 def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "api-key"
     path.write_text(API_KEY + "\n")
@@ -68,7 +83,9 @@ def start_watcher(key_file: Path) -> Iterator[Callable[..., Watcher]]:
 
     def start(kube_url: str, catalog_url: str, namespace: str = "", resync_seconds: float = 300.0,
               watch_timeout: int = 5, runner: bool = False, **runner_settings: Any) -> Watcher:
-        """``runner``: also run executions (off by default: the tests of the resources script every request)."""
+        """``runner``: also run executions (off by default: the tests of the resources script every request), with
+        long polls and no pause between claims unless the test says otherwise."""
+        runner_settings = {"claim_wait_seconds": 20, "claim_interval_seconds": 0.0, **runner_settings}
         config = WatcherConfig(catalog_url=catalog_url, api_key_file=str(key_file), namespace=namespace,
                                resync_seconds=resync_seconds, health_port=0, runner_enabled=runner,
                                **runner_settings)

@@ -26,18 +26,6 @@ NS = "team-a"
 
 
 @pytest.fixture
-def catalog_api(db: Database) -> Iterator[str]:
-    """The real catalog API on a loopback port, as `python -m chalicelib.cli serve` runs it."""
-    from chalice.config import Config
-
-    from app import app
-    from chalicelib.http.local_server import LocalServer
-
-    with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as server:
-        yield server.url
-
-
-@pytest.fixture
 def catalog_key(db: Database) -> str:
     _, token = services().api_keys.create("watcher", ["registrations:write", "catalog:read"])
     return token

@@ -249,7 +249,7 @@ def test_a_report_refused_403_is_not_retried(
     assert [code for eid, _, code in executions.reports if eid == execution_id] == [403]
 
 
-def test_concurrency_limit_holds_and_a_claim_that_returns_only_held_executions_does_not_spin(
+def test_concurrency_limit_holds_and_claims_ask_for_the_free_slots_only(
     kube: tuple[KubeEmulator, str], catalog: FakeCatalog, run_watcher: Callable[..., Watcher],
 ) -> None:
     emulator, _ = kube
@@ -272,12 +272,11 @@ def test_concurrency_limit_holds_and_a_claim_that_returns_only_held_executions_d
     try:
         run_watcher(runner_concurrency=2)
         wait_until(lambda: len(emulator.objects(PIPELINE_RUNS)) == 2)
-        # Holding two running executions: the fake catalog answers every claim at once with them (the
-        # contract's "a claim returns what the runner already holds"); the runner does not ask in a loop.
+        # Holding two running executions, no slot is free: the runner does not claim at all.
         executions.wait_for(lambda ex: all(ex.reported(i) for i in ids[:2]))
         claims_before = len(executions.claims)
         time.sleep(2.0)
-        assert len(executions.claims) - claims_before <= 3
+        assert len(executions.claims) == claims_before
         assert len(emulator.objects(PIPELINE_RUNS)) == 2
         for name in names:  # finish them one by one as they appear: the next ones get the freed slots
             created(emulator, name)
@@ -289,6 +288,35 @@ def test_concurrency_limit_holds_and_a_claim_that_returns_only_held_executions_d
     assert most_running[0] <= 2
     assert executions.most_held["runner-a"] <= 2
     assert len(emulator.objects(PIPELINE_RUNS)) == 5
+    # Claims asked for the free slots only: the fake hands back held pending ones besides `max` new ones, so asking
+    # for more would have made the runner hold more than two (most_held above). The first claim does not wait.
+    asked = [(body["max"], body["wait_seconds"]) for body, _, _ in executions.claims]
+    assert asked[0] == (2, 0) and {most for most, _ in asked} <= {1, 2} and {wait for _, wait in asked[1:]} <= {20}
+
+
+def test_an_idle_runner_claims_once_per_interval_without_waiting(
+    catalog: FakeCatalog, run_watcher: Callable[..., Watcher],
+) -> None:
+    executions = catalog.executions
+    run_watcher(claim_wait_seconds=0, claim_interval_seconds=0.5)
+    wait_until(lambda: len(executions.claims) >= 1)
+    time.sleep(2.2)
+    idle = [body["wait_seconds"] for body, found, _ in executions.claims]
+    assert set(idle) == {0} and 4 <= len(idle) <= 6, idle  # one claim per interval, none of them waiting
+
+
+def test_a_backlog_is_claimed_without_the_interval_between_claims(
+    kube: tuple[KubeEmulator, str], catalog: FakeCatalog, run_watcher: Callable[..., Watcher],
+) -> None:
+    emulator, _ = kube
+    executions = catalog.executions
+    backlog = [executions.add() for _ in range(3)]
+    run_watcher(claim_wait_seconds=0, claim_interval_seconds=60, runner_concurrency=1)
+    for execution_id in backlog:  # one at a time; each claim that brought work is followed by the next one at once
+        name = pipeline_run_name(executions, execution_id)
+        created(emulator, name, timeout=10)
+        emulator.mark_succeeded(RUN_NS, name)
+    executions.wait_for(lambda ex: all(ex.get(i).status == "succeeded" for i in backlog), timeout=10)
 
 
 def test_catalog_down_for_a_while_is_retried_and_loses_nothing(

@@ -31,7 +31,7 @@ def catalog(runner_catalog: FakeCatalog) -> FakeCatalog:
 def env(kube: tuple[KubeEmulator, str], catalog_server: HTTPServer, key_file: Path, tmp_path: Path) -> dict[str, str]:
     return {"CATALOG_URL": catalog_server.url_for(""), "CATALOG_API_KEY_FILE": str(key_file),
             "KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", kube[1])), "RUNNER_ID": "runner-a",
-            "RUN_NAMESPACE": RUN_NS, "RUNNER_CONCURRENCY": "2"}
+            "RUN_NAMESPACE": RUN_NS, "RUNNER_CONCURRENCY": "2", "CLAIM_WAIT_SECONDS": "20", "CLAIM_INTERVAL_SECONDS": "0"}
 
 
 @pytest.fixture

@@ -157,7 +157,9 @@ def test_resync_queues_only_lagging_resources() -> None:
      ({"RUNNER_ENABLED": "maybe"}, "RUNNER_ENABLED"), ({"RUN_NAMESPACE": "Kubernaut_Workflows"}, "RUN_NAMESPACE"),
      ({"RUNNER_CONCURRENCY": "0"}, "RUNNER_CONCURRENCY"), ({"RUNNER_CONCURRENCY": "11"}, "RUNNER_CONCURRENCY"),
      ({"RUNNER_CONCURRENCY": "2.5"}, "RUNNER_CONCURRENCY"), ({"RUNNER_ID": "pod\n1"}, "RUNNER_ID"),
-     ({"RUNNER_ID": "x" * 254}, "RUNNER_ID")],
+     ({"RUNNER_ID": "x" * 254}, "RUNNER_ID"), ({"CLAIM_WAIT_SECONDS": "21"}, "CLAIM_WAIT_SECONDS"),
+     ({"CLAIM_WAIT_SECONDS": "1.5"}, "CLAIM_WAIT_SECONDS"), ({"CLAIM_INTERVAL_SECONDS": "-1"}, "CLAIM_INTERVAL_SECONDS"),
+     ({"CLAIM_INTERVAL_SECONDS": "301"}, "CLAIM_INTERVAL_SECONDS")],
 )
 def test_bad_configuration_names_the_variable(env: dict[str, str], variable: str, key_file: Path) -> None:
     base = {"CATALOG_URL": "https://catalog.example", "CATALOG_API_KEY_FILE": str(key_file)}
@@ -172,9 +174,13 @@ def test_configuration_defaults(key_file: Path) -> None:
     # The runner is on, in its own namespace, four at once, under the pod's name (stable across its restarts).
     assert (config.runner_enabled, config.run_namespace, config.runner_concurrency, config.runner_id) == (
         True, "kubernaut-workflows", 4, socket.gethostname())
+    # Claims that do not wait, every 5 s while idle: what a catalog on Lambda bills least for (docs/deploy.md).
+    assert (config.claim_wait_seconds, config.claim_interval_seconds) == (0, 5.0)
     off = load_config({"CATALOG_URL": "https://c.example", "CATALOG_API_KEY_FILE": str(key_file),
-                       "RUNNER_ENABLED": "False", "RUNNER_CONCURRENCY": "10", "RUNNER_ID": "cluster-a-runner"})
+                       "RUNNER_ENABLED": "False", "RUNNER_CONCURRENCY": "10", "RUNNER_ID": "cluster-a-runner",
+                       "CLAIM_WAIT_SECONDS": "20", "CLAIM_INTERVAL_SECONDS": "0"})
     assert (off.runner_enabled, off.runner_concurrency, off.runner_id) == (False, 10, "cluster-a-runner")
+    assert (off.claim_wait_seconds, off.claim_interval_seconds) == (20, 0.0)
 
 
 def test_sigv4_signs_for_execute_api_with_the_pods_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
