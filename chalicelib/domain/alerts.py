@@ -113,7 +113,10 @@ def _alert(alert: Mapping[str, Any], path: str, errors: list[FieldError]) -> Rep
     found = len(errors)
     starts_at = _time(alert["startsAt"], f"{path}.startsAt", errors)
     ends_at = None
-    if alert["status"] == RESOLVED:
+    if alert["status"] != RESOLVED:
+        if "endsAt" in alert:  # a firing alert's end means nothing yet (Go's zero time), but it is still a time
+            _time(alert["endsAt"], f"{path}.endsAt", errors)
+    else:
         ends_at = _time(alert["endsAt"], f"{path}.endsAt", errors)
         if ends_at == ZERO_TIME:
             errors.append(FieldError(f"{path}.endsAt", "must be when the alert resolved, not the zero time"))

@@ -59,6 +59,9 @@ EXCEPTIONS = (
                r"\$\.alerts\[\d+\]\.(fingerprint|startsAt|endsAt)",
                "Rules across items and fields of an Alertmanager notification: an alert (fingerprint) appears once "
                "in it, and a resolved alert's endsAt is a real time not before its startsAt."),
+    Exception_(REJECTED_VALID, "PATCH", "/api/v1/executions/{execution_id}", 400, r"\$\.finished_at",
+               "A reported finish is not before the start: this report's started_at or the one already recorded "
+               "(a rule across fields and stored data)."),
     Exception_(ACCEPTED_INVALID, "*", "*", 413, "",
                "A body over 1 MiB is refused as too large (413) before its content is looked at."),
 )
@@ -99,3 +102,19 @@ def map_path_parameters(context: Any, path_parameters: dict[str, Any]) -> dict[s
             path_parameters.get("key_id") == own:
         return {**path_parameters, "key_id": "not-the-runs-own-key"}
     return path_parameters
+
+
+# A claim may wait up to 20 s for work (a long poll); the run's requests time out after 10 s and its budget is a
+# minute. Waits the run generates are cut to 1 s, keeping them valid (tests/executions/test_runner_claims.py and
+# bench/runner.py exercise the long poll itself).
+CLAIM_PATH, MAX_FUZZED_WAIT = "/api/v1/executions/claim", 1
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Every phase (generated, coverage, stateful) sends through here: a long claim wait is cut to 1 s."""
+    body = case.body
+    if case.operation.path == CLAIM_PATH and isinstance(body, dict):
+        wait = body.get("wait_seconds")
+        if type(wait) is int and wait > MAX_FUZZED_WAIT:
+            case.body = {**body, "wait_seconds": MAX_FUZZED_WAIT}
