@@ -1,6 +1,6 @@
 """Guardrails (README, "Guardrails"): what stops a remediation that should not run now. Pure rules, no I/O.
 
-Four guards, each a 409 problem of chalicelib/domain/errors.py (``GUARD_REFUSALS``) whose slug is its name:
+Five guards, each a 409 problem of chalicelib/domain/errors.py (``GUARD_REFUSALS``) whose slug is its name:
 - ``recently-remediated``: an execution of the workflow on the target finished (succeeded or failed) less than the
   workflow's ``cooldown_seconds`` ago;
 - ``consecutive-failures``: the last ``max_consecutive_failures`` finished executions of the workflow on the target

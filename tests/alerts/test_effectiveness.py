@@ -262,8 +262,7 @@ def test_stats_and_the_search_track_record_agree_with_the_verdicts_and_ranking_d
 def test_the_mcp_search_tool_tells_the_model_what_the_record_means(client: ApiClient, db: Any, send: Any) -> None:
     create_workflow(client)
     firing(client, namespace="broken")
-    for index in range(3):
-        succeeded_at(client, on("broken", f"svc-{index}"))
+    broken = [succeeded_at(client, on("broken", f"svc-{index}")) for index in range(3)]
     firing(client, namespace="fixed", since=now() - timedelta(hours=1))
     resolve(client, now() - timedelta(hours=1), now() - ELEVEN_MINUTES_AGO, namespace="fixed")
     succeeded_at(client, on("fixed"))
@@ -276,6 +275,9 @@ def test_the_mcp_search_tool_tells_the_model_what_the_record_means(client: ApiCl
     assert f"Track record for signal {SIGNAL}" in text and "the ranking does not use it" in text
     assert f"- {WORKFLOW}: ran 4 time(s) for this signal, succeeded 4 of 4 finished; ineffective 3 of 4 times for " \
            "this signal" in text
+    read = tool_result(send(client, "tools/call", {"name": "get_execution", "arguments": {"execution_id": broken[0]}}))
+    assert f"Effectiveness: Ineffective: 1 alert(s) ({SIGNAL}) still firing when the window ended" in read["content"][
+        0]["text"]
     tools = tool_result(send(client, "tools/list"))["tools"]
     [described] = [tool["description"] for tool in tools if tool["name"] == "search_workflows"]
     assert "track_record" in described and "does not use it" in described
@@ -312,3 +314,40 @@ def test_judging_at_once_from_many_readers_and_rounds_gives_each_execution_one_v
         assert [dict(row) for row in cur.fetchall()] == [{"effectiveness": "ineffective", "n": 30}]
     [record] = counters_agree(db)
     assert (record["succeeded"], record["ineffective"]) == (30, 30)  # each verdict counted once
+
+
+def test_the_counters_follow_every_way_an_execution_ends(client: ApiClient, db: Any) -> None:
+    """The track records (search's side) equal what the executions count (the stats' side) after each kind of
+    change: created, claimed, running, rejected, expired, lost by its runner, failed, succeeded, judged."""
+    create_workflow(client)
+    create_workflow(client, "gated")
+    assert client.patch(f"{PLAYBOOKS}/gated", {"approval_required": True, "reason": "change board"},
+                        scopes=("catalog:write",)).status == 200
+    rejected = str(started(client, workflow_id="gated", target=on("shop", "r"))["execution_id"])
+    assert client.post(f"{EXECUTIONS}/{rejected}/reject", {"reason": "no"}, scopes=("executions:approve",)).status == 200
+    expired = str(started(client, workflow_id="gated", target=on("shop", "x"))["execution_id"])
+    with db.transaction() as cur:
+        cur.execute("UPDATE executions SET approval_expires_at = now() - interval '1 second' WHERE execution_id = %s",
+                    (expired,))
+    assert services().executions.expire_overdue() == 1
+    lost = str(started(client, target=on("shop", "lost"))["execution_id"])
+    for lapses in range(3):
+        claimed = client.post(f"{EXECUTIONS}/claim", {"runner_id": f"runner-{lapses}"}, scopes=("executions:run",))
+        assert [item["execution_id"] for item in claimed.json["items"]] == [lost]
+        if lapses == 0:
+            assert move(client, lost, "running").status == 200  # running, then its runner is lost
+        with db.transaction() as cur:
+            cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' WHERE execution_id = %s",
+                        (lost,))
+        services().executions.lapse_leases()
+    firing(client)
+    judged = succeeded_at(client, on("shop", "judged"))
+    failed = str(started(client, target=on("shop", "failed"))["execution_id"])
+    assert move(client, failed, "failed").status == 200
+    assert verdict(client, judged) == "ineffective"
+    counters = {(row["workflow_id"], row["signal_type"]): row for row in counters_agree(db)}
+    signal = SIGNAL.lower()
+    assert {k: counters[("gated", signal)][k] for k in ("executions", "succeeded", "failed")} == {
+        "executions": 2, "succeeded": 0, "failed": 0}
+    assert {k: counters[(WORKFLOW, signal)][k] for k in ("executions", "succeeded", "failed", "ineffective")} == {
+        "executions": 3, "succeeded": 1, "failed": 2, "ineffective": 1}

@@ -50,13 +50,12 @@ CREATE TABLE track_records (
 
 -- Adds what the statement's rows changed, per (workflow, signal): each new row counts, each old row uncounts. The
 -- counters are upserted in key order, so transactions that change several lock them in one order (no deadlock);
--- a statement that changes no count (a heartbeat, a claim) writes nothing. One function for the three triggers:
--- the transition tables each one has are named in its statement, read here by dynamic SQL.
+-- a statement that changes no count (a heartbeat, a claim) writes nothing. One function for both triggers: the
+-- transition tables each one has (executions are never deleted) are named in its statement, read by dynamic SQL.
 CREATE FUNCTION track_records_count() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     changed text := CASE TG_OP
         WHEN 'INSERT' THEN 'SELECT 1 AS sign, * FROM new_rows'
-        WHEN 'DELETE' THEN 'SELECT -1 AS sign, * FROM old_rows'
         ELSE 'SELECT 1 AS sign, * FROM new_rows UNION ALL SELECT -1 AS sign, * FROM old_rows' END;
 BEGIN
     EXECUTE format($sql$
@@ -82,8 +81,6 @@ END $$;
 CREATE TRIGGER track_records_insert AFTER INSERT ON executions REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION track_records_count();
 CREATE TRIGGER track_records_update AFTER UPDATE ON executions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION track_records_count();
-CREATE TRIGGER track_records_delete AFTER DELETE ON executions REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION track_records_count();
 
 -- The executions recorded so far.
