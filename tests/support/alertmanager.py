@@ -9,6 +9,7 @@ stops it and deletes the folder when the block ends. ``bash scripts/bootstrap.sh
 ``make setup-test``) installs it; the fixtures skip when it is missing, and fail when ``CI`` is set.
 
 ``Relay`` stands between Alertmanager and the catalog when a test needs the exact bytes Alertmanager sent.
+``wait_until`` waits for what Alertmanager's notifications make happen (they arrive about 2 s after a post).
 """
 
 from __future__ import annotations
