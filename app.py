@@ -58,9 +58,10 @@ def registration_worker(event: SQSEvent) -> None:
 def maintenance(event: CloudWatchEvent) -> dict:
     """Every minute: registrations whose worker died (expired lease) or that were never started are queued
     again through SQS, jobs whose worker kept dying are failed, executions past their approval window
-    expire, freeing their targets and held values, and the notification outbox is delivered to the webhook
-    and the SNS topic (``make run`` does the same on a thread; reads and actions also expire executions on
-    the spot). See chalicelib/services/maintenance.py."""
+    expire, freeing their targets and held values, runners' lapsed leases are counted, successes whose
+    effectiveness window has ended are judged, and the notification outbox is delivered to the webhook and
+    the SNS topic (``make run`` does the same on a thread; reads and actions also expire executions and judge
+    successes on the spot). See chalicelib/services/maintenance.py."""
     from chalicelib.container import services
 
     return services().maintenance.run()

@@ -3,7 +3,8 @@ holding --executions past executions of the benchmarked workflow (bulk-loaded wi
 
 Starts a fresh embedded PostgreSQL and `make run`'s local server in this process, creates the workflow (its limits
 raised, as a busy workflow's would be, so that every request is one the guards let through), loads the history:
-executions over the last 30 days on --targets targets (90 % succeeded, 10 % failed; a few in the last hour), then
+executions over the last 30 days on --targets targets (90 % succeeded, 10 % failed; a few in the last hour; of the
+successes 70 % judged effective, 20 % ineffective, 10 % unknown, never twice ineffective on a target within a day), then
 sends --requests starts, one at a time on one keep-alive connection, each on a target of that history (its own, last
 remediated long ago), and reports each run to its end (succeeded) after the measurement. Half of the starts run
 without the guards: the same server with the guard check (chalicelib/services/guards.py ``enforce``: the one query
@@ -49,7 +50,9 @@ WARM_UP = 10
 HISTORY_DAYS = 30
 COLUMNS = ("execution_id", "workflow_id", "version", "container_image", "parameters", "incident", "incident_id",
            "pipeline_run_name", "status", "created_by", "created_at", "started_at", "finished_at", "updated_at",
-           "target_kind", "target_namespace", "target_name")
+           "target_kind", "target_namespace", "target_name", "effectiveness", "effectiveness_window_ends_at",
+           "effectiveness_judged_at", "effectiveness_evidence")
+VERDICT_SHARES = (("effective", 0.7), ("ineffective", 0.2), ("unknown", 0.1))
 
 
 def target(index: int) -> dict[str, str]:
@@ -65,21 +68,30 @@ def history_rows(executions: int, targets: int, now: datetime) -> list[list[str]
     span = timedelta(days=HISTORY_DAYS).total_seconds()
     rows: list[list[str]] = []
     newest: dict[str, tuple[datetime, int]] = {}  # per target: its newest finish, and the row of it
+    ineffective_today: set[str] = set()  # targets with an ineffective verdict of the last day (a second would refuse)
     for index in range(executions):
         created = now - timedelta(seconds=rng.uniform(1800, span))
         finished = created + timedelta(seconds=rng.uniform(20, 300))
         on = target(rng.randrange(targets))
         execution_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        verdict = rng.choices([v for v, _ in VERDICT_SHARES], [share for _, share in VERDICT_SHARES])[0]
+        if verdict == "ineffective" and now - finished < timedelta(days=1):
+            verdict = "effective" if on["name"] in ineffective_today else verdict
+            ineffective_today.add(on["name"])
+        window = finished + timedelta(seconds=600)
         rows.append([execution_id, WORKFLOW_ID, "1.0.0", IMAGE,
                      json.dumps({"TARGET_NAMESPACE": on["namespace"], "TARGET_DEPLOYMENT": on["name"]}),
                      json.dumps({"id": "INC-HISTORY", "signal_type": "DeploymentRolloutStuck"}), "INC-HISTORY",
                      f"rw-{execution_id}", "failed" if rng.random() < 0.1 else "succeeded", "history",
                      created.isoformat(), created.isoformat(), finished.isoformat(), finished.isoformat(),
-                     on["kind"], on["namespace"], on["name"]])
+                     on["kind"], on["namespace"], on["name"], verdict, window.isoformat(), window.isoformat(), "{}"])
         if on["name"] not in newest or newest[on["name"]][0] < finished:
             newest[on["name"]] = (finished, index)
     for _, index in newest.values():
         rows[index][COLUMNS.index("status")] = "succeeded"
+    for row in rows:
+        if row[COLUMNS.index("status")] == "failed":  # only a success is judged
+            row[COLUMNS.index("effectiveness"):] = ["", "", "", ""]
     return rows
 
 
@@ -146,7 +158,8 @@ def time_query(samples: int, targets: int) -> list[float]:
         for index in range(samples):
             on = target(index % targets)
             began = time.perf_counter()
-            guard_facts(tx, WORKFLOW_ID, Target(on["kind"], on["name"], on["namespace"]), settings)
+            guard_facts(tx, WORKFLOW_ID, Target(on["kind"], on["name"], on["namespace"]), "DeploymentRolloutStuck",
+                        settings)
             durations.append((time.perf_counter() - began) * 1000)
     return durations
 

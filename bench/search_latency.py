@@ -2,7 +2,8 @@
 
 Builds a catalog of --versions workflow versions (several per workflow; realistic label mixes:
 specific and "*" values, lists, optional priority/business labels; some drafts, deprecated
-versions and disabled workflows), bulk-loaded with COPY into a fresh embedded PostgreSQL, then runs
+versions and disabled workflows; a track record for most workflows, for one to three signals),
+bulk-loaded with COPY into a fresh embedded PostgreSQL, then runs
 --queries distinct incident queries with typical label filters. For each query it times
 1. SearchService.search (query embedding included: the query cache is cleared first), and
 2. the floor: the same SQL statements on a raw cursor in one transaction, nothing else,
@@ -83,19 +84,27 @@ def text_for(rng: random.Random, labels: dict[str, Any]) -> tuple[str, str]:
     return title, f"Handles {signal} for a {component}. " + " ".join(sentences)
 
 
-def build_catalog(n_versions: int, seed: int) -> tuple[list[tuple], list[tuple], dict[int, tuple]]:
-    """(workflow rows, version rows, version id -> (title, description, labels)); ids are 1..n."""
+def build_catalog(n_versions: int, seed: int) -> tuple[list[tuple], list[tuple], dict[int, tuple], list[tuple]]:
+    """(workflow rows, version rows, version id -> (title, description, labels), track record rows); ids are
+    1..n."""
     from chalicelib.domain.content import content_hash
     from chalicelib.domain.versions import sort_key_parts
 
     rng = random.Random(seed)
-    workflows, versions, texts = [], [], {}
+    workflows, versions, texts, records = [], [], {}, []
     next_id, index = 1, 0
     while next_id <= n_versions:
         workflow_id = f"wf-{index:06d}"
         index += 1
         workflows.append((workflow_id, rng.random() >= 0.05))
         labels = rng_labels(rng)
+        if rng.random() < 0.8:  # it ran: its counters (migration 017), for one to three signals
+            for signal in rng.sample(SIGNALS, rng.randint(1, 3)):
+                succeeded, failed, runs = rng.randint(0, 400), rng.randint(0, 40), rng.randint(0, 20)
+                effective = rng.randint(0, succeeded)
+                ineffective = rng.randint(0, succeeded - effective)
+                records.append((workflow_id, signal.lower(), succeeded + failed + runs, succeeded, failed, effective,
+                                ineffective, succeeded - effective - ineffective))
         title, description = text_for(rng, labels)
         count = min(rng.randint(1, 9), n_versions - next_id + 1)  # five versions per workflow on average
         for minor in range(count):
@@ -114,7 +123,7 @@ def build_catalog(n_versions: int, seed: int) -> tuple[list[tuple], list[tuple],
                              content_hash(content), status, "bench"))
             texts[next_id] = (title, description, labels)
             next_id += 1
-    return workflows, versions, texts
+    return workflows, versions, texts, records
 
 
 def copy_rows(cur: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -144,7 +153,7 @@ def load(n_versions: int, seed: int) -> None:
 
     started = time.perf_counter()
     print(f"generating a synthetic catalog of {n_versions} versions and embedding its texts", file=sys.stderr)
-    workflows, versions, texts = build_catalog(n_versions, seed)
+    workflows, versions, texts, records = build_catalog(n_versions, seed)
     search = services().search
     embedder = search.embedder  # the configured provider, exactly as the service uses it
     vectors: dict[str, list[float]] = {}
@@ -171,6 +180,9 @@ def load(n_versions: int, seed: int) -> None:
                 "description", "labels", "container_image", "parameters", "content_hash", "status", "created_by"),
                 versions)
             cur.execute("SELECT setval('workflow_versions_id_seq', %s)", (len(versions),))
+        with step(f"COPY {len(records)} track records"):
+            copy_rows(cur, "track_records", ("workflow_id", "signal_type", "executions", "succeeded", "failed",
+                                             "effective", "ineffective", "unknown"), records)
         search_store.drop_hnsw_index(cur)
         search_store.create_staging(cur)
         staging_started = time.perf_counter()
@@ -224,7 +236,7 @@ def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
     from chalicelib.domain.confidence import plain_words
     from chalicelib.domain.search import split_camel_case
     from chalicelib.services.search import MIN_POOL, POOL_FACTOR
-    from chalicelib.stores import search_store
+    from chalicelib.stores import effectiveness_store, search_store
 
     pool = max(MIN_POOL, POOL_FACTOR * request.top_k)
     sql, params = search_store.candidates_sql(split_camel_case(request.query), vector, request.constraining_labels,
@@ -234,14 +246,15 @@ def floor_once(db: Any, request: Any, vector: list[float] | None) -> float:
         cur.execute(sql, params)
         rows = cur.fetchall()
         elapsed = time.perf_counter() - started
-        # The service reads the top candidate's confidence signals and the top_k winners' rows; the floor
-        # does as much.
+        # The service reads the top candidate's confidence signals, the top_k winners' rows and their track
+        # records; the floor does as much.
         best = sorted(rows, key=lambda r: (-(r["semantic"] + r["text"]), r["workflow_id"]))[: request.top_k]
         started = time.perf_counter()
         if best:
             text = split_camel_case(request.query)
             search_store.confidence_signals(cur, best[0]["version_id"], text, plain_words(text))
         search_store.versions_by_id(cur, [r["version_id"] for r in best])
+        effectiveness_store.track_records(cur, [r["workflow_id"] for r in best], request.labels.get("signal_type"))
     elapsed += time.perf_counter() - started  # the commit included, as for the service
     return elapsed
 

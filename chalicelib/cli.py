@@ -149,8 +149,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def _maintenance_loop(stop: threading.Event) -> None:
     """At start and every REGISTRATION_SWEEP_SECONDS (the scheduled `maintenance` function's work in AWS):
     registrations whose worker died (an expired lease, e.g. after the previous server was killed) and ones
-    never started run again, executions past their approval window expire, and the notification outbox is
-    delivered (chalicelib/services/maintenance.py)."""
+    never started run again, executions past their approval window expire, runners' lapsed leases are counted,
+    successes whose effectiveness window has ended are judged, and the notification outbox is delivered
+    (chalicelib/services/maintenance.py)."""
     from chalicelib.container import services
 
     while True:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.egress import parse_destination
 from chalicelib.domain.guards import DEFAULTS, GuardSettings
-from chalicelib.domain.limits import GUARD_SETTING_BOUNDS, MAX_CLAIM_WAIT_SECONDS
+from chalicelib.domain.limits import EFFECTIVENESS_WINDOW_BOUNDS, GUARD_SETTING_BOUNDS, MAX_CLAIM_WAIT_SECONDS
 from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class Settings:
     notify_private_destinations: tuple[str, ...] = ()  # host[:port] the webhook may reach on private addresses
     notify_topic_arn: str | None = None  # SNS topic of notifications (AWS)
     guard_defaults: GuardSettings = DEFAULTS  # DEFAULT_<SETTING> of every guard setting a workflow leaves unset
+    effectiveness_window_seconds: int = 600  # after a success, how long its alerts must stay resolved
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -228,6 +229,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         notify_private_destinations=_destinations(env, "NOTIFY_PRIVATE_DESTINATIONS"),
         notify_topic_arn=_arn(env, "NOTIFY_TOPIC_ARN", TOPIC_ARN, "an SNS topic ARN"),
         guard_defaults=_guard_defaults(env),
+        effectiveness_window_seconds=_int(env, "EFFECTIVENESS_WINDOW_SECONDS", 600, *EFFECTIVENESS_WINDOW_BOUNDS),
     )
     _check_webhook(settings)
     if settings.approval_kms_key_id and settings.approval_key_secret_arn:

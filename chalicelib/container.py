@@ -92,8 +92,9 @@ class Services:
     def executions(self) -> ExecutionService:
         from chalicelib.services.executions import ExecutionService
 
-        return ExecutionService(self.db, self.sealer, self.settings.approval_ttl_seconds, self.settings.guard_defaults,
-                                self.settings.claim_lease_seconds)
+        cfg = self.settings
+        return ExecutionService(self.db, self.sealer, cfg.approval_ttl_seconds, cfg.guard_defaults,
+                                cfg.claim_lease_seconds, cfg.effectiveness_window_seconds)
 
     @built_once
     def sealer(self) -> SecretSealer:
@@ -140,9 +141,10 @@ class Services:
 
     @built_once
     def maintenance(self) -> Maintenance:
+        from chalicelib.services.effectiveness import EffectivenessService
         from chalicelib.services.maintenance import Maintenance
 
-        return Maintenance(self.registrations, self.executions, self.notifications)
+        return Maintenance(self.registrations, self.executions, self.notifications, EffectivenessService(self.db))
 
     @built_once
     def recommendations(self) -> RecommendationService:

@@ -120,6 +120,10 @@ class ConsecutiveFailures(GuardRefusal):
     slug, title = "consecutive-failures", "The workflow failed on this target too many times in a row"
 
 
+class IneffectiveChain(GuardRefusal):
+    slug, title = "ineffective-chain", "The workflow did not fix this incident on this target, twice"
+
+
 class RateLimited(GuardRefusal):
     slug, title = "rate-limited", "The workflow runs too often or too widely at once"
 
@@ -128,8 +132,10 @@ class CircuitOpen(GuardRefusal):
     slug, title = "circuit-open", "The workflow's circuit breaker is open"
 
 
-# Every guard, in the order they are checked and reported: the ones only an operator can lift first.
-GUARD_REFUSALS: tuple[type[GuardRefusal], ...] = (CircuitOpen, ConsecutiveFailures, RecentlyRemediated, RateLimited)
+# Every guard, in the order they are checked and reported: the ones only an operator can lift first, then the ones
+# about this target (the strongest first: running it did not help here), then the fleet-wide rate.
+GUARD_REFUSALS: tuple[type[GuardRefusal], ...] = (CircuitOpen, ConsecutiveFailures, IneffectiveChain,
+                                                  RecentlyRemediated, RateLimited)
 
 
 class ImmutableField(CatalogError):

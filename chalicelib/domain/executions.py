@@ -104,6 +104,10 @@ class ExecutionRequest:
     def incident_id(self) -> str:
         return str(self.incident["id"])
 
+    @property
+    def signal_type(self) -> str:
+        return str(self.incident["signal_type"])
+
     def incident_labels(self) -> list[tuple[str, str, str]]:
         """(path, key, value) of every label the incident carries: signal_type, severity, environment,
         component, priority and each business_context entry (each value of a list: all must match)."""

@@ -1,6 +1,6 @@
 """Guardrails (README, "Guardrails"): what stops a remediation that should not run now. Pure rules, no I/O.
 
-Four guards, each a 409 problem of chalicelib/domain/errors.py (``GUARD_REFUSALS``) whose slug is its name:
+Five guards, each a 409 problem of chalicelib/domain/errors.py (``GUARD_REFUSALS``) whose slug is its name:
 - ``recently-remediated``: an execution of the workflow on the target finished (succeeded or failed) less than the
   workflow's ``cooldown_seconds`` ago;
 - ``consecutive-failures``: the last ``max_consecutive_failures`` finished executions of the workflow on the target
@@ -11,7 +11,11 @@ Four guards, each a 409 problem of chalicelib/domain/errors.py (``GUARD_REFUSALS
   cluster (the blast radius);
 - ``circuit-open``: the workflow's circuit breaker is open. It opens by itself when an execution finishes and half
   or more of the workflow's last 10 finished executions failed (at least 5 finished, counted since the last
-  close), and stays open until an operator closes it.
+  close), and stays open until an operator closes it;
+- ``ineffective-chain``: the workflow was judged ineffective on the target for the incident's signal_type twice
+  (``INEFFECTIVE_CHAIN``) among its executions there that finished in the last 24 hours (``CHAIN_WINDOW``;
+  chalicelib/domain/effectiveness.py): running it again is unlikely to fix the incident. Lifted by time, when the
+  older of those executions finished 24 hours ago.
 
 "Finished" means succeeded or failed: a rejected or expired execution never ran. The settings are per workflow
 (unset: the configured default, ``DEFAULT_<NAME>``); the circuit's state is the latest ``circuit`` change in the
@@ -29,11 +33,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.contracts import FAILURE_STREAK_CLEAR
+from chalicelib.domain.effectiveness import CHAIN_WINDOW, INEFFECTIVE_CHAIN
 from chalicelib.domain.errors import (
     GUARD_REFUSALS,
     CircuitOpen,
     ConsecutiveFailures,
     GuardRefusal,
+    IneffectiveChain,
     RateLimited,
     RecentlyRemediated,
 )
@@ -61,6 +67,7 @@ SYSTEM = "system"  # who opens a circuit: the catalog itself
 BREAKER_WINDOW = 10  # the last finished executions the breaker looks at
 BREAKER_MIN_FINISHED = 5  # fewer than this say too little to open it
 RATE_WINDOW = timedelta(hours=1)
+CHAIN_HOURS = int(CHAIN_WINDOW / timedelta(hours=1))
 # Nobody knows when an active execution will finish: a hint that keeps a polling agent from hammering.
 CONCURRENT_RETRY_SECONDS = 30
 
@@ -123,6 +130,14 @@ class LastRun:
 
 
 @dataclass(frozen=True)
+class IneffectiveRun:
+    """An execution of the workflow on the target, for the signal, judged ineffective."""
+
+    execution_id: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
 class GuardFacts:
     """What the guards read, gathered by one query at the transaction's time ``now``."""
 
@@ -133,14 +148,19 @@ class GuardFacts:
     active: int  # the workflow's active executions, anywhere (counted up to max_concurrent)
     hour_full_since: datetime | None  # in a full hour: the request time of the max_executions_per_hour-th newest
     target_holder: str | None  # the active execution on the target (the insert decides it for a real start)
+    # Its executions on the target for the signal judged ineffective that finished within CHAIN_WINDOW, newest first
+    # (at most INEFFECTIVE_CHAIN).
+    ineffective: tuple[IneffectiveRun, ...] = ()
 
     @classmethod
     def of_row(cls, row: Mapping[str, Any]) -> GuardFacts:
         last = None
         if row["last_execution_id"] is not None:
             last = LastRun(row["last_execution_id"], row["last_status"], row["last_finished_at"])
+        ineffective = tuple(IneffectiveRun(execution_id, finished_at) for execution_id, finished_at in zip(
+            row["ineffective_ids"], row["ineffective_finished"], strict=True))
         return cls(row["now"], Circuit.of_row(row), last, failure_streak(row["streak_failures"]), int(row["active"]),
-                   row["hour_full_since"], row["target_holder"])
+                   row["hour_full_since"], row["target_holder"], ineffective)
 
 
 def failure_streak(newest_first: Sequence[bool]) -> int:
@@ -154,9 +174,11 @@ def failure_streak(newest_first: Sequence[bool]) -> int:
     return streak
 
 
-def refusals(workflow_id: str, target: Target, settings: GuardSettings, facts: GuardFacts) -> list[GuardRefusal]:
-    """Every guard that refuses to run ``workflow_id`` on ``target`` now, in the order of GUARD_REFUSALS (empty: it
-    may run). Each detail says which guard, why, when to retry and who can lift it."""
+def refusals(workflow_id: str, target: Target, signal_type: str, settings: GuardSettings, facts: GuardFacts
+             ) -> list[GuardRefusal]:
+    """Every guard that refuses to run ``workflow_id`` on ``target`` for an incident of ``signal_type`` now, in the
+    order of GUARD_REFUSALS (empty: it may run). Each detail says which guard, why, when to retry and who can lift
+    it."""
     found: list[GuardRefusal] = []
     if facts.circuit.is_open:
         circuit = facts.circuit
@@ -174,6 +196,17 @@ def refusals(workflow_id: str, target: Target, settings: GuardSettings, facts: G
             f"Waiting does not help: an operator must find out why and clear the streak (POST /api/v1/playbooks/"
             f"{workflow_id}/guards/clear with the target and a reason, scope catalog:write). Escalate to a human.",
             None))
+    chain = [run for run in facts.ineffective if facts.now - run.finished_at < CHAIN_WINDOW]
+    if len(chain) >= INEFFECTIVE_CHAIN:
+        older = chain[INEFFECTIVE_CHAIN - 1]
+        wait = _seconds(older.finished_at + CHAIN_WINDOW - facts.now)
+        runs = ", ".join(run.execution_id for run in chain[:INEFFECTIVE_CHAIN])
+        found.append(IneffectiveChain(
+            f"Guard ineffective-chain: '{workflow_id}' ran on {target} for signal {signal_type} and was judged "
+            f"ineffective {INEFFECTIVE_CHAIN} times in the last {CHAIN_HOURS} hours (executions {runs}): the alert was "
+            "still firing at the end of its effectiveness window, or fired again within it. Running it again is "
+            f"unlikely to fix the incident: escalate to a human. It may run there again in {wait} s, when the older "
+            f"of those executions finished {CHAIN_HOURS} hours ago.", wait))
     last = facts.last_run
     cooldown = timedelta(seconds=settings.cooldown_seconds)
     if last is not None and facts.now - last.finished_at < cooldown:

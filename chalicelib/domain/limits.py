@@ -182,3 +182,10 @@ MAX_ALERTS_PER_NOTIFICATION = 1000  # Alertmanager's webhook_configs max_alerts 
 MAX_ALERT_NOTIFICATION_BYTES = 4 * 1024 * 1024
 MAX_ALERT_LABELS = 100
 MAX_ALERT_LABEL_VALUE = 4096
+
+# Effectiveness (README, "Effectiveness"; chalicelib/domain/effectiveness.py)
+# The window after a success in which its alerts must resolve and stay resolved (EFFECTIVENESS_WINDOW_SECONDS): at
+# most 6 hours, well within the 24 hours the guard ineffective-chain looks back, so the verdicts it counts arrive
+# while they still count.
+EFFECTIVENESS_WINDOW_BOUNDS = (1, 6 * 3600)
+MAX_EVIDENCE_EPISODES = 50  # episodes a verdict's evidence lists (the deciding ones first); it counts them all

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain.contracts import SEARCH_REQUEST
+from chalicelib.domain.effectiveness import TrackRecord
 from chalicelib.domain.labels import WILDCARD, canonical
 from chalicelib.domain.limits import DEFAULT_TOP_K, REQUIRED_LABELS
 
@@ -127,11 +128,14 @@ def explain(has_query: bool, semantic: float, text: float, label_fraction: float
 @dataclass(frozen=True)
 class Hit:
     """One search result: its rank, the version (a row: workflow_id, version, title, description, labels,
-    container_image, signature) and the explained score."""
+    container_image, signature), the explained score and the workflow's track record (for the incident's
+    ``track_record_signal``, or overall when it is None); ranking never reads the record."""
 
     rank: int
     version: Mapping[str, Any]
     explanation: Explanation
+    track_record: TrackRecord
+    track_record_signal: str | None
 
     @property
     def workflow_id(self) -> str:

@@ -10,7 +10,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, Target, duration_seconds
+from chalicelib.domain.effectiveness import VERDICTS, TrackRecord
+from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, SUCCEEDED, Target, duration_seconds
 from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, DRY_RUN_OUTCOMES, GUARD_NAMES, SETTING_NAMES, Circuit
 from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner
@@ -145,6 +146,7 @@ def search_view(hits: Sequence[Hit], confident: bool) -> dict[str, Any]:
             "title": version["title"], "description": version["description"], "labels": version["labels"],
             "container_image": version["container_image"], "signature": version["signature"],
             "circuit": version["circuit"] or CLOSED,
+            "track_record": {"signal_type": hit.track_record_signal, **hit.track_record.to_dict()},
             "score": hit.score, "explanation": hit.explanation.to_dict(),
         })
     return {"results": results, "total": len(results), "confident": confident}
@@ -213,7 +215,17 @@ def execution_view(row: Row) -> dict[str, Any]:
         "reason": row["reason"],
         "pipeline_run_ref": row["pipeline_run_ref"],
         "lease": _lease(row),
+        "effectiveness": _effectiveness(row),
     }
+
+
+def _effectiveness(row: Row) -> dict[str, Any] | None:
+    """A success's verdict (README, "Effectiveness"): null fields until its window has ended; None for any other
+    status (only a success is judged)."""
+    if row["status"] != SUCCEEDED:
+        return None
+    return {"verdict": row["effectiveness"], "judged_at": _time(row["effectiveness_judged_at"]),
+            "window_ends_at": _time(row["effectiveness_window_ends_at"]), "evidence": row["effectiveness_evidence"]}
 
 
 def _lease(row: Row) -> dict[str, Any] | None:
@@ -274,10 +286,18 @@ def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
     return {**execution_view(row), "events": [event_view(event) for event in events]}
 
 
-def stats_view(workflow_id: str, rows: Sequence[Row]) -> dict[str, Any]:
-    keys = ("version", "status", "executions", "awaiting_approval", "approved", "pending", "running", "succeeded",
-            "failed", "rejected", "expired", "success_rate", "mean_duration_seconds", "composite_runs")
-    return {"workflow_id": workflow_id, "versions": [{key: row[key] for key in keys} for row in rows]}
+def stats_view(workflow_id: str, versions: Sequence[Row], signals: Sequence[Row]) -> dict[str, Any]:
+    """Per version and per signal_type, what the executions came to; the rates: domain/effectiveness.py."""
+    states = ("awaiting_approval", "approved", "pending", "running", "rejected", "expired")
+    return {"workflow_id": workflow_id,
+            "versions": [{"version": row["version"], "status": row["status"], **{s: row[s] for s in states},
+                          **_outcomes(row), "composite_runs": row["composite_runs"]} for row in versions],
+            "signal_types": [{"signal_type": row["signal_type"], **_outcomes(row)} for row in signals]}
+
+
+def _outcomes(row: Row) -> dict[str, Any]:
+    return {**TrackRecord.of_row(row).to_dict(), "mean_duration_seconds": row["mean_duration_seconds"],
+            "median_duration_seconds": row["median_duration_seconds"]}
 
 
 # --- API keys -----------------------------------------------------------------------------------
@@ -364,6 +384,58 @@ STORED_INCIDENT = {"type": "object", "required": ["id", "signal_type"], "descrip
                    "properties": {"id": {"type": "string"}, "signal_type": {"type": "string"}}}
 STORED_TARGET = {"type": "object", "required": ["kind", "name"], "properties": {
     "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}}}
+# What executions came to (domain/effectiveness.py TrackRecord): the stats per version and per signal, and the track
+# record of each search result.
+OUTCOMES: dict[str, Any] = {
+    "executions": {"type": "integer", "description": "Executions recorded, in any status."},
+    "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+    "success_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                     "description": "succeeded / (succeeded + failed); null while none has finished."},
+    "judged": {"type": "integer", "description": "Successes judged effective or ineffective."},
+    "effective": {"type": "integer", "description": "Judged effective: the alerts resolved and stayed resolved."},
+    "ineffective": {"type": "integer", "description": "Judged ineffective: an alert was still firing at the end of "
+                                                      "the window, or fired again within it."},
+    "unknown": {"type": "integer", "description": "Judged unknown: no alert seen, nothing to judge by (in no rate)."},
+    "effectiveness_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                           "description": "effective / judged; null while none is judged."},
+}
+DURATIONS: dict[str, Any] = {
+    "mean_duration_seconds": {"type": ["number", "null"], "description": "Mean finished_at - started_at (as the runner "
+                              "reported them) of finished executions that started; null when there are none."},
+    "median_duration_seconds": {"type": ["number", "null"], "description": "Their median."},
+}
+EVIDENCE_EPISODE = {"type": "object", "properties": {
+    "fingerprint": {"type": "string"}, "alertname": {"type": ["string", "null"]},
+    "namespace": {"type": ["string", "null"]}, "fired_at": TIMESTAMP,
+    "status": {"type": "string", "description": "firing, resolved, or superseded (its resolution never heard; a "
+                                               "later episode began at resolved_at, the latest it ended)."},
+    "resolved_at": NULLABLE_TIMESTAMP,
+    "fired_again": {"type": "boolean", "description": "It fired after the run finished, within the window."},
+    "firing_at_window_end": {"type": "boolean"}}}
+EFFECTIVENESS = {
+    "type": ["object", "null"],
+    "description": "Did it fix the incident (README, \"Effectiveness\")? null unless the execution succeeded. verdict, "
+                   "judged_at and evidence are null until window_ends_at (its finish + EFFECTIVENESS_WINDOW_SECONDS) "
+                   "has passed; then the verdict is given once and never changes.",
+    "required": ["verdict", "judged_at", "window_ends_at", "evidence"],
+    "properties": {
+        "verdict": {"type": ["string", "null"], "enum": [*VERDICTS, None],
+                    "description": "effective: its alerts resolved and did not fire again within the window; "
+                                   "ineffective: still firing when it ended, or firing again within it; unknown: no "
+                                   "alert seen."},
+        "judged_at": NULLABLE_TIMESTAMP, "window_ends_at": NULLABLE_TIMESTAMP,
+        "evidence": {"type": ["object", "null"], "properties": {
+            "alerts": {"type": "object", "description": "Which alerts counted: {alert_fingerprint} (the incident's), "
+                       "or {alertname, namespace} (the incident's signal_type in the target's namespace)."},
+            "since": {**TIMESTAMP, "description": "The run's start (its finish when no start was reported): episodes "
+                                                 "firing from then to the window's end count."},
+            "finished_at": TIMESTAMP, "window_ends_at": TIMESTAMP,
+            "episodes": {"type": "array", "items": EVIDENCE_EPISODE,
+                         "description": "The episodes that counted (the deciding ones first; at most 50)."},
+            "episodes_counted": {"type": "integer"},
+            "summary": {"type": "string", "description": "Why, in a sentence."}}},
+    },
+}
 _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
@@ -573,6 +645,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                       "holding its lease (null after a lapse) and until when, and how many leases lapsed.",
                       "properties": {"runner_id": {"type": ["string", "null"]}, "claimed_at": NULLABLE_TIMESTAMP,
                                      "expires_at": TIMESTAMP, "lapses": {"type": "integer"}}},
+            "effectiveness": EFFECTIVENESS,
         },
     },
     "ExecutionDetail": {"allOf": [ref("Execution"), {"type": "object", "properties": {"events": {
@@ -632,6 +705,15 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                                 "description": "The workflow's circuit breaker: open means an execution of it is "
                                                "refused (circuit-open) until an operator closes it. Ranking does not "
                                                "read it."},
+                    "track_record": {
+                        "type": "object", "required": ["signal_type", "executions", "success_rate",
+                                                       "effectiveness_rate"],
+                        "description": "What the workflow's executions came to, for the agent and the operator to "
+                                       "weigh; ranking does not read it (relevance decides). For the searched "
+                                       "signal_type when the search names one, else for the workflow overall.",
+                        "properties": {"signal_type": {"type": ["string", "null"], "description": "The signal it "
+                                                       "is for; null: every execution of the workflow."},
+                                       **OUTCOMES}},
                     "score": {"type": "number", "minimum": 0, "maximum": 1,
                               "description": "semantic + text + label_boost; order: score desc, workflow_id asc."},
                     "explanation": {
@@ -650,23 +732,20 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         },
     },
     "WorkflowStats": {
-        "type": "object",
+        "type": "object", "required": ["workflow_id", "versions", "signal_types"],
         "properties": {"workflow_id": {"type": "string"}, "versions": {"type": "array", "items": {
             "type": "object", "properties": {
                 "version": {"type": "string"}, "status": {"type": "string"},
-                "executions": {"type": "integer"}, "awaiting_approval": {"type": "integer"},
-                "approved": {"type": "integer"}, "pending": {"type": "integer"}, "running": {"type": "integer"},
-                "succeeded": {"type": "integer"}, "failed": {"type": "integer"}, "rejected": {"type": "integer"},
-                "expired": {"type": "integer"},
-                "success_rate": {"type": ["number", "null"],
-                                 "description": "succeeded / (succeeded + failed); null while none has finished."},
-                "mean_duration_seconds": {"type": ["number", "null"],
-                                          "description": "Mean finished_at - started_at of finished executions that "
-                                                         "started; null when there are none."},
+                "awaiting_approval": {"type": "integer"}, "approved": {"type": "integer"},
+                "pending": {"type": "integer"}, "running": {"type": "integer"}, "rejected": {"type": "integer"},
+                "expired": {"type": "integer"}, **OUTCOMES, **DURATIONS,
                 "composite_runs": {"type": "integer",
                                    "description": "Executions of composite workflows that ran this version as a "
                                                   "step."},
-            }}}},
+            }}},
+            "signal_types": {"type": "array", "description": "Per incident signal_type (case-insensitive; spelled as "
+                             "its newest execution spells it), every version.", "items": {
+                "type": "object", "properties": {"signal_type": {"type": "string"}, **OUTCOMES, **DURATIONS}}}},
     },
     "ApiKey": {
         "type": "object", "required": ["key_id", "name", "scopes", "namespaces", "cluster", "created_at", "revoked_at"],

@@ -20,6 +20,7 @@ from chalicelib.domain.executions import (
     parse_status_update,
     parse_validate_request,
 )
+from chalicelib.domain.guards import GUARD_NAMES
 from chalicelib.domain.versions import normalize_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
 from chalicelib.http.paging import decode_cursor, page
@@ -28,9 +29,8 @@ from chalicelib.http.views import claim_view, dry_run_view, execution_detail_vie
 executions = Blueprint(__name__)
 BASE = "/api/v1/executions"
 PLAYBOOKS = "/api/v1/playbooks"
-GUARDS = ("409 guards (README, \"Guardrails\"): recently-remediated, consecutive-failures, rate-limited, circuit-open, "
-          "each with retry_after (seconds; null when an operator must act) and a Retry-After header where waiting "
-          "helps.")
+GUARDS = (f"409 guards (README, \"Guardrails\"): {', '.join(GUARD_NAMES)}, each with retry_after (seconds; null "
+          "when an operator must act) and a Retry-After header where waiting helps.")
 NOT_EXECUTABLE = ("409: invalid-transition when the workflow is disabled, the version is not active, or (no version "
                   "given) there is no active version; unresolvable-step when a step of a composite workflow no "
                   "longer resolves to a runnable version (docs/composite-workflows.md).")
@@ -164,7 +164,11 @@ def get_execution(call: Call, execution_id: str) -> object:
 
 
 @endpoint(executions, PLAYBOOKS + "/{workflow_id}/stats",
-          summary="Per-version execution statistics from the audit trail",
-          responses={200: ("Statistics, newest SemVer first", "WorkflowStats")}, errors=(404,))
+          summary="Execution statistics from the audit trail, per version and per signal_type: counts, success rate, "
+                  "effectiveness rate, durations",
+          description="The workflow's successes whose effectiveness window has ended are judged first (README, "
+                      "\"Effectiveness\").",
+          responses={200: ("Statistics, versions newest SemVer first, signal types by name", "WorkflowStats")},
+          errors=(404,))
 def workflow_stats(call: Call, workflow_id: str) -> object:
-    return stats_view(workflow_id, services().executions.stats(workflow_id))
+    return stats_view(workflow_id, *services().executions.stats(workflow_id))

@@ -49,7 +49,35 @@ def _search_text(body: Mapping[str, Any]) -> str:
     if tripped:
         text += (f" Circuit breaker open (start_execution refuses it until an operator closes it): "
                  f"{', '.join(tripped)}.")
+    if results:
+        signal = (results[0].get("track_record") or {}).get("signal_type")
+        text += ("\nTrack record " + (f"for signal {signal}" if signal else "over every signal")
+                 + " (what earlier runs came to; the ranking does not use it, weigh it yourself):")
+        text += "".join(f"\n- {result.get('workflow_id')}: {_record_text(result.get('track_record') or {}, signal)}"
+                        for result in results[:TRACK_RECORDS_TOLD])
     return text
+
+
+TRACK_RECORDS_TOLD = 5  # results whose track record the text tells (structuredContent has every one)
+
+
+def _record_text(record: Mapping[str, Any], signal: str | None) -> str:
+    """A track record in words, e.g. "ineffective 3 of 4 times for this signal (the alert stayed or came back)"."""
+    runs = int(record.get("executions") or 0)
+    if not runs:
+        return "never run" + (" for this signal" if signal else "") + "."
+    scope = "for this signal" if signal else "overall"
+    succeeded, failed = int(record.get("succeeded") or 0), int(record.get("failed") or 0)
+    parts = [f"ran {runs} time(s) {scope}, succeeded {succeeded} of {succeeded + failed} finished"]
+    judged, ineffective = int(record.get("judged") or 0), int(record.get("ineffective") or 0)
+    if judged:
+        parts.append(f"ineffective {ineffective} of {judged} times {scope} (judged by its alerts: still firing or "
+                     "firing again after the run means it did not fix the incident)")
+    else:
+        parts.append("no effectiveness verdict yet")
+    if record.get("unknown"):
+        parts.append(f"{record['unknown']} more run(s) had no alert to judge by")
+    return "; ".join(parts) + "."
 
 
 def _workflow_text(body: Mapping[str, Any]) -> str:
@@ -87,6 +115,13 @@ def _execution_text(body: Mapping[str, Any]) -> str:
         text += f" Reason: {body['reason']}."
     if body.get("message"):
         text += f" Message: {body['message']}"
+    effectiveness = body.get("effectiveness")
+    if effectiveness:
+        if effectiveness.get("verdict"):
+            text += f" Effectiveness: {(effectiveness.get('evidence') or {}).get('summary')}"
+        else:
+            text += (f" Effectiveness: judged at {effectiveness.get('window_ends_at')}, once its alerts have had the "
+                     "window to resolve and stay resolved.")
     return text
 
 
@@ -124,7 +159,11 @@ TOOLS = (
             "what your analysis found) and labels. " + LABELS + " Similarity (semantic and full text) only ranks "
             "the workflows the labels allow; each result's score and explanation say why. confident: true means "
             "the top result is judged to really fit the incident. confident: false means nothing fits well enough: "
-            "do NOT execute any result; call recommend_workflow and hand the incident to a human."),
+            "do NOT execute any result; call recommend_workflow and hand the incident to a human. Each result's "
+            "track_record says what its earlier runs came to (for the labels' signal_type, else overall): success_rate "
+            "(the run finished without error) and effectiveness_rate (the alert resolved and stayed resolved "
+            "afterwards); a low effectiveness rate for this signal means it often did not fix such incidents. The "
+            "ranking does not use it: weigh it yourself."),
         "POST", "/api/v1/playbooks/search", _search_text, READ),
     Tool(
         "get_workflow", "Read a workflow", (
@@ -161,7 +200,9 @@ TOOLS = (
             "retry_after seconds, and only if the problem persists), consecutive-failures (it kept failing on this "
             "target: a human must clear it), rate-limited (too many runs of it this hour or at once across the "
             "fleet: wait retry_after seconds), circuit-open (it fails too often everywhere: a human must close its "
-            "circuit); never work around one with another workflow or target. dry_run: true answers what would "
+            "circuit), ineffective-chain (it ran here twice in a day for this signal and the alert stayed or came "
+            "back: it does not fix this incident, escalate to a human); never work around one with another workflow "
+            "or target. dry_run: true answers what would "
             "happen (would-run, would-await-approval, or blocked with every refusal) and records nothing."),
         "POST", "/api/v1/executions", _started_text,
         Annotations(read_only=False, destructive=True, idempotent=False)),
@@ -169,7 +210,9 @@ TOOLS = (
         "get_execution", "Read an execution", (
             "Read an execution by its id: status (pending, running, succeeded, failed; with approvals also "
             "awaiting_approval, approved, rejected, expired), workflow and version, incident, parameters (writeOnly "
-            "values shown as \"***\"), timestamps and every status change with who and why."),
+            "values shown as \"***\"), timestamps and every status change with who and why. A succeeded execution's "
+            "effectiveness says, once its window has passed, whether it fixed the incident: effective (its alerts "
+            "resolved and stayed resolved), ineffective (still firing, or firing again), unknown (no alert seen)."),
         "GET", "/api/v1/executions/{execution_id}", _execution_text, READ),
     Tool(
         "recommend_workflow", "Recommend a missing workflow", (

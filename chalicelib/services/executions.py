@@ -85,6 +85,7 @@ from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.services import composites, guards, notifications
 from chalicelib.services.api_keys import Principal
+from chalicelib.services.effectiveness import judge_workflow, with_verdicts
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
@@ -182,12 +183,14 @@ class WorkSignal:
 
 class ExecutionService:
     def __init__(self, db: Database, sealer: SecretSealer, approval_seconds: int,
-                 guard_defaults: GuardSettings = DEFAULTS, lease_seconds: int = 60) -> None:
+                 guard_defaults: GuardSettings = DEFAULTS, lease_seconds: int = 60,
+                 effectiveness_seconds: int = 600) -> None:
         self._db = db
         self._sealer = sealer
         self._approval_seconds = approval_seconds
         self._guards = guard_defaults  # DEFAULT_* from configuration
         self._lease_seconds = lease_seconds  # CLAIM_LEASE_SECONDS
+        self._effectiveness_seconds = effectiveness_seconds  # EFFECTIVENESS_WINDOW_SECONDS
         self.work = WorkSignal()
 
     def validate(self, workflow_id: str, version: str, parameters: Mapping[str, Any]) -> ValidationReport:
@@ -233,7 +236,7 @@ class ExecutionService:
             # A waiting execution past its deadline must not keep the target, or a place under a limit, it no
             # longer holds.
             expired = _expire_overdue(tx)
-            guards.enforce(tx, workflow, request.target, self._guards)
+            guards.enforce(tx, workflow, request.target, request.signal_type, self._guards)
             requirement = approval_requirement(bool(workflow["approval_required"]),
                                                composite.gated_steps if composite else [])
             gated = requirement is not None
@@ -312,7 +315,7 @@ class ExecutionService:
                 else:
                     manifest = _single_run(dry_id, request, row, values)
                 requirement = approval_requirement(bool(workflow["approval_required"]), gated)
-            verdict = guards.evaluate(tx, workflow, request.target, self._guards)
+            verdict = guards.evaluate(tx, workflow, request.target, request.signal_type, self._guards)
         blocked += [*steps_blocked, *verdict.refusals]  # in the order a start meets them
         if verdict.target_holder is not None:
             blocked.append(_busy(request.target, verdict.target_holder))
@@ -373,7 +376,8 @@ class ExecutionService:
             assert workflow is not None  # executions reference their version, and workflows are never deleted
             row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
             # The guards again, as for any start: the execution stays approved when one refuses.
-            guards.enforce(tx, workflow, request.target, self._guards, exclude_execution_id=execution_id)
+            guards.enforce(tx, workflow, request.target, request.signal_type, self._guards,
+                           exclude_execution_id=execution_id)
             sealed = store.get_secret(tx, execution_id)
             values = dict(current["parameters"])
             if sealed is not None:
@@ -426,7 +430,7 @@ class ExecutionService:
             check_report_times(update, current["started_at"])
             updated = store.record_report(
                 tx, execution_id, update.status, update.message, update.reason, update.pipeline_run,
-                update.started_at, update.finished_at, self._lease_seconds)
+                update.started_at, update.finished_at, self._lease_seconds, self._effectiveness_seconds)
             if current["status"] == PENDING:  # delivered in the Secret (running), or never needed (the end)
                 store.delete_secret(tx, execution_id)
             if not heartbeat:
@@ -534,6 +538,7 @@ class ExecutionService:
             if expired or lapsed:
                 row = store.get_execution(tx, execution_id)
                 assert row is not None
+            [row] = with_verdicts(tx, [row])  # its effectiveness, once its window has ended
             found = row, store.events(tx, execution_id)
         self._record_expiries(expired)
         self._record_lapses(lapsed)
@@ -543,28 +548,35 @@ class ExecutionService:
         self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None,
         principal: Principal | None = None,
     ) -> ExecutionPage:
-        """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them."""
+        """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them. The
+        page's successes whose window has ended are judged on the way (services/effectiveness.py)."""
         namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
         with self._db.transaction() as tx:
             expired = _expire_overdue(tx)
             rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id, namespaces)
+            rows = with_verdicts(tx, rows[:limit]) + list(rows[limit:])
         self._record_expiries(expired)
         if len(rows) > limit:
             rows = rows[:limit]
             return ExecutionPage(rows, rows[-1]["id"])
         return ExecutionPage(rows, None)
 
-    def stats(self, workflow_id: str) -> Sequence[Row]:
-        rows: Sequence[Row] = []
+    def stats(self, workflow_id: str) -> tuple[Sequence[Row], Sequence[Row]]:
+        """Per version, and per signal_type, what the workflow's executions came to; its successes whose window has
+        ended are judged first, so the effectiveness counts are up to date."""
+        versions: Sequence[Row] = []
+        signals: Sequence[Row] = []
         expired: Sequence[Row] = []
         if is_workflow_id(workflow_id):
             with self._db.transaction() as tx:
                 expired = _expire_overdue(tx)
-                rows = composites.with_step_runs(tx, workflow_id, store.version_stats(tx, workflow_id))
+                judge_workflow(tx, workflow_id)
+                versions = composites.with_step_runs(tx, workflow_id, store.version_stats(tx, workflow_id))
+                signals = store.signal_stats(tx, workflow_id)
         self._record_expiries(expired)
-        if not rows:
+        if not versions:
             raise NotFound(f"No workflow '{workflow_id}'.")
-        return rows
+        return versions, signals
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod

@@ -42,20 +42,21 @@ class Verdict:
     target_holder: str | None
 
 
-def evaluate(tx: UnitOfWork, workflow: Mapping[str, Any], target: Target, defaults: GuardSettings,
+def evaluate(tx: UnitOfWork, workflow: Mapping[str, Any], target: Target, signal_type: str, defaults: GuardSettings,
              exclude_execution_id: str | None = None) -> Verdict:
-    """Every guard's verdict on running ``workflow`` (a row of execution_store.workflow_for_start) on ``target``
-    now; ``exclude_execution_id``: the approved execution being started, which is not one of the others."""
+    """Every guard's verdict on running ``workflow`` (a row of execution_store.workflow_for_start) on ``target`` for
+    an incident of ``signal_type`` now; ``exclude_execution_id``: the approved execution being started, which is not
+    one of the others."""
     workflow_id = str(workflow["workflow_id"])
     settings = defaults.resolve(workflow)
-    facts = GuardFacts.of_row(store.guard_facts(tx, workflow_id, target, settings, exclude_execution_id))
-    return Verdict(refusals(workflow_id, target, settings, facts), facts.target_holder)
+    facts = GuardFacts.of_row(store.guard_facts(tx, workflow_id, target, signal_type, settings, exclude_execution_id))
+    return Verdict(refusals(workflow_id, target, signal_type, settings, facts), facts.target_holder)
 
 
-def enforce(tx: UnitOfWork, workflow: Mapping[str, Any], target: Target, defaults: GuardSettings,
+def enforce(tx: UnitOfWork, workflow: Mapping[str, Any], target: Target, signal_type: str, defaults: GuardSettings,
             exclude_execution_id: str | None = None) -> None:
     """Raises the first refusal, if any guard refuses (logged with every guard that does)."""
-    found = evaluate(tx, workflow, target, defaults, exclude_execution_id).refusals
+    found = evaluate(tx, workflow, target, signal_type, defaults, exclude_execution_id).refusals
     if not found:
         return
     logger.warning("execution refused by a guard", extra={

@@ -22,6 +22,7 @@ from chalicelib.adapters.embeddings import Embedder
 from chalicelib.adapters.embeddings.cache import QueryEmbeddingCache
 from chalicelib.domain import confidence
 from chalicelib.domain.composite import Composition
+from chalicelib.domain.effectiveness import TrackRecord
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
 from chalicelib.domain.search import (
@@ -37,6 +38,7 @@ from chalicelib.domain.search import (
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.observability import logger
 from chalicelib.services import composites
+from chalicelib.stores import effectiveness_store
 from chalicelib.stores import search_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.rows import Row
@@ -45,6 +47,7 @@ from chalicelib.stores.rows import Row
 # with the full-text and label signals: the semantic neighbourhood bounds the work per search.
 MIN_POOL, POOL_FACTOR = 40, 3
 REEMBED_BATCH = 64
+NO_RECORD: Row = {}  # a workflow never executed (for the signal): every count 0
 FOLD_SECONDS = 2.0
 
 
@@ -169,9 +172,13 @@ class SearchService:
                                            confidence.family_of(scored[0][1]["workflow_id"], steps_of))
             top = [pair for pair in scored if pair[0].score >= request.min_score][: request.top_k]
             versions = store.versions_by_id(cur, [row["version_id"] for _, row in top])
+            # What the results' workflows came to, for the incident's signal (or overall): shown, never ranked by.
+            signal = request.labels["signal_type"].strip() if "signal_type" in filters else None
+            records = effectiveness_store.track_records(cur, [row["workflow_id"] for _, row in top], signal)
         hits = [
             Hit(rank, versions[row["version_id"]],
-                replace(explanation, matched_labels=matched_labels(versions[row["version_id"]]["labels"], filters)))
+                replace(explanation, matched_labels=matched_labels(versions[row["version_id"]]["labels"], filters)),
+                TrackRecord.of_row(records.get(row["workflow_id"], NO_RECORD)), signal)
             for rank, (explanation, row) in enumerate(top, start=1)
         ]
         confident = confidence.is_confident(bool(request.query), len(hits), found)

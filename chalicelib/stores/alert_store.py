@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.alerts import Episode, Known, ReportedAlert
+from chalicelib.domain.effectiveness import AlertBinding
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.rows import Row
 
@@ -71,25 +73,47 @@ def write_episodes(tx: UnitOfWork, episodes: Sequence[Episode]) -> None:
     )
 
 
-def episodes_for(tx: UnitOfWork, since: datetime, until: datetime, *, fingerprint: str | None = None,
-                 alertname: str | None = None, namespace: str | None = None) -> Sequence[Row]:
-    """The episodes that overlap [since, until] of the alerts that count for an execution: the alert it names
-    (``fingerprint``, its incident's alert_fingerprint), else those with this ``alertname`` (the incident's
-    signal_type, case-insensitive) in this ``namespace`` (the target's; None: alerts without a namespace
-    label). One indexed query; ordered by alert, then by when each episode started, so an alert that resolved
-    and fired again shows as consecutive episodes."""
-    values: dict[str, object] = {"fingerprint": fingerprint, "alertname": alertname, "namespace": namespace,
-                                  "since": since, "until": until}
-    if fingerprint is not None:
-        binding = "a.fingerprint = %(fingerprint)s"
-    else:
-        namespace_rule = "a.namespace IS NULL" if namespace is None else "a.namespace = %(namespace)s"
-        binding = f"lower(a.alertname) = lower(%(alertname)s) AND {namespace_rule}"
+@dataclass(frozen=True)
+class Lookup:
+    """The alerts that count for one execution and the period its judgement reads: its run and window."""
+
+    binding: AlertBinding
+    since: datetime
+    until: datetime
+
+
+def episodes_for(tx: UnitOfWork, lookups: Sequence[Lookup]) -> list[list[Row]]:
+    """For each lookup (in order), the episodes that overlap [since, until] of the alerts that count for its
+    execution: the alert it names (``binding.fingerprint``, its incident's alert_fingerprint), else those with this
+    ``alertname`` (the incident's signal_type, case-insensitive) in this ``namespace`` (the target's; None: alerts
+    without a namespace label). One statement for every lookup, each an index range of its own (one branch per
+    form of the binding, so each uses its index); each list ordered by alert, then by when each episode started,
+    so an alert that resolved and fired again shows as consecutive episodes."""
+    if not lookups:
+        return []
     tx.execute(
-        f"""SELECT a.fingerprint, a.alertname, a.namespace, a.labels, e.starts_at, e.status, e.ends_at
-              FROM alerts a JOIN alert_episodes e ON e.fingerprint = a.fingerprint
-             WHERE {binding} AND e.starts_at <= %(until)s AND (e.ends_at IS NULL OR e.ends_at >= %(since)s)
-             ORDER BY a.fingerprint, e.starts_at""",
-        values,
+        """SELECT b.ord, a.fingerprint, a.alertname, a.namespace, e.starts_at, e.status, e.ends_at
+             FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+                  WITH ORDINALITY AS b(fingerprint, alertname, namespace, since, until, ord)
+            CROSS JOIN LATERAL (
+                SELECT a.fingerprint, a.alertname, a.namespace FROM alerts a
+                 WHERE b.fingerprint IS NOT NULL AND a.fingerprint = b.fingerprint
+                UNION ALL
+                SELECT a.fingerprint, a.alertname, a.namespace FROM alerts a
+                 WHERE b.fingerprint IS NULL AND b.namespace IS NOT NULL
+                   AND lower(a.alertname) = lower(b.alertname) AND a.namespace = b.namespace
+                UNION ALL
+                SELECT a.fingerprint, a.alertname, a.namespace FROM alerts a
+                 WHERE b.fingerprint IS NULL AND b.namespace IS NULL
+                   AND lower(a.alertname) = lower(b.alertname) AND a.namespace IS NULL) a
+             JOIN alert_episodes e ON e.fingerprint = a.fingerprint
+                                  AND e.starts_at <= b.until AND (e.ends_at IS NULL OR e.ends_at >= b.since)
+            ORDER BY b.ord, a.fingerprint, e.starts_at""",
+        ([lookup.binding.fingerprint for lookup in lookups], [lookup.binding.alertname for lookup in lookups],
+         [lookup.binding.namespace for lookup in lookups], [lookup.since for lookup in lookups],
+         [lookup.until for lookup in lookups]),
     )
-    return tx.fetchall()
+    found: list[list[Row]] = [[] for _ in lookups]
+    for row in tx.fetchall():
+        found[row["ord"] - 1].append(row)
+    return found

@@ -22,6 +22,7 @@ EXECUTION_COLUMNS = """
     e.target_kind, e.target_namespace, e.target_name, e.target_cluster, e.approval_required, e.approval_expires_at,
     e.approval_decided_by, e.approval_decided_at, e.approval_reason, e.approval_required_by,
     e.reason, e.pipeline_run_ref, e.claimed_by, e.claimed_at, e.lease_expires_at, e.lease_lapses,
+    e.effectiveness, e.effectiveness_judged_at, e.effectiveness_window_ends_at, e.effectiveness_evidence,
     (SELECT jsonb_agg(jsonb_build_object('step', s.step, 'finally', s.is_finally, 'workflow_id', s.workflow_id,
                                          'version', s.version, 'container_image', s.container_image)
                       ORDER BY s.position)
@@ -293,34 +294,53 @@ def list_executions(
     return tx.fetchall()
 
 
-def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
-    """Per-version statistics of a workflow in one statement; no rows when the workflow does not exist.
+# What a set of executions came to (the statistics' columns; their rates: chalicelib/domain/effectiveness.py
+# TrackRecord). Durations are finished_at - started_at as the runner reported them, of finished executions that
+# started (one failed while pending has none).
+_DURATION_SQL = "extract(epoch FROM e.finished_at - e.started_at)"
+_OUTCOME_COLUMNS = f"""
+    count(e.id) AS executions,
+    count(e.id) FILTER (WHERE e.status = 'succeeded') AS succeeded,
+    count(e.id) FILTER (WHERE e.status = 'failed') AS failed,
+    count(e.id) FILTER (WHERE e.effectiveness = 'effective') AS effective,
+    count(e.id) FILTER (WHERE e.effectiveness = 'ineffective') AS ineffective,
+    count(e.id) FILTER (WHERE e.effectiveness = 'unknown') AS unknown,
+    avg({_DURATION_SQL}) FILTER (WHERE e.finished_at IS NOT NULL AND e.started_at IS NOT NULL)::double precision
+        AS mean_duration_seconds,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY {_DURATION_SQL})
+        FILTER (WHERE e.finished_at IS NOT NULL AND e.started_at IS NOT NULL) AS median_duration_seconds"""
 
-    success_rate = succeeded / (succeeded + failed), NULL while nothing has finished.
-    mean_duration_seconds = mean of finished_at - started_at over finished executions that started
-    (an execution failed while pending has no duration), NULL when there are none.
-    """
+
+def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
+    """Per-version statistics of a workflow in one statement, newest SemVer first; no rows when the workflow does not
+    exist: the count in each state and what the executions came to (_OUTCOME_COLUMNS)."""
     tx.execute(
-        """SELECT v.version, v.status,
-                  count(e.id) AS executions,
+        f"""SELECT v.version, v.status,
                   count(e.id) FILTER (WHERE e.status = 'pending') AS pending,
                   count(e.id) FILTER (WHERE e.status = 'running') AS running,
-                  count(e.id) FILTER (WHERE e.status = 'succeeded') AS succeeded,
-                  count(e.id) FILTER (WHERE e.status = 'failed') AS failed,
                   count(e.id) FILTER (WHERE e.status = 'awaiting_approval') AS awaiting_approval,
                   count(e.id) FILTER (WHERE e.status = 'approved') AS approved,
                   count(e.id) FILTER (WHERE e.status = 'rejected') AS rejected,
                   count(e.id) FILTER (WHERE e.status = 'expired') AS expired,
-                  count(e.id) FILTER (WHERE e.status = 'succeeded')::double precision
-                      / nullif(count(e.id) FILTER (WHERE e.status IN ('succeeded', 'failed')), 0) AS success_rate,
-                  avg(extract(epoch FROM e.finished_at - e.started_at))
-                      FILTER (WHERE e.finished_at IS NOT NULL AND e.started_at IS NOT NULL)::double precision
-                      AS mean_duration_seconds
+                  {_OUTCOME_COLUMNS}
            FROM workflow_versions v
            LEFT JOIN executions e ON e.workflow_id = v.workflow_id AND e.version = v.version
            WHERE v.workflow_id = %s
            GROUP BY v.id
            ORDER BY v.major DESC, v.minor DESC, v.patch DESC, v.prerelease_key DESC, v.build DESC, v.id DESC""",
+        (workflow_id,),
+    )
+    return tx.fetchall()
+
+
+def signal_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
+    """Per signal_type (compared case-insensitively, as labels; shown as its newest execution spells it), what the
+    workflow's executions for it came to (_OUTCOME_COLUMNS), in one statement, ordered by signal."""
+    tx.execute(
+        f"""SELECT (array_agg(e.incident ->> 'signal_type' ORDER BY e.id DESC))[1] AS signal_type,
+                   {_OUTCOME_COLUMNS}
+            FROM executions e WHERE e.workflow_id = %s
+            GROUP BY lower(e.incident ->> 'signal_type') ORDER BY lower(e.incident ->> 'signal_type')""",
         (workflow_id,),
     )
     return tx.fetchall()
@@ -431,10 +451,12 @@ def claim(tx: UnitOfWork, cluster: str, namespaces: list[str] | None, runner_id:
 
 
 def record_report(tx: UnitOfWork, execution_id: str, status: str, message: str | None, reason: str | None,
-                  pipeline_run: dict[str, Any] | None, started_at: Any, finished_at: Any, lease_seconds: int) -> Row:
+                  pipeline_run: dict[str, Any] | None, started_at: Any, finished_at: Any, lease_seconds: int,
+                  effectiveness_seconds: int) -> Row:
     """Records a runner's report: the status; message, reason and the PipelineRun when given; started_at (the
     report's, else the one recorded, else now for running) and, for a final status, finished_at (the report's, else
-    now); the lease renewed (or ended, with the execution). The caller holds the row lock."""
+    now); the lease renewed (or ended, with the execution); a success's effectiveness window, ``effectiveness_seconds``
+    from its finish. The caller holds the row lock."""
     tx.execute(
         f"""UPDATE executions AS e SET
                 status = %(status)s,
@@ -445,6 +467,8 @@ def record_report(tx: UnitOfWork, execution_id: str, status: str, message: str |
                                       CASE WHEN %(status)s = 'running' THEN now() END),
                 finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed') THEN coalesce(%(finished)s, now())
                                    ELSE e.finished_at END,
+                effectiveness_window_ends_at = CASE WHEN %(status)s = 'succeeded'
+                    THEN coalesce(%(finished)s, now()) + make_interval(secs => %(window)s) END,
                 claimed_by = CASE WHEN %(status)s IN ('succeeded', 'failed') THEN NULL ELSE e.claimed_by END,
                 lease_expires_at = CASE WHEN %(status)s IN ('succeeded', 'failed') OR e.claimed_by IS NULL
                                         THEN e.lease_expires_at
@@ -454,6 +478,6 @@ def record_report(tx: UnitOfWork, execution_id: str, status: str, message: str |
             RETURNING {EXECUTION_COLUMNS}""",
         {"status": status, "message": message, "reason": reason, "run": None if pipeline_run is None else
          Json(pipeline_run), "started": started_at, "finished": finished_at, "lease": lease_seconds,
-         "execution_id": execution_id},
+         "window": effectiveness_seconds, "execution_id": execution_id},
     )
     return tx.one()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chalicelib.domain.effectiveness import CHAIN_WINDOW, INEFFECTIVE, INEFFECTIVE_CHAIN
 from chalicelib.domain.executions import Target
 from chalicelib.domain.guards import BREAKER_WINDOW, CIRCUIT, GuardSettings
 from chalicelib.stores.db import UnitOfWork
@@ -43,17 +44,26 @@ _RECENT_ON_TARGET = f"""
     WHERE workflow_id = %(workflow_id)s AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {FINISHED_SQL}
     ORDER BY finished_at DESC, id DESC LIMIT %(scan)s"""
 _NEWEST_FIRST = "ORDER BY r.finished_at DESC, r.id DESC"
+# Its executions on the target for the signal judged ineffective that finished within the chain's window, newest first
+# (at most as many as the chain needs): the guard ineffective-chain. Index executions_ineffective_on_target (017).
+_INEFFECTIVE_ON_TARGET = f"""
+    SELECT id, execution_id::text AS execution_id, finished_at FROM executions
+    WHERE workflow_id = %(workflow_id)s AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND effectiveness = '{INEFFECTIVE}'
+      AND lower(incident ->> 'signal_type') = lower(%(signal_type)s)
+      AND finished_at > now() - make_interval(secs => %(chain_seconds)s)
+    ORDER BY finished_at DESC, id DESC LIMIT %(chain)s"""
 
 
-def guard_facts(tx: UnitOfWork, workflow_id: str, target: Target, settings: GuardSettings,
+def guard_facts(tx: UnitOfWork, workflow_id: str, target: Target, signal_type: str, settings: GuardSettings,
                 exclude_execution_id: str | None = None) -> Row:
     """Everything the guard policy reads (chalicelib/domain/guards.py GuardFacts), in one statement at the
     transaction's time: the circuit, the newest finished executions on the target (as many as the failure streak
-    needs), the workflow's active executions and its requests of the last hour (each counted only up to its
+    needs), those on the target for ``signal_type`` judged ineffective within the chain's window (as many as the
+    chain needs), the workflow's active executions and its requests of the last hour (each counted only up to its
     limit), and the execution holding the target. ``exclude_execution_id``: the execution being started after its
     approval, which is not one of the others."""
     tx.execute(
-        f"""SELECT now() AS now, circuit.*, recent.*,
+        f"""SELECT now() AS now, circuit.*, recent.*, ineffective.*,
                    (SELECT count(*) FROM (
                         SELECT 1 FROM executions
                         WHERE workflow_id = %(workflow_id)s AND status IN {ACTIVE_SQL} AND NOT {OVERDUE_SQL}
@@ -73,10 +83,15 @@ def guard_facts(tx: UnitOfWork, workflow_id: str, target: Target, settings: Guar
                        (array_agg(r.status {_NEWEST_FIRST}))[1] AS last_status,
                        max(r.finished_at) AS last_finished_at,
                        coalesce(array_agg(r.streak_failure {_NEWEST_FIRST}), '{{}}') AS streak_failures
-                FROM ({_RECENT_ON_TARGET}) r) recent""",
+                FROM ({_RECENT_ON_TARGET}) r) recent
+            CROSS JOIN LATERAL (
+                SELECT coalesce(array_agg(r.execution_id {_NEWEST_FIRST}), '{{}}') AS ineffective_ids,
+                       coalesce(array_agg(r.finished_at {_NEWEST_FIRST}), '{{}}') AS ineffective_finished
+                FROM ({_INEFFECTIVE_ON_TARGET}) r) ineffective""",
         {"workflow_id": workflow_id, **target_params(target), "exclude": exclude_execution_id,
          "scan": settings.max_consecutive_failures, "max_concurrent": settings.max_concurrent,
-         "per_hour": settings.max_executions_per_hour},
+         "per_hour": settings.max_executions_per_hour, "signal_type": signal_type,
+         "chain": INEFFECTIVE_CHAIN, "chain_seconds": CHAIN_WINDOW.total_seconds()},
     )
     return tx.one()
 

@@ -10,9 +10,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,51 +19,9 @@ import requests
 
 from chalicelib.container import services
 from chalicelib.domain.limits import API_SCOPES
-from tests.support.alertmanager import LocalAlertmanager, Relay, require_alertmanager, start_alertmanager
+from tests.support.alertmanager import LocalAlertmanager, Relay, wait_until
 from tests.support.alerts import PATH, T0, alert, alert_tables, episodes, labels, notification, resolved
 from tests.support.server import CatalogProcess
-
-WAIT_SECONDS = 20.0
-
-
-@pytest.fixture
-def key_file(db: Any, tmp_path: Path) -> Callable[..., Path]:
-    """A file holding a new API key with these scopes (as an operator mounts it for Alertmanager)."""
-
-    def write(*scopes: str) -> Path:
-        _, token = services().api_keys.create("alertmanager", list(scopes))
-        path = tmp_path / f"catalog-key-{'-'.join(scopes).replace(':', '_')}"
-        path.write_text(token + "\n")  # Alertmanager trims the trailing newline a file usually has
-        return path
-
-    return write
-
-
-@pytest.fixture
-def alertmanager_for(catalog_server: CatalogProcess, key_file: Callable[..., Path]
-                     ) -> Iterator[Callable[..., LocalAlertmanager]]:
-    """Starts an Alertmanager whose webhook goes to ``url`` (the catalog's by default) with a key of ``scopes``."""
-    require_alertmanager()
-    running: list[Any] = []
-
-    def start(*scopes: str, url: str | None = None, receiver: str = "catalog") -> LocalAlertmanager:
-        manager = start_alertmanager(url or catalog_server.url + PATH, key_file(*scopes), receiver)
-        running.append(manager)
-        return manager.__enter__()
-
-    yield start
-    for manager in reversed(running):
-        manager.__exit__(None, None, None)
-
-
-def wait_until(condition: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"within {WAIT_SECONDS} s: {what}")
 
 
 def statuses(db: Any, fingerprint: str) -> list[str]:

@@ -1,14 +1,16 @@
-"""What the effectiveness judgement will read: the alerts that count for an execution (its incident's
+"""What the effectiveness judgement reads: the alerts that count for an execution (its incident's
 alert_fingerprint, else alertname = signal_type in the target's namespace) and their episodes in a time
-window, with one indexed query (chalicelib/stores/alert_store.episodes_for). Also: an execution request
-may name its alert, which is kept with the incident."""
+window, with one indexed query for every execution judged together (chalicelib/stores/alert_store.episodes_for).
+Also: an execution request may name its alert, which is kept with the incident."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.effectiveness import AlertBinding
 from chalicelib.stores import alert_store
+from chalicelib.stores.alert_store import Lookup
 from tests.support.alerts import PATH, T0, WRITE, alert, labels, notification, resolved
 from tests.support.api import ApiClient
 from tests.support.executions import EXECUTIONS, count_executions, create_workflow, start, started
@@ -19,9 +21,14 @@ def record(client: ApiClient, *alerts: dict[str, Any]) -> None:
     assert response.status == 200, response
 
 
+def lookup(since: datetime, until: datetime, fingerprint: str | None = None, alertname: str | None = None,
+           namespace: str | None = None) -> Lookup:
+    return Lookup(AlertBinding(fingerprint, alertname, namespace), since, until)
+
+
 def rows(db: Any, since: datetime, until: datetime, **binding: Any) -> list[tuple[str, str, datetime, Any]]:
     with db.reading() as tx:
-        found = alert_store.episodes_for(tx, since, until, **binding)
+        [found] = alert_store.episodes_for(tx, [lookup(since, until, **binding)])
     return [(row["fingerprint"], row["status"], row["starts_at"], row["ends_at"]) for row in found]
 
 
@@ -71,21 +78,37 @@ def test_only_episodes_that_overlap_the_window(client: ApiClient, db: Any) -> No
         (fingerprint, "firing", T0 + timedelta(hours=2), None)]
 
 
-def test_both_forms_of_the_query_use_the_indexes(client: ApiClient, db: Any) -> None:
+def test_executions_judged_together_each_get_their_own_episodes(client: ApiClient, db: Any) -> None:
+    record(client, alert(crash("api-1")), alert(crash("api-2")))
+    record(client, alert(labels("web-1", alertname="KubePodCrashLooping", namespace="shop")))
+    window = (T0, T0 + timedelta(minutes=10))
+    fingerprint = alert(crash("api-2"))["fingerprint"]
+    with db.reading() as tx:
+        found = alert_store.episodes_for(tx, [
+            lookup(*window, alertname="KubePodCrashLooping", namespace="shop"), lookup(*window, fingerprint=fingerprint),
+            lookup(*window, alertname="KubePodCrashLooping", namespace="nowhere"),
+            lookup(*window, alertname="KubePodCrashLooping", namespace="payments")])
+    assert [[row["fingerprint"] for row in rows] for rows in found] == [
+        [alert(labels("web-1", alertname="KubePodCrashLooping", namespace="shop"))["fingerprint"]], [fingerprint], [],
+        sorted(alert(crash(pod))["fingerprint"] for pod in ("api-1", "api-2"))]
+
+
+def test_every_form_of_the_query_uses_the_indexes(client: ApiClient, db: Any) -> None:
     record(client, *[alert(crash(f"api-{index}")) for index in range(50)])
     plans = []
     with db.transaction() as tx:
         tx.execute("SET LOCAL enable_seqscan = off")  # a 50-row table would be scanned; show what the index allows
         for binding in ({"fingerprint": alert(crash("api-1"))["fingerprint"]},
-                        {"alertname": "KubePodCrashLooping", "namespace": "payments"}):
+                        {"alertname": "KubePodCrashLooping", "namespace": "payments"},
+                        {"alertname": "NodeDiskPressure", "namespace": None}):
             plans.append(explain(tx, binding))
-    assert "alert_episodes_pkey" in plans[0] and "Seq Scan" not in plans[0], plans[0]
-    assert "alerts_by_name_and_namespace" in plans[1] and "alert_episodes_pkey" in plans[1], plans[1]
-    assert "Seq Scan" not in plans[1], plans[1]
+    for plan in plans:
+        assert "alert_episodes_pkey" in plan and "Seq Scan" not in plan, plan
+    assert "alerts_by_name_and_namespace" in plans[1] and "alerts_by_name_and_namespace" in plans[2], plans
 
 
 def explain(tx: Any, binding: dict[str, Any]) -> str:
-    """The plan of episodes_for with these arguments (the store's SQL, run under EXPLAIN)."""
+    """The plan of episodes_for for one execution with this binding (the store's SQL, run under EXPLAIN)."""
     captured: list[tuple[str, Any]] = []
 
     class Capture:
@@ -95,7 +118,7 @@ def explain(tx: Any, binding: dict[str, Any]) -> str:
         def fetchall(self) -> list[Any]:
             return []
 
-    alert_store.episodes_for(Capture(), T0, T0 + timedelta(hours=1), **binding)  # type: ignore[arg-type]
+    alert_store.episodes_for(Capture(), [lookup(T0, T0 + timedelta(hours=1), **binding)])  # type: ignore[arg-type]
     [(sql, params)] = captured
     tx.execute("EXPLAIN " + sql, params)
     return "\n".join(row["QUERY PLAN"] for row in tx.fetchall())

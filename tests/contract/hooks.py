@@ -59,9 +59,9 @@ EXCEPTIONS = (
                r"\$\.alerts\[\d+\]\.(fingerprint|startsAt|endsAt)",
                "Rules across items and fields of an Alertmanager notification: an alert (fingerprint) appears once "
                "in it, and a resolved alert's endsAt is a real time not before its startsAt."),
-    Exception_(REJECTED_VALID, "PATCH", "/api/v1/executions/{execution_id}", 400, r"\$\.finished_at",
-               "A reported finish is not before the start: this report's started_at or the one already recorded "
-               "(a rule across fields and stored data)."),
+    Exception_(REJECTED_VALID, "PATCH", "/api/v1/executions/{execution_id}", 400, r"\$\.(started_at|finished_at)",
+               "A runner's reported times are checked against each other (the finish not before the start), against "
+               "the start already recorded and against the catalog's clock (at most 5 minutes ahead)."),
     Exception_(ACCEPTED_INVALID, "*", "*", 413, "",
                "A body over 1 MiB is refused as too large (413) before its content is looked at."),
 )

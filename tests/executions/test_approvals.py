@@ -239,7 +239,7 @@ def test_expiry_after_the_ttl_on_read_on_action_and_on_schedule(client: ApiClien
     with Client(app, stage_name="local", project_dir=str(PROJECT_DIR)) as lambdas:  # the scheduled function, as EventBridge invokes it
         result = lambdas.lambda_.invoke("maintenance", lambdas.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
-    assert result.payload == {"requeued": 0, "abandoned": 0, "expired": 1, "lapsed": 0,
+    assert result.payload == {"requeued": 0, "abandoned": 0, "expired": 1, "lapsed": 0, "judged": 0,
                               "notifications": {"delivered": 0, "retried": 0, "abandoned": 0}}  # no channel here
     with services().db.reading() as cur:
         cur.execute("SELECT status FROM executions WHERE execution_id = %s", (swept,))

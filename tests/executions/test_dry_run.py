@@ -13,6 +13,7 @@ from chalicelib.domain.guards import GUARD_NAMES
 from chalicelib.stores.db import Database
 from tests.support.api import ApiClient, Result
 from tests.support.composites import LABELS
+from tests.support.effectiveness import effectiveness, ineffective_run
 from tests.support.executions import (
     COMPOSITE_VALUES,
     EXECUTIONS,
@@ -74,20 +75,25 @@ def test_every_refusal_is_listed_in_the_order_a_start_meets_them(client: ApiClie
     create_workflow(client, "restart-checkout")
     assert set_guards(client, cooldown_seconds=0).status == 200
     elsewhere = started(client, target=target("elsewhere"))["execution_id"]  # active: the blast radius
-    for on in (CHECKOUT, CHECKOUT, CHECKOUT, target("a"), target("b")):  # a streak here, and the circuit opens
-        run(client, on, "failed")
+    # Twice it did not fix the incident here (judged when first read, after the failures: not refused by it then),
+    # then a streak of failures, and the circuit opens (3 of the last 5 failed).
+    chain = [ineffective_run(client, CHECKOUT, read=False) for _ in range(2)]
+    for _ in range(3):
+        run(client, CHECKOUT, "failed")
+    assert [effectiveness(client, execution_id)["verdict"] for execution_id in chain] == ["ineffective"] * 2
     assert set_guards(client, cooldown_seconds=300, max_concurrent=1).status == 200
     holder = started(client, workflow_id="restart-checkout", target=CHECKOUT)["execution_id"]  # the target is busy
 
     body = unchanged(client, db, incident=incident(severity="critical")).json  # a severity the workflow excludes
     assert body["outcome"] == "blocked"
     assert [problem["type"].rsplit("/", 1)[-1] for problem in body["blocked_by"]] == [
-        "workflow-not-applicable", "circuit-open", "consecutive-failures", "recently-remediated", "rate-limited",
-        "target-busy"]
+        "workflow-not-applicable", "circuit-open", "consecutive-failures", "ineffective-chain", "recently-remediated",
+        "rate-limited", "target-busy"]
     assert body["guards"] == dict.fromkeys(GUARD_NAMES, "blocked")
     problems = {problem["type"].rsplit("/", 1)[-1]: problem for problem in body["blocked_by"]}
     assert problems["target-busy"]["active_execution_id"] == holder
     assert problems["rate-limited"]["retry_after"] == 30 and problems["circuit-open"]["retry_after"] is None
+    assert all(execution_id in problems["ineffective-chain"]["detail"] for execution_id in chain)
     assert all(problem["status"] == 409 for problem in body["blocked_by"])
     assert body["pipeline_run"] is not None  # what would run, were it not refused
 

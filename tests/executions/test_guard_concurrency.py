@@ -76,7 +76,7 @@ def test_two_executions_failing_together_open_the_breaker_exactly_once(client: A
 
     def fail(execution_id: str, before_commit: Callable[[], object]) -> None:
         with db.transaction() as tx:  # what a runner's report of failed does
-            row = execution_store.record_report(tx, execution_id, "failed", None, None, None, None, None, 60)
+            row = execution_store.record_report(tx, execution_id, "failed", None, None, None, None, None, 60, 600)
             guards.trip_breaker(tx, row)
             before_commit()
 

@@ -1,4 +1,5 @@
-"""GET /api/v1/playbooks/{id}/stats: counts, success rate and mean duration per version."""
+"""GET /api/v1/playbooks/{id}/stats: counts, success rate, mean and median duration per version (the effectiveness
+counts and the per-signal statistics: tests/alerts/test_effectiveness.py)."""
 
 from __future__ import annotations
 
@@ -44,13 +45,16 @@ def test_per_version_counts_rate_and_mean_duration(client: ApiClient, db: Any) -
     by_version = {row["version"]: row for row in body["versions"]}
     assert [row["version"] for row in body["versions"]] == ["2.0.0", "1.1.0", "1.0.0"]
     waiting = {"awaiting_approval": 0, "approved": 0, "rejected": 0, "expired": 0}  # see test_approvals.py
+    unjudged = {"judged": 0, "effective": 0, "ineffective": 0, "unknown": 0, "effectiveness_rate": None}
     assert by_version["1.0.0"] == {
         "version": "1.0.0", "status": "active", "executions": 7, "pending": 1, "running": 1, "succeeded": 3,
-        "failed": 2, "success_rate": 0.6, "mean_duration_seconds": pytest.approx(25.0), "composite_runs": 0, **waiting,
+        "failed": 2, "success_rate": 0.6, "mean_duration_seconds": pytest.approx(25.0),
+        "median_duration_seconds": pytest.approx(25.25), "composite_runs": 0, **waiting, **unjudged,
     }
     assert by_version["1.1.0"] == {
         "version": "1.1.0", "status": "active", "executions": 1, "pending": 1, "running": 0, "succeeded": 0,
-        "failed": 0, "success_rate": None, "mean_duration_seconds": None, "composite_runs": 0, **waiting,
+        "failed": 0, "success_rate": None, "mean_duration_seconds": None, "median_duration_seconds": None,
+        "composite_runs": 0, **waiting, **unjudged,
     }
     assert by_version["2.0.0"]["executions"] == 0 and by_version["2.0.0"]["success_rate"] is None
 

@@ -26,7 +26,10 @@ def test_the_readme_mcp_client_example_works_against_make_run() -> None:
     finally:
         process.remove_data()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    version_and_tools, searched, validated = result.stdout.splitlines()
+    version_and_tools, *search_text, validated = result.stdout.splitlines()
+    searched = "\n".join(search_text)  # the summary, then a line per result's track record
     assert version_and_tools.startswith("2026-07-28 ") and "'recommend_workflow'" in version_and_tools
     assert "confident: true" in searched and "oomkill-increase-memory" in searched
+    assert "Track record for signal OOMKilled" in searched and "- oomkill-increase-memory: never run for this " \
+        "signal." in searched
     assert validated.startswith("Valid")

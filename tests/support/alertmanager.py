@@ -9,6 +9,7 @@ stops it and deletes the folder when the block ends. ``bash scripts/bootstrap.sh
 ``make setup-test``) installs it; the fixtures skip when it is missing, and fail when ``CI`` is set.
 
 ``Relay`` stands between Alertmanager and the catalog when a test needs the exact bytes Alertmanager sent.
+``wait_until`` waits for what Alertmanager's notifications make happen (they arrive about 2 s after a post).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ import requests
 
 from devtools.registry import free_port
 
+WAIT_SECONDS = 20.0
 BINARY = "prometheus-alertmanager"
 INSTALL_HINT = f"{BINARY} is not installed: run `bash scripts/bootstrap.sh --alertmanager` (make setup-test does)"
 GROUP_BY = ("alertname", "namespace")
@@ -172,3 +174,15 @@ class Relay:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def wait_until(condition: Callable[[], Any], what: str, seconds: float = WAIT_SECONDS) -> Any:
+    """``condition()``'s first truthy answer, asked every 0.1 s (Alertmanager sends in about 2 s); AssertionError
+    naming ``what`` when none comes within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"within {seconds} s: {what}")

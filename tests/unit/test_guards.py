@@ -17,6 +17,7 @@ from chalicelib.domain.guards import (
     OPEN,
     Circuit,
     GuardFacts,
+    IneffectiveRun,
     LastRun,
     breaker_trips,
     failure_streak,
@@ -34,7 +35,7 @@ def facts(**changes: object) -> GuardFacts:
 
 
 def refused(**changes: object) -> list[tuple[str, int | None]]:
-    return [(r.slug, r.retry_after) for r in refusals("wf", TARGET, DEFAULTS, facts(**changes))]
+    return [(r.slug, r.retry_after) for r in refusals("wf", TARGET, "KubePodCrashLooping", DEFAULTS, facts(**changes))]
 
 
 def test_nothing_refuses_a_workflow_with_no_history() -> None:
@@ -64,15 +65,42 @@ def test_the_rate_limits_say_when_a_slot_frees() -> None:
     assert refused(active=9) == []
     assert refused(active=10) == [("rate-limited", 30)]
     # Both full: one refusal, the longer wait, both reasons in words.
-    [both] = refusals("wf", TARGET, DEFAULTS, facts(active=10, hour_full_since=NOW - timedelta(minutes=10)))
+    [both] = refusals("wf", TARGET, "KubePodCrashLooping", DEFAULTS,
+                      facts(active=10, hour_full_since=NOW - timedelta(minutes=10)))
     assert both.retry_after == 3000 and "max_executions_per_hour 60" in both.detail and "max_concurrent 10" in both.detail
 
 
 def test_every_guard_refusing_comes_in_the_documented_order() -> None:
     every = refused(circuit=Circuit(OPEN, NOW, "system", "5 of its last 5 finished executions failed"),
-                    failure_streak=3, last_run=LastRun("e-1", "failed", NOW), active=10)
+                    failure_streak=3, last_run=LastRun("e-1", "failed", NOW), active=10,
+                    ineffective=chain(1, 5))
     assert [slug for slug, _ in every] == list(GUARD_NAMES) == [r.slug for r in GUARD_REFUSALS]
-    assert [retry for _, retry in every] == [None, None, 300, 30]
+    assert [retry for _, retry in every] == [None, None, 24 * 3600 - 5 * 3600, 300, 30]
+
+
+def chain(*hours_ago: float) -> tuple[IneffectiveRun, ...]:
+    """Executions judged ineffective (newest first), finished these many hours ago."""
+    return tuple(IneffectiveRun(f"e-{index}", NOW - timedelta(hours=ago)) for index, ago in enumerate(hours_ago))
+
+
+@pytest.mark.parametrize(("hours_ago", "expected"), [
+    ((), []),
+    ((1,), []),  # once is not a chain
+    ((1, 2), [("ineffective-chain", 22 * 3600)]),  # free again when the older is 24 hours old
+    ((0, 23.999), [("ineffective-chain", 4)]),  # a part of a second waits a whole one (3.6 s -> 4)
+    ((0, 24), []),  # the older one is a day old: no longer counted
+    ((3, 5, 30), [("ineffective-chain", 19 * 3600)]),
+])
+def test_two_ineffective_verdicts_refuse_until_the_older_is_a_day_old(hours_ago: tuple[float, ...],
+                                                                     expected: list[tuple[str, int]]) -> None:
+    assert refused(ineffective=chain(*hours_ago)) == expected
+
+
+def test_the_chains_refusal_names_the_signal_the_executions_and_what_to_do() -> None:
+    [refusal] = refusals("wf", TARGET, "KubePodCrashLooping", DEFAULTS, facts(ineffective=chain(1, 2)))
+    assert refusal.detail.startswith("Guard ineffective-chain: 'wf' ran on Deployment shop/checkout for signal "
+                                     "KubePodCrashLooping and was judged ineffective 2 times in the last 24 hours")
+    assert "executions e-0, e-1" in refusal.detail and "escalate to a human" in refusal.detail
 
 
 @pytest.mark.parametrize(("failed", "finished", "trips"), [
