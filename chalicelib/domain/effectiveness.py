@@ -22,8 +22,9 @@ the later one began, the latest moment it may have ended. The verdict is read fr
 ``startsAt``/``endsAt``), on what the catalog has heard when it judges; it is stored and never recomputed.
 
 The track record of a workflow (its stats, and each search result): ``success_rate`` = succeeded / (succeeded +
-failed) and ``effectiveness_rate`` = effective / judged, where ``judged`` = effective + ineffective: ``unknown``
-means no alert was there to judge by, so it is counted apart and moves neither rate.
+failed) and ``effectiveness_rate`` = effective / judged, where ``judged`` counts every verdict given (effective,
+ineffective or unknown), as the HTTP contract defines it; ``unknown`` (no alert to judge by) is also counted on its
+own, so a reader can tell a record diluted by unalerted runs from one that failed.
 """
 
 from __future__ import annotations
@@ -190,8 +191,8 @@ class TrackRecord:
 
     @property
     def judged(self) -> int:
-        """Verdicts that say something: effective or ineffective (unknown: no alert to judge by)."""
-        return self.effective + self.ineffective
+        """Every verdict given: effective, ineffective or unknown."""
+        return self.effective + self.ineffective + self.unknown
 
     @property
     def success_rate(self) -> float | None:

@@ -391,7 +391,7 @@ OUTCOMES: dict[str, Any] = {
     "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
     "success_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
                      "description": "succeeded / (succeeded + failed); null while none has finished."},
-    "judged": {"type": "integer", "description": "Successes judged effective or ineffective."},
+    "judged": {"type": "integer", "description": "Successes judged (effective, ineffective or unknown)."},
     "effective": {"type": "integer", "description": "Judged effective: the alerts resolved and stayed resolved."},
     "ineffective": {"type": "integer", "description": "Judged ineffective: an alert was still firing at the end of "
                                                       "the window, or fired again within it."},

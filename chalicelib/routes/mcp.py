@@ -73,10 +73,10 @@ def _record_text(record: Mapping[str, Any], signal: str | None) -> str:
     if judged:
         parts.append(f"ineffective {ineffective} of {judged} times {scope} (judged by its alerts: still firing or "
                      "firing again after the run means it did not fix the incident)")
+        if record.get("unknown"):
+            parts.append(f"{record['unknown']} of those {judged} had no alert to judge by (unknown)")
     else:
         parts.append("no effectiveness verdict yet")
-    if record.get("unknown"):
-        parts.append(f"{record['unknown']} more run(s) had no alert to judge by")
     return "; ".join(parts) + "."
 
 

@@ -134,8 +134,8 @@ def run_acceptance(manager: LocalAlertmanager, relay: Relay, server: CatalogProc
     [signal] = stats["signal_types"]
     outcome = {k: signal[k] for k in ("executions", "succeeded", "failed", "judged", "effective", "ineffective",
                                       "unknown", "success_rate", "effectiveness_rate")}
-    assert outcome == {"executions": 5, "succeeded": 5, "failed": 0, "judged": 4, "effective": 1, "ineffective": 3,
-                       "unknown": 1, "success_rate": 1.0, "effectiveness_rate": 0.25}
+    assert outcome == {"executions": 5, "succeeded": 5, "failed": 0, "judged": 5, "effective": 1, "ineffective": 3,
+                       "unknown": 1, "success_rate": 1.0, "effectiveness_rate": 0.2}
     assert {k: stats["versions"][0][k] for k in outcome} == outcome
     found = agent.call("POST", "/api/v1/playbooks/search", {"query": "deployment rollout stuck",
                                                             "labels": {"signal_type": SIGNAL}}).json()["results"]

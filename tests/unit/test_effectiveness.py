@@ -130,14 +130,14 @@ def test_which_alerts_count(incident: dict[str, str], namespace: str | None, bin
     assert AlertBinding.of(incident, namespace) == binding
 
 
-def test_the_rates_leave_unknown_out() -> None:
+def test_the_effectiveness_rate_is_effective_over_every_verdict() -> None:
     record = TrackRecord(executions=9, succeeded=6, failed=2, effective=1, ineffective=3, unknown=2)
-    assert (record.success_rate, record.judged, record.effectiveness_rate) == (0.75, 4, 0.25)
+    assert (record.success_rate, record.judged, record.effectiveness_rate) == (0.75, 6, pytest.approx(1 / 6))
     nothing = TrackRecord(executions=1, succeeded=0, failed=0, effective=0, ineffective=0, unknown=0)
     assert (nothing.success_rate, nothing.effectiveness_rate) == (None, None)
     only_unknown = TrackRecord.of_row({"executions": 2, "succeeded": 2, "failed": 0, "effective": 0,
                                        "ineffective": 0, "unknown": 2})
-    assert (only_unknown.success_rate, only_unknown.effectiveness_rate) == (1.0, None)
+    assert (only_unknown.success_rate, only_unknown.judged, only_unknown.effectiveness_rate) == (1.0, 2, 0.0)
 
 
 def test_the_vocabulary_is_the_migrations_check() -> None:
