@@ -14,6 +14,7 @@ from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, Target, d
 from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, DRY_RUN_OUTCOMES, GUARD_NAMES, SETTING_NAMES, Circuit
 from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import Hit
 from chalicelib.domain.timestamps import rfc3339
 from chalicelib.http.problems import error_body
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from chalicelib.services.alerts import Intake
     from chalicelib.services.executions import ClaimedExecution, DryRun
 
-Row = Mapping[str, Any]  # a row as the stores return it
 
 
 # --- serialisation ------------------------------------------------------------------------------
@@ -87,22 +87,17 @@ def change_view(row: Row) -> dict[str, Any]:
     }
 
 
-def history_view(
-    workflow_id: str, rows: Sequence[Row], changes: Sequence[Row], next_cursor: str | None
-) -> dict[str, Any]:
+def history_view(workflow_id: str, versions: Mapping[str, Any], changes: Sequence[Row]) -> dict[str, Any]:
+    """A page of versions (the list body of http/paging.py) with each version's status changes, and the workflow's."""
     by_version: dict[str | None, list[dict[str, Any]]] = {}
     for change in changes:
         by_version.setdefault(change["version"], []).append(change_view(change))
-    items = []
-    for row in rows:
-        item = version_view(row)
-        item["status_changes"] = by_version.get(row["version"], [])
-        items.append(item)
+    items = [{**item, "status_changes": by_version.get(item["version"], [])} for item in versions["items"]]
     return {
         "workflow_id": workflow_id,
         "items": items,
         "workflow_changes": by_version.get(None, []),
-        "next_cursor": next_cursor,
+        "next_cursor": versions["next_cursor"],
     }
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
 from chalicelib.domain.guards import parse_clear
+from chalicelib.domain.paging import VERSIONS, WORKFLOWS
 from chalicelib.domain.workflows import Rollback, StatusChange, WorkflowChange, parse_new_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import decode_cursor, encode_cursor, fitting, page
+from chalicelib.http.paging import cursor_position, page_body
 from chalicelib.http.views import failure_streak_clear_view, history_view, version_view, workflow_view
-from chalicelib.services.catalog import version_position
 
 playbooks = Blueprint(__name__)
 BASE = "/api/v1/playbooks"
@@ -38,9 +36,8 @@ def list_workflows(call: Call) -> object:
     q = call.query
     labels = {name.removeprefix("label."): value for name, value in q.items() if name.startswith("label.")}
     result = services().catalog.list_latest(q["status"], q.get("enabled"), q.get("signal_type"), labels, q["limit"],
-                                            decode_cursor(q.get("cursor"), lambda p: isinstance(p, str)))
-    items, next_cursor = page(result.items, version_view, lambda row: row["workflow_id"], result.next_after)
-    return {"items": items, "next_cursor": next_cursor}
+                                            cursor_position(q, WORKFLOWS))
+    return page_body(result, version_view, WORKFLOWS)
 
 
 @endpoint(playbooks, BASE + "/versions", query=contracts.VERSIONS_QUERY,
@@ -56,22 +53,9 @@ def versions(call: Call, workflow_id: str) -> object:
 
 
 def _history(call: Call, workflow_id: str) -> object:
-    after = decode_cursor(call.query.get("cursor"), _is_version_position)
-    rows, changes, next_after = services().catalog.history(workflow_id, call.query["limit"], after)
-    fit = fitting([version_view(row) for row in rows])
-    if fit < len(rows):
-        rows, next_after = rows[:fit], version_position(rows[fit - 1])
-    return history_view(workflow_id, rows, changes, encode_cursor(next_after) if next_after else None)
-
-
-def _is_version_position(p: Any) -> bool:
-    return (
-        isinstance(p, list)
-        and len(p) == 6
-        and all(isinstance(x, int) for x in (p[0], p[1], p[2], p[5]))
-        and isinstance(p[3], str)
-        and isinstance(p[4], str)
-    )
+    versions, changes = services().catalog.history(workflow_id, call.query["limit"],
+                                                   cursor_position(call.query, VERSIONS))
+    return history_view(workflow_id, page_body(versions, version_view, VERSIONS), changes)
 
 
 @endpoint(playbooks, BASE + "/{workflow_id}",

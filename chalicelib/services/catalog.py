@@ -27,6 +27,8 @@ from chalicelib.domain.guards import (
 )
 from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner, check_owner
+from chalicelib.domain.paging import VERSIONS, WORKFLOWS, Page, keyset_page
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
@@ -45,7 +47,6 @@ from chalicelib.services.api_keys import Principal
 from chalicelib.stores import guard_store
 from chalicelib.stores import workflow_store as store
 from chalicelib.stores.db import Database, UnitOfWork
-from chalicelib.stores.rows import Row
 
 
 class SearchIndexer(Protocol):
@@ -64,12 +65,6 @@ class SearchIndexer(Protocol):
 class CreateResult:
     version: Row
     created: bool
-
-
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Row]
-    next_after: Any | None
 
 
 class CatalogService:
@@ -305,17 +300,13 @@ class CatalogService:
         with self._db.reading() as tx:
             return self._require_version(tx, workflow_id, version)
 
-    def history(
-        self, workflow_id: str, limit: int, after: list[Any] | None
-    ) -> tuple[Sequence[Row], Sequence[Row], Any]:
+    def history(self, workflow_id: str, limit: int, after: list[Any] | None) -> tuple[Page, Sequence[Row]]:
+        """A page of the workflow's versions (newest SemVer first) and every change in its history."""
         with self._db.reading() as tx:
             self._require_workflow(tx, workflow_id)
             rows = store.list_versions(tx, workflow_id, limit + 1, after)
             changes = store.changes(tx, workflow_id)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return rows, changes, version_position(rows[-1])
-        return rows, changes, None
+        return keyset_page(rows, limit, VERSIONS), changes
 
     def list_latest(
         self,
@@ -328,9 +319,7 @@ class CatalogService:
     ) -> Page:
         with self._db.reading() as tx:
             rows = store.list_latest(tx, status, enabled, signal_type, labels, limit + 1, after)
-        if len(rows) > limit:
-            return Page(rows[:limit], rows[limit - 1]["workflow_id"])
-        return Page(rows, None)
+        return keyset_page(rows, limit, WORKFLOWS)
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -361,11 +350,6 @@ def _require_reach(principal: Principal | None, workflow: Row) -> None:
     if principal is not None and not principal.reaches(owner):
         raise Forbidden(f"This API key is limited ({principal.limits()}); workflow '{workflow['workflow_id']}' is "
                         f"owned by {owner}, beyond those limits.")
-
-
-def version_position(row: Row) -> list[Any]:
-    """Where a version stands in history order (SemVer precedence, then id): a keyset cursor."""
-    return [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]]
 
 
 def _version_in_path(raw: str) -> str:

@@ -78,8 +78,10 @@ from chalicelib.domain.notifications import (
     EXECUTION_REJECTED,
     execution_event,
 )
+from chalicelib.domain.paging import EXECUTIONS, Page, keyset_page
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, build_secret, pipeline_run_name
+from chalicelib.domain.rows import Row
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
@@ -88,7 +90,6 @@ from chalicelib.services.api_keys import Principal
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
-from chalicelib.stores.rows import Row
 
 SYSTEM = "system"  # who expires an execution: the catalog itself
 EXPIRY_MESSAGES = {
@@ -132,12 +133,6 @@ class DryRun:
     guards: dict[str, str]  # each guard's verdict: passed or blocked
     approval_required_by: dict[str, Any] | None
     pipeline_run: dict[str, Any] | None  # the run it would release (None when it cannot be built)
-
-
-@dataclass(frozen=True)
-class ExecutionPage:
-    items: Sequence[Row]
-    next_before: int | None
 
 
 @dataclass(frozen=True)
@@ -540,19 +535,18 @@ class ExecutionService:
         return found
 
     def list_executions(
-        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None,
+        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, after: list[int] | None,
         principal: Principal | None = None,
-    ) -> ExecutionPage:
-        """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them."""
+    ) -> Page:
+        """Newest first (``after``: the EXECUTIONS position, domain/paging.py); a ``principal`` limited to namespaces
+        sees only the executions whose target is in them."""
         namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
         with self._db.transaction() as tx:
             expired = _expire_overdue(tx)
-            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id, namespaces)
+            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, after[0] if after else None,
+                                         namespaces)
         self._record_expiries(expired)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return ExecutionPage(rows, rows[-1]["id"])
-        return ExecutionPage(rows, None)
+        return keyset_page(rows, limit, EXECUTIONS)
 
     def stats(self, workflow_id: str) -> Sequence[Row]:
         rows: Sequence[Row] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.limits import MAX_LISTED_INCIDENTS
+from chalicelib.domain.paging import RECOMMENDATIONS, Page, keyset_page
 from chalicelib.domain.recommendations import (
     ACCEPTED,
     GENERIC_WORDS,
@@ -26,11 +27,11 @@ from chalicelib.domain.recommendations import (
     content_terms,
     repeated,
 )
+from chalicelib.domain.rows import Row
 from chalicelib.observability import bind, logger
 from chalicelib.stores import recommendation_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.recommendation_store import NewRow
-from chalicelib.stores.rows import Row
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,6 @@ class Recommendation:
 class Posted:
     recommendation: Recommendation
     created: bool  # False: the post repeated an open recommendation (or was a retry of one)
-
-
-@dataclass(frozen=True)
-class RecommendationPage:
-    items: Sequence[Row]
-    next_after: tuple[int, int] | None
 
 
 class RecommendationService:
@@ -131,24 +126,17 @@ class RecommendationService:
         })
         return result
 
-    def list_page(self, status: str, limit: int, after: tuple[int, int] | None) -> RecommendationPage:
+    def list_page(self, status: str, limit: int, after: list[int] | None) -> Page:
+        """Most occurrences first (``after``: the RECOMMENDATIONS position, domain/paging.py)."""
         with self._db.reading() as tx:
             rows = store.list_page(tx, status, limit + 1, after)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return RecommendationPage(rows, position(rows[-1]))
-        return RecommendationPage(rows, None)
+        return keyset_page(rows, limit, RECOMMENDATIONS)
 
     @staticmethod
     def _with_details(tx: UnitOfWork, row: Row) -> Recommendation:
         recommendation_id = row["recommendation_id"]
         return Recommendation(row, store.incidents(tx, recommendation_id, MAX_LISTED_INCIDENTS),
                               store.events(tx, recommendation_id))
-
-
-def position(row: Row) -> tuple[int, int]:
-    """Where a row stands in the list order (occurrences desc, id asc)."""
-    return (row["occurrences"], row["id"])
 
 
 def _id_in_path(raw: str) -> str:

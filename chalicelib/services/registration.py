@@ -42,6 +42,7 @@ from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.reconciliation import Reconciliation
 from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource, composite_body, resource_path
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
@@ -53,7 +54,6 @@ from chalicelib.services.catalog import CatalogService
 from chalicelib.stores import registration_store as store
 from chalicelib.stores import signature_store, workflow_store
 from chalicelib.stores.db import Database
-from chalicelib.stores.rows import Row
 
 SCHEMA_PATH = "/playbook-schema.json"
 SCHEMA_FORMAT = "1.0"

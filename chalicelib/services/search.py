@@ -24,6 +24,7 @@ from chalicelib.domain import confidence
 from chalicelib.domain.composite import Composition
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import (
     Hit,
     IndexEntry,
@@ -39,7 +40,6 @@ from chalicelib.observability import logger
 from chalicelib.services import composites
 from chalicelib.stores import search_store as store
 from chalicelib.stores.db import Database, UnitOfWork
-from chalicelib.stores.rows import Row
 
 # With a query, the nearest POOL_FACTOR x top_k (at least MIN_POOL) filtered versions are re-scored
 # with the full-text and label signals: the semantic neighbourhood bounds the work per search.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 KEY_COLUMNS = "key_id, name, scopes, namespaces, cluster, created_at, revoked_at"
 
@@ -58,7 +58,7 @@ def list_all(tx: UnitOfWork) -> Sequence[Row]:
     return tx.fetchall()
 
 
-def list_page(tx: UnitOfWork, limit: int, after: tuple[str, str] | None, within: Reach | None = None
+def list_page(tx: UnitOfWork, limit: int, after: Sequence[str] | None, within: Reach | None = None
               ) -> Sequence[Row]:
     """Oldest first, by (created_at, key_id): a total order, keyset pagination after ``after``; only the keys
     ``within`` reaches (None: every key)."""

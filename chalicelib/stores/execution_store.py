@@ -11,8 +11,8 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.domain.guards import SETTING_NAMES
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 # steps: what each step of a composite ran (migration 010); NULL for a single-image execution.
 EXECUTION_COLUMNS = """
@@ -268,10 +268,11 @@ def list_executions(
     version: str | None,
     status: str | None,
     limit: int,
-    before_id: int | None,
+    after_id: int | None,
     namespaces: list[str] | None = None,
 ) -> Sequence[Row]:
-    """Newest first by the row id (unique, so the order is total); keyset pagination on it. ``namespaces``: only
+    """Newest first by the row id (unique, so the order is total); keyset pagination on it (``after_id``: the last
+    row's id of the previous page, so the page holds smaller ones). ``namespaces``: only
     executions whose target is in one of them (None: every execution)."""
     conditions: list[str] = ["TRUE"]
     params: list[str | int | list[str]] = []
@@ -282,9 +283,9 @@ def list_executions(
     if namespaces is not None:
         conditions.append("e.target_namespace = ANY(%s::text[])")
         params.append(namespaces)
-    if before_id is not None:
+    if after_id is not None:
         conditions.append("e.id < %s")
-        params.append(before_id)
+        params.append(after_id)
     tx.execute(
         f"""SELECT {EXECUTION_COLUMNS} FROM executions e
             WHERE {" AND ".join(conditions)} ORDER BY e.id DESC LIMIT %s""",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from psycopg2.extras import Json
 
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 # PostgreSQL's English configuration (Snowball stemmer and stop words), the same on every PostgreSQL.
 STEMMING = "english"
@@ -151,7 +151,7 @@ def events(tx: UnitOfWork, recommendation_id: str) -> Sequence[Row]:
     return tx.fetchall()
 
 
-def list_page(tx: UnitOfWork, status: str, limit: int, after: tuple[int, int] | None) -> Sequence[Row]:
+def list_page(tx: UnitOfWork, status: str, limit: int, after: list[int] | None) -> Sequence[Row]:
     """Most occurrences first, then oldest (id, unique, so the order is total); keyset pagination."""
     condition = ""
     params: list[str | int] = [status]

@@ -10,8 +10,8 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.resource import WorkflowResource
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from chalicelib.domain.labels import WILDCARD
 from chalicelib.domain.limits import REQUIRED_LABELS
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.guard_store import circuit_join
 from chalicelib.stores.label_filter import label_filter_sql
-from chalicelib.stores.rows import Row
 
 TS_CONFIG = "catalog_english"
 HNSW_INDEX = "search_candidates_embedding_hnsw"

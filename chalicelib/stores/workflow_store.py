@@ -9,11 +9,11 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.ownership import Owner
+from chalicelib.domain.rows import Row
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.label_filter import label_filter_sql
-from chalicelib.stores.rows import Row
 
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
