@@ -14,13 +14,15 @@ them to ``#/components/schemas/<Name>``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import limits
-from chalicelib.domain.errors import FieldError, ImmutableField, ValidationFailed
+from chalicelib.domain.errors import FieldError, ImmutableField, NotFound, ValidationFailed
 from chalicelib.domain.validation import schema_errors
+from chalicelib.domain.versions import normalize_version
 
 
 def ref(name: str) -> dict[str, str]:
@@ -579,11 +581,60 @@ MCP_MESSAGE = Contract("McpMessage", {
     },
 }, detail="The body is not one JSON-RPC 2.0 request or notification.")
 
-# Path parameters as schemas, for the MCP tools that take them as arguments (the same definitions as bodies).
-PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "workflow_id": ref("WorkflowId"),
-    "version": {**ref("SemVer"), "description": "A version of the workflow (a leading v is accepted)."},
-    "execution_id": {"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
+# --- path parameters --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PathParameter:
+    """A path parameter, declared once. ``schema``: its value's schema, as an MCP tool takes it for an argument
+    (the OpenAPI document gives the parameter that schema's pattern); ``description``: the OpenAPI parameter's;
+    ``normalise``: the value as the services take it, applied at the edge to REST routes and MCP tools alike
+    (chalicelib/http/endpoint.py), NotFound when the text cannot name anything."""
+
+    schema: Mapping[str, Any]
+    description: str
+    normalise: Callable[[str], str] = field(default=lambda raw: raw)
+
+    @property
+    def pattern(self) -> str | None:
+        target = self.schema.get("$ref", "")
+        resolved = DEFS[target.rsplit("/", 1)[1]] if target.startswith("#/$defs/") else self.schema
+        return resolved.get("pattern")
+
+
+def _semantic_version(raw: str) -> str:
+    try:
+        return normalize_version(raw)
+    except ValueError:
+        raise NotFound(f"'{raw[:64]}' is not a semantic version, so no such version exists.") from None
+
+
+def _uuid_of(what: str) -> Callable[[str], str]:
+    """The canonical form of a UUID naming ``what``; NotFound for text that is not one."""
+    def normalise(raw: str) -> str:
+        try:
+            return str(uuid.UUID(raw))
+        except ValueError:
+            raise NotFound(f"No {what} '{raw[:64]}'.") from None
+    return normalise
+
+
+def _key_id(raw: str) -> str:
+    if len(raw) > limits.MAX_KEY_ID:
+        raise NotFound(f"No API key '{raw[:limits.MAX_KEY_ID]}'.")
+    return raw
+
+
+PATH_PARAMETERS: dict[str, PathParameter] = {
+    # Services check workflow ids themselves: each route's 404 says what it looked for (a workflow, a version).
+    "workflow_id": PathParameter(ref("WorkflowId"), "The workflow id (a DNS-1123 label)."),
+    "version": PathParameter({**ref("SemVer"), "description": "A version of the workflow (a leading v is accepted)."},
+                             "A semantic version; a leading v is accepted.", _semantic_version),
+    "execution_id": PathParameter({"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
+                                  "The execution id (a UUID).", _uuid_of("execution")),
+    "registration_id": PathParameter({"type": "string"}, "The id returned by POST /api/v1/registrations.",
+                                     _uuid_of("registration")),
+    "key_id": PathParameter({"type": "string"}, "The key_id of an API key (not the key itself).", _key_id),
+    "recommendation_id": PathParameter({"type": "string"}, "The recommendation id (a UUID).",
+                                       _uuid_of("recommendation")),
 }
 
 # --- query strings (values arrive as text; the edge converts them to the declared type first) -----

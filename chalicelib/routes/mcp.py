@@ -16,7 +16,7 @@ from chalicelib.domain import contracts
 from chalicelib.domain.guards import BLOCKED, WOULD_AWAIT_APPROVAL, WOULD_RUN
 from chalicelib.http.endpoint import Call, endpoint
 from chalicelib.http.mcp.tools import Annotations, Tool, problem_text
-from chalicelib.http.openapi import ANY_KEY
+from chalicelib.http.operations import ANY_KEY
 from chalicelib.http.problems import problem_headers, problem_response
 from chalicelib.http.request import request_path
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.limits import API_SCOPES, DEFAULT_CLUSTER, MAX_KEY_ID
+from chalicelib.domain.limits import API_SCOPES, DEFAULT_CLUSTER
 from chalicelib.domain.ownership import RESOURCE, Owner
 from chalicelib.domain.paging import API_KEYS, Page, keyset_page
 from chalicelib.domain.rows import Row
@@ -154,9 +154,9 @@ class ApiKeyService:
         """Revokes the key (again is fine: a revoked key stays revoked); NotFound when no such key exists, Forbidden
         when it is outside the ``actor`` key's own limits."""
         with self._db.transaction() as tx:
-            row = store.get(tx, key_id) if len(key_id) <= MAX_KEY_ID else None
+            row = store.get(tx, key_id)
             if row is None:
-                raise NotFound(f"No API key '{key_id[:MAX_KEY_ID]}'.")
+                raise NotFound(f"No API key '{key_id}'.")
             if actor is not None and actor.excess(row["scopes"], row["namespaces"], row["cluster"]):
                 raise Forbidden(f"API key '{key_id}' is outside this key's own limits ({actor.limits()}); it may "
                                 "revoke only keys it could create.")

@@ -30,7 +30,6 @@ from chalicelib.domain.ownership import Owner, check_owner
 from chalicelib.domain.paging import VERSIONS, WORKFLOWS, Page, keyset_page
 from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
-from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
@@ -155,7 +154,6 @@ class CatalogService:
     def change_status(self, workflow_id: str, version: str, change: StatusChange, actor: str,
                       principal: Principal | None = None) -> Row:
         target, reason = change.status, change.reason
-        version = _version_in_path(version)
         with self._db.transaction() as tx:
             _require_reach(principal, self._require_workflow(tx, workflow_id, lock=True))
             row = self._require_version(tx, workflow_id, version)
@@ -296,7 +294,6 @@ class CatalogService:
                 "guards": self._guards.resolve(workflow), "circuit": circuit}
 
     def get_version(self, workflow_id: str, version: str) -> Row:
-        version = _version_in_path(version)
         with self._db.reading() as tx:
             return self._require_version(tx, workflow_id, version)
 
@@ -351,9 +348,3 @@ def _require_reach(principal: Principal | None, workflow: Row) -> None:
         raise Forbidden(f"This API key is limited ({principal.limits()}); workflow '{workflow['workflow_id']}' is "
                         f"owned by {owner}, beyond those limits.")
 
-
-def _version_in_path(raw: str) -> str:
-    try:
-        return normalize_version(raw)
-    except ValueError:
-        raise NotFound(f"'{raw}' is not a semantic version, so no such version exists.") from None

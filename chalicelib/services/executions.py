@@ -82,7 +82,6 @@ from chalicelib.domain.paging import EXECUTIONS, Page, keyset_page
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, build_secret, pipeline_run_name
 from chalicelib.domain.rows import Row
-from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.services import composites, guards, notifications
@@ -187,7 +186,6 @@ class ExecutionService:
 
     def validate(self, workflow_id: str, version: str, parameters: Mapping[str, Any]) -> ValidationReport:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
-        version = _version_in_path(version)
         row = None
         if is_workflow_id(workflow_id):
             with self._db.reading() as tx:
@@ -332,7 +330,6 @@ class ExecutionService:
 
     def _decide(self, execution_id: str, decision: str, reason: str, actor: str, principal: Principal | None
                 ) -> Row:
-        execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal) as (tx, current):
             check_execution_transition(execution_id, current["status"], decision)
             if decision == APPROVED and current["created_by"] == actor:
@@ -357,7 +354,6 @@ class ExecutionService:
         transaction. Only the requester starts it (Forbidden otherwise). The workflow must still be enabled and the
         version active, and a composite's steps may not resolve to a workflow requiring approval that the approval
         did not cover."""
-        execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal, starting=True) as (tx, current):
             if current["created_by"] != actor:
                 raise Forbidden(f"Execution {execution_id} was requested with another API key; only the key that "
@@ -413,7 +409,6 @@ class ExecutionService:
         succeeded | failed at once; the current running status again is the heartbeat. Each report renews the lease;
         running (or the end) deletes the held writeOnly values; started_at and finished_at come from the report.
         A final execution answers 409: its runner stops reporting it."""
-        execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal, runner=True) as (tx, current):
             heartbeat = current["status"] == update.status == RUNNING
             if not heartbeat:
@@ -518,7 +513,6 @@ class ExecutionService:
             self.work.notify()
 
     def get(self, execution_id: str, principal: Principal | None = None) -> tuple[Row, Sequence[Row]]:
-        execution_id = _execution_id_in_path(execution_id)
         with self._db.transaction() as tx:
             row = store.get_execution(tx, execution_id)
             if row is None:
@@ -745,16 +739,3 @@ def _stored_request(row: Row) -> ExecutionRequest:
     target = Target(row["target_kind"], row["target_name"], row["target_namespace"], row["target_cluster"])
     return ExecutionRequest(row["workflow_id"], row["version"], row["parameters"], row["incident"], target)
 
-
-def _version_in_path(raw: str) -> str:
-    try:
-        return normalize_version(raw)
-    except ValueError:
-        raise NotFound(f"'{raw[:64]}' is not a semantic version, so no such version exists.") from None
-
-
-def _execution_id_in_path(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound(f"No execution '{raw[:64]}'.") from None

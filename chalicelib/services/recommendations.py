@@ -91,7 +91,6 @@ class RecommendationService:
                                   new.confidence, actor)
 
     def get(self, recommendation_id: str) -> Recommendation:
-        recommendation_id = _id_in_path(recommendation_id)
         with self._db.reading() as tx:
             row = store.get(tx, recommendation_id)
             if row is None:
@@ -100,7 +99,6 @@ class RecommendationService:
 
     def decide(self, recommendation_id: str, decision: Decision, actor: str) -> Recommendation:
         """Accepts (linking a workflow that exists) or dismisses an open recommendation, with its reason."""
-        recommendation_id = _id_in_path(recommendation_id)
         with self._db.transaction() as tx:
             current = store.get(tx, recommendation_id)
             if current is None:
@@ -138,9 +136,3 @@ class RecommendationService:
         return Recommendation(row, store.incidents(tx, recommendation_id, MAX_LISTED_INCIDENTS),
                               store.events(tx, recommendation_id))
 
-
-def _id_in_path(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound(f"No recommendation '{raw[:64]}'.") from None

@@ -167,7 +167,7 @@ class RegistrationService:
 
     def get(self, registration_id: str) -> Row:
         with self._db.reading() as tx:
-            row = store.get(tx, registration_id) if _is_uuid(registration_id) else None
+            row = store.get(tx, registration_id)
         if row is None:
             raise NotFound(f"No registration '{registration_id}'.")
         return row
@@ -517,6 +517,7 @@ def _enabled_reason(resource: WorkflowResource) -> str:
 
 
 def _is_uuid(value: str) -> bool:
+    """A job message's registration id must be a UUID before it reaches SQL (a queue message is outside input)."""
     try:
         uuid.UUID(value)
     except ValueError:
