@@ -20,12 +20,13 @@ from chalicelib.domain.limits import DEFAULT_CLUSTER, MAX_GENERATION
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.validation import schema_errors
 from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import ResourceEventType
 from chalicelib.domain.workflows import is_workflow_id
 
 API_VERSION = "kubernaut.ai/v1alpha1"
 KIND = "RemediationWorkflow"
-EVENTS = ("ADDED", "MODIFIED", "DELETED")
-DELETED = "DELETED"
+EVENTS = tuple(ResourceEventType)
+DELETED = ResourceEventType.DELETED
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,16 @@ from chalicelib.domain.ownership import Owner
 from chalicelib.domain.rows import Row
 from chalicelib.domain.search import Hit
 from chalicelib.domain.timestamps import rfc3339
+from chalicelib.domain.vocabularies import (
+    ExecutionStatus,
+    GuardVerdict,
+    RecommendationStatus,
+    RegistrationReason,
+    RegistrationStatus,
+    ResourceEventType,
+    SignatureMode,
+    WorkflowStatus,
+)
 from chalicelib.http.problems import error_body
 
 if TYPE_CHECKING:
@@ -269,9 +279,12 @@ def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
     return {**execution_view(row), "events": [event_view(event) for event in events]}
 
 
+STATS_KEYS = ("version", "status", "executions", *ExecutionStatus, "success_rate", "mean_duration_seconds",
+              "composite_runs")
+
+
 def stats_view(workflow_id: str, rows: Sequence[Row]) -> dict[str, Any]:
-    keys = ("version", "status", "executions", "awaiting_approval", "approved", "pending", "running", "succeeded",
-            "failed", "rejected", "expired", "success_rate", "mean_duration_seconds", "composite_runs")
+    keys = STATS_KEYS
     return {"workflow_id": workflow_id, "versions": [{key: row[key] for key in keys} for row in rows]}
 
 
@@ -363,11 +376,8 @@ _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
     "properties": {
-        "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
-                 "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
-                 "SignatureMissing, SignatureInvalid, CompositionInvalid (a composite's steps), "
-                 "WorkflowOwnedElsewhere (the problem workflow-owned-elsewhere: the workflow belongs to another "
-                 "cluster, namespace or the API; the detail names its owner), InternalError."},
+        "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: " + ", ".join(
+            f"{reason} ({reason.note})" if reason.note else reason for reason in RegistrationReason) + "."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
@@ -402,7 +412,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
             "description": {"type": "string"}, "labels": STORED_LABELS, "container_image": NULLABLE_IMAGE,
             "parameters": {"type": "object"},
-            "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
+            "status": {"type": "string", "enum": list(WorkflowStatus)},
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
             "created_at": TIMESTAMP, "created_by": {"type": "string"}, "enabled": {"type": "boolean"},
             "owner": {**ref("Owner"), "description": "The workflow's owner: the origin (cluster, namespace) of the "
@@ -480,7 +490,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                            "description": "Every refusal, as the 409 problem a start would answer, in the order a "
                                           "start meets them (the first is what it would answer)."},
             "guards": {"type": "object", "description": "Each guard's verdict.",
-                       "properties": {name: {"type": "string", "enum": ["passed", "blocked"]} for name in GUARD_NAMES}},
+                       "properties": {name: {"type": "string", "enum": list(GuardVerdict)} for name in GUARD_NAMES}},
             "approval_required_by": {"anyOf": [APPROVAL_REQUIRED_BY, {"type": "null"}],
                                      "description": "What would make it wait for approval (null: nothing)."},
             "pipeline_run": {"anyOf": [ref("PipelineRun"), {"type": "null"}],
@@ -501,8 +511,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "required": ["registration_id", "status", "workflow_id", "version", "created_at"],
         "properties": {
             "registration_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
-            "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},
+            "status": {"type": "string", "enum": list(RegistrationStatus)},
+            "event": {"type": "string", "enum": list(ResourceEventType)},
             "workflow_id": {"type": "string"}, "version": {"type": "string"},
             "image": {"type": "string", "description": "The image as the resource names it."},
             "cluster": {"type": "string", "description": "The cluster of the resource: the delivering key's."},
@@ -512,7 +522,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "signature": {"type": ["object", "null"], "description": "Signature check under SIGNATURE_POLICY_FILE; "
                           "null when no check applied.", "properties": {
                 "verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]},
-                "mode": {"type": "string", "enum": ["warn", "enforce"]}, "reason": {"type": ["string", "null"]},
+                "mode": {"type": "string", "enum": [SignatureMode.WARN, SignatureMode.ENFORCE]},
+                "reason": {"type": ["string", "null"]},
                 "detail": {"type": ["string", "null"]}}},
             "error": {**_REGISTRATION_ERROR,
                       "description": "Why it failed (or, while it waits for a retry, the problem being retried)."},
@@ -649,10 +660,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {"workflow_id": {"type": "string"}, "versions": {"type": "array", "items": {
             "type": "object", "properties": {
                 "version": {"type": "string"}, "status": {"type": "string"},
-                "executions": {"type": "integer"}, "awaiting_approval": {"type": "integer"},
-                "approved": {"type": "integer"}, "pending": {"type": "integer"}, "running": {"type": "integer"},
-                "succeeded": {"type": "integer"}, "failed": {"type": "integer"}, "rejected": {"type": "integer"},
-                "expired": {"type": "integer"},
+                "executions": {"type": "integer"}, **{status: {"type": "integer"} for status in ExecutionStatus},
                 "success_rate": {"type": ["number", "null"],
                                  "description": "succeeded / (succeeded + failed); null while none has finished."},
                 "mean_duration_seconds": {"type": ["number", "null"],
@@ -684,7 +692,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "required": ["recommendation_id", "status", "occurrences"],
         "properties": {
             "recommendation_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": ["open", "accepted", "dismissed"]},
+            "status": {"type": "string", "enum": list(RecommendationStatus)},
             "signal_type": {"type": "string"}, "component": {"type": ["string", "null"]},
             "summary": {"type": "string"}, "rationale": {"type": ["string", "null"]},
             "proposed_steps": STRING_LIST,

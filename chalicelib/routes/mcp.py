@@ -96,7 +96,7 @@ def _started_text(body: Mapping[str, Any]) -> str:
     return f"{_execution_text(body)} {NEXT_STEP.get(str(body.get('status')), '')}".strip()
 
 
-DRY_RUN_OUTCOMES = {
+DRY_RUN_OUTCOMES: dict[str, str] = {
     WOULD_RUN: "it would run now (pipeline_run shows its PipelineRun); start_execution without dry_run runs it.",
     WOULD_AWAIT_APPROVAL: "it would wait for another engineer's approval before anything runs.",
     BLOCKED: "it would be refused:",

@@ -30,6 +30,7 @@ from chalicelib.domain.ownership import Owner, check_owner
 from chalicelib.domain.paging import VERSIONS, WORKFLOWS, Page, keyset_page
 from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
+from chalicelib.domain.vocabularies import HistoryField
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
@@ -140,7 +141,7 @@ class CatalogService:
         assert row is not None
         if self._indexer is not None and entry is not None:
             self._indexer.index_version(tx, row["id"], entry)
-        store.record_change(tx, new.workflow_id, new.version, "status", None, new.status, "created", actor)
+        store.record_change(tx, new.workflow_id, new.version, HistoryField.STATUS, None, new.status, "created", actor)
         return CreateResult(row, created=True)
 
     def check_origin(self, workflow_id: str, origin: Owner) -> None:
@@ -160,7 +161,7 @@ class CatalogService:
             check_transition(row["status"], target)
             if row["status"] != target:
                 store.set_version_status(tx, row["id"], target)
-                store.record_change(tx, workflow_id, version, "status", row["status"], target, reason, actor)
+                store.record_change(tx, workflow_id, version, HistoryField.STATUS, row["status"], target, reason, actor)
             updated = self._require_version(tx, workflow_id, version)
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
@@ -179,15 +180,15 @@ class CatalogService:
             _require_reach(principal, current)
             if change.owner is not None and Owner.of_row(current) != change.owner:
                 store.set_owner(tx, workflow_id, change.owner)
-                store.record_change(tx, workflow_id, None, "owner", Owner.of_row(current).token, change.owner.token,
-                                    change.reason, actor)
+                store.record_change(tx, workflow_id, None, HistoryField.OWNER, Owner.of_row(current).token,
+                                    change.owner.token, change.reason, actor)
             if change.enabled is not None:
                 self.set_enabled_in(tx, workflow_id, change.enabled, change.reason, actor)
             if change.approval_required is not None:
                 current = self._require_workflow(tx, workflow_id, lock=True)
                 if current["approval_required"] != change.approval_required:
                     store.set_approval_required(tx, workflow_id, change.approval_required)
-                    store.record_change(tx, workflow_id, None, "approval_required",
+                    store.record_change(tx, workflow_id, None, HistoryField.APPROVAL_REQUIRED,
                                         str(current["approval_required"]).lower(),
                                         str(change.approval_required).lower(), change.reason, actor)
             if change.guards is not None:
@@ -249,7 +250,8 @@ class CatalogService:
         if current["enabled"] != enabled:
             store.set_enabled(tx, workflow_id, enabled)
             store.record_change(
-                tx, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
+                tx, workflow_id, None, HistoryField.ENABLED, str(current["enabled"]).lower(), str(enabled).lower(),
+                reason, actor,
             )
 
     def rollback(self, workflow_id: str, request: Rollback, actor: str, principal: Principal | None = None) -> Row:
@@ -270,7 +272,7 @@ class CatalogService:
                     tx,
                     workflow_id,
                     row["version"],
-                    "status",
+                    HistoryField.STATUS,
                     ACTIVE,
                     DEPRECATED,
                     f"rollback to {to_version}: {reason}",

@@ -82,6 +82,7 @@ from chalicelib.domain.paging import EXECUTIONS, Page, keyset_page
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, build_secret, pipeline_run_name
 from chalicelib.domain.rows import Row
+from chalicelib.domain.vocabularies import GuardVerdict
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
 from chalicelib.observability import bind, logger
 from chalicelib.services import composites, guards, notifications
@@ -91,11 +92,11 @@ from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
 
 SYSTEM = "system"  # who expires an execution: the catalog itself
-EXPIRY_MESSAGES = {
+EXPIRY_MESSAGES: dict[str, str] = {
     AWAITING_APPROVAL: "not approved within the approval window (APPROVAL_TTL_SECONDS)",
     APPROVED: "approved but not started within the approval window (APPROVAL_TTL_SECONDS)",
 }
-DECISION_EVENTS = {APPROVED: EXECUTION_APPROVED, REJECTED: EXECUTION_REJECTED}
+DECISION_EVENTS: dict[str, str] = {APPROVED: EXECUTION_APPROVED, REJECTED: EXECUTION_REJECTED}
 CLAIM_POLL_SECONDS = 1.0  # how often a waiting claim looks for work another process made claimable
 
 
@@ -315,8 +316,9 @@ class ExecutionService:
             "workflow_id": request.workflow_id, "version": row["version"] if row else None, "outcome": outcome,
             "blocked_by": [problem.slug for problem in blocked], "target": str(request.target),
         })
-        return DryRun(request.workflow_id, row["version"] if row else None, outcome, blocked,
-                      {slug: "blocked" if slug in refused else "passed" for slug in GUARD_NAMES}, requirement,
+        verdicts: dict[str, str] = {slug: GuardVerdict.BLOCKED if slug in refused else GuardVerdict.PASSED
+                                    for slug in GUARD_NAMES}
+        return DryRun(request.workflow_id, row["version"] if row else None, outcome, blocked, verdicts, requirement,
                       manifest)
 
     def approve(self, execution_id: str, reason: str, actor: str, principal: Principal | None = None) -> Row:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from chalicelib import metrics
 from chalicelib.adapters.dispatch import MAX_RECEIVES, Dispatcher, JobMessage
 from chalicelib.adapters.registry import Missing, RegistryError, ResolvedImage
-from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED, SCHEMA_INVALID, SCHEMA_MISSING
+from chalicelib.adapters.registry.errors import SCHEMA_INVALID, SCHEMA_MISSING
 from chalicelib.domain.errors import (
     ContentConflict,
     FieldError,
@@ -44,9 +44,10 @@ from chalicelib.domain.reconciliation import Reconciliation
 from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource, composite_body, resource_path
 from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
-from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
+from chalicelib.domain.signature_policy import SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import SCHEMA_PATH, RegistrationReason
 from chalicelib.domain.workflows import NewVersion, parse_new_version
 from chalicelib.observability import bind, clear_bound, logger
 from chalicelib.services.api_keys import Principal
@@ -55,29 +56,13 @@ from chalicelib.stores import registration_store as store
 from chalicelib.stores import signature_store, workflow_store
 from chalicelib.stores.db import Database
 
-SCHEMA_PATH = "/playbook-schema.json"
 SCHEMA_FORMAT = "1.0"
 SCHEMA_FIELDS = {"schema_version", "workflow_id", "version", "title", "description", "labels", "parameters"}
-CONTENT_CONFLICT = "ContentConflict"
-# The problem workflow-owned-elsewhere (domain/errors.py WorkflowOwnedElsewhere) as a registration reason: the
-# watcher writes reasons into Kubernetes condition reasons, which are CamelCase.
-OWNED_ELSEWHERE = "WorkflowOwnedElsewhere"
-COMPOSITION_INVALID = "CompositionInvalid"
-INTERNAL_ERROR = "InternalError"
-TITLES = {
-    "ImagePullFailed": "The image could not be pulled",
-    "ImageTooLarge": "The image exceeds a download limit",
-    "ImageInvalid": "The image is malformed",
-    REGISTRY_NOT_ALLOWED: "The registry or a destination it points to is not allowed",
-    SCHEMA_MISSING: f"The image has no {SCHEMA_PATH}",
-    SCHEMA_INVALID: f"{SCHEMA_PATH} is not valid",
-    CONTENT_CONFLICT: "This version exists with other content",
-    OWNED_ELSEWHERE: "The workflow is owned by another cluster, namespace or the API",
-    COMPOSITION_INVALID: "The composite workflow's steps are not valid",
-    INTERNAL_ERROR: "The registration failed unexpectedly",
-    SIGNATURE_MISSING: "The image is not signed",
-    SIGNATURE_INVALID: "The image has no valid signature by a trusted key",
-}
+# The reasons (domain/vocabularies.py RegistrationReason) this module gives itself; the adapters give the others.
+CONTENT_CONFLICT = RegistrationReason.CONTENT_CONFLICT
+OWNED_ELSEWHERE = RegistrationReason.WORKFLOW_OWNED_ELSEWHERE
+COMPOSITION_INVALID = RegistrationReason.COMPOSITION_INVALID
+INTERNAL_ERROR = RegistrationReason.INTERNAL_ERROR
 MAX_DETAIL_ERRORS = 10
 MAX_ATTEMPTS = MAX_RECEIVES  # attempts of one registration, by queue redelivery or after its worker died
 # With SQS a pending job is queued again after this long: more than the queue's visibility timeout (720 s,
@@ -203,7 +188,7 @@ class RegistrationService:
         ``make run`` calls it at start and periodically; in AWS a scheduled function does (app.py).
         """
         with self._db.transaction() as tx:
-            abandoned = store.abandon(tx, self._leases.max_attempts, INTERNAL_ERROR, TITLES[INTERNAL_ERROR])
+            abandoned = store.abandon(tx, self._leases.max_attempts, INTERNAL_ERROR, INTERNAL_ERROR.error_title)
             due = store.due_again(tx, self._leases.pending_seconds, batch)
         for row in abandoned:
             logger.warning("registration abandoned after repeated worker failures", extra=_row_ids(row))
@@ -385,7 +370,8 @@ class RegistrationJob:
         return store.FAILED
 
     def _write_failure(self, registration_id: str, failure: RegistrationFailed) -> None:
-        title = TITLES.get(failure.reason, "The registration failed")
+        known = failure.reason in RegistrationReason
+        title = RegistrationReason(failure.reason).error_title if known else "The registration failed"
         with self._db.transaction() as tx:
             store.fail(
                 tx, registration_id, failure.reason, title, failure.detail, failure.errors, failure.image_digest

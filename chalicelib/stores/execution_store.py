@@ -12,6 +12,7 @@ from psycopg2.extras import Json
 from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.rows import Row
+from chalicelib.domain.vocabularies import ExecutionStatus
 from chalicelib.stores.db import UnitOfWork
 
 # steps: what each step of a composite ran (migration 010); NULL for a single-image execution.
@@ -301,17 +302,13 @@ def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
     mean_duration_seconds = mean of finished_at - started_at over finished executions that started
     (an execution failed while pending has no duration), NULL when there are none.
     """
+    # One count per status of the vocabulary (its values are identifiers: a column each).
+    per_status = ",\n".join(f"count(e.id) FILTER (WHERE e.status = '{status}') AS {status}"
+                             for status in ExecutionStatus)
     tx.execute(
-        """SELECT v.version, v.status,
+        f"""SELECT v.version, v.status,
                   count(e.id) AS executions,
-                  count(e.id) FILTER (WHERE e.status = 'pending') AS pending,
-                  count(e.id) FILTER (WHERE e.status = 'running') AS running,
-                  count(e.id) FILTER (WHERE e.status = 'succeeded') AS succeeded,
-                  count(e.id) FILTER (WHERE e.status = 'failed') AS failed,
-                  count(e.id) FILTER (WHERE e.status = 'awaiting_approval') AS awaiting_approval,
-                  count(e.id) FILTER (WHERE e.status = 'approved') AS approved,
-                  count(e.id) FILTER (WHERE e.status = 'rejected') AS rejected,
-                  count(e.id) FILTER (WHERE e.status = 'expired') AS expired,
+                  {per_status},
                   count(e.id) FILTER (WHERE e.status = 'succeeded')::double precision
                       / nullif(count(e.id) FILTER (WHERE e.status IN ('succeeded', 'failed')), 0) AS success_rate,
                   avg(extract(epoch FROM e.finished_at - e.started_at))
