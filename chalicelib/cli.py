@@ -58,7 +58,7 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int, list[str]]:
-    """Loads every example through the catalog service; returns (created, already present, the ids skipped because
+    """Loads every example through the workflow service; returns (created, already present, the ids skipped because
     RemediationWorkflow resources own them: those are theirs to change)."""
     from chalicelib.container import services
     from chalicelib.domain.errors import WorkflowOwnedElsewhere
@@ -69,7 +69,7 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int, list[str]]:
     for path in sorted(directory.glob("*.json")):
         new = parse_new_version(json.loads(path.read_text()))
         try:
-            result = services().catalog.create_version(new, "examples")
+            result = services().workflows.create_version(new, "examples")
         except WorkflowOwnedElsewhere:
             skipped.append(new.workflow_id)
             continue

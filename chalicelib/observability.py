@@ -53,7 +53,7 @@ def correlation_id_from(value: str | None) -> str:
     return str(uuid.uuid4())
 
 
-# The ids people search logs by (README, "Architecture"); the correlation id is bound per request or job (``bind``).
+# The ids people search logs by (README, "Logs"); the correlation id is bound per request or job (``bind``).
 SEARCH_IDS = ("workflow_id", "version", "execution_id", "registration_id")
 
 

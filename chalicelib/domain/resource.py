@@ -169,7 +169,7 @@ def _composite_rules(spec: Mapping[str, Any], problems: ErrorCollector) -> None:
 
 
 def composite_body(resource: WorkflowResource) -> dict[str, Any]:
-    """The create body (api.md "Composite workflows") of a composite resource: its steps in the API's terms."""
+    """The create body (docs/composite-workflows.md) of a composite resource: its steps in the API's terms."""
     body: dict[str, Any] = {
         "workflow_id": resource.workflow_id, "version": resource.version, "title": resource.title,
         "description": resource.description, "labels": resource.labels,

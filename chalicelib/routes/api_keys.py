@@ -1,4 +1,4 @@
-"""Routes of api.md "Operations" (API keys): operators in AWS manage keys over HTTP, not in the database."""
+"""Routes of the API keys (README, "API keys"): operators in AWS manage keys over HTTP, not in the database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The MCP route (api.md "Agent interface (MCP)") and its tools, each one a REST route.
+"""The MCP route (README, "Agent interface (MCP)") and its tools, each one a REST route.
 
 The tool descriptions are written for the model that reads them: what the labels mean, that they
 are hard filters, what ``confident`` says, which parameters are secrets. Each tool runs its REST

@@ -1,4 +1,4 @@
-"""Routes of api.md "Recommendations": parse -> RecommendationService -> respond.
+"""Routes of recommendations (README, "Recommendations"): parse -> RecommendationService -> respond.
 
 Agents post what the catalog lacks; operators list, accept (linking the workflow they registered)
 or dismiss. Nothing here creates a workflow.

@@ -3,7 +3,7 @@
 ``RegistrationService`` validates an event against the CRD, records it once per delivery
 (resource uid, generation, event) and queues the job. ``RegistrationJob`` resolves the image to a
 digest, reads /playbook-schema.json, merges it with the resource, and writes the version together
-with the registration result in one transaction through the catalog service (so content-hash
+with the registration result in one transaction through the workflow service (so content-hash
 idempotency, 409 conflicts and latest stay in one place). A composite workflow's resource names
 steps instead of an image: its job pulls nothing and writes the version the API would. Every failure
 becomes an operator-readable reason on the registration; a failed registration leaves the catalog
@@ -51,7 +51,7 @@ from chalicelib.domain.vocabularies import SCHEMA_PATH, RegistrationReason
 from chalicelib.domain.workflows import NewVersion, parse_new_version
 from chalicelib.observability import bind, clear_bound, logger
 from chalicelib.services.api_keys import Principal
-from chalicelib.services.catalog import CatalogService
+from chalicelib.services.workflows import WorkflowService
 from chalicelib.stores import registration_store as store
 from chalicelib.stores import signature_store, workflow_store
 from chalicelib.stores.db import Database
@@ -220,13 +220,13 @@ class RegistrationJob:
     def __init__(
         self,
         db: Database,
-        catalog: CatalogService,
+        workflows: WorkflowService,
         images: ImageReader,
         signatures: SignatureVerifier | None = None,
         leases: Leases | None = None,
     ) -> None:
         self._db = db
-        self._catalog = catalog
+        self._workflows = workflows
         self._images = images
         self._signatures = signatures  # None: no SIGNATURE_POLICY_FILE, nothing to check
         self._leases = leases or Leases()
@@ -291,7 +291,7 @@ class RegistrationJob:
             store.release_for_retry(tx, registration_id, error.reason, error.detail)
 
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
-        self._catalog.check_origin(resource.workflow_id, resource.origin)  # before pulling anything
+        self._workflows.check_origin(resource.workflow_id, resource.origin)  # before pulling anything
         if resource.image is None:
             self._register_composite(registration_id, resource, actor)
             return
@@ -316,15 +316,15 @@ class RegistrationJob:
             failure.image_digest = resolved.digest
             failure.signature = signature
             raise
-        entry = self._catalog.prepare(new)  # the embedding, before the transaction
+        entry = self._workflows.prepare(new)  # the embedding, before the transaction
         _once_more(lambda: self._write_version(registration_id, resource, new, entry, resolved, signature, actor))
-        self._catalog.settle()
+        self._workflows.settle()
 
     def _register_composite(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         """A composite workflow names no image: nothing is pulled; its steps are checked as the API checks them."""
         try:
             new = parse_new_version(composite_body(resource))
-            entry = self._catalog.prepare(new)
+            entry = self._workflows.prepare(new)
             _once_more(lambda: self._write_version(registration_id, resource, new, entry, None, None, actor))
         except ValidationFailed as invalid:
             errors = [FieldError(resource_path(e.path), e.message) for e in invalid.errors]
@@ -332,15 +332,15 @@ class RegistrationJob:
             more = f" (and {len(errors) - MAX_DETAIL_ERRORS} more)" if len(errors) > MAX_DETAIL_ERRORS else ""
             raise RegistrationFailed(COMPOSITION_INVALID, f"The steps break {len(errors)} rule(s): {listed}{more}.",
                                      errors) from None
-        self._catalog.settle()
+        self._workflows.settle()
 
     def _write_version(self, registration_id: str, resource: WorkflowResource, new: NewVersion,
                        entry: IndexEntry | None, resolved: ResolvedImage | None, signature: SignatureResult | None,
                        actor: str) -> None:
         with self._db.transaction() as tx:
             # Checks the owner under the workflow's row lock first: another origin's registration changes nothing.
-            self._catalog.create_version_in(tx, new, actor, entry, source=resource.source)
-            self._catalog.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
+            self._workflows.create_version_in(tx, new, actor, entry, source=resource.source)
+            self._workflows.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
             if resolved is None:  # a composite: no image
                 store.succeed(tx, registration_id, None, None)
             else:
@@ -355,7 +355,7 @@ class RegistrationJob:
     def _write_disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         with self._db.transaction() as tx:
             try:
-                self._catalog.set_enabled_in(
+                self._workflows.set_enabled_in(
                     tx, resource.workflow_id, False, f"RemediationWorkflow {resource.key} was deleted", actor,
                     origin=resource.origin,
                 )

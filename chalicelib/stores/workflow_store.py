@@ -1,4 +1,4 @@
-"""SQL for workflows, their versions and the status history. No decisions here: see services/catalog."""
+"""SQL for workflows, their versions and the status history. No decisions here: see services/workflows.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Catalog use cases: create versions, read them, change lifecycle and enabled state, roll back.
+"""Workflow use cases: create versions, read them, change lifecycle and enabled state, roll back.
 
 Every rule lives in chalicelib/domain; every statement in chalicelib/stores/workflow_store. This
 module decides, and wraps each multi-step write in one transaction.
@@ -67,7 +67,7 @@ class CreateResult:
     created: bool
 
 
-class CatalogService:
+class WorkflowService:
     def __init__(self, db: Database, indexer: SearchIndexer | None = None,
                  guard_defaults: GuardSettings = DEFAULTS) -> None:
         self._db = db
