@@ -175,7 +175,7 @@ def test_good_notification_settings_load_and_the_key_is_never_shown() -> None:
 
 def test_make_run_refuses_to_start_with_a_bad_value_and_names_it() -> None:
     env = {"PATH": "/usr/bin:/bin", "NOTIFY_WEBHOOK_URL": "http://10.0.0.5/hook", "NOTIFY_WEBHOOK_SECRET": SECRET}
-    result = subprocess.run([sys.executable, "-m", "chalicelib.cli", "serve"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "devserver"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "configuration error: NOTIFY_WEBHOOK_URL uses plain HTTP" in result.stderr
