@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, Target, duration_seconds
 from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, DRY_RUN_OUTCOMES, GUARD_NAMES, SETTING_NAMES, Circuit
-from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS
+from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS, INCIDENT_LABELS
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.rows import Row
 from chalicelib.domain.search import Hit
@@ -368,10 +368,17 @@ APPROVAL_REQUIRED_BY = {
 # readable, so these shapes say what a response holds, not what a new request must satisfy.
 STORED_LABELS = {"type": "object", "description": "Labels as stored: a string or a list of strings per key.",
                  "additionalProperties": {"anyOf": [{"type": "string"}, STRING_LIST]}}
-STORED_INCIDENT = {"type": "object", "required": ["id", "signal_type"], "description": "The incident as recorded.",
-                   "properties": {"id": {"type": "string"}, "signal_type": {"type": "string"}}}
+STORED_INCIDENT = {
+    "type": "object", "required": ["id", "signal_type"],
+    "description": "The incident as recorded: its id and signal_type, the labels and business context it carried, "
+                   "the alert it is, and any other context it was given.",
+    "properties": {"id": {"type": "string"}, "signal_type": {"type": "string"},
+                   **{key: {"type": "string"} for key in INCIDENT_LABELS if key != "signal_type"},
+                   "business_context": {"type": "object"}, "alert_fingerprint": {"type": "string"}},
+    "additionalProperties": True}
 STORED_TARGET = {"type": "object", "required": ["kind", "name"], "properties": {
-    "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}}}
+    "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"},
+    "cluster": {"type": "string", "description": "The cluster whose runner runs it."}}}
 _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
@@ -514,7 +521,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": list(RegistrationStatus)},
             "event": {"type": "string", "enum": list(ResourceEventType)},
             "workflow_id": {"type": "string"}, "version": {"type": "string"},
-            "image": {"type": "string", "description": "The image as the resource names it."},
+            "image": {"type": ["string", "null"], "description": "The image as the resource names it (null when it "
+                      "names none: a composite workflow's resource)."},
             "cluster": {"type": "string", "description": "The cluster of the resource: the delivering key's."},
             "image_digest": {"type": ["string", "null"], "description": "What the image reference resolved to."},
             "container_image": {"type": ["string", "null"], "description": "The digest-pinned reference stored."},
