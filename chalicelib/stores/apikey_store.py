@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.where import Where
 
 KEY_COLUMNS = "key_id, name, scopes, namespaces, cluster, created_at, revoked_at"
 
@@ -62,21 +63,15 @@ def list_page(tx: UnitOfWork, limit: int, after: Sequence[str] | None, within: R
               ) -> Sequence[Row]:
     """Oldest first, by (created_at, key_id): a total order, keyset pagination after ``after``; only the keys
     ``within`` reaches (None: every key)."""
-    conditions, params = ["TRUE"], list[object]()
-    if after is not None:
-        conditions.append("(created_at, key_id) > (%s::timestamptz, %s)")
-        params.extend(after)
-    if within is not None and within.scopes is not None:
-        conditions.append("scopes <@ %s::text[]")
-        params.append(within.scopes)
-    if within is not None and within.namespaces is not None:
-        conditions.append("namespaces IS NOT NULL AND namespaces <@ %s::text[]")
-        params.append(within.namespaces)
-    if within is not None and within.cluster is not None:
-        conditions.append("cluster = %s")
-        params.append(within.cluster)
-    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE {' AND '.join(conditions)} ORDER BY created_at, key_id "
-               "LIMIT %s", [*params, limit])
+    reach = within or Reach(None, None, None)
+    where = (Where()
+             .add("(created_at, key_id) > (%s::timestamptz, %s)", *(after or ()), when=after is not None)
+             .add("scopes <@ %s::text[]", reach.scopes, when=reach.scopes is not None)
+             .add("namespaces IS NOT NULL AND namespaces <@ %s::text[]", reach.namespaces,
+                  when=reach.namespaces is not None)
+             .add("cluster = %s", reach.cluster, when=reach.cluster is not None))
+    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE {where.sql} ORDER BY created_at, key_id LIMIT %s",
+               [*where.params, limit])
     return tx.fetchall()
 
 

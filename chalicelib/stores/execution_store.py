@@ -14,6 +14,7 @@ from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.rows import Row
 from chalicelib.domain.vocabularies import ExecutionStatus
 from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.where import Where
 
 # steps: what each step of a composite ran (migration 010); NULL for a single-image execution.
 EXECUTION_COLUMNS = """
@@ -275,22 +276,15 @@ def list_executions(
     """Newest first by the row id (unique, so the order is total); keyset pagination on it (``after_id``: the last
     row's id of the previous page, so the page holds smaller ones). ``namespaces``: only
     executions whose target is in one of them (None: every execution)."""
-    conditions: list[str] = ["TRUE"]
-    params: list[str | int | list[str]] = []
+    where = Where()
     for column, value in (("workflow_id", workflow_id), ("version", version), ("status", status)):
-        if value is not None:
-            conditions.append(f"e.{column} = %s")
-            params.append(value)
-    if namespaces is not None:
-        conditions.append("e.target_namespace = ANY(%s::text[])")
-        params.append(namespaces)
-    if after_id is not None:
-        conditions.append("e.id < %s")
-        params.append(after_id)
+        where.add(f"e.{column} = %s", value, when=value is not None)
+    where.add("e.target_namespace = ANY(%s::text[])", namespaces, when=namespaces is not None)
+    where.add("e.id < %s", after_id, when=after_id is not None)
     tx.execute(
         f"""SELECT {EXECUTION_COLUMNS} FROM executions e
-            WHERE {" AND ".join(conditions)} ORDER BY e.id DESC LIMIT %s""",
-        [*params, limit],
+            WHERE {where.sql} ORDER BY e.id DESC LIMIT %s""",
+        [*where.params, limit],
     )
     return tx.fetchall()
 
