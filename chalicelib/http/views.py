@@ -392,6 +392,15 @@ _REGISTRATION_ERROR = {
     },
 }  # fmt: skip
 
+def page_schema(item: str) -> dict[str, Any]:
+    """A list page as http/paging.py ``page_body`` answers it: the items, and the cursor of the next page."""
+    return {"type": "object", "properties": {"items": {"type": "array", "items": ref(item)},
+                                             "next_cursor": {"type": ["string", "null"]}}}
+
+
+# The shapes listed in pages: each has the component <Item>Page (a new list of them names it in its responses).
+LISTED = ("Version", "Execution", "ApiKey", "Recommendation")
+
 RESPONSE_SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
@@ -434,8 +443,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                         "description": "A composite workflow's finally steps."},
         },
     },
-    "VersionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Version")},
-                                                     "next_cursor": {"type": ["string", "null"]}}},
     "StatusChangeRecord": {
         "type": "object",
         "properties": {"field": {"type": "string"}, "from": {"type": ["string", "null"]}, "to": {"type": "string"},
@@ -620,8 +627,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {"apiVersion": {"const": "tekton.dev/v1"}, "kind": {"const": "PipelineRun"},
                        "metadata": {"type": "object"}, "spec": {"type": "object"}},
     },
-    "ExecutionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Execution")},
-                                                       "next_cursor": {"type": ["string", "null"]}}},
     "SearchResults": {
         "type": "object",
         "required": ["results", "total", "confident"],
@@ -693,8 +698,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
     "ApiKeyCreated": {"allOf": [ref("ApiKey"), {"type": "object", "required": ["api_key"], "properties": {
         "api_key": {"type": "string", "description": "The bearer key. Shown in this response only: keep it now."}}}]},
-    "ApiKeyPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("ApiKey")},
-                                                    "next_cursor": {"type": ["string", "null"]}}},
     "Recommendation": {
         "type": "object",
         "required": ["recommendation_id", "status", "occurrences"],
@@ -723,8 +726,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "workflow_id": {"type": ["string", "null"]}, "changed_by": {"type": "string"},
             "changed_at": TIMESTAMP}}},
     }}]},
-    "RecommendationPage": {"type": "object", "properties": {
-        "items": {"type": "array", "items": ref("Recommendation")}, "next_cursor": {"type": ["string", "null"]}}},
     "AlertIntake": {
         "type": "object", "required": ["received", "recorded", "unchanged"],
         "properties": {
@@ -745,4 +746,5 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}},
         },
     },
+    **{f"{item}Page": page_schema(item) for item in LISTED},
 }
