@@ -6,9 +6,8 @@ from chalice import Blueprint, Response
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
-from chalicelib.domain.paging import API_KEYS
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import cursor_position, page_body
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import api_key_view
 
 api_keys = Blueprint(__name__)
@@ -33,9 +32,8 @@ def create_api_key(call: Call) -> object:
           description="Only the keys within the calling key's own limits (the keys it could create).",
           responses={200: ("A page of keys", "ApiKeyPage")})
 def list_api_keys(call: Call) -> object:
-    result = services().api_keys.page(call.query["limit"], cursor_position(call.query, API_KEYS),
-                                      viewer=call.principal)
-    return page_body(result, api_key_view, API_KEYS)
+    return page_body(services().api_keys.page(call.query["limit"], call.query.get("cursor"), viewer=call.principal),
+                     api_key_view)
 
 
 @endpoint(api_keys, BASE + "/{key_id}", methods=("DELETE",), scope="admin",

@@ -19,10 +19,9 @@ from chalicelib.domain.executions import (
     parse_status_update,
     parse_validate_request,
 )
-from chalicelib.domain.paging import EXECUTIONS
 from chalicelib.domain.versions import normalize_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import cursor_position, page_body
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import claim_view, dry_run_view, execution_detail_view, execution_view, stats_view
 
 executions = Blueprint(__name__)
@@ -141,8 +140,8 @@ def list_executions(call: Call) -> object:
     q = call.query
     version = normalize_version(q["version"]) if "version" in q else None  # the contract checked its form
     result = services().executions.list_executions(q.get("workflow_id"), version, q.get("status"), q["limit"],
-                                                   cursor_position(q, EXECUTIONS), call.principal)
-    return page_body(result, execution_view, EXECUTIONS)
+                                                   q.get("cursor"), call.principal)
+    return page_body(result, execution_view)
 
 
 @endpoint(executions, BASE + "/{execution_id}", summary="One execution with its status changes",

@@ -12,10 +12,9 @@ from chalice import Blueprint
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
-from chalicelib.domain.paging import RECOMMENDATIONS
 from chalicelib.domain.recommendations import Decision, parse_new_recommendation
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import cursor_position, page_body
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import recommendation_detail_view, recommendation_view
 from chalicelib.services.recommendations import Recommendation
 
@@ -40,9 +39,8 @@ def create_recommendation(call: Call) -> object:
           summary="Recommendations with a status (default open), most occurrences first",
           responses={200: ("A page of recommendations", "RecommendationPage")})
 def list_recommendations(call: Call) -> object:
-    result = services().recommendations.list_page(call.query["status"], call.query["limit"],
-                                                  cursor_position(call.query, RECOMMENDATIONS))
-    return page_body(result, recommendation_view, RECOMMENDATIONS)
+    result = services().recommendations.list_page(call.query["status"], call.query["limit"], call.query.get("cursor"))
+    return page_body(result, recommendation_view)
 
 
 @endpoint(recommendations, BASE + "/{recommendation_id}", summary="One recommendation", responses=DETAIL,

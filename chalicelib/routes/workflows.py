@@ -7,10 +7,9 @@ from chalice import Blueprint
 from chalicelib.container import services
 from chalicelib.domain import contracts
 from chalicelib.domain.guards import parse_clear
-from chalicelib.domain.paging import VERSIONS, WORKFLOWS
 from chalicelib.domain.workflows import Rollback, StatusChange, WorkflowChange, parse_new_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import cursor_position, page_body
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import failure_streak_clear_view, history_view, version_view, workflow_view
 
 workflows = Blueprint(__name__)
@@ -36,8 +35,8 @@ def list_workflows(call: Call) -> object:
     q = call.query
     labels = {name.removeprefix("label."): value for name, value in q.items() if name.startswith("label.")}
     result = services().workflows.list_latest(q["status"], q.get("enabled"), q.get("signal_type"), labels, q["limit"],
-                                            cursor_position(q, WORKFLOWS))
-    return page_body(result, version_view, WORKFLOWS)
+                                              q.get("cursor"))
+    return page_body(result, version_view)
 
 
 @endpoint(workflows, BASE + "/versions", query=contracts.VERSIONS_QUERY,
@@ -53,9 +52,8 @@ def versions(call: Call, workflow_id: str) -> object:
 
 
 def _history(call: Call, workflow_id: str) -> object:
-    versions, changes = services().workflows.history(workflow_id, call.query["limit"],
-                                                   cursor_position(call.query, VERSIONS))
-    return history_view(workflow_id, page_body(versions, version_view, VERSIONS), changes)
+    versions, changes = services().workflows.history(workflow_id, call.query["limit"], call.query.get("cursor"))
+    return history_view(workflow_id, page_body(versions, version_view), changes)
 
 
 @endpoint(workflows, BASE + "/{workflow_id}",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from chalicelib.domain.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.limits import API_SCOPES, DEFAULT_CLUSTER
 from chalicelib.domain.ownership import RESOURCE, Owner
-from chalicelib.domain.paging import API_KEYS, Page, keyset_page
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
 from chalicelib.domain.rows import Row
 from chalicelib.observability import logger
 from chalicelib.stores import apikey_store as store
@@ -138,13 +138,14 @@ class ApiKeyService:
         with self._db.reading() as tx:
             return store.list_all(tx)
 
-    def page(self, limit: int, after: Sequence[str] | None, viewer: Principal | None = None) -> Page:
-        """A page of keys, oldest first (``after``: the API_KEYS position, domain/paging.py). A ``viewer`` key sees
-        only the keys within its own limits (as it could create them)."""
+    def page(self, limit: int, cursor: str | None, viewer: Principal | None = None) -> Page:
+        """A page of keys, oldest first. A ``viewer`` key sees only the keys within its own limits (as it could create
+        them)."""
+        after = read_cursor(cursor, store.API_KEYS)
         within = None if viewer is None else _reach(viewer)
         with self._db.reading() as tx:
             rows = store.list_page(tx, limit + 1, after, within)
-        return keyset_page(rows, limit, API_KEYS)
+        return keyset_page(rows, limit, store.API_KEYS)
 
     def revoke(self, key_id: str) -> bool:
         with self._db.transaction() as tx:

@@ -78,7 +78,7 @@ from chalicelib.domain.notifications import (
     EXECUTION_REJECTED,
     execution_event,
 )
-from chalicelib.domain.paging import EXECUTIONS, Page, keyset_page
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, build_secret, pipeline_run_name
 from chalicelib.domain.rows import Row
@@ -495,18 +495,18 @@ class ExecutionService:
         return found
 
     def list_executions(
-        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, after: list[int] | None,
+        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, cursor: str | None,
         principal: Principal | None = None,
     ) -> Page:
-        """Newest first (``after``: the EXECUTIONS position, domain/paging.py); a ``principal`` limited to namespaces
-        sees only the executions whose target is in them."""
+        """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them."""
+        after = read_cursor(cursor, store.EXECUTIONS)
         namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
         with self._db.transaction() as tx:
             expired = _expire_overdue(tx)
             rows = store.list_executions(tx, workflow_id, version, status, limit + 1, after[0] if after else None,
                                          namespaces)
         self._record_expiries(expired)
-        return keyset_page(rows, limit, EXECUTIONS)
+        return keyset_page(rows, limit, store.EXECUTIONS)
 
     def stats(self, workflow_id: str) -> Sequence[Row]:
         rows: Sequence[Row] = []

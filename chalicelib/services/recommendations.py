@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.limits import MAX_LISTED_INCIDENTS
-from chalicelib.domain.paging import RECOMMENDATIONS, Page, keyset_page
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
 from chalicelib.domain.recommendations import (
     ACCEPTED,
     GENERIC_WORDS,
@@ -124,11 +124,12 @@ class RecommendationService:
         })
         return result
 
-    def list_page(self, status: str, limit: int, after: list[int] | None) -> Page:
-        """Most occurrences first (``after``: the RECOMMENDATIONS position, domain/paging.py)."""
+    def list_page(self, status: str, limit: int, cursor: str | None) -> Page:
+        """Most occurrences first."""
+        after = read_cursor(cursor, store.RECOMMENDATIONS)
         with self._db.reading() as tx:
             rows = store.list_page(tx, status, limit + 1, after)
-        return keyset_page(rows, limit, RECOMMENDATIONS)
+        return keyset_page(rows, limit, store.RECOMMENDATIONS)
 
     @staticmethod
     def _with_details(tx: UnitOfWork, row: Row) -> Recommendation:

@@ -27,7 +27,7 @@ from chalicelib.domain.guards import (
 )
 from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner, check_owner
-from chalicelib.domain.paging import VERSIONS, WORKFLOWS, Page, keyset_page
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
 from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
 from chalicelib.domain.vocabularies import HistoryField
@@ -299,13 +299,14 @@ class WorkflowService:
         with self._db.reading() as tx:
             return self._require_version(tx, workflow_id, version)
 
-    def history(self, workflow_id: str, limit: int, after: list[Any] | None) -> tuple[Page, Sequence[Row]]:
+    def history(self, workflow_id: str, limit: int, cursor: str | None) -> tuple[Page, Sequence[Row]]:
         """A page of the workflow's versions (newest SemVer first) and every change in its history."""
+        after = read_cursor(cursor, store.VERSIONS)
         with self._db.reading() as tx:
             self._require_workflow(tx, workflow_id)
             rows = store.list_versions(tx, workflow_id, limit + 1, after)
             changes = store.changes(tx, workflow_id)
-        return keyset_page(rows, limit, VERSIONS), changes
+        return keyset_page(rows, limit, store.VERSIONS), changes
 
     def list_latest(
         self,
@@ -314,11 +315,12 @@ class WorkflowService:
         signal_type: str | None,
         labels: Mapping[str, str],
         limit: int,
-        after: str | None,
+        cursor: str | None,
     ) -> Page:
+        after = read_cursor(cursor, store.WORKFLOWS)
         with self._db.reading() as tx:
             rows = store.list_latest(tx, status, enabled, signal_type, labels, limit + 1, after)
-        return keyset_page(rows, limit, WORKFLOWS)
+        return keyset_page(rows, limit, store.WORKFLOWS)
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod

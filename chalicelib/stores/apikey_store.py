@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.paging import Keyset, is_timestamp
 from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.where import Where
@@ -57,6 +58,12 @@ def find_active(tx: UnitOfWork, token_sha256: str) -> Row | None:
 def list_all(tx: UnitOfWork) -> Sequence[Row]:
     tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
     return tx.fetchall()
+
+
+# API keys, oldest first: created_at (to the microsecond), then key id (list_page's order).
+API_KEYS = Keyset(lambda row: [row["created_at"].isoformat(), row["key_id"]],
+                  lambda p: (isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+                             and is_timestamp(p[0])))
 
 
 def list_page(tx: UnitOfWork, limit: int, after: Sequence[str] | None, within: Reach | None = None

@@ -11,6 +11,7 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.domain.guards import SETTING_NAMES
+from chalicelib.domain.paging import Keyset, ints
 from chalicelib.domain.rows import Row
 from chalicelib.domain.vocabularies import ExecutionStatus
 from chalicelib.stores.db import UnitOfWork
@@ -262,6 +263,10 @@ def events(tx: UnitOfWork, execution_id: str) -> Sequence[Row]:
         (execution_id,),
     )
     return tx.fetchall()
+
+
+# Executions, newest first: by id, descending (list_executions' order).
+EXECUTIONS = Keyset(lambda row: [row["id"]], lambda p: ints(p, 1, (2**63,)))
 
 
 def list_executions(

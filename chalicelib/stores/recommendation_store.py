@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from psycopg2.extras import Json
 
+from chalicelib.domain.paging import Keyset, ints
 from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.where import Where
@@ -150,6 +151,10 @@ def events(tx: UnitOfWork, recommendation_id: str) -> Sequence[Row]:
         (recommendation_id,),
     )
     return tx.fetchall()
+
+
+# Recommendations, most occurrences first, then id (list_page's order).
+RECOMMENDATIONS = Keyset(lambda row: [row["occurrences"], row["id"]], lambda p: ints(p, 2, (2**31, 2**63)))
 
 
 def list_page(tx: UnitOfWork, status: str, limit: int, after: list[int] | None) -> Sequence[Row]:

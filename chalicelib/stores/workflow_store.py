@@ -9,6 +9,7 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.ownership import Owner
+from chalicelib.domain.paging import Keyset
 from chalicelib.domain.rows import Row
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
@@ -116,6 +117,16 @@ def latest_version(tx: UnitOfWork, workflow_id: str) -> Row | None:
         (workflow_id,),
     )
     return tx.fetchone()
+
+
+# A workflow's versions, newest SemVer first: precedence, then id (list_versions' order).
+VERSIONS = Keyset(
+    lambda row: [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]],
+    lambda p: (isinstance(p, list) and len(p) == 6 and all(isinstance(x, int) for x in (p[0], p[1], p[2], p[5]))
+               and isinstance(p[3], str) and isinstance(p[4], str)),
+)
+# Workflows (their latest versions), by workflow id (list_latest's order).
+WORKFLOWS = Keyset(lambda row: row["workflow_id"], lambda p: isinstance(p, str))
 
 
 def list_versions(tx: UnitOfWork, workflow_id: str, limit: int, after: list[Any] | None = None) -> Sequence[Row]:
