@@ -185,8 +185,10 @@ def main() -> None:
     env = {"DATABASE_URL": database_url, "POWERTOOLS_METRICS_DISABLED": "true", "LOG_LEVEL": "WARNING",
            "REGISTRATION_SWEEP_SECONDS": "3600"}
     tekton = Tekton(args.run_seconds)
-    folder = Path(tempfile.mkdtemp(prefix="runner-bench-"))
-    with CatalogProcess(env=env) as server, tekton.serving() as kube_url:
+    # The watcher's key and kubeconfig, deleted with the run (make test fails on anything left in the temp folder).
+    with tempfile.TemporaryDirectory(prefix="runner-bench-") as tmp, CatalogProcess(env=env) as server, \
+            tekton.serving() as kube_url:
+        folder = Path(tmp)
         idle = idle_rate(database_url, args.idle_seconds)  # before any runner: the catalog alone
         player = threading.Thread(target=tekton.play, daemon=True)
         player.start()
