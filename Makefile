@@ -12,7 +12,7 @@ setup-test:
 	@bash scripts/bootstrap.sh --registry --alertmanager --tools
 
 run: setup
-	@$(PY) -m chalicelib.cli serve --port $(PORT)
+	@$(PY) -m devserver --port $(PORT)
 
 # The whole flow on this machine, step by step (devtools/demo.py); needs the registry, like the tests.
 demo:

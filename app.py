@@ -11,10 +11,10 @@ from chalicelib.routes.api_keys import api_keys
 from chalicelib.routes.executions import executions
 from chalicelib.routes.mcp import mcp
 from chalicelib.routes.ops import ops
-from chalicelib.routes.playbooks import playbooks
 from chalicelib.routes.recommendations import recommendations
 from chalicelib.routes.registrations import registrations
 from chalicelib.routes.search import search
+from chalicelib.routes.workflows import workflows
 
 app = CatalogApp(app_name="workflow-catalog")
 app.register_middleware(request_middleware, "http")
@@ -22,7 +22,7 @@ app.register_blueprint(auth)
 app.register_blueprint(ops)
 app.register_blueprint(executions)
 app.register_blueprint(mcp)
-app.register_blueprint(playbooks)
+app.register_blueprint(workflows)
 app.register_blueprint(recommendations)
 app.register_blueprint(registrations)
 app.register_blueprint(search)

@@ -178,7 +178,7 @@ def main() -> int:
 
     from app import app
     from chalicelib.container import services
-    from chalicelib.http.local_server import LocalServer
+    from devserver.local_server import LocalServer
 
     _, key = services().api_keys.create("bench guards", ["admin"])
     errors: list[str] = []

@@ -1,6 +1,5 @@
-"""Admin and local-run commands: ``python -m chalicelib.cli <command>``.
+"""Admin commands: ``python -m chalicelib.cli <command>`` (`make run`'s server is ``python -m devserver``).
 
-serve [--port N]          embedded PostgreSQL (unless DATABASE_URL), migrations, examples, dev key, API
 migrate                   apply pending SQL migrations
 load-examples             (re)load examples/workflows/*.json, then examples/composites/*.json (idempotent)
 reembed                   re-embed the catalog after an embedding provider or dimension change
@@ -14,20 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import signal
 import sys
-import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from chalicelib.config import settings
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.errors import CatalogError
-from chalicelib.observability import logger
-
-if TYPE_CHECKING:  # chalice is imported where a command needs it
-    from chalice.config import Config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = PROJECT_DIR / "examples" / "workflows"
@@ -58,7 +50,7 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int, list[str]]:
-    """Loads every example through the catalog service; returns (created, already present, the ids skipped because
+    """Loads every example through the workflow service; returns (created, already present, the ids skipped because
     RemediationWorkflow resources own them: those are theirs to change)."""
     from chalicelib.container import services
     from chalicelib.domain.errors import WorkflowOwnedElsewhere
@@ -69,7 +61,7 @@ def load_examples(directory: Path = EXAMPLES_DIR) -> tuple[int, int, list[str]]:
     for path in sorted(directory.glob("*.json")):
         new = parse_new_version(json.loads(path.read_text()))
         try:
-            result = services().catalog.create_version(new, "examples")
+            result = services().workflows.create_version(new, "examples")
         except WorkflowOwnedElsewhere:
             skipped.append(new.workflow_id)
             continue
@@ -83,98 +75,6 @@ def cmd_load_examples(_: argparse.Namespace) -> None:
     skipped = [workflow_id for c in counts for workflow_id in c[2]]
     owned = f", {len(skipped)} owned by resources and left to them ({', '.join(skipped)})" if skipped else ""
     print(f"examples: {created} created, {present} already present{owned}")
-
-
-def _dev_key() -> str:
-    """DEV_API_KEY, or a key generated once and kept under the data folder across restarts."""
-    configured = settings().dev_api_key
-    if configured:
-        return configured
-    path = _dev_key_path()
-    if path.exists():
-        return path.read_text().strip()
-    key = f"rwc_dev_{secrets.token_urlsafe(24)}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    return key
-
-
-def _dev_key_path() -> Path:
-    return PROJECT_DIR / settings().data_dir / "dev-api-key"
-
-
-def cmd_serve(args: argparse.Namespace) -> None:
-    from chalicelib.container import services
-    from chalicelib.http.local_server import LocalServer
-    from chalicelib.services.api_keys import DEV_KEY_ID
-
-    cmd_migrate(args)
-    cmd_load_examples(args)
-    key = _dev_key()
-    active = services().api_keys.ensure_dev_key(key)
-    from app import app  # imported late: the app reads settings on first use
-
-    server = LocalServer(app, _chalice_config(), "127.0.0.1", args.port)
-    base = server.url
-    auth = '-H "Authorization: Bearer $KEY"'
-    if active:
-        key_line = f"  export KEY={key}   # an API key with every scope (DEV_API_KEY, or kept in {_dev_key_path()})\n"
-    else:  # a revoked key is never brought back by a restart
-        key_line = (f"  The development key ({DEV_KEY_ID}) was revoked and stays revoked. Create a new key:\n"
-                    "  .venv/bin/python -m chalicelib.cli keys create local-dev admin"
-                    "   # then: export KEY=<the token it prints>\n")
-    print(
-        f"\nWorkflow catalog API on {base} (Ctrl-C stops it)\n"
-        f"{key_line}"
-        f"  curl {base}/healthz\n"
-        f"  curl {auth} {base}/api/v1/playbooks\n"
-        f"  curl {auth} '{base}/api/v1/playbooks/search?{SHOWCASE_SEARCH}'\n"
-        f"  curl {auth} {base}/api/v1/openapi.json\n"
-        f"Serving on {base}",
-        flush=True,
-    )
-    stop = threading.Event()
-    threading.Thread(target=_maintenance_loop, args=(stop,), name="maintenance", daemon=True).start()
-    # SIGTERM (docker stop, CI, a test) takes the Ctrl-C path, so the embedded database stops too.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped")
-    finally:
-        stop.set()
-
-
-def _maintenance_loop(stop: threading.Event) -> None:
-    """At start and every REGISTRATION_SWEEP_SECONDS (the scheduled `maintenance` function's work in AWS):
-    registrations whose worker died (an expired lease, e.g. after the previous server was killed) and ones
-    never started run again, executions past their approval window expire, runners' lapsed leases are counted,
-    successes whose effectiveness window has ended are judged, and the notification outbox is delivered
-    (chalicelib/services/maintenance.py)."""
-    from chalicelib.container import services
-
-    while True:
-        try:
-            services().maintenance.run()
-        except Exception:  # the database may be away for a while; the next round tries again
-            logger.warning("maintenance sweep failed; retrying later", exc_info=True)
-        if stop.wait(settings().registration_sweep_seconds):
-            return
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _chalice_config() -> Config:
-    from chalice.config import Config
-
-    config_file = PROJECT_DIR / ".chalice" / "config.json"
-    if not config_file.exists():
-        return Config.create(chalice_stage="local")
-    user_config = json.loads(config_file.read_text())
-    return Config(chalice_stage="local", user_provided_params={}, config_from_disk=user_config)
 
 
 def cmd_reembed(_: argparse.Namespace) -> None:
@@ -213,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m chalicelib.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve")
-    serve.add_argument("--port", type=int, default=None)
-    serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate").set_defaults(func=cmd_migrate)
     sub.add_parser("load-examples").set_defaults(func=cmd_load_examples)
     sub.add_parser("reembed").set_defaults(func=cmd_reembed)
@@ -232,11 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("key_id")
     keys.set_defaults(func=cmd_keys)
     args = parser.parse_args(argv)
+    return run(args.func, args)
+
+
+def run(command: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
+    """Runs a command on the configured database (the embedded one when DATABASE_URL is unset); configuration and
+    domain errors are printed, exit status 2."""
     try:
-        if args.command == "serve" and args.port is None:
-            args.port = settings().port
         _use_embedded_if_needed()
-        args.func(args)
+        command(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -25,13 +25,13 @@ if TYPE_CHECKING:
     from chalicelib.domain.contracts import Contract
     from chalicelib.domain.signature_policy import SignatureVerifier
     from chalicelib.services.alerts import AlertService
-    from chalicelib.services.catalog import CatalogService
     from chalicelib.services.executions import ExecutionService, SecretSealer
     from chalicelib.services.maintenance import Maintenance
     from chalicelib.services.notifications import Channel, NotificationDelivery
     from chalicelib.services.recommendations import RecommendationService
     from chalicelib.services.registration import Leases, RegistrationJob, RegistrationService
     from chalicelib.services.search import SearchService
+    from chalicelib.services.workflows import WorkflowService
 
 
 def built_once[T](build: Callable[[Any], T]) -> T:
@@ -72,10 +72,10 @@ class Services:
         return Database(dsn_factory(_database_dsn(self.settings)), self.settings.database_pool_size)
 
     @built_once
-    def catalog(self) -> CatalogService:
-        from chalicelib.services.catalog import CatalogService
+    def workflows(self) -> WorkflowService:
+        from chalicelib.services.workflows import WorkflowService
 
-        return CatalogService(self.db, indexer=self.search, guard_defaults=self.settings.guard_defaults)
+        return WorkflowService(self.db, indexer=self.search, guard_defaults=self.settings.guard_defaults)
 
     @built_once
     def search(self) -> SearchService:
@@ -172,7 +172,7 @@ class Services:
     def registration_job(self) -> RegistrationJob:
         from chalicelib.services.registration import RegistrationJob
 
-        return RegistrationJob(self.db, self.catalog, self.registry, self.signatures, self.leases)
+        return RegistrationJob(self.db, self.workflows, self.registry, self.signatures, self.leases)
 
     @built_once
     def signatures(self) -> SignatureVerifier | None:

@@ -12,6 +12,8 @@ import re
 import sys
 import threading
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -49,6 +51,16 @@ def correlation_id_from(value: str | None) -> str:
     if value and _CORRELATION_ID.fullmatch(value):
         return value
     return str(uuid.uuid4())
+
+
+# The ids people search logs by (README, "Logs"); the correlation id is bound per request or job (``bind``).
+SEARCH_IDS = ("workflow_id", "version", "execution_id", "registration_id")
+
+
+def log_ids(source: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+    """A log line's ``extra``: the ids people search by, taken from ``source`` (a row, or the ids of a request), then
+    ``fields`` (never a secret or a parameter value)."""
+    return {**{name: source[name] for name in SEARCH_IDS if name in source}, **fields}
 
 
 def bind(**ids: object) -> None:

@@ -32,7 +32,7 @@ PRIMED_MODULES = (
     "chalicelib.adapters.embeddings.factory",
     "chalicelib.adapters.embeddings.bedrock",
     "chalicelib.services.search",
-    "chalicelib.services.catalog",
+    "chalicelib.services.workflows",
     "chalicelib.services.executions",
     "chalicelib.services.registration",
     "chalicelib.services.recommendations",

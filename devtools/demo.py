@@ -6,7 +6,7 @@
 2. one image per example resource (examples/resources/*.yaml), built in Python (no container engine):
    a script layer and a layer holding /playbook-schema.json, made from examples/workflows/<id>.json;
 3. an embedded PostgreSQL + pgvector, as ``make run`` starts it, migrated;
-4. the catalog API (``make run``'s server, chalicelib/http/local_server.py) on a free loopback port,
+4. the catalog API (``make run``'s server, devserver/local_server.py) on a free loopback port,
    told to trust the registry with ``INSECURE_REGISTRIES``, and an API key with three scopes;
 5. every example resource, its image pointed at the local registry by tag, sent to the invoke
    endpoint ``POST /api/v1/registrations`` (as the watcher does) and followed until it finished;
@@ -212,7 +212,7 @@ def run(temp: Path) -> None:
         from chalice.config import Config
 
         from app import app
-        from chalicelib.http.local_server import LocalServer
+        from devserver.local_server import LocalServer
 
         key_id, key = services().api_keys.create("demo agent", SCOPES)
         runner_key_id, runner_key = services().api_keys.create(f"watcher of {CLUSTER}", RUNNER_SCOPES, None, CLUSTER)

@@ -20,6 +20,7 @@ from chalicelib.stores.embedded import start_embedded
 from chalicelib.stores.migrations import apply_migrations
 from tests.support.api import ApiClient
 from tests.support.database import embedded_data_dir, empty_catalog, fresh_database, remove_embedded
+from tests.support.responses import RESPONSES
 from tests.support.tempdirs import TempRoot
 
 # The loopback OCI registry fixtures (oci_registry, basic_auth_registry), one per session for every folder.
@@ -71,6 +72,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 TEMP_ROOT = TempRoot("catalog-test-run-")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _responses_checked() -> None:
+    """Every 2xx JSON body the app gives in this process is held to its documented schema (tests/support/responses.py)."""
+    from app import app
+
+    if RESPONSES.middleware not in [handler for handler, _ in app.middleware_handlers]:
+        app.register_middleware(RESPONSES.middleware, "http")
+
+
+@pytest.fixture(autouse=True)
+def _no_response_drift() -> Iterator[None]:
+    """Fails the test during which the app answered a 2xx body its OpenAPI document does not describe."""
+    seen = len(RESPONSES.drifts)
+    yield
+    drifts = RESPONSES.drifts[seen:]
+    assert not drifts, "responses that drift from their documented schema:\n" + "\n".join(drifts[:20])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if RESPONSES.bodies:
+        terminalreporter.write_line(
+            f"response schemas: {RESPONSES.bodies} 2xx JSON bodies of {len(RESPONSES.operations)} operations validated "
+            f"against the OpenAPI document; {len(RESPONSES.drifts)} drift(s)")
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def secrets_manager_key(secret_arn: str, region: str | None) -> SigningKey:
 
 
 class WebhookChannel:
-    name = WEBHOOK
+    name: str = WEBHOOK
 
     def __init__(
         self,

@@ -34,14 +34,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from chalicelib.domain import contracts
 from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
 from chalicelib.domain.errors import FieldError, ValidationFailed
 from chalicelib.domain.limits import MAX_ALERTS_PER_NOTIFICATION
+from chalicelib.domain.vocabularies import AlertStatus
 
-FIRING, RESOLVED, SUPERSEDED = "firing", "resolved", "superseded"
-ALERT_STATUSES = (FIRING, RESOLVED)  # what Alertmanager reports
-EPISODE_STATUSES = (FIRING, SUPERSEDED, RESOLVED)  # what an episode may be, in the order it moves
-_RANK = {status: rank for rank, status in enumerate(EPISODE_STATUSES)}
+FIRING, SUPERSEDED, RESOLVED = AlertStatus
+ALERT_STATUSES = tuple(contracts.ALERT_STATUSES)  # what Alertmanager reports
+EPISODE_STATUSES = tuple(AlertStatus)  # what an episode may be, in the order it moves
+_RANK: dict[str, int] = {status: rank for rank, status in enumerate(EPISODE_STATUSES)}
 
 # Go's zero time: Alertmanager's endsAt of a firing alert.
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)

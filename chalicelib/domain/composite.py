@@ -30,9 +30,10 @@ from chalicelib.domain.errors import FieldError
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.semver_range import Range, parse_range
 from chalicelib.domain.storable import first_unstorable
+from chalicelib.domain.vocabularies import FinallyWhen
 
-SUCCEEDED, FAILED, ALWAYS = "succeeded", "failed", "always"
-WHEN = (SUCCEEDED, FAILED, ALWAYS)
+SUCCEEDED, FAILED, ALWAYS = FinallyWhen
+WHEN = tuple(FinallyWhen)
 REFERENCE = re.compile(r"^\$\(params\.([A-Z][A-Z0-9_]*)\)$")
 MAX_LISTED_VERSIONS = 10
 

@@ -39,7 +39,7 @@ from chalicelib.domain.pipeline_run import pipeline_run_name as run_name
 
 # $(tasks.status) in a finally task: Succeeded (all succeeded), Completed (all succeeded, some skipped), Failed.
 TASKS_STATUS = "$(tasks.status)"
-WHEN_STATUSES = {SUCCEEDED: ["Succeeded", "Completed"], FAILED: ["Failed"]}
+WHEN_STATUSES: dict[str, list[str]] = {SUCCEEDED: ["Succeeded", "Completed"], FAILED: ["Failed"]}
 
 
 def step_param_name(step: str, name: str) -> str:

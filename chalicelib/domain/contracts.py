@@ -14,13 +14,25 @@ them to ``#/components/schemas/<Name>``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import limits
-from chalicelib.domain.errors import FieldError, ImmutableField, ValidationFailed
+from chalicelib.domain.errors import FieldError, ImmutableField, NotFound, ValidationFailed
 from chalicelib.domain.validation import schema_errors
+from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import (
+    AlertStatus,
+    CircuitState,
+    ExecutionStatus,
+    FinallyWhen,
+    OwnerKind,
+    RecommendationStatus,
+    ResourceEventType,
+    WorkflowStatus,
+)
 
 
 def ref(name: str) -> dict[str, str]:
@@ -184,7 +196,7 @@ DEFS: dict[str, dict[str, Any]] = {
     }),
     "FinallyStep": _step({
         "when": {
-            "type": "string", "enum": ["succeeded", "failed", "always"], "default": "always",
+            "type": "string", "enum": list(FinallyWhen), "default": FinallyWhen.ALWAYS,
             "description": "Runs when the steps all succeeded, when one failed (e.g. a rollback), or always.",
             "x-message": "must be succeeded, failed or always",
         },
@@ -195,13 +207,13 @@ DEFS: dict[str, dict[str, Any]] = {
                        'RemediationWorkflow that first registered it) or {"kind": "api"} (created over REST).',
         "x-type-message": 'must be {"kind": "resource", "cluster", "namespace"} or {"kind": "api"}',
         "properties": {
-            "kind": {"type": "string", "enum": ["resource", "api"]},
+            "kind": {"type": "string", "enum": list(OwnerKind)},
             "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
                         "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
             "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_NAMESPACE,
                           "x-message": "must be a Kubernetes namespace name"},
         },
-        "if": {"properties": {"kind": {"const": "resource"}}, "required": ["kind"]},
+        "if": {"properties": {"kind": {"const": OwnerKind.RESOURCE}}, "required": ["kind"]},
         "then": {"required": ["cluster", "namespace"], "x-required-message": "is required for a resource owner"},
         "else": {"properties": {
             "cluster": {"not": {}, "x-message": 'belongs to a resource owner only ({"kind": "api"} has no cluster)'},
@@ -334,7 +346,8 @@ NEW_VERSION = Contract("NewVersion", _object({
                              "Exactly one of container_image and steps."},
     "finally": {"type": "array", "items": ref("FinallyStep"), "maxItems": limits.MAX_STEPS,
                 "description": "Steps of a composite that run after the others, by their outcome (when)."},
-    "status": {"type": "string", "enum": ["active", "draft"], "default": "active"},
+    "status": {"type": "string", "enum": [WorkflowStatus.ACTIVE, WorkflowStatus.DRAFT],
+               "default": WorkflowStatus.ACTIVE},
 }, ("workflow_id", "version", "title", "description", "labels", "parameters"),
     # Exactly one of container_image and steps; finally only with steps (domain/workflows.py words each per field).
     oneOf=[{"required": ["container_image"]}, {"required": ["steps"]}], dependentRequired={"finally": ["steps"]}),
@@ -348,7 +361,7 @@ WORKFLOW_CHANGE = Contract(
              "owner": {**ref("Owner"), "description": "Move the workflow to another owner (an admin key without "
                                                       "namespace or cluster limits only; audited)."},
              "guards": ref("GuardSettings"),
-             "circuit": {"type": "string", "enum": ["closed"],
+             "circuit": {"type": "string", "enum": [CircuitState.CLOSED],
                          "description": "Close the workflow's circuit breaker (it opens by itself); executions "
                                         "finished before count no more.",
                          "x-message": "can only be closed: the breaker opens by itself"},
@@ -359,7 +372,8 @@ WORKFLOW_CHANGE = Contract(
 
 STATUS_CHANGE = Contract(
     "StatusChange",
-    _object({"status": {"type": "string", "enum": ["active", "deprecated"]}, "reason": ref("Reason")},
+    _object({"status": {"type": "string", "enum": [WorkflowStatus.ACTIVE, WorkflowStatus.DEPRECATED]},
+             "reason": ref("Reason")},
             ("status", "reason")),
     detail="The status change is not valid; see errors.", immutable=VERSION_FIELDS - {"status"},
     immutable_detail="on a version's status")
@@ -425,7 +439,7 @@ NEW_API_KEY = Contract("NewApiKey", _object({
 REPORTED_TIME = {"type": "string", "format": "date-time", "maxLength": 64,
                  "x-message": "must be an RFC 3339 date-time with a zone, e.g. 2026-03-01T10:00:00Z"}
 EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
-    "status": {"type": "string", "enum": ["running", "succeeded", "failed"],
+    "status": {"type": "string", "enum": [ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED],
                "description": "running again is the runner's heartbeat: it renews the lease."},
     "message": {"type": "string", "maxLength": limits.MAX_MESSAGE},
     "reason": {"type": "string", "minLength": 1, "maxLength": limits.MAX_EXECUTION_REASON,
@@ -454,7 +468,7 @@ CLAIM_REQUEST = Contract("ExecutionClaim", _object({
 }, ("runner_id",)), detail="The claim is not valid; see errors.")
 
 REGISTRATION_EVENT = Contract("RegistrationEvent", _object({
-    "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},
+    "event": {"type": "string", "enum": list(ResourceEventType)},
     "object": {"type": "object", "description": "The RemediationWorkflow resource as the API server returns it.",
                "x-type-message": "is required: the RemediationWorkflow resource as the API server returns it"},
 }, ("event", "object")), detail="The registration event is not valid; see errors.")
@@ -495,11 +509,11 @@ NEW_RECOMMENDATION = Contract("NewRecommendation", _object({
 }, ("incident", "summary", "confidence")), detail="The recommendation is not valid; see errors.")
 
 RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
-    "status": {"type": "string", "enum": ["accepted", "dismissed"]},
+    "status": {"type": "string", "enum": [RecommendationStatus.ACCEPTED, RecommendationStatus.DISMISSED]},
     "reason": ref("Reason"),
     "workflow_id": {**ref("WorkflowId"), "description": "Accepting: the workflow an operator registered for it."},
 }, ("status", "reason"), **{
-    "if": {"properties": {"status": {"const": "accepted"}}, "required": ["status"]},
+    "if": {"properties": {"status": {"const": RecommendationStatus.ACCEPTED}}, "required": ["status"]},
     "then": {"required": ["workflow_id"],
              "x-required-message": "is required to accept: name the workflow an operator registered for it"},
     # Linking a workflow is what accepting means, so dismissing takes none.
@@ -526,6 +540,7 @@ TIMESTAMP = {"type": "string", "format": "date-time", "maxLength": 64}
 # groupKey), and a 4xx makes it drop the notification, so a newer Alertmanager must not lose alerts here.
 # Strict where the catalog's record depends on it: the version, each alert's status, times and labels,
 # and its fingerprint (checked against the labels by chalicelib/domain/alerts.py, with the RFC 3339 times).
+ALERT_STATUSES = [AlertStatus.FIRING, AlertStatus.RESOLVED]  # what Alertmanager reports
 ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
     "type": "object", "required": ["version", "alerts"],
     "description": "Alertmanager's webhook notification (webhook_configs, version 4). Fields not listed are "
@@ -534,7 +549,7 @@ ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
         "version": {"const": "4", "description": "The webhook format; only version 4 is understood.",
                     "x-message": 'must be "4": the catalog understands version 4 of Alertmanager\'s webhook'},
         "receiver": {"type": "string"},
-        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "status": {"type": "string", "enum": ALERT_STATUSES},
         "groupKey": {"type": "string"},
         "truncatedAlerts": {"type": "integer", "minimum": 0,
                             "description": "Alerts Alertmanager left out (max_alerts); the catalog never hears of "
@@ -550,7 +565,7 @@ ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
                 "description": "An alert. Its annotations, generatorURL and any other field are accepted and not "
                                "recorded (so not checked either).",
                 "properties": {
-                    "status": {"type": "string", "enum": ["firing", "resolved"]},
+                    "status": {"type": "string", "enum": ALERT_STATUSES},
                     "labels": ALERT_LABELS,
                     "startsAt": TIMESTAMP,
                     "endsAt": {**TIMESTAMP, "description": "When it resolved; a firing alert's is the zero time "
@@ -559,7 +574,7 @@ ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
                                     "x-message": "must be an Alertmanager fingerprint: 16 lowercase hexadecimal "
                                                  "digits"},
                 },
-                "if": {"properties": {"status": {"const": "resolved"}}, "required": ["status"]},
+                "if": {"properties": {"status": {"const": AlertStatus.RESOLVED}}, "required": ["status"]},
                 "then": {"required": ["endsAt"], "x-required-message": "is required: when the alert resolved"},
             },
         },
@@ -579,11 +594,60 @@ MCP_MESSAGE = Contract("McpMessage", {
     },
 }, detail="The body is not one JSON-RPC 2.0 request or notification.")
 
-# Path parameters as schemas, for the MCP tools that take them as arguments (the same definitions as bodies).
-PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "workflow_id": ref("WorkflowId"),
-    "version": {**ref("SemVer"), "description": "A version of the workflow (a leading v is accepted)."},
-    "execution_id": {"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
+# --- path parameters --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PathParameter:
+    """A path parameter, declared once. ``schema``: its value's schema, as an MCP tool takes it for an argument
+    (the OpenAPI document gives the parameter that schema's pattern); ``description``: the OpenAPI parameter's;
+    ``normalise``: the value as the services take it, applied at the edge to REST routes and MCP tools alike
+    (chalicelib/http/endpoint.py), NotFound when the text cannot name anything."""
+
+    schema: Mapping[str, Any]
+    description: str
+    normalise: Callable[[str], str] = field(default=lambda raw: raw)
+
+    @property
+    def pattern(self) -> str | None:
+        target = self.schema.get("$ref", "")
+        resolved = DEFS[target.rsplit("/", 1)[1]] if target.startswith("#/$defs/") else self.schema
+        return resolved.get("pattern")
+
+
+def _semantic_version(raw: str) -> str:
+    try:
+        return normalize_version(raw)
+    except ValueError:
+        raise NotFound(f"'{raw[:64]}' is not a semantic version, so no such version exists.") from None
+
+
+def _uuid_of(what: str) -> Callable[[str], str]:
+    """The canonical form of a UUID naming ``what``; NotFound for text that is not one."""
+    def normalise(raw: str) -> str:
+        try:
+            return str(uuid.UUID(raw))
+        except ValueError:
+            raise NotFound(f"No {what} '{raw[:64]}'.") from None
+    return normalise
+
+
+def _key_id(raw: str) -> str:
+    if len(raw) > limits.MAX_KEY_ID:
+        raise NotFound(f"No API key '{raw[:limits.MAX_KEY_ID]}'.")
+    return raw
+
+
+PATH_PARAMETERS: dict[str, PathParameter] = {
+    # Services check workflow ids themselves: each route's 404 says what it looked for (a workflow, a version).
+    "workflow_id": PathParameter(ref("WorkflowId"), "The workflow id (a DNS-1123 label)."),
+    "version": PathParameter({**ref("SemVer"), "description": "A version of the workflow (a leading v is accepted)."},
+                             "A semantic version; a leading v is accepted.", _semantic_version),
+    "execution_id": PathParameter({"type": "string", "maxLength": 64, "description": "The execution id (a UUID)."},
+                                  "The execution id (a UUID).", _uuid_of("execution")),
+    "registration_id": PathParameter({"type": "string"}, "The id returned by POST /api/v1/registrations.",
+                                     _uuid_of("registration")),
+    "key_id": PathParameter({"type": "string"}, "The key_id of an API key (not the key itself).", _key_id),
+    "recommendation_id": PathParameter({"type": "string"}, "The recommendation id (a UUID).",
+                                       _uuid_of("recommendation")),
 }
 
 # --- query strings (values arrive as text; the edge converts them to the declared type first) -----
@@ -604,7 +668,7 @@ def _query(name: str, properties: dict[str, Any], required: tuple[str, ...] = ()
 NO_QUERY = _query("NoQuery", {})
 PAGE_QUERY = _query("PageQuery", {"limit": LIMIT, "cursor": CURSOR})
 LIST_WORKFLOWS_QUERY = _query("ListWorkflowsQuery", {
-    "status": {"type": "string", "enum": ["draft", "active", "deprecated"], "default": "active",
+    "status": {"type": "string", "enum": list(WorkflowStatus), "default": WorkflowStatus.ACTIVE,
                "description": "draft, active (default) or deprecated."},
     "enabled": {"type": "boolean", "description": "Only enabled (true) or disabled (false) workflows."},
     "signal_type": {**LABEL_STRING, "description": "Hard label filter on signal_type."},
@@ -624,12 +688,11 @@ SEARCH_QUERY = _query("SearchQuery", {
 EXECUTIONS_QUERY = _query("ExecutionsQuery", {
     "workflow_id": ref("WorkflowId"),
     "version": ref("SemVer"),
-    "status": {"type": "string", "enum": ["awaiting_approval", "approved", "pending", "running", "succeeded", "failed",
-                                          "rejected", "expired"]},
+    "status": {"type": "string", "enum": list(ExecutionStatus)},
     "limit": LIMIT, "cursor": CURSOR,
 })
 RECOMMENDATIONS_QUERY = _query("RecommendationsQuery", {
-    "status": {"type": "string", "enum": ["open", "accepted", "dismissed"], "default": "open",
+    "status": {"type": "string", "enum": list(RecommendationStatus), "default": RecommendationStatus.OPEN,
                "description": "open (default), accepted or dismissed."},
     "limit": LIMIT, "cursor": CURSOR,
 })

@@ -36,10 +36,10 @@ from typing import Any
 
 from chalicelib.domain.limits import MAX_EVIDENCE_EPISODES
 from chalicelib.domain.timestamps import rfc3339
+from chalicelib.domain.vocabularies import Verdict
 
-EFFECTIVE, INEFFECTIVE, UNKNOWN = "effective", "ineffective", "unknown"
-# The vocabulary; the CHECK constraint of migration 017 lists the same values.
-VERDICTS = (EFFECTIVE, INEFFECTIVE, UNKNOWN)
+EFFECTIVE, INEFFECTIVE, UNKNOWN = Verdict.EFFECTIVE, Verdict.INEFFECTIVE, Verdict.UNKNOWN
+VERDICTS = tuple(Verdict)
 
 # The guard ineffective-chain (chalicelib/domain/guards.py): this many ineffective verdicts of a workflow on a target
 # for a signal, of executions that finished within CHAIN_WINDOW, refuse the next start there.

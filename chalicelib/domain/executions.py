@@ -31,11 +31,10 @@ from chalicelib.domain.labels import values_of
 from chalicelib.domain.limits import DEFAULT_CLUSTER, INCIDENT_LABELS, MAX_REPORT_CLOCK_SKEW_SECONDS
 from chalicelib.domain.storable import incident_error
 from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import ExecutionReason, ExecutionStatus
 
-AWAITING_APPROVAL, APPROVED = "awaiting_approval", "approved"
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
-REJECTED, EXPIRED = "rejected", "expired"
-EXECUTION_STATUSES = (AWAITING_APPROVAL, APPROVED, PENDING, RUNNING, SUCCEEDED, FAILED, REJECTED, EXPIRED)
+AWAITING_APPROVAL, APPROVED, PENDING, RUNNING, SUCCEEDED, FAILED, REJECTED, EXPIRED = ExecutionStatus
+EXECUTION_STATUSES = tuple(ExecutionStatus)
 # awaiting_approval -> approved -> pending (start); either waiting state may be rejected or expire;
 # pending -> running -> succeeded | failed; pending -> succeeded | failed (a run that finished between two looks of
 # its runner, or never started); terminal states are final.
@@ -57,10 +56,10 @@ FINAL = (SUCCEEDED, FAILED)  # what a runner's report may end an execution with
 
 # Reasons the catalog itself gives an execution (a runner reports Tekton's, e.g. PipelineRunTimeout). They are
 # lowercase words joined by '-', a form a runner's reason may not take, so a report can never pass for the catalog.
-RUNNER_LOST = "runner-lost"  # its leases lapsed MAX_LEASE_LAPSES times with no report
-EXECUTION_REASONS = (RUNNER_LOST,)
+RUNNER_LOST = ExecutionReason.RUNNER_LOST  # its leases lapsed MAX_LEASE_LAPSES times with no report
+EXECUTION_REASONS = tuple(ExecutionReason)
 _CATALOG_REASON_FORM = re.compile(r"[a-z0-9]+(-[a-z0-9]+)+")
-_NEXT_STEP = {
+_NEXT_STEP: dict[str, str] = {
     AWAITING_APPROVAL: "another API key with the executions:approve scope must approve it "
                        "(POST /api/v1/executions/{id}/approve) before it can start, or reject it",
     APPROVED: "start it (POST /api/v1/executions/{id}/start) or reject it",

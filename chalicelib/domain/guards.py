@@ -44,22 +44,19 @@ from chalicelib.domain.errors import (
     RecentlyRemediated,
 )
 from chalicelib.domain.executions import Target
-from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.domain.timestamps import rfc3339
+from chalicelib.domain.vocabularies import CircuitState, DryRunOutcome, GuardSetting, HistoryField
 
-COOLDOWN_SECONDS = "cooldown_seconds"
-MAX_CONSECUTIVE_FAILURES = "max_consecutive_failures"
-MAX_EXECUTIONS_PER_HOUR = "max_executions_per_hour"
-MAX_CONCURRENT = "max_concurrent"
-SETTING_NAMES = tuple(GUARD_SETTING_BOUNDS)  # the four above, with their bounds in domain/limits.py
+COOLDOWN_SECONDS, MAX_CONSECUTIVE_FAILURES, MAX_EXECUTIONS_PER_HOUR, MAX_CONCURRENT = GuardSetting
+SETTING_NAMES = tuple(GuardSetting)  # the four above, with their bounds in domain/limits.py
 
 GUARD_NAMES = tuple(refusal.slug for refusal in GUARD_REFUSALS)  # their problem slugs (domain/errors.py)
 
-CLOSED, OPEN = "closed", "open"
-CIRCUIT_STATES = (CLOSED, OPEN)
-# The fields guards write in the workflow's history (status_changes; migration 015's CHECK lists them): each
-# setting, the circuit (closed -> open by the catalog, open -> closed by an operator), an operator's clear.
-CIRCUIT, FAILURE_STREAK = "circuit", "failure_streak"
+CLOSED, OPEN = CircuitState
+CIRCUIT_STATES = tuple(CircuitState)
+# The fields guards write in the workflow's history (domain/vocabularies.py HistoryField): each setting, the circuit
+# (closed -> open by the catalog, open -> closed by an operator), an operator's clear.
+CIRCUIT, FAILURE_STREAK = HistoryField.CIRCUIT, HistoryField.FAILURE_STREAK
 HISTORY_FIELDS = (*SETTING_NAMES, CIRCUIT, FAILURE_STREAK)
 CLEARED = "cleared"
 SYSTEM = "system"  # who opens a circuit: the catalog itself
@@ -72,8 +69,8 @@ CHAIN_HOURS = int(CHAIN_WINDOW / timedelta(hours=1))
 CONCURRENT_RETRY_SECONDS = 30
 
 # What a dry run of a start answers (POST /api/v1/executions with dry_run).
-WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED = "would-run", "would-await-approval", "blocked"
-DRY_RUN_OUTCOMES = (WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED)
+WOULD_RUN, WOULD_AWAIT_APPROVAL, BLOCKED = DryRunOutcome
+DRY_RUN_OUTCOMES = tuple(DryRunOutcome)
 
 OPERATOR_PATCH = "PATCH /api/v1/playbooks/{workflow_id} with {body} and a reason (scope catalog:write)"
 

@@ -35,18 +35,13 @@ from urllib.parse import urlsplit
 from chalicelib.domain.egress import HTTP_PORT, HTTPS_PORT, EgressRules, parse_destination
 from chalicelib.domain.executions import APPROVED, AWAITING_APPROVAL, EXPIRED, FAILED, REJECTED
 from chalicelib.domain.timestamps import rfc3339
+from chalicelib.domain.vocabularies import DeliveryStatus, NotificationChannel, NotificationType
 
-EXECUTION_AWAITING_APPROVAL = "execution.awaiting_approval"
-EXECUTION_APPROVED = "execution.approved"
-EXECUTION_REJECTED = "execution.rejected"
-EXECUTION_EXPIRED = "execution.expired"
-EXECUTION_FAILED = "execution.failed"
-GUARD_CIRCUIT_OPENED = "guard.circuit_opened"
-# The vocabulary; the CHECK constraint of migration 013 lists the same values.
-EVENT_TYPES = (EXECUTION_AWAITING_APPROVAL, EXECUTION_APPROVED, EXECUTION_REJECTED, EXECUTION_EXPIRED,
-               EXECUTION_FAILED, GUARD_CIRCUIT_OPENED)
+(EXECUTION_AWAITING_APPROVAL, EXECUTION_APPROVED, EXECUTION_REJECTED, EXECUTION_EXPIRED, EXECUTION_FAILED,
+ GUARD_CIRCUIT_OPENED) = NotificationType
+EVENT_TYPES = tuple(NotificationType)  # domain/vocabularies.py (migration 013's CHECK lists the same values)
 # The execution state each execution event reports.
-EXECUTION_EVENT_STATUS = {
+EXECUTION_EVENT_STATUS: dict[str, str] = {
     EXECUTION_AWAITING_APPROVAL: AWAITING_APPROVAL,
     EXECUTION_APPROVED: APPROVED,
     EXECUTION_REJECTED: REJECTED,
@@ -56,10 +51,10 @@ EXECUTION_EVENT_STATUS = {
 
 # Where events go. Each event gets a delivery row per channel when it is recorded; a process delivers the
 # channels it has configured (the API functions record, the maintenance loop delivers).
-WEBHOOK, SNS = "webhook", "sns"
-CHANNELS = (WEBHOOK, SNS)
-PENDING, DELIVERED, ABANDONED = "pending", "delivered", "abandoned"
-DELIVERY_STATUSES = (PENDING, DELIVERED, ABANDONED)
+WEBHOOK, SNS = NotificationChannel
+CHANNELS = tuple(NotificationChannel)
+PENDING, DELIVERED, ABANDONED = DeliveryStatus
+DELIVERY_STATUSES = tuple(DeliveryStatus)
 
 SOURCE = "workflow-catalog"
 SIGNATURE_HEADER = "X-Catalog-Signature"
@@ -187,13 +182,14 @@ def summarize(event: OutboxEvent) -> Summary:
     where = f"{target['kind']} {target['namespace']}/{target['name']}" if target["namespace"] else \
         f"{target['kind']} {target['name']}"
     subject = f"{data['workflow_id']} {data['version']} on {where}"
-    title = {
+    titles: dict[str, str] = {
         EXECUTION_AWAITING_APPROVAL: f"Approval needed: {subject}",
         EXECUTION_APPROVED: f"Approved: {subject}",
         EXECUTION_REJECTED: f"Rejected: {subject}",
         EXECUTION_EXPIRED: f"Expired: {subject}",
         EXECUTION_FAILED: f"Failed: {subject}",
-    }[event.event_type]
+    }
+    title = titles[event.event_type]
     who = f"by {data['actor']}" + (f": {data['reason']}" if data.get("reason") else "")
     description = f"Execution {data['execution_id']} (incident {data['incident_id']}) is {data['status']}, {who}."
     if "expires_at" in data:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.errors import WorkflowOwnedElsewhere
+from chalicelib.domain.vocabularies import OwnerKind
 
-API, RESOURCE = "api", "resource"
-OWNER_KINDS = (API, RESOURCE)  # migration 012 lists the same values
+RESOURCE, API = OwnerKind
+OWNER_KINDS = tuple(OwnerKind)
 
 
 @dataclass(frozen=True)

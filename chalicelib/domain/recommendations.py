@@ -35,9 +35,10 @@ from chalicelib.domain.errors import InvalidTransition, ValidationFailed
 from chalicelib.domain.labels import canonical
 from chalicelib.domain.search import split_camel_case
 from chalicelib.domain.storable import incident_error
+from chalicelib.domain.vocabularies import RecommendationStatus
 
-OPEN, ACCEPTED, DISMISSED = "open", "accepted", "dismissed"
-STATUSES = (OPEN, ACCEPTED, DISMISSED)
+OPEN, ACCEPTED, DISMISSED = RecommendationStatus
+STATUSES = tuple(RecommendationStatus)
 # open -> accepted | dismissed; a decided recommendation is final (a new post opens a new one).
 TRANSITIONS: dict[str, frozenset[str]] = {OPEN: frozenset({ACCEPTED, DISMISSED}), ACCEPTED: frozenset(),
                                           DISMISSED: frozenset()}

@@ -20,12 +20,13 @@ from chalicelib.domain.limits import DEFAULT_CLUSTER, MAX_GENERATION
 from chalicelib.domain.ownership import Owner
 from chalicelib.domain.validation import schema_errors
 from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import ResourceEventType
 from chalicelib.domain.workflows import is_workflow_id
 
 API_VERSION = "kubernaut.ai/v1alpha1"
 KIND = "RemediationWorkflow"
-EVENTS = ("ADDED", "MODIFIED", "DELETED")
-DELETED = "DELETED"
+EVENTS = tuple(ResourceEventType)
+DELETED = ResourceEventType.DELETED
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _composite_rules(spec: Mapping[str, Any], problems: ErrorCollector) -> None:
 
 
 def composite_body(resource: WorkflowResource) -> dict[str, Any]:
-    """The create body (api.md "Composite workflows") of a composite resource: its steps in the API's terms."""
+    """The create body (docs/composite-workflows.md) of a composite resource: its steps in the API's terms."""
     body: dict[str, Any] = {
         "workflow_id": resource.workflow_id, "version": resource.version, "title": resource.title,
         "description": resource.description, "labels": resource.labels,

@@ -21,11 +21,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from chalicelib.domain.config_error import ConfigError
 from chalicelib.domain.images import ImageReference
+from chalicelib.domain.vocabularies import RegistrationReason, SignatureMode
 
-OFF, WARN, ENFORCE = "off", "warn", "enforce"
-MODES = (OFF, WARN, ENFORCE)
-SIGNATURE_MISSING = "SignatureMissing"
-SIGNATURE_INVALID = "SignatureInvalid"
+OFF, WARN, ENFORCE = SignatureMode
+MODES = tuple(SignatureMode)
+SIGNATURE_MISSING = RegistrationReason.SIGNATURE_MISSING
+SIGNATURE_INVALID = RegistrationReason.SIGNATURE_INVALID
 _TOP_FIELDS = {"default", "rules"}
 _RULE_FIELDS = {"match", "mode", "keys"}
 _KEY_FIELDS = {"id", "public_key"}
@@ -168,7 +169,7 @@ def _mode(raw: object, place: str, problems: list[str]) -> str:
     if value not in MODES:
         problems.append(f"{place}: must be one of {', '.join(MODES)}, not {raw!r}")
         return OFF
-    return value
+    return str(value)
 
 
 def _unknown(raw: dict, allowed: set[str], prefix: str, problems: list[str]) -> None:

@@ -17,12 +17,13 @@ from chalicelib.domain.ownership import Owner
 from chalicelib.domain.parameter_schema import validate_parameter_schema
 from chalicelib.domain.patterns import search
 from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import WorkflowStatus
 
-DRAFT, ACTIVE, DEPRECATED = "draft", "active", "deprecated"
-STATUSES = (DRAFT, ACTIVE, DEPRECATED)
+DRAFT, ACTIVE, DEPRECATED = WorkflowStatus
+STATUSES = tuple(WorkflowStatus)
 CREATE_STATUSES = (ACTIVE, DRAFT)
 # Allowed lifecycle moves; deprecated is terminal and nothing goes back to draft.
-TRANSITIONS = {DRAFT: {ACTIVE, DEPRECATED}, ACTIVE: {DEPRECATED}, DEPRECATED: set()}
+TRANSITIONS: dict[str, set[str]] = {DRAFT: {ACTIVE, DEPRECATED}, ACTIVE: {DEPRECATED}, DEPRECATED: set()}
 
 @dataclass(frozen=True)
 class NewVersion:

@@ -5,7 +5,7 @@ resolves the bearer key to a principal and its scopes; it lets unknown keys thro
 "anonymous" so that the route answers a proper RFC 7807 401 (API Gateway's own authorizer
 denials cannot carry our problem body). A request without an Authorization header never reaches
 the authorizer: API Gateway answers 401 itself, shaped as a problem by the Gateway Responses in
-infra/ (and by chalicelib/http/gateway.py locally). Results are cached by API Gateway for
+infra/ (and by devserver/gateway.py locally). Results are cached by API Gateway for
 AUTHORIZER_TTL seconds, so a revoked key stops working within that time.
 """
 

@@ -2,8 +2,10 @@
 
 A route declares its scope, the contract of its query string (every route has one: unknown query
 parameters are a 400 naming them) and of its body, its summary and its answers. The decorator
-checks the scope and the query string before the handler runs, hands the handler a ``Call``, turns
-domain errors into RFC 7807 problems, and records the operation for the OpenAPI document. Chalice
+checks the scope and the query string and normalises the path values (domain/contracts.py
+``PATH_PARAMETERS``) before the handler runs, hands the handler a ``Call``, turns domain errors into
+RFC 7807 problems, and registers the operation (chalicelib/http/operations.py: the OpenAPI document
+and the MCP tools read it there). Chalice
 catches exceptions inside the view, so domain errors must become responses here; the middleware
 (chalicelib/http/middleware.py) handles what happens outside views.
 """
@@ -24,7 +26,7 @@ from chalicelib.domain.contracts import NO_QUERY, Contract
 from chalicelib.domain.errors import CatalogError
 from chalicelib.http import request as parse
 from chalicelib.http.auth import api_key_authorizer, principal_from, require_scope
-from chalicelib.http.openapi import ANY_KEY, Operation, register
+from chalicelib.http.operations import ANY_KEY, Operation, register
 from chalicelib.http.problems import error_response, problem_response
 from chalicelib.http.views import body_text
 from chalicelib.observability import logger
@@ -46,23 +48,6 @@ ACCEPTED_CONTENT_TYPES = [
     "application/x-yaml",
     "text/csv",
 ]
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A route as declared: its operation (scope, contracts) and its handler, ``fn(call, **path_values)``.
-    The MCP tools run REST routes through these, so a tool does exactly what its route does."""
-
-    operation: Operation
-    handler: Callable[..., Any]
-
-
-_declared: dict[tuple[str, str], Declared] = {}
-
-
-def declared(method: str, path: str) -> Declared:
-    """The route registered for ``method`` and ``path`` (KeyError when there is none)."""
-    return _declared[(method.lower(), path)]
 
 
 @dataclass
@@ -108,6 +93,9 @@ def endpoint(
     """Registers ``fn(call, **uri_params)`` as a route; ``scope=None`` makes it public."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        declared = [Operation(path, method.lower(), summary, scope, query, body, responses, errors, description, fn)
+                    for method in methods]
+
         @functools.wraps(fn)
         def view(**uri_params: str) -> Response:
             request = bp.current_request
@@ -122,7 +110,7 @@ def endpoint(
                 # sent as 1.0.0%2Bbuild.1 would not match; ids, versions and UUIDs never hold "%", so
                 # decoding once is right whether or not the gateway already decoded.
                 decoded = {name: unquote(value) for name, value in uri_params.items()}
-                return to_response(fn(Call(request, principal, values, body), **decoded))
+                return to_response(fn(Call(request, principal, values, body), **declared[0].path_values(decoded)))
             except CatalogError as error:
                 return error_response(error, instance=parse.request_path(request))
             except Exception:
@@ -135,10 +123,8 @@ def endpoint(
                     parse.request_path(request),
                 )
 
-        for method in methods:
-            operation = Operation(path, method.lower(), summary, scope, query, body, responses, errors, description)
+        for operation in declared:
             register(operation)
-            _declared[(method.lower(), path)] = Declared(operation, fn)
         bp.route(
             path,
             methods=list(methods),

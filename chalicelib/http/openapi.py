@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document, assembled from what the routes declare, never written twice.
 
 Every route is registered with the ``endpoint`` decorator (chalicelib/http/endpoint.py), which
-records an ``Operation`` here: summary, scope, the request contracts of its body and query string
-(domain/contracts.py), its responses. The document is built from those records, the shared
+records an ``Operation`` in chalicelib/http/operations.py: summary, scope, the request contracts of
+its body and query string (domain/contracts.py), its responses. The document is built from those
+records, the path parameters' declarations (domain/contracts.py ``PATH_PARAMETERS``), the shared
 definitions of the contracts and the response schemas of http/views.py, so what is documented is
 what the edge enforces. This module imports no route module: routes register themselves when the
 app imports them. tests/integration/test_openapi.py keeps it true (every served route documented,
@@ -11,59 +12,24 @@ nothing else).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.domain import contracts
 from chalicelib.domain.contracts import Contract
-from chalicelib.domain.limits import API_SCOPES, MAX_LABELS, SEMVER_PATTERN, WORKFLOW_ID_PATTERN
+from chalicelib.domain.limits import API_SCOPES, MAX_LABELS
+from chalicelib.http.operations import ANY_KEY, Operation, operations, path_parameter
 from chalicelib.http.problems import STATUS_PROBLEMS
 from chalicelib.http.views import RESPONSE_SCHEMAS
 
 API_VERSION = "1.1.0"  # the version of this API's contract (info.version; the MCP server reports it too)
-# ``scope=ANY_KEY``: any valid API key may call the route (it checks finer scopes itself, as /mcp does per tool).
-ANY_KEY = "*"
 SCOPES = API_SCOPES
-PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "workflow_id": {"description": "The workflow id (a DNS-1123 label).", "pattern": WORKFLOW_ID_PATTERN},
-    "version": {"description": "A semantic version; a leading v is accepted.", "pattern": SEMVER_PATTERN},
-    "execution_id": {"description": "The execution id (a UUID)."},
-    "registration_id": {"description": "The id returned by POST /api/v1/registrations."},
-    "key_id": {"description": "The key_id of an API key (not the key itself)."},
-    "recommendation_id": {"description": "The recommendation id (a UUID)."},
-}
-
-
-@dataclass(frozen=True)
-class Operation:
-    path: str
-    method: str
-    summary: str
-    scope: str | None  # None: public
-    query: Contract
-    body: Contract | None = None
-    responses: Mapping[int, tuple[str, str | None]] = field(default_factory=dict)  # status -> (description, schema)
-    errors: tuple[int, ...] = ()  # problem statuses besides the ones every such route can answer
-    description: str | None = None
-
-
-_operations: dict[tuple[str, str], Operation] = {}
-_lock = threading.Lock()
-
-
-def register(operation: Operation) -> None:
-    with _lock:
-        _operations[(operation.path, operation.method)] = operation
 
 
 def openapi_document() -> dict[str, Any]:
-    with _lock:
-        operations = sorted(_operations.values(), key=lambda op: (op.path, op.method))
     paths: dict[str, dict[str, Any]] = {}
     bodies: dict[str, Any] = {}
-    for operation in operations:
+    for operation in operations():
         paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
         if operation.body is not None:
             bodies[operation.body.name] = public_schema(operation.body.schema)
@@ -106,7 +72,7 @@ def components(*groups: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _operation(operation: Operation) -> dict[str, Any]:
-    parameters = [_path_parameter(name) for name in _placeholders(operation.path)]
+    parameters = [_path_parameter(name) for name in operation.path_names]
     parameters += query_parameters(operation.query)
     statuses = {400, *operation.errors}  # every route checks its query string
     if operation.scope is not None:
@@ -140,14 +106,10 @@ def _scopes(scope: str) -> list[str]:
     return [] if scope == ANY_KEY else [scope]
 
 
-def _placeholders(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
-
-
 def _path_parameter(name: str) -> dict[str, Any]:
-    known = PATH_PARAMETERS[name]
-    schema = {"type": "string", **({"pattern": known["pattern"]} if "pattern" in known else {})}
-    return {"name": name, "in": "path", "required": True, "description": known["description"], "schema": schema}
+    declared = path_parameter(name)
+    schema = {"type": "string", **({"pattern": declared.pattern} if declared.pattern else {})}
+    return {"name": name, "in": "path", "required": True, "description": declared.description, "schema": schema}
 
 
 def query_parameters(query: Contract) -> list[dict[str, Any]]:

@@ -13,17 +13,27 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain.effectiveness import VERDICTS, TrackRecord
 from chalicelib.domain.executions import EXECUTION_STATUSES, REDACTED, SUCCEEDED, Target, duration_seconds
 from chalicelib.domain.guards import CIRCUIT_STATES, CLOSED, DRY_RUN_OUTCOMES, GUARD_NAMES, SETTING_NAMES, Circuit
-from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS
+from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS, INCIDENT_LABELS
 from chalicelib.domain.ownership import Owner
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import Hit
 from chalicelib.domain.timestamps import rfc3339
+from chalicelib.domain.vocabularies import (
+    ExecutionStatus,
+    GuardVerdict,
+    RecommendationStatus,
+    RegistrationReason,
+    RegistrationStatus,
+    ResourceEventType,
+    SignatureMode,
+    WorkflowStatus,
+)
 from chalicelib.http.problems import error_body
 
 if TYPE_CHECKING:
     from chalicelib.services.alerts import Intake
     from chalicelib.services.executions import ClaimedExecution, DryRun
 
-Row = Mapping[str, Any]  # a row as the stores return it
 
 
 # --- serialisation ------------------------------------------------------------------------------
@@ -88,22 +98,17 @@ def change_view(row: Row) -> dict[str, Any]:
     }
 
 
-def history_view(
-    workflow_id: str, rows: Sequence[Row], changes: Sequence[Row], next_cursor: str | None
-) -> dict[str, Any]:
+def history_view(workflow_id: str, versions: Mapping[str, Any], changes: Sequence[Row]) -> dict[str, Any]:
+    """A page of versions (the list body of http/paging.py) with each version's status changes, and the workflow's."""
     by_version: dict[str | None, list[dict[str, Any]]] = {}
     for change in changes:
         by_version.setdefault(change["version"], []).append(change_view(change))
-    items = []
-    for row in rows:
-        item = version_view(row)
-        item["status_changes"] = by_version.get(row["version"], [])
-        items.append(item)
+    items = [{**item, "status_changes": by_version.get(item["version"], [])} for item in versions["items"]]
     return {
         "workflow_id": workflow_id,
         "items": items,
         "workflow_changes": by_version.get(None, []),
-        "next_cursor": next_cursor,
+        "next_cursor": versions["next_cursor"],
     }
 
 
@@ -286,11 +291,15 @@ def execution_detail_view(row: Row, events: Sequence[Row]) -> dict[str, Any]:
     return {**execution_view(row), "events": [event_view(event) for event in events]}
 
 
+# The count in each state, besides the outcomes (succeeded and failed are among them).
+STATE_KEYS = tuple(status.value for status in ExecutionStatus
+                   if status not in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED))
+
+
 def stats_view(workflow_id: str, versions: Sequence[Row], signals: Sequence[Row]) -> dict[str, Any]:
     """Per version and per signal_type, what the executions came to; the rates: domain/effectiveness.py."""
-    states = ("awaiting_approval", "approved", "pending", "running", "rejected", "expired")
     return {"workflow_id": workflow_id,
-            "versions": [{"version": row["version"], "status": row["status"], **{s: row[s] for s in states},
+            "versions": [{"version": row["version"], "status": row["status"], **{s: row[s] for s in STATE_KEYS},
                           **_outcomes(row), "composite_runs": row["composite_runs"]} for row in versions],
             "signal_types": [{"signal_type": row["signal_type"], **_outcomes(row)} for row in signals]}
 
@@ -380,10 +389,17 @@ APPROVAL_REQUIRED_BY = {
 # readable, so these shapes say what a response holds, not what a new request must satisfy.
 STORED_LABELS = {"type": "object", "description": "Labels as stored: a string or a list of strings per key.",
                  "additionalProperties": {"anyOf": [{"type": "string"}, STRING_LIST]}}
-STORED_INCIDENT = {"type": "object", "required": ["id", "signal_type"], "description": "The incident as recorded.",
-                   "properties": {"id": {"type": "string"}, "signal_type": {"type": "string"}}}
+STORED_INCIDENT = {
+    "type": "object", "required": ["id", "signal_type"],
+    "description": "The incident as recorded: its id and signal_type, the labels and business context it carried, "
+                   "the alert it is, and any other context it was given.",
+    "properties": {"id": {"type": "string"}, "signal_type": {"type": "string"},
+                   **{key: {"type": "string"} for key in INCIDENT_LABELS if key != "signal_type"},
+                   "business_context": {"type": "object"}, "alert_fingerprint": {"type": "string"}},
+    "additionalProperties": True}
 STORED_TARGET = {"type": "object", "required": ["kind", "name"], "properties": {
-    "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"}}}
+    "kind": {"type": "string"}, "name": {"type": "string"}, "namespace": {"type": "string"},
+    "cluster": {"type": "string", "description": "The cluster whose runner runs it."}}}
 # What executions came to (domain/effectiveness.py TrackRecord): the stats per version and per signal, and the track
 # record of each search result.
 OUTCOMES: dict[str, Any] = {
@@ -395,7 +411,7 @@ OUTCOMES: dict[str, Any] = {
     "effective": {"type": "integer", "description": "Judged effective: the alerts resolved and stayed resolved."},
     "ineffective": {"type": "integer", "description": "Judged ineffective: an alert was still firing at the end of "
                                                       "the window, or fired again within it."},
-    "unknown": {"type": "integer", "description": "Judged unknown: no alert seen, nothing to judge by (in no rate)."},
+    "unknown": {"type": "integer", "description": "Judged unknown: no alert seen, nothing to judge by."},
     "effectiveness_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
                            "description": "effective / judged; null while none is judged."},
 }
@@ -440,17 +456,23 @@ _REGISTRATION_ERROR = {
     "type": "object",
     "required": ["type", "title", "detail"],
     "properties": {
-        "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: ImagePullFailed, "
-                 "ImageTooLarge, ImageInvalid, RegistryNotAllowed, SchemaMissing, SchemaInvalid, ContentConflict, "
-                 "SignatureMissing, SignatureInvalid, CompositionInvalid (a composite's steps), "
-                 "WorkflowOwnedElsewhere (the problem workflow-owned-elsewhere: the workflow belongs to another "
-                 "cluster, namespace or the API; the detail names its owner), InternalError."},
+        "type": {"type": "string", "description": "Reason, as on the resource's Ready condition: " + ", ".join(
+            f"{reason} ({reason.note})" if reason.note else reason for reason in RegistrationReason) + "."},
         "title": {"type": "string"},
         "detail": {"type": "string", "description": "What exactly was wrong, in words an operator can act on."},
         "errors": {"type": "array", "items": {"type": "object", "properties": {
             "path": {"type": "string"}, "message": {"type": "string"}}}},
     },
 }  # fmt: skip
+
+def page_schema(item: str) -> dict[str, Any]:
+    """A list page as http/paging.py ``page_body`` answers it: the items, and the cursor of the next page."""
+    return {"type": "object", "properties": {"items": {"type": "array", "items": ref(item)},
+                                             "next_cursor": {"type": ["string", "null"]}}}
+
+
+# The shapes listed in pages: each has the component <Item>Page (a new list of them names it in its responses).
+LISTED = ("Version", "Execution", "ApiKey", "Recommendation")
 
 RESPONSE_SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -479,7 +501,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "workflow_id": {"type": "string"}, "version": {"type": "string"}, "title": {"type": "string"},
             "description": {"type": "string"}, "labels": STORED_LABELS, "container_image": NULLABLE_IMAGE,
             "parameters": {"type": "object"},
-            "status": {"type": "string", "enum": ["draft", "active", "deprecated"]},
+            "status": {"type": "string", "enum": list(WorkflowStatus)},
             "content_hash": {"type": "string", "pattern": "^[a-f0-9]{64}$"},
             "created_at": TIMESTAMP, "created_by": {"type": "string"}, "enabled": {"type": "boolean"},
             "owner": {**ref("Owner"), "description": "The workflow's owner: the origin (cluster, namespace) of the "
@@ -494,8 +516,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                         "description": "A composite workflow's finally steps."},
         },
     },
-    "VersionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Version")},
-                                                     "next_cursor": {"type": ["string", "null"]}}},
     "StatusChangeRecord": {
         "type": "object",
         "properties": {"field": {"type": "string"}, "from": {"type": ["string", "null"]}, "to": {"type": "string"},
@@ -557,7 +577,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                            "description": "Every refusal, as the 409 problem a start would answer, in the order a "
                                           "start meets them (the first is what it would answer)."},
             "guards": {"type": "object", "description": "Each guard's verdict.",
-                       "properties": {name: {"type": "string", "enum": ["passed", "blocked"]} for name in GUARD_NAMES}},
+                       "properties": {name: {"type": "string", "enum": list(GuardVerdict)} for name in GUARD_NAMES}},
             "approval_required_by": {"anyOf": [APPROVAL_REQUIRED_BY, {"type": "null"}],
                                      "description": "What would make it wait for approval (null: nothing)."},
             "pipeline_run": {"anyOf": [ref("PipelineRun"), {"type": "null"}],
@@ -578,10 +598,11 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "required": ["registration_id", "status", "workflow_id", "version", "created_at"],
         "properties": {
             "registration_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": ["pending", "running", "succeeded", "failed"]},
-            "event": {"type": "string", "enum": ["ADDED", "MODIFIED", "DELETED"]},
+            "status": {"type": "string", "enum": list(RegistrationStatus)},
+            "event": {"type": "string", "enum": list(ResourceEventType)},
             "workflow_id": {"type": "string"}, "version": {"type": "string"},
-            "image": {"type": "string", "description": "The image as the resource names it."},
+            "image": {"type": ["string", "null"], "description": "The image as the resource names it (null when it "
+                      "names none: a composite workflow's resource)."},
             "cluster": {"type": "string", "description": "The cluster of the resource: the delivering key's."},
             "image_digest": {"type": ["string", "null"], "description": "What the image reference resolved to."},
             "container_image": {"type": ["string", "null"], "description": "The digest-pinned reference stored."},
@@ -589,7 +610,8 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "signature": {"type": ["object", "null"], "description": "Signature check under SIGNATURE_POLICY_FILE; "
                           "null when no check applied.", "properties": {
                 "verified": {"type": "boolean"}, "key_id": {"type": ["string", "null"]},
-                "mode": {"type": "string", "enum": ["warn", "enforce"]}, "reason": {"type": ["string", "null"]},
+                "mode": {"type": "string", "enum": [SignatureMode.WARN, SignatureMode.ENFORCE]},
+                "reason": {"type": ["string", "null"]},
                 "detail": {"type": ["string", "null"]}}},
             "error": {**_REGISTRATION_ERROR,
                       "description": "Why it failed (or, while it waits for a retry, the problem being retried)."},
@@ -679,8 +701,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {"apiVersion": {"const": "tekton.dev/v1"}, "kind": {"const": "PipelineRun"},
                        "metadata": {"type": "object"}, "spec": {"type": "object"}},
     },
-    "ExecutionPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("Execution")},
-                                                       "next_cursor": {"type": ["string", "null"]}}},
     "SearchResults": {
         "type": "object",
         "required": ["results", "total", "confident"],
@@ -736,9 +756,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {"workflow_id": {"type": "string"}, "versions": {"type": "array", "items": {
             "type": "object", "properties": {
                 "version": {"type": "string"}, "status": {"type": "string"},
-                "awaiting_approval": {"type": "integer"}, "approved": {"type": "integer"},
-                "pending": {"type": "integer"}, "running": {"type": "integer"}, "rejected": {"type": "integer"},
-                "expired": {"type": "integer"}, **OUTCOMES, **DURATIONS,
+                **{status: {"type": "integer"} for status in STATE_KEYS}, **OUTCOMES, **DURATIONS,
                 "composite_runs": {"type": "integer",
                                    "description": "Executions of composite workflows that ran this version as a "
                                                   "step."},
@@ -761,14 +779,12 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
     "ApiKeyCreated": {"allOf": [ref("ApiKey"), {"type": "object", "required": ["api_key"], "properties": {
         "api_key": {"type": "string", "description": "The bearer key. Shown in this response only: keep it now."}}}]},
-    "ApiKeyPage": {"type": "object", "properties": {"items": {"type": "array", "items": ref("ApiKey")},
-                                                    "next_cursor": {"type": ["string", "null"]}}},
     "Recommendation": {
         "type": "object",
         "required": ["recommendation_id", "status", "occurrences"],
         "properties": {
             "recommendation_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": ["open", "accepted", "dismissed"]},
+            "status": {"type": "string", "enum": list(RecommendationStatus)},
             "signal_type": {"type": "string"}, "component": {"type": ["string", "null"]},
             "summary": {"type": "string"}, "rationale": {"type": ["string", "null"]},
             "proposed_steps": STRING_LIST,
@@ -791,8 +807,6 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "workflow_id": {"type": ["string", "null"]}, "changed_by": {"type": "string"},
             "changed_at": TIMESTAMP}}},
     }}]},
-    "RecommendationPage": {"type": "object", "properties": {
-        "items": {"type": "array", "items": ref("Recommendation")}, "next_cursor": {"type": ["string", "null"]}}},
     "AlertIntake": {
         "type": "object", "required": ["received", "recorded", "unchanged"],
         "properties": {
@@ -813,4 +827,5 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}},
         },
     },
+    **{f"{item}Page": page_schema(item) for item in LISTED},
 }

@@ -1,18 +1,14 @@
-"""Routes of api.md "Operations" (API keys): operators in AWS manage keys over HTTP, not in the database."""
+"""Routes of the API keys (README, "API keys"): operators in AWS manage keys over HTTP, not in the database."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.container import services
 from chalicelib.domain import contracts
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import decode_cursor, page
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import api_key_view
-from chalicelib.services.api_keys import key_position
 
 api_keys = Blueprint(__name__)
 BASE = "/api/v1/api-keys"
@@ -36,24 +32,8 @@ def create_api_key(call: Call) -> object:
           description="Only the keys within the calling key's own limits (the keys it could create).",
           responses={200: ("A page of keys", "ApiKeyPage")})
 def list_api_keys(call: Call) -> object:
-    after = decode_cursor(call.query.get("cursor"), _is_position)
-    rows, next_after = services().api_keys.page(call.query["limit"], tuple(after) if after else None,
-                                                viewer=call.principal)
-    items, next_cursor = page(rows, api_key_view, lambda row: list(key_position(row)), next_after)
-    return {"items": items, "next_cursor": next_cursor}
-
-
-def _is_position(position: Any) -> bool:
-    return (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)
-            and _is_timestamp(position[0]))
-
-
-def _is_timestamp(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+    return page_body(services().api_keys.page(call.query["limit"], call.query.get("cursor"), viewer=call.principal),
+                     api_key_view)
 
 
 @endpoint(api_keys, BASE + "/{key_id}", methods=("DELETE",), scope="admin",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
 
 from chalice import Blueprint
 
@@ -23,7 +22,7 @@ from chalicelib.domain.executions import (
 from chalicelib.domain.guards import GUARD_NAMES
 from chalicelib.domain.versions import normalize_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import decode_cursor, page
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import claim_view, dry_run_view, execution_detail_view, execution_view, stats_view
 
 executions = Blueprint(__name__)
@@ -140,20 +139,9 @@ def update_execution(call: Call, execution_id: str) -> object:
 def list_executions(call: Call) -> object:
     q = call.query
     version = normalize_version(q["version"]) if "version" in q else None  # the contract checked its form
-    before = decode_cursor(q.get("cursor"), _is_position)
     result = services().executions.list_executions(q.get("workflow_id"), version, q.get("status"), q["limit"],
-                                                   before[0] if before else None, call.principal)
-    items, next_cursor = page(result.items, execution_view, lambda row: [row["id"]], _position(result.next_before))
-    return {"items": items, "next_cursor": next_cursor}
-
-
-def _position(before: int | None) -> list[int] | None:
-    return [before] if before is not None else None
-
-
-def _is_position(position: Any) -> bool:
-    return (isinstance(position, list) and len(position) == 1 and type(position[0]) is int
-            and 0 < position[0] < 2**63)
+                                                   q.get("cursor"), call.principal)
+    return page_body(result, execution_view)
 
 
 @endpoint(executions, BASE + "/{execution_id}", summary="One execution with its status changes",

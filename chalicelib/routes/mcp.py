@@ -1,4 +1,4 @@
-"""The MCP route (api.md "Agent interface (MCP)") and its tools, each one a REST route.
+"""The MCP route (README, "Agent interface (MCP)") and its tools, each one a REST route.
 
 The tool descriptions are written for the model that reads them: what the labels mean, that they
 are hard filters, what ``confident`` says, which parameters are secrets. Each tool runs its REST
@@ -16,7 +16,7 @@ from chalicelib.domain import contracts
 from chalicelib.domain.guards import BLOCKED, WOULD_AWAIT_APPROVAL, WOULD_RUN
 from chalicelib.http.endpoint import Call, endpoint
 from chalicelib.http.mcp.tools import Annotations, Tool, problem_text
-from chalicelib.http.openapi import ANY_KEY
+from chalicelib.http.operations import ANY_KEY
 from chalicelib.http.problems import problem_headers, problem_response
 from chalicelib.http.request import request_path
 
@@ -131,7 +131,7 @@ def _started_text(body: Mapping[str, Any]) -> str:
     return f"{_execution_text(body)} {NEXT_STEP.get(str(body.get('status')), '')}".strip()
 
 
-DRY_RUN_OUTCOMES = {
+DRY_RUN_OUTCOMES: dict[str, str] = {
     WOULD_RUN: "it would run now (pipeline_run shows its PipelineRun); start_execution without dry_run runs it.",
     WOULD_AWAIT_APPROVAL: "it would wait for another engineer's approval before anything runs.",
     BLOCKED: "it would be refused:",

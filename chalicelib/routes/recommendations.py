@@ -1,4 +1,4 @@
-"""Routes of api.md "Recommendations": parse -> RecommendationService -> respond.
+"""Routes of recommendations (README, "Recommendations"): parse -> RecommendationService -> respond.
 
 Agents post what the catalog lacks; operators list, accept (linking the workflow they registered)
 or dismiss. Nothing here creates a workflow.
@@ -14,9 +14,9 @@ from chalicelib.container import services
 from chalicelib.domain import contracts
 from chalicelib.domain.recommendations import Decision, parse_new_recommendation
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import decode_cursor, page
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import recommendation_detail_view, recommendation_view
-from chalicelib.services.recommendations import Recommendation, position
+from chalicelib.services.recommendations import Recommendation
 
 recommendations = Blueprint(__name__)
 BASE = "/api/v1/recommendations"
@@ -39,17 +39,8 @@ def create_recommendation(call: Call) -> object:
           summary="Recommendations with a status (default open), most occurrences first",
           responses={200: ("A page of recommendations", "RecommendationPage")})
 def list_recommendations(call: Call) -> object:
-    after = decode_cursor(call.query.get("cursor"), _is_position)
-    result = services().recommendations.list_page(call.query["status"], call.query["limit"],
-                                                  tuple(after) if after else None)
-    items, next_cursor = page(result.items, recommendation_view, lambda row: list(position(row)),
-                              list(result.next_after) if result.next_after else None)
-    return {"items": items, "next_cursor": next_cursor}
-
-
-def _is_position(p: Any) -> bool:
-    return (isinstance(p, list) and len(p) == 2 and all(type(x) is int for x in p)
-            and 0 < p[0] < 2**31 and 0 < p[1] < 2**63)
+    result = services().recommendations.list_page(call.query["status"], call.query["limit"], call.query.get("cursor"))
+    return page_body(result, recommendation_view)
 
 
 @endpoint(recommendations, BASE + "/{recommendation_id}", summary="One recommendation", responses=DETAIL,

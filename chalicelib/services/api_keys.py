@@ -12,12 +12,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.limits import API_SCOPES, DEFAULT_CLUSTER, MAX_KEY_ID
+from chalicelib.domain.limits import API_SCOPES, DEFAULT_CLUSTER
 from chalicelib.domain.ownership import RESOURCE, Owner
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
+from chalicelib.domain.rows import Row
 from chalicelib.observability import logger
 from chalicelib.stores import apikey_store as store
 from chalicelib.stores.db import Database
-from chalicelib.stores.rows import Row
 
 SCOPES = API_SCOPES
 TOKEN_PREFIX = "rwc_"
@@ -137,17 +138,14 @@ class ApiKeyService:
         with self._db.reading() as tx:
             return store.list_all(tx)
 
-    def page(self, limit: int, after: tuple[str, str] | None, viewer: Principal | None = None
-             ) -> tuple[Sequence[Row], tuple[str, str] | None]:
-        """A page of keys, oldest first, and the position after it (None on the last page). A ``viewer`` key sees
-        only the keys within its own limits (as it could create them)."""
+    def page(self, limit: int, cursor: str | None, viewer: Principal | None = None) -> Page:
+        """A page of keys, oldest first. A ``viewer`` key sees only the keys within its own limits (as it could create
+        them)."""
+        after = read_cursor(cursor, store.API_KEYS)
         within = None if viewer is None else _reach(viewer)
         with self._db.reading() as tx:
             rows = store.list_page(tx, limit + 1, after, within)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return rows, key_position(rows[-1])
-        return rows, None
+        return keyset_page(rows, limit, store.API_KEYS)
 
     def revoke(self, key_id: str) -> bool:
         with self._db.transaction() as tx:
@@ -157,20 +155,15 @@ class ApiKeyService:
         """Revokes the key (again is fine: a revoked key stays revoked); NotFound when no such key exists, Forbidden
         when it is outside the ``actor`` key's own limits."""
         with self._db.transaction() as tx:
-            row = store.get(tx, key_id) if len(key_id) <= MAX_KEY_ID else None
+            row = store.get(tx, key_id)
             if row is None:
-                raise NotFound(f"No API key '{key_id[:MAX_KEY_ID]}'.")
+                raise NotFound(f"No API key '{key_id}'.")
             if actor is not None and actor.excess(row["scopes"], row["namespaces"], row["cluster"]):
                 raise Forbidden(f"API key '{key_id}' is outside this key's own limits ({actor.limits()}); it may "
                                 "revoke only keys it could create.")
             revoked = store.revoke(tx, key_id)
         if revoked:
             logger.info("api key revoked", extra={"key_id": key_id, "revoked_by": actor.key_id if actor else "cli"})
-
-
-def key_position(row: Row) -> tuple[str, str]:
-    """Where a key stands in list order: a keyset cursor (created_at to the microsecond, key_id)."""
-    return row["created_at"].isoformat(), row["key_id"]
 
 
 def _reach(viewer: Principal) -> store.Reach:

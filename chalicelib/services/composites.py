@@ -24,12 +24,12 @@ from chalicelib.domain.composite import (
 from chalicelib.domain.composite_pipeline_run import build_composite_pipeline_run
 from chalicelib.domain.errors import FieldError, UnresolvableStep, ValidationFailed
 from chalicelib.domain.executions import Target
+from chalicelib.domain.rows import Row
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.observability import logger
 from chalicelib.stores import composite_store as store
 from chalicelib.stores import execution_store
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 
 def check_new(tx: UnitOfWork, new: NewVersion) -> None:

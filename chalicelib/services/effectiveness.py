@@ -14,12 +14,12 @@ from typing import Any
 
 from chalicelib.domain.effectiveness import AlertBinding, SeenEpisode, Window, judge
 from chalicelib.domain.executions import SUCCEEDED
+from chalicelib.domain.rows import Row
 from chalicelib.observability import logger
 from chalicelib.stores import alert_store
 from chalicelib.stores import effectiveness_store as store
 from chalicelib.stores.alert_store import Lookup
 from chalicelib.stores.db import Database, UnitOfWork
-from chalicelib.stores.rows import Row
 
 JUDGE_BATCH = 100  # executions judged per statement group
 MAX_ROUND_BATCHES = 20  # a maintenance round judges at most this many batches (the next round goes on)

@@ -78,25 +78,26 @@ from chalicelib.domain.notifications import (
     EXECUTION_REJECTED,
     execution_event,
 )
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
 from chalicelib.domain.parameter_schema import validate_parameters
 from chalicelib.domain.pipeline_run import build_pipeline_run, build_secret, pipeline_run_name
-from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.rows import Row
+from chalicelib.domain.vocabularies import GuardVerdict
 from chalicelib.domain.workflows import ACTIVE, is_workflow_id
-from chalicelib.observability import bind, logger
+from chalicelib.observability import bind, log_ids, logger
 from chalicelib.services import composites, guards, notifications
 from chalicelib.services.api_keys import Principal
 from chalicelib.services.effectiveness import judge_workflow, with_verdicts
 from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
-from chalicelib.stores.rows import Row
 
 SYSTEM = "system"  # who expires an execution: the catalog itself
-EXPIRY_MESSAGES = {
+EXPIRY_MESSAGES: dict[str, str] = {
     AWAITING_APPROVAL: "not approved within the approval window (APPROVAL_TTL_SECONDS)",
     APPROVED: "approved but not started within the approval window (APPROVAL_TTL_SECONDS)",
 }
-DECISION_EVENTS = {APPROVED: EXECUTION_APPROVED, REJECTED: EXECUTION_REJECTED}
+DECISION_EVENTS: dict[str, str] = {APPROVED: EXECUTION_APPROVED, REJECTED: EXECUTION_REJECTED}
 CLAIM_POLL_SECONDS = 1.0  # how often a waiting claim looks for work another process made claimable
 
 
@@ -133,12 +134,6 @@ class DryRun:
     guards: dict[str, str]  # each guard's verdict: passed or blocked
     approval_required_by: dict[str, Any] | None
     pipeline_run: dict[str, Any] | None  # the run it would release (None when it cannot be built)
-
-
-@dataclass(frozen=True)
-class ExecutionPage:
-    items: Sequence[Row]
-    next_before: int | None
 
 
 @dataclass(frozen=True)
@@ -195,7 +190,6 @@ class ExecutionService:
 
     def validate(self, workflow_id: str, version: str, parameters: Mapping[str, Any]) -> ValidationReport:
         """Checks parameters against any version's schema (read-only; status does not matter here)."""
-        version = _version_in_path(version)
         row = None
         if is_workflow_id(workflow_id):
             with self._db.reading() as tx:
@@ -226,26 +220,14 @@ class ExecutionService:
             schema = row["parameters"]
             values = _parameter_values(request, row)
             version = row["version"]
-            composite = None
-            # A composite's steps must resolve now (and again at a start). Before any row is changed: its step
-            # workflows' share locks may wait for a start of one of them, which must never wait for this one.
-            if row["container_image"] is None:
-                composite = composites.plan_execution(
-                    tx, execution_id=execution_id, workflow_id=request.workflow_id, version=version, schema=schema,
-                    values=values, incident_id=request.incident_id, target=request.target)
+            plan = _plan_run(tx, execution_id, request, row, values)  # a composite's steps resolve again at a start
             # A waiting execution past its deadline must not keep the target, or a place under a limit, it no
             # longer holds.
             expired = _expire_overdue(tx)
             guards.enforce(tx, workflow, request.target, request.signal_type, self._guards)
-            requirement = approval_requirement(bool(workflow["approval_required"]),
-                                               composite.gated_steps if composite else [])
+            requirement = approval_requirement(bool(workflow["approval_required"]), plan.gated_steps)
             gated = requirement is not None
-            if gated:
-                manifest = None
-            elif composite is not None:
-                manifest = composite.pipeline_run
-            else:
-                manifest = _single_run(execution_id, request, row, values)
+            manifest = None if gated else plan.pipeline_run
             stored = store.insert_execution(tx, NewExecution(
                 execution_id=execution_id, workflow_id=request.workflow_id, version=version,
                 container_image=row["container_image"], parameters=redact(schema, values),
@@ -265,17 +247,15 @@ class ExecutionService:
             if gated:
                 notifications.record(tx, execution_event(EXECUTION_AWAITING_APPROVAL, stored, actor=actor,
                                                          reason=message, previous_status=None))
-            if composite is not None and not gated:  # a gated one records its steps when it starts
-                stored = composites.record_execution(tx, execution_id, composite)
+            if plan.composite is not None and not gated:  # a gated one records its steps when it starts
+                stored = composites.record_execution(tx, execution_id, plan.composite)
         self._record_expiries(expired)
         if not gated:
             self.work.notify()
         bind(execution_id=execution_id)
-        logger.info("execution created", extra={
-            "workflow_id": request.workflow_id, "version": version, "execution_id": execution_id,
-            "incident_id": request.incident_id, "parameter_names": sorted(values), "status": stored["status"],
-            "target": str(request.target), "cluster": request.target.cluster,
-        })
+        logger.info("execution created", extra=log_ids(
+            stored, incident_id=request.incident_id, parameter_names=sorted(values), status=stored["status"],
+            target=str(request.target), cluster=request.target.cluster))
         return StartedExecution(stored, manifest)
 
     def dry_run(self, request: ExecutionRequest, principal: Principal | None = None) -> DryRun:
@@ -303,17 +283,11 @@ class ExecutionService:
                 values = _parameter_values(request, row)
                 dry_id = str(uuid.uuid4())  # names the run it shows; no execution gets it
                 gated: list[dict[str, str]] = []
-                if row["container_image"] is None:
-                    try:
-                        composite = composites.plan_execution(
-                            tx, execution_id=dry_id, workflow_id=request.workflow_id, version=row["version"],
-                            schema=row["parameters"], values=values, incident_id=request.incident_id,
-                            target=request.target, dry_run=True)
-                        manifest, gated = composite.pipeline_run, composite.gated_steps
-                    except UnresolvableStep as refusal:
-                        steps_blocked.append(refusal)
-                else:
-                    manifest = _single_run(dry_id, request, row, values)
+                try:
+                    plan = _plan_run(tx, dry_id, request, row, values, dry_run=True)
+                    manifest, gated = plan.pipeline_run, plan.gated_steps
+                except UnresolvableStep as refusal:
+                    steps_blocked.append(refusal)
                 requirement = approval_requirement(bool(workflow["approval_required"]), gated)
             verdict = guards.evaluate(tx, workflow, request.target, request.signal_type, self._guards)
         blocked += [*steps_blocked, *verdict.refusals]  # in the order a start meets them
@@ -325,8 +299,9 @@ class ExecutionService:
             "workflow_id": request.workflow_id, "version": row["version"] if row else None, "outcome": outcome,
             "blocked_by": [problem.slug for problem in blocked], "target": str(request.target),
         })
-        return DryRun(request.workflow_id, row["version"] if row else None, outcome, blocked,
-                      {slug: "blocked" if slug in refused else "passed" for slug in GUARD_NAMES}, requirement,
+        verdicts: dict[str, str] = {slug: GuardVerdict.BLOCKED if slug in refused else GuardVerdict.PASSED
+                                    for slug in GUARD_NAMES}
+        return DryRun(request.workflow_id, row["version"] if row else None, outcome, blocked, verdicts, requirement,
                       manifest)
 
     def approve(self, execution_id: str, reason: str, actor: str, principal: Principal | None = None) -> Row:
@@ -340,7 +315,6 @@ class ExecutionService:
 
     def _decide(self, execution_id: str, decision: str, reason: str, actor: str, principal: Principal | None
                 ) -> Row:
-        execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal) as (tx, current):
             check_execution_transition(execution_id, current["status"], decision)
             if decision == APPROVED and current["created_by"] == actor:
@@ -353,10 +327,7 @@ class ExecutionService:
             store.insert_event(tx, execution_id, current["status"], decision, reason, actor)
             notifications.record(tx, execution_event(DECISION_EVENTS[decision], updated, actor=actor, reason=reason,
                                                      previous_status=current["status"]))
-        logger.info(f"execution {decision}", extra={
-            "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
-            "from_status": current["status"], "status": decision,
-        })
+        logger.info(f"execution {decision}", extra=log_ids(updated, from_status=current["status"], status=decision))
         return updated
 
     def release(self, execution_id: str, actor: str, principal: Principal | None = None) -> StartedExecution:
@@ -365,7 +336,6 @@ class ExecutionService:
         transaction. Only the requester starts it (Forbidden otherwise). The workflow must still be enabled and the
         version active, and a composite's steps may not resolve to a workflow requiring approval that the approval
         did not cover."""
-        execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal, starting=True) as (tx, current):
             if current["created_by"] != actor:
                 raise Forbidden(f"Execution {execution_id} was requested with another API key; only the key that "
@@ -382,31 +352,21 @@ class ExecutionService:
             values = dict(current["parameters"])
             if sealed is not None:
                 values.update(self._unseal(sealed, execution_id, "the execution is still approved"))
-            composite = None
-            # A composite: its steps resolve again, now, before the execution's row changes (as in start: the step
-            # workflows' share locks may wait for a start of one of them, which must never wait for this one).
-            if row["container_image"] is None:
-                composite = composites.plan_execution(
-                    tx, execution_id=execution_id, workflow_id=request.workflow_id, version=current["version"],
-                    schema=row["parameters"], values=values, incident_id=request.incident_id, target=request.target)
-                uncovered = uncovered_steps(current["approval_required_by"], composite.gated_steps)
-                if uncovered:  # the transaction rolls back: the execution stays approved, nothing is released
-                    raise InvalidTransition(
-                        f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
-                        "that requires approval, which its approval did not cover. Reject it and request a new "
-                        "execution, to be approved with those steps.")
-                manifest = composite.pipeline_run
-            else:
-                manifest = _single_run(execution_id, request, row, values)
+            plan = _plan_run(tx, execution_id, request, row, values)  # a composite's steps resolve again, now
+            uncovered = uncovered_steps(current["approval_required_by"], plan.gated_steps)
+            if uncovered:  # the transaction rolls back: the execution stays approved, nothing is released
+                raise InvalidTransition(
+                    f"Execution {execution_id} cannot start: step(s) {', '.join(uncovered)} now run a workflow "
+                    "that requires approval, which its approval did not cover. Reject it and request a new "
+                    "execution, to be approved with those steps.")
+            manifest = plan.pipeline_run
             updated = store.release(tx, execution_id, manifest)
             store.insert_event(tx, execution_id, current["status"], PENDING, "started", actor)
-            if composite is not None:
-                updated = composites.record_execution(tx, execution_id, composite)
+            if plan.composite is not None:
+                updated = composites.record_execution(tx, execution_id, plan.composite)
         self.work.notify()
-        logger.info("execution started", extra={
-            "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
-            "from_status": current["status"], "status": PENDING, "parameter_names": sorted(values),
-        })
+        logger.info("execution started", extra=log_ids(updated, from_status=current["status"], status=PENDING,
+                                                        parameter_names=sorted(values)))
         return StartedExecution(updated, manifest)
 
     def expire_overdue(self) -> int:
@@ -422,7 +382,6 @@ class ExecutionService:
         succeeded | failed at once; the current running status again is the heartbeat. Each report renews the lease;
         running (or the end) deletes the held writeOnly values; started_at and finished_at come from the report.
         A final execution answers 409: its runner stops reporting it."""
-        execution_id = _execution_id_in_path(execution_id)
         with self._acting_on(execution_id, principal, runner=True) as (tx, current):
             heartbeat = current["status"] == update.status == RUNNING
             if not heartbeat:
@@ -438,11 +397,9 @@ class ExecutionService:
             if update.status in TERMINAL:
                 self._finished(tx, current, updated, actor, _report_text(update))
         log = logger.debug if heartbeat else logger.info
-        log("lease renewed" if heartbeat else "execution reported", extra={
-            "workflow_id": updated["workflow_id"], "version": updated["version"], "execution_id": execution_id,
-            "cluster": updated["target_cluster"], "runner_id": updated["claimed_by"],
-            "from_status": current["status"], "status": update.status, "reason": update.reason,
-        })
+        log("lease renewed" if heartbeat else "execution reported", extra=log_ids(
+            updated, cluster=updated["target_cluster"], runner_id=updated["claimed_by"], from_status=current["status"],
+            status=update.status, reason=update.reason))
         return updated
 
     def claim(self, request: ClaimRequest, actor: str, principal: Principal | None = None) -> list[ClaimedExecution]:
@@ -519,15 +476,13 @@ class ExecutionService:
     def _record_lapses(self, lapsed: Sequence[Row]) -> None:
         """Logs the lapses (after the commit) and wakes this process's waiting claims for those claimable again."""
         for row in lapsed:
-            logger.warning("execution failed: runner lost" if row["lost"] else "lease lapsed", extra={
-                "workflow_id": row["workflow_id"], "version": row["version"], "execution_id": row["execution_id"],
-                "cluster": row["target_cluster"], "runner_id": row["runner_id"], "lapses": row["lease_lapses"],
-                "from_status": row["from_status"], "status": row["status"]})
+            logger.warning("execution failed: runner lost" if row["lost"] else "lease lapsed", extra=log_ids(
+                row, cluster=row["target_cluster"], runner_id=row["runner_id"], lapses=row["lease_lapses"],
+                from_status=row["from_status"], status=row["status"]))
         if any(not row["lost"] for row in lapsed):
             self.work.notify()
 
     def get(self, execution_id: str, principal: Principal | None = None) -> tuple[Row, Sequence[Row]]:
-        execution_id = _execution_id_in_path(execution_id)
         with self._db.transaction() as tx:
             row = store.get_execution(tx, execution_id)
             if row is None:
@@ -545,21 +500,20 @@ class ExecutionService:
         return found
 
     def list_executions(
-        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, before_id: int | None,
+        self, workflow_id: str | None, version: str | None, status: str | None, limit: int, cursor: str | None,
         principal: Principal | None = None,
-    ) -> ExecutionPage:
+    ) -> Page:
         """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them. The
         page's successes whose window has ended are judged on the way (services/effectiveness.py)."""
+        after = read_cursor(cursor, store.EXECUTIONS)
         namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
         with self._db.transaction() as tx:
             expired = _expire_overdue(tx)
-            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, before_id, namespaces)
+            rows = store.list_executions(tx, workflow_id, version, status, limit + 1, after[0] if after else None,
+                                         namespaces)
             rows = with_verdicts(tx, rows[:limit]) + list(rows[limit:])
         self._record_expiries(expired)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return ExecutionPage(rows, rows[-1]["id"])
-        return ExecutionPage(rows, None)
+        return keyset_page(rows, limit, store.EXECUTIONS)
 
     def stats(self, workflow_id: str) -> tuple[Sequence[Row], Sequence[Row]]:
         """Per version, and per signal_type, what the workflow's executions came to; its successes whose window has
@@ -635,10 +589,7 @@ class ExecutionService:
     @staticmethod
     def _record_expiries(expired: Sequence[Row]) -> None:
         for row in expired:
-            logger.info("execution expired", extra={
-                "workflow_id": row["workflow_id"], "version": row["version"], "execution_id": row["execution_id"],
-                "from_status": row["from_status"], "status": EXPIRED,
-            })
+            logger.info("execution expired", extra=log_ids(row, from_status=row["from_status"], status=EXPIRED))
 
 
 def _expire_overdue(tx: UnitOfWork, execution_id: str | None = None) -> Sequence[Row]:
@@ -705,14 +656,36 @@ def _parameter_values(request: ExecutionRequest, row: Row) -> dict[str, Any]:
     return values
 
 
-def _single_run(execution_id: str, request: ExecutionRequest, row: Row, values: Mapping[str, Any]
-                ) -> dict[str, Any]:
-    """The PipelineRun of a single-image version ``row``."""
-    return build_pipeline_run(
+@dataclass(frozen=True)
+class RunPlan:
+    """What an execution of a version runs: its PipelineRun and, for a composite, what each step resolved to."""
+
+    pipeline_run: dict[str, Any]
+    composite: composites.CompositeRun | None  # None: a single-image version
+
+    @property
+    def gated_steps(self) -> list[dict[str, str]]:
+        """A composite's steps whose workflow requires approval (so its execution does too)."""
+        return self.composite.gated_steps if self.composite is not None else []
+
+
+def _plan_run(tx: UnitOfWork, execution_id: str, request: ExecutionRequest, row: Row, values: Mapping[str, Any],
+              dry_run: bool = False) -> RunPlan:
+    """Plans the run of version ``row`` with checked ``values``: the one step ``start``, ``release`` and the dry run
+    share. A composite's steps resolve now (UnresolvableStep, ValidationFailed), share-locking their workflows unless
+    ``dry_run``: call it before any row changes, as those locks may wait for a start of one of them, which must never
+    wait for this one. A single-image version's PipelineRun runs its digest-pinned image."""
+    if row["container_image"] is None:
+        composite = composites.plan_execution(
+            tx, execution_id=execution_id, workflow_id=request.workflow_id, version=row["version"],
+            schema=row["parameters"], values=values, incident_id=request.incident_id, target=request.target,
+            dry_run=dry_run)
+        return RunPlan(composite.pipeline_run, composite)
+    return RunPlan(build_pipeline_run(
         execution_id=execution_id, workflow_id=request.workflow_id, version=row["version"],
         image=row["container_image"], schema=row["parameters"], values=values,
         incident_id=request.incident_id, target=request.target,
-    )
+    ), None)
 
 
 def _executable(request: ExecutionRequest, workflow: Row, row: Row | None) -> Row:
@@ -763,16 +736,3 @@ def _stored_request(row: Row) -> ExecutionRequest:
     target = Target(row["target_kind"], row["target_name"], row["target_namespace"], row["target_cluster"])
     return ExecutionRequest(row["workflow_id"], row["version"], row["parameters"], row["incident"], target)
 
-
-def _version_in_path(raw: str) -> str:
-    try:
-        return normalize_version(raw)
-    except ValueError:
-        raise NotFound(f"'{raw[:64]}' is not a semantic version, so no such version exists.") from None
-
-
-def _execution_id_in_path(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound(f"No execution '{raw[:64]}'.") from None

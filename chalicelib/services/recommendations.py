@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.limits import MAX_LISTED_INCIDENTS
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
 from chalicelib.domain.recommendations import (
     ACCEPTED,
     GENERIC_WORDS,
@@ -26,11 +27,11 @@ from chalicelib.domain.recommendations import (
     content_terms,
     repeated,
 )
+from chalicelib.domain.rows import Row
 from chalicelib.observability import bind, logger
 from chalicelib.stores import recommendation_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.recommendation_store import NewRow
-from chalicelib.stores.rows import Row
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,6 @@ class Recommendation:
 class Posted:
     recommendation: Recommendation
     created: bool  # False: the post repeated an open recommendation (or was a retry of one)
-
-
-@dataclass(frozen=True)
-class RecommendationPage:
-    items: Sequence[Row]
-    next_after: tuple[int, int] | None
 
 
 class RecommendationService:
@@ -96,7 +91,6 @@ class RecommendationService:
                                   new.confidence, actor)
 
     def get(self, recommendation_id: str) -> Recommendation:
-        recommendation_id = _id_in_path(recommendation_id)
         with self._db.reading() as tx:
             row = store.get(tx, recommendation_id)
             if row is None:
@@ -105,7 +99,6 @@ class RecommendationService:
 
     def decide(self, recommendation_id: str, decision: Decision, actor: str) -> Recommendation:
         """Accepts (linking a workflow that exists) or dismisses an open recommendation, with its reason."""
-        recommendation_id = _id_in_path(recommendation_id)
         with self._db.transaction() as tx:
             current = store.get(tx, recommendation_id)
             if current is None:
@@ -131,13 +124,12 @@ class RecommendationService:
         })
         return result
 
-    def list_page(self, status: str, limit: int, after: tuple[int, int] | None) -> RecommendationPage:
+    def list_page(self, status: str, limit: int, cursor: str | None) -> Page:
+        """Most occurrences first."""
+        after = read_cursor(cursor, store.RECOMMENDATIONS)
         with self._db.reading() as tx:
             rows = store.list_page(tx, status, limit + 1, after)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return RecommendationPage(rows, position(rows[-1]))
-        return RecommendationPage(rows, None)
+        return keyset_page(rows, limit, store.RECOMMENDATIONS)
 
     @staticmethod
     def _with_details(tx: UnitOfWork, row: Row) -> Recommendation:
@@ -145,14 +137,3 @@ class RecommendationService:
         return Recommendation(row, store.incidents(tx, recommendation_id, MAX_LISTED_INCIDENTS),
                               store.events(tx, recommendation_id))
 
-
-def position(row: Row) -> tuple[int, int]:
-    """Where a row stands in the list order (occurrences desc, id asc)."""
-    return (row["occurrences"], row["id"])
-
-
-def _id_in_path(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound(f"No recommendation '{raw[:64]}'.") from None

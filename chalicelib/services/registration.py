@@ -3,7 +3,7 @@
 ``RegistrationService`` validates an event against the CRD, records it once per delivery
 (resource uid, generation, event) and queues the job. ``RegistrationJob`` resolves the image to a
 digest, reads /playbook-schema.json, merges it with the resource, and writes the version together
-with the registration result in one transaction through the catalog service (so content-hash
+with the registration result in one transaction through the workflow service (so content-hash
 idempotency, 409 conflicts and latest stay in one place). A composite workflow's resource names
 steps instead of an image: its job pulls nothing and writes the version the API would. Every failure
 becomes an operator-readable reason on the registration; a failed registration leaves the catalog
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from chalicelib import metrics
 from chalicelib.adapters.dispatch import MAX_RECEIVES, Dispatcher, JobMessage
 from chalicelib.adapters.registry import Missing, RegistryError, ResolvedImage
-from chalicelib.adapters.registry.errors import REGISTRY_NOT_ALLOWED, SCHEMA_INVALID, SCHEMA_MISSING
+from chalicelib.adapters.registry.errors import SCHEMA_INVALID, SCHEMA_MISSING
 from chalicelib.domain.errors import (
     ContentConflict,
     FieldError,
@@ -42,42 +42,27 @@ from chalicelib.domain.images import ImageReference, parse_image_reference
 from chalicelib.domain.labels import validate_labels
 from chalicelib.domain.reconciliation import Reconciliation
 from chalicelib.domain.resource import DELETED, ResourceEvent, WorkflowResource, composite_body, resource_path
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
-from chalicelib.domain.signature_policy import SIGNATURE_INVALID, SIGNATURE_MISSING, SignatureResult, SignatureVerifier
+from chalicelib.domain.signature_policy import SignatureResult, SignatureVerifier
 from chalicelib.domain.storable import first_unstorable
 from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import SCHEMA_PATH, RegistrationReason
 from chalicelib.domain.workflows import NewVersion, parse_new_version
 from chalicelib.observability import bind, clear_bound, logger
 from chalicelib.services.api_keys import Principal
-from chalicelib.services.catalog import CatalogService
+from chalicelib.services.workflows import WorkflowService
 from chalicelib.stores import registration_store as store
 from chalicelib.stores import signature_store, workflow_store
 from chalicelib.stores.db import Database
-from chalicelib.stores.rows import Row
 
-SCHEMA_PATH = "/playbook-schema.json"
 SCHEMA_FORMAT = "1.0"
 SCHEMA_FIELDS = {"schema_version", "workflow_id", "version", "title", "description", "labels", "parameters"}
-CONTENT_CONFLICT = "ContentConflict"
-# The problem workflow-owned-elsewhere (domain/errors.py WorkflowOwnedElsewhere) as a registration reason: the
-# watcher writes reasons into Kubernetes condition reasons, which are CamelCase.
-OWNED_ELSEWHERE = "WorkflowOwnedElsewhere"
-COMPOSITION_INVALID = "CompositionInvalid"
-INTERNAL_ERROR = "InternalError"
-TITLES = {
-    "ImagePullFailed": "The image could not be pulled",
-    "ImageTooLarge": "The image exceeds a download limit",
-    "ImageInvalid": "The image is malformed",
-    REGISTRY_NOT_ALLOWED: "The registry or a destination it points to is not allowed",
-    SCHEMA_MISSING: f"The image has no {SCHEMA_PATH}",
-    SCHEMA_INVALID: f"{SCHEMA_PATH} is not valid",
-    CONTENT_CONFLICT: "This version exists with other content",
-    OWNED_ELSEWHERE: "The workflow is owned by another cluster, namespace or the API",
-    COMPOSITION_INVALID: "The composite workflow's steps are not valid",
-    INTERNAL_ERROR: "The registration failed unexpectedly",
-    SIGNATURE_MISSING: "The image is not signed",
-    SIGNATURE_INVALID: "The image has no valid signature by a trusted key",
-}
+# The reasons (domain/vocabularies.py RegistrationReason) this module gives itself; the adapters give the others.
+CONTENT_CONFLICT = RegistrationReason.CONTENT_CONFLICT
+OWNED_ELSEWHERE = RegistrationReason.WORKFLOW_OWNED_ELSEWHERE
+COMPOSITION_INVALID = RegistrationReason.COMPOSITION_INVALID
+INTERNAL_ERROR = RegistrationReason.INTERNAL_ERROR
 MAX_DETAIL_ERRORS = 10
 MAX_ATTEMPTS = MAX_RECEIVES  # attempts of one registration, by queue redelivery or after its worker died
 # With SQS a pending job is queued again after this long: more than the queue's visibility timeout (720 s,
@@ -167,7 +152,7 @@ class RegistrationService:
 
     def get(self, registration_id: str) -> Row:
         with self._db.reading() as tx:
-            row = store.get(tx, registration_id) if _is_uuid(registration_id) else None
+            row = store.get(tx, registration_id)
         if row is None:
             raise NotFound(f"No registration '{registration_id}'.")
         return row
@@ -203,7 +188,7 @@ class RegistrationService:
         ``make run`` calls it at start and periodically; in AWS a scheduled function does (app.py).
         """
         with self._db.transaction() as tx:
-            abandoned = store.abandon(tx, self._leases.max_attempts, INTERNAL_ERROR, TITLES[INTERNAL_ERROR])
+            abandoned = store.abandon(tx, self._leases.max_attempts, INTERNAL_ERROR, INTERNAL_ERROR.error_title)
             due = store.due_again(tx, self._leases.pending_seconds, batch)
         for row in abandoned:
             logger.warning("registration abandoned after repeated worker failures", extra=_row_ids(row))
@@ -235,13 +220,13 @@ class RegistrationJob:
     def __init__(
         self,
         db: Database,
-        catalog: CatalogService,
+        workflows: WorkflowService,
         images: ImageReader,
         signatures: SignatureVerifier | None = None,
         leases: Leases | None = None,
     ) -> None:
         self._db = db
-        self._catalog = catalog
+        self._workflows = workflows
         self._images = images
         self._signatures = signatures  # None: no SIGNATURE_POLICY_FILE, nothing to check
         self._leases = leases or Leases()
@@ -306,7 +291,7 @@ class RegistrationJob:
             store.release_for_retry(tx, registration_id, error.reason, error.detail)
 
     def _register(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
-        self._catalog.check_origin(resource.workflow_id, resource.origin)  # before pulling anything
+        self._workflows.check_origin(resource.workflow_id, resource.origin)  # before pulling anything
         if resource.image is None:
             self._register_composite(registration_id, resource, actor)
             return
@@ -331,15 +316,15 @@ class RegistrationJob:
             failure.image_digest = resolved.digest
             failure.signature = signature
             raise
-        entry = self._catalog.prepare(new)  # the embedding, before the transaction
+        entry = self._workflows.prepare(new)  # the embedding, before the transaction
         _once_more(lambda: self._write_version(registration_id, resource, new, entry, resolved, signature, actor))
-        self._catalog.settle()
+        self._workflows.settle()
 
     def _register_composite(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         """A composite workflow names no image: nothing is pulled; its steps are checked as the API checks them."""
         try:
             new = parse_new_version(composite_body(resource))
-            entry = self._catalog.prepare(new)
+            entry = self._workflows.prepare(new)
             _once_more(lambda: self._write_version(registration_id, resource, new, entry, None, None, actor))
         except ValidationFailed as invalid:
             errors = [FieldError(resource_path(e.path), e.message) for e in invalid.errors]
@@ -347,15 +332,15 @@ class RegistrationJob:
             more = f" (and {len(errors) - MAX_DETAIL_ERRORS} more)" if len(errors) > MAX_DETAIL_ERRORS else ""
             raise RegistrationFailed(COMPOSITION_INVALID, f"The steps break {len(errors)} rule(s): {listed}{more}.",
                                      errors) from None
-        self._catalog.settle()
+        self._workflows.settle()
 
     def _write_version(self, registration_id: str, resource: WorkflowResource, new: NewVersion,
                        entry: IndexEntry | None, resolved: ResolvedImage | None, signature: SignatureResult | None,
                        actor: str) -> None:
         with self._db.transaction() as tx:
             # Checks the owner under the workflow's row lock first: another origin's registration changes nothing.
-            self._catalog.create_version_in(tx, new, actor, entry, source=resource.source)
-            self._catalog.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
+            self._workflows.create_version_in(tx, new, actor, entry, source=resource.source)
+            self._workflows.set_enabled_in(tx, new.workflow_id, resource.enabled, _enabled_reason(resource), actor)
             if resolved is None:  # a composite: no image
                 store.succeed(tx, registration_id, None, None)
             else:
@@ -370,7 +355,7 @@ class RegistrationJob:
     def _write_disable(self, registration_id: str, resource: WorkflowResource, actor: str) -> None:
         with self._db.transaction() as tx:
             try:
-                self._catalog.set_enabled_in(
+                self._workflows.set_enabled_in(
                     tx, resource.workflow_id, False, f"RemediationWorkflow {resource.key} was deleted", actor,
                     origin=resource.origin,
                 )
@@ -385,7 +370,8 @@ class RegistrationJob:
         return store.FAILED
 
     def _write_failure(self, registration_id: str, failure: RegistrationFailed) -> None:
-        title = TITLES.get(failure.reason, "The registration failed")
+        known = failure.reason in RegistrationReason
+        title = RegistrationReason(failure.reason).error_title if known else "The registration failed"
         with self._db.transaction() as tx:
             store.fail(
                 tx, registration_id, failure.reason, title, failure.detail, failure.errors, failure.image_digest
@@ -517,6 +503,7 @@ def _enabled_reason(resource: WorkflowResource) -> str:
 
 
 def _is_uuid(value: str) -> bool:
+    """A job message's registration id must be a UUID before it reaches SQL (a queue message is outside input)."""
     try:
         uuid.UUID(value)
     except ValueError:

@@ -25,6 +25,7 @@ from chalicelib.domain.composite import Composition
 from chalicelib.domain.effectiveness import TrackRecord
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.labels import matches
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import (
     Hit,
     IndexEntry,
@@ -41,7 +42,6 @@ from chalicelib.services import composites
 from chalicelib.stores import effectiveness_store
 from chalicelib.stores import search_store as store
 from chalicelib.stores.db import Database, UnitOfWork
-from chalicelib.stores.rows import Row
 
 # With a query, the nearest POOL_FACTOR x top_k (at least MIN_POOL) filtered versions are re-scored
 # with the full-text and label signals: the semantic neighbourhood bounds the work per search.
@@ -77,21 +77,21 @@ class SearchService:
         """
         if self._ready:
             return
-        with self._db.transaction() as cur:
-            usable = self._check_vectors(cur)
+        with self._db.transaction() as tx:
+            usable = self._check_vectors(tx)
         if usable:  # committed: the provider (and its index, if this call created it) is recorded
             self._ready, self._mismatch = True, None
 
-    def _check_vectors(self, cur: UnitOfWork) -> bool:
+    def _check_vectors(self, tx: UnitOfWork) -> bool:
         """True when vectors of the configured provider can be written and searched."""
         if self._ready:
             return True
-        store.lock_schema(cur)
-        meta = store.embedding_meta(cur)
+        store.lock_schema(tx)
+        meta = store.embedding_meta(tx)
         if meta is None:
-            store.record_provider(cur, self._embedder.name, self._embedder.dimensions)
-            store.drop_hnsw_index(cur)  # a leftover of unknown dimension (e.g. from a restored dump)
-            store.create_hnsw_index(cur, self._embedder.dimensions)
+            store.record_provider(tx, self._embedder.name, self._embedder.dimensions)
+            store.drop_hnsw_index(tx)  # a leftover of unknown dimension (e.g. from a restored dump)
+            store.create_hnsw_index(tx, self._embedder.dimensions)
             logger.info("search embedding index created",
                         extra={"provider": self._embedder.name, "dimensions": self._embedder.dimensions})
             return True  # not cached: the caller's transaction may still roll back
@@ -119,11 +119,11 @@ class SearchService:
         vector = self._embedder.embed([embedding_text(new.title, description)])[0]
         return IndexEntry(*document_fields(new.title, description, new.labels), vector=list(vector))
 
-    def index_version(self, cur: UnitOfWork, version_id: int, entry: IndexEntry) -> None:
+    def index_version(self, tx: UnitOfWork, version_id: int, entry: IndexEntry) -> None:
         """Writes the entry of a just-inserted version, in the caller's transaction. The vector is kept only
         when the stored vectors come from the configured provider (else it waits for the re-embed command)."""
-        vector = entry.vector if self._check_vectors(cur) else None
-        store.index_document(cur, version_id, entry.title, entry.body, entry.labels, vector)
+        vector = entry.vector if self._check_vectors(tx) else None
+        store.index_document(tx, version_id, entry.title, entry.body, entry.labels, vector)
 
     def settle(self) -> None:
         """Upkeep after indexing commits: folds the corpus statistics at most every FOLD_SECONDS per process,
@@ -134,8 +134,8 @@ class SearchService:
                 return
             self._folded_at = now
         try:
-            with self._db.transaction() as cur:
-                store.fold_statistics(cur)
+            with self._db.transaction() as tx:
+                store.fold_statistics(tx)
         except ServiceUnavailable:  # searches stay exact without it; the next write folds
             logger.warning("could not fold search statistics; will retry on a later write")
 
@@ -156,25 +156,25 @@ class SearchService:
         pool = max(MIN_POOL, POOL_FACTOR * request.top_k) if request.query else request.top_k
         filters = request.constraining_labels
         query_text = split_camel_case(request.query) if request.query else None
-        with self._db.transaction() as cur:
-            candidates = store.candidates(cur, query_text, vector, filters, pool)
+        with self._db.transaction() as tx:
+            candidates = store.candidates(tx, query_text, vector, filters, pool)
             scored = [(explain(bool(request.query), row["semantic"], row["text"], row["label_points"], []), row)
                       for row in candidates]
             scored.sort(key=lambda pair: (-pair[0].score, pair[1]["workflow_id"]))
             # Judged on the whole pool: min_score and top_k trim the answer, not the evidence.
             found = None
             if query_text and scored:
-                extra = store.confidence_signals(cur, scored[0][1]["version_id"], query_text,
+                extra = store.confidence_signals(tx, scored[0][1]["version_id"], query_text,
                                                  confidence.plain_words(query_text))
-                steps_of = store.composite_steps(cur, [row["version_id"] for _, row in scored])
+                steps_of = store.composite_steps(tx, [row["version_id"] for _, row in scored])
                 found = confidence.signals([row for _, row in scored], MIN_POOL, extra["title_coverage"],
                                            extra["query_coverage"],
                                            confidence.family_of(scored[0][1]["workflow_id"], steps_of))
             top = [pair for pair in scored if pair[0].score >= request.min_score][: request.top_k]
-            versions = store.versions_by_id(cur, [row["version_id"] for _, row in top])
+            versions = store.versions_by_id(tx, [row["version_id"] for _, row in top])
             # What the results' workflows came to, for the incident's signal (or overall): shown, never ranked by.
             signal = request.labels["signal_type"].strip() if "signal_type" in filters else None
-            records = effectiveness_store.track_records(cur, [row["workflow_id"] for _, row in top], signal)
+            records = effectiveness_store.track_records(tx, [row["workflow_id"] for _, row in top], signal)
         hits = [
             Hit(rank, versions[row["version_id"]],
                 replace(explanation, matched_labels=matched_labels(versions[row["version_id"]]["labels"], filters)),
@@ -200,27 +200,27 @@ class SearchService:
         One transaction: searches wait for it (the tables are locked) and a failure leaves the
         previous index intact. ``progress(done, total)`` is called after every batch.
         """
-        with self._db.transaction() as cur:
-            store.lock_schema(cur)
-            store.allow_long_statements(cur)
-            store.drop_hnsw_index(cur)
-            store.record_provider(cur, self._embedder.name, self._embedder.dimensions)
-            store.clear_index(cur)
-            store.create_staging(cur)
-            total, done = store.count_versions(cur), 0
-            for batch in store.versions_to_index(cur, batch_size):
-                descriptions = [_description(cur, r) for r in batch]
+        with self._db.transaction() as tx:
+            store.lock_schema(tx)
+            store.allow_long_statements(tx)
+            store.drop_hnsw_index(tx)
+            store.record_provider(tx, self._embedder.name, self._embedder.dimensions)
+            store.clear_index(tx)
+            store.create_staging(tx)
+            total, done = store.count_versions(tx), 0
+            for batch in store.versions_to_index(tx, batch_size):
+                descriptions = [_description(tx, r) for r in batch]
                 vectors = self._embedder.embed([embedding_text(r["title"], d) for r, d in zip(batch, descriptions,
                                                                                              strict=True)])
-                store.stage_documents(cur, [
+                store.stage_documents(tx, [
                     (r["id"], *document_fields(r["title"], d, r["labels"]), vector)
                     for r, d, vector in zip(batch, descriptions, vectors, strict=True)
                 ])
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)
-            store.load_staged_documents(cur)
-            store.create_hnsw_index(cur, self._embedder.dimensions)
+            store.load_staged_documents(tx)
+            store.create_hnsw_index(tx, self._embedder.dimensions)
         self._ready, self._mismatch = True, None
         self.clear_query_cache()
         logger.info("catalog re-embedded", extra={"versions": done, "provider": self._embedder.name,
@@ -237,12 +237,12 @@ class Ranking:
     confident: bool
 
 
-def _description(cur: UnitOfWork, row: Row) -> str:
+def _description(tx: UnitOfWork, row: Row) -> str:
     """A stored version's description as search indexes it (a composite's with its steps' titles, as they
     resolve now)."""
     if row["composition"] is None:
         return str(row["description"])
-    titles = composites.step_titles(cur, row["workflow_id"], Composition.from_content(row["composition"]))
+    titles = composites.step_titles(tx, row["workflow_id"], Composition.from_content(row["composition"]))
     return searchable_description(row["description"], titles)
 
 

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from chalicelib.domain.alerts import Episode, Known, ReportedAlert
 from chalicelib.domain.effectiveness import AlertBinding
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 
 def lock_alerts(tx: UnitOfWork, alerts: Sequence[ReportedAlert]) -> None:

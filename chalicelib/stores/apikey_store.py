@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.paging import Keyset, is_timestamp
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
+from chalicelib.stores.where import Where
 
 KEY_COLUMNS = "key_id, name, scopes, namespaces, cluster, created_at, revoked_at"
 
@@ -58,25 +60,25 @@ def list_all(tx: UnitOfWork) -> Sequence[Row]:
     return tx.fetchall()
 
 
-def list_page(tx: UnitOfWork, limit: int, after: tuple[str, str] | None, within: Reach | None = None
+# API keys, oldest first: created_at (to the microsecond), then key id (list_page's order).
+API_KEYS = Keyset(lambda row: [row["created_at"].isoformat(), row["key_id"]],
+                  lambda p: (isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+                             and is_timestamp(p[0])))
+
+
+def list_page(tx: UnitOfWork, limit: int, after: Sequence[str] | None, within: Reach | None = None
               ) -> Sequence[Row]:
     """Oldest first, by (created_at, key_id): a total order, keyset pagination after ``after``; only the keys
     ``within`` reaches (None: every key)."""
-    conditions, params = ["TRUE"], list[object]()
-    if after is not None:
-        conditions.append("(created_at, key_id) > (%s::timestamptz, %s)")
-        params.extend(after)
-    if within is not None and within.scopes is not None:
-        conditions.append("scopes <@ %s::text[]")
-        params.append(within.scopes)
-    if within is not None and within.namespaces is not None:
-        conditions.append("namespaces IS NOT NULL AND namespaces <@ %s::text[]")
-        params.append(within.namespaces)
-    if within is not None and within.cluster is not None:
-        conditions.append("cluster = %s")
-        params.append(within.cluster)
-    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE {' AND '.join(conditions)} ORDER BY created_at, key_id "
-               "LIMIT %s", [*params, limit])
+    reach = within or Reach(None, None, None)
+    where = (Where()
+             .add("(created_at, key_id) > (%s::timestamptz, %s)", *(after or ()), when=after is not None)
+             .add("scopes <@ %s::text[]", reach.scopes, when=reach.scopes is not None)
+             .add("namespaces IS NOT NULL AND namespaces <@ %s::text[]", reach.namespaces,
+                  when=reach.namespaces is not None)
+             .add("cluster = %s", reach.cluster, when=reach.cluster is not None))
+    tx.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE {where.sql} ORDER BY created_at, key_id LIMIT %s",
+               [*where.params, limit])
     return tx.fetchall()
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chalicelib.domain.composite import Candidate, Resolved, StepWorkflow
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 
 def step_workflows(tx: UnitOfWork, workflow_ids: Sequence[str], lock: bool) -> dict[str, StepWorkflow]:

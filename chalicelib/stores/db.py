@@ -33,7 +33,7 @@ import psycopg2.extras
 from pgvector.psycopg2 import register_vector
 
 from chalicelib.domain.errors import ServiceUnavailable
-from chalicelib.stores.rows import Row
+from chalicelib.domain.rows import Row
 
 ConnectionFactory = Callable[[], "psycopg2.extensions.connection"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
 # What the judgement reads of an execution.
 _DUE_COLUMNS = """e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.incident, e.target_namespace,

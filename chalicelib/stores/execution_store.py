@@ -11,8 +11,11 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.executions import ACTIVE, Target
 from chalicelib.domain.guards import SETTING_NAMES
+from chalicelib.domain.paging import Keyset, ints
+from chalicelib.domain.rows import Row
+from chalicelib.domain.vocabularies import ExecutionStatus
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
+from chalicelib.stores.where import Where
 
 # steps: what each step of a composite ran (migration 010); NULL for a single-image execution.
 EXECUTION_COLUMNS = """
@@ -263,33 +266,31 @@ def events(tx: UnitOfWork, execution_id: str) -> Sequence[Row]:
     return tx.fetchall()
 
 
+# Executions, newest first: by id, descending (list_executions' order).
+EXECUTIONS = Keyset(lambda row: [row["id"]], lambda p: ints(p, 1, (2**63,)))
+
+
 def list_executions(
     tx: UnitOfWork,
     workflow_id: str | None,
     version: str | None,
     status: str | None,
     limit: int,
-    before_id: int | None,
+    after_id: int | None,
     namespaces: list[str] | None = None,
 ) -> Sequence[Row]:
-    """Newest first by the row id (unique, so the order is total); keyset pagination on it. ``namespaces``: only
+    """Newest first by the row id (unique, so the order is total); keyset pagination on it (``after_id``: the last
+    row's id of the previous page, so the page holds smaller ones). ``namespaces``: only
     executions whose target is in one of them (None: every execution)."""
-    conditions: list[str] = ["TRUE"]
-    params: list[str | int | list[str]] = []
+    where = Where()
     for column, value in (("workflow_id", workflow_id), ("version", version), ("status", status)):
-        if value is not None:
-            conditions.append(f"e.{column} = %s")
-            params.append(value)
-    if namespaces is not None:
-        conditions.append("e.target_namespace = ANY(%s::text[])")
-        params.append(namespaces)
-    if before_id is not None:
-        conditions.append("e.id < %s")
-        params.append(before_id)
+        where.add(f"e.{column} = %s", value, when=value is not None)
+    where.add("e.target_namespace = ANY(%s::text[])", namespaces, when=namespaces is not None)
+    where.add("e.id < %s", after_id, when=after_id is not None)
     tx.execute(
         f"""SELECT {EXECUTION_COLUMNS} FROM executions e
-            WHERE {" AND ".join(conditions)} ORDER BY e.id DESC LIMIT %s""",
-        [*params, limit],
+            WHERE {where.sql} ORDER BY e.id DESC LIMIT %s""",
+        [*where.params, limit],
     )
     return tx.fetchall()
 
@@ -311,17 +312,17 @@ _OUTCOME_COLUMNS = f"""
         FILTER (WHERE e.finished_at IS NOT NULL AND e.started_at IS NOT NULL) AS median_duration_seconds"""
 
 
+# The count in each other state of the vocabulary (its values are identifiers: a column each).
+_STATE_COLUMNS = ",\n".join(f"count(e.id) FILTER (WHERE e.status = '{status}') AS {status}"
+                             for status in ExecutionStatus
+                             if status not in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED))
+
+
 def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
     """Per-version statistics of a workflow in one statement, newest SemVer first; no rows when the workflow does not
     exist: the count in each state and what the executions came to (_OUTCOME_COLUMNS)."""
     tx.execute(
-        f"""SELECT v.version, v.status,
-                  count(e.id) FILTER (WHERE e.status = 'pending') AS pending,
-                  count(e.id) FILTER (WHERE e.status = 'running') AS running,
-                  count(e.id) FILTER (WHERE e.status = 'awaiting_approval') AS awaiting_approval,
-                  count(e.id) FILTER (WHERE e.status = 'approved') AS approved,
-                  count(e.id) FILTER (WHERE e.status = 'rejected') AS rejected,
-                  count(e.id) FILTER (WHERE e.status = 'expired') AS expired,
+        f"""SELECT v.version, v.status, {_STATE_COLUMNS},
                   {_OUTCOME_COLUMNS}
            FROM workflow_versions v
            LEFT JOIN executions e ON e.workflow_id = v.workflow_id AND e.version = v.version

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from chalicelib.domain.effectiveness import CHAIN_WINDOW, INEFFECTIVE, INEFFECTIVE_CHAIN
 from chalicelib.domain.executions import Target
 from chalicelib.domain.guards import BREAKER_WINDOW, CIRCUIT, GuardSettings
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.execution_store import ACTIVE_SQL, TARGET_KEY_SQL, TARGET_PARAMS_SQL, target_params
-from chalicelib.stores.rows import Row
 
 FINISHED_SQL = "('succeeded', 'failed')"  # executions that ran to an end (rejected and expired ones never ran)
 # A waiting execution past its approval deadline holds nothing: any write expires it first (services/executions).

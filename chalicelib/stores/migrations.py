@@ -22,16 +22,16 @@ def migration_files() -> list[Path]:
 def apply_migrations(db: Database) -> list[str]:
     """Applies pending migrations; returns the names applied now."""
     applied_now: list[str] = []
-    with db.transaction() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-        cur.execute(
+    with db.transaction() as tx:
+        tx.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        tx.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    name text PRIMARY KEY,
                    sha256 text NOT NULL,
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
-        cur.execute("SELECT name, sha256 FROM schema_migrations")
-        done = {row["name"]: row["sha256"] for row in cur.fetchall()}
+        tx.execute("SELECT name, sha256 FROM schema_migrations")
+        done = {row["name"]: row["sha256"] for row in tx.fetchall()}
         for path in migration_files():
             sql = path.read_text()
             digest = hashlib.sha256(sql.encode()).hexdigest()
@@ -39,8 +39,8 @@ def apply_migrations(db: Database) -> list[str]:
                 if done[path.name] != digest:
                     raise RuntimeError(f"migration {path.name} changed after it was applied; add a new file instead")
                 continue
-            cur.execute(sql)
-            cur.execute("INSERT INTO schema_migrations (name, sha256) VALUES (%s, %s)", (path.name, digest))
+            tx.execute(sql)
+            tx.execute("INSERT INTO schema_migrations (name, sha256) VALUES (%s, %s)", (path.name, digest))
             applied_now.append(path.name)
     # A migration may have created the vector extension: new connections register its type.
     db.reset()

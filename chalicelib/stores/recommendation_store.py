@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from psycopg2.extras import Json
 
+from chalicelib.domain.paging import Keyset, ints
+from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
+from chalicelib.stores.where import Where
 
 # PostgreSQL's English configuration (Snowball stemmer and stop words), the same on every PostgreSQL.
 STEMMING = "english"
@@ -151,16 +153,18 @@ def events(tx: UnitOfWork, recommendation_id: str) -> Sequence[Row]:
     return tx.fetchall()
 
 
-def list_page(tx: UnitOfWork, status: str, limit: int, after: tuple[int, int] | None) -> Sequence[Row]:
+# Recommendations, most occurrences first, then id (list_page's order).
+RECOMMENDATIONS = Keyset(lambda row: [row["occurrences"], row["id"]], lambda p: ints(p, 2, (2**31, 2**63)))
+
+
+def list_page(tx: UnitOfWork, status: str, limit: int, after: list[int] | None) -> Sequence[Row]:
     """Most occurrences first, then oldest (id, unique, so the order is total); keyset pagination."""
-    condition = ""
-    params: list[str | int] = [status]
-    if after is not None:
-        condition = "AND (r.occurrences < %s OR (r.occurrences = %s AND r.id > %s))"
-        params += [after[0], after[0], after[1]]
+    where = Where("r.status = %s", params=(status,)).add(
+        "(r.occurrences < %s OR (r.occurrences = %s AND r.id > %s))", *((after[0], *after) if after else ()),
+        when=after is not None)
     tx.execute(
-        f"""SELECT {COLUMNS} FROM recommendations r WHERE r.status = %s {condition}
+        f"""SELECT {COLUMNS} FROM recommendations r WHERE {where.sql}
             ORDER BY r.occurrences DESC, r.id LIMIT %s""",
-        [*params, limit],
+        [*where.params, limit],
     )
     return tx.fetchall()

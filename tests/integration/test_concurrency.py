@@ -16,7 +16,7 @@ def run_concurrently(bodies: list[dict[str, Any]]) -> list[str]:
 
     def create(body: dict[str, Any]) -> str:
         try:
-            result = services().catalog.create_version(parse_new_version(body), "concurrency-test")
+            result = services().workflows.create_version(parse_new_version(body), "concurrency-test")
             return "201" if result.created else "200"
         except CatalogError as error:
             return str(error.status)
@@ -41,4 +41,4 @@ def test_concurrent_different_content_gives_one_201_and_409s(db: Any) -> None:
 def test_concurrent_versions_of_one_workflow_all_land(db: Any) -> None:
     outcomes = run_concurrently([workflow(f"1.{i}.0") for i in range(20)])
     assert outcomes == ["201"] * 20
-    assert services().catalog.get_workflow("oomkill-increase-memory")["latest"]["version"] == "1.19.0"
+    assert services().workflows.get_workflow("oomkill-increase-memory")["latest"]["version"] == "1.19.0"

@@ -85,7 +85,7 @@ def server(db: Any) -> Iterator[tuple[str, int]]:
     from chalice.config import Config
 
     from app import app
-    from chalicelib.http.local_server import LocalServer
+    from devserver.local_server import LocalServer
 
     with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as local:
         yield local.host, local.port

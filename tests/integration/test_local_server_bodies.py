@@ -23,7 +23,7 @@ def server(db: Any) -> Iterator[tuple[str, int]]:
     from chalice.config import Config
 
     from app import app
-    from chalicelib.http.local_server import LocalServer
+    from devserver.local_server import LocalServer
 
     local = LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0, body_timeout=BODY_TIMEOUT)
     with local.running():

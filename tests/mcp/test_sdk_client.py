@@ -26,10 +26,10 @@ SECONDS = 60
 
 @pytest.fixture
 def served(client: ApiClient) -> Iterator[tuple[str, str]]:
-    """The local server (chalicelib/http/local_server.py) on a free port, a catalog with one workflow and an
+    """The local server (devserver/local_server.py) on a free port, a catalog with one workflow and an
     agent's key."""
     from app import app
-    from chalicelib.http.local_server import LocalServer
+    from devserver.local_server import LocalServer
 
     create(client, "1.0.0")
     with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as local:

@@ -42,7 +42,7 @@ def call(client: ApiClient, send: Send, name: str, arguments: Any, **kwargs: Any
 def with_path(contract: contracts.Contract, *names: str) -> dict[str, Any]:
     """The route's body contract with its path parameters added, as the tool must declare it."""
     schema = dict(contract.schema)
-    schema["properties"] = {**{n: contracts.PATH_PARAMETERS[n] for n in names}, **schema["properties"]}
+    schema["properties"] = {**{n: contracts.PATH_PARAMETERS[n].schema for n in names}, **schema["properties"]}
     schema["required"] = [*names, *schema.get("required", [])]
     return contracts.published(contracts.Contract("expected", schema).json_schema)
 

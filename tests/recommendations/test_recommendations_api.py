@@ -1,4 +1,4 @@
-"""Recommendations (api.md "Recommendations"): agents post what the catalog lacks, repeats of an open one are
+"""Recommendations (README, "Recommendations"): agents post what the catalog lacks, repeats of an open one are
 counted on it, operators list them by occurrences and accept or dismiss them; every change is audited."""
 
 from __future__ import annotations

@@ -66,13 +66,13 @@ def test_the_source_of_a_registered_workflow_is_recorded_and_shown(client: ApiCl
         "uid": obj["metadata"]["uid"], "namespace": "remediation", "name": "oom-fix", "generation": 3}
     version = client.get(f"{PLAYBOOKS}/oom-fix/versions/1.0.0").json
     assert version["source"]["uid"] == obj["metadata"]["uid"]
-    services().catalog.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
+    services().workflows.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
     assert client.get(f"{PLAYBOOKS}/rest-made").json["source"] is None
 
 
 def test_workflows_whose_resource_is_gone_are_disabled_with_the_reason(client: ApiClient, register: Callable) -> None:
     kept, gone = register("kept"), register("gone")
-    services().catalog.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
+    services().workflows.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
     answer = client.post(RECONCILE, {"scope": {"namespace": "remediation"}, "live": live(kept)}, scopes=WRITE)
     assert answer.status == 200, answer
     assert answer.json == {"disabled": ["gone"], "stale": []}

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.adapters.embeddings.hashed import HashedEmbedder
 from chalicelib.domain.workflows import parse_new_version
-from chalicelib.services.catalog import CatalogService
 from chalicelib.services.search import SearchService
+from chalicelib.services.workflows import WorkflowService
 from chalicelib.stores.db import Database, dsn_factory
 from chalicelib.stores.migrations import apply_migrations
 from tests.support.database import fresh_database
@@ -28,7 +28,7 @@ def version(n: int) -> dict[str, object]:
             "container_image": f"ghcr.io/acme/first-{n}:1.0.0@sha256:{n:064x}", "parameters": {"type": "object"}}
 
 
-def create(catalog: CatalogService, n: int, start: threading.Barrier) -> bool:
+def create(catalog: WorkflowService, n: int, start: threading.Barrier) -> bool:
     start.wait()
     return catalog.create_version(parse_new_version(version(n)), "test").created
 
@@ -38,7 +38,7 @@ def test_concurrent_first_writers_of_a_new_catalog_all_succeed(database_url: str
         url = fresh_database(database_url, "first_writers")
         databases = [Database(dsn_factory(url), 2) for _ in range(WRITERS)]
         apply_migrations(databases[0])
-        catalogs = [CatalogService(db, SearchService(db, HashedEmbedder())) for db in databases]
+        catalogs = [WorkflowService(db, SearchService(db, HashedEmbedder())) for db in databases]
         start = threading.Barrier(WRITERS)
 
         with ThreadPoolExecutor(WRITERS) as pool:

@@ -61,7 +61,7 @@ def test_concurrent_versions_of_one_workflow_leave_the_highest_searchable(db: ob
                                                               "environment": "*", "component": "*"},
                 "container_image": f"ghcr.io/acme/busy:1.{minor}.0@sha256:{'b' * 64}",
                 "parameters": {"type": "object", "properties": {}, "additionalProperties": False}}
-        return services().catalog.create_version(parse_new_version(body), "concurrency").created
+        return services().workflows.create_version(parse_new_version(body), "concurrency").created
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(create, range(16)))

@@ -12,8 +12,8 @@ from chalicelib.container import services
 from chalicelib.domain.errors import ServiceUnavailable
 from chalicelib.domain.search import SearchRequest
 from chalicelib.domain.workflows import parse_new_version
-from chalicelib.services.catalog import CatalogService
 from chalicelib.services.search import SearchService, progress_bar
+from chalicelib.services.workflows import WorkflowService
 from tests.support.api import ApiClient
 from tests.support.search import publish
 
@@ -33,7 +33,7 @@ def test_provider_change_then_reembed(client: ApiClient, db: Any) -> None:
     smaller = SearchService(db, HashedEmbedder(64))
     try:
         # Writes with the new provider keep working while the stored vectors are from the old one.
-        CatalogService(db, indexer=smaller).create_version(new_version("pod-restart", "Restart crash looping pod"), "t")
+        WorkflowService(db, indexer=smaller).create_version(new_version("pod-restart", "Restart crash looping pod"), "t")
         with pytest.raises(ServiceUnavailable, match="re-embed"):
             smaller.search(SearchRequest(query="disk full"))
         out = io.StringIO()

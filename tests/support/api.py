@@ -1,7 +1,7 @@
 """A thin client over Chalice's test client: JSON in/out, API keys with chosen scopes.
 
 Requests go through Chalice's local API Gateway emulation, so the built-in authorizer runs, and
-through chalicelib.http.gateway's Gateway Responses, as in `make run` and in AWS.
+through devserver.gateway's Gateway Responses, as in `make run` and in AWS.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib.http.gateway import ProblemTestHTTPClient
+from devserver.gateway import ProblemTestHTTPClient
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

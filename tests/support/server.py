@@ -1,6 +1,6 @@
 """`make run`'s server as a separate process, for tests and benchmarks that treat it as a server.
 
-``CatalogProcess`` runs ``python -m chalicelib.cli serve`` with its own data folder (so its own
+``CatalogProcess`` runs ``python -m devserver`` with its own data folder (so its own
 embedded PostgreSQL, unless ``DATABASE_URL`` is given), waits for its banner, keeps reading its
 output (the lines are kept for assertions), and can be stopped gracefully or killed with SIGKILL
 and started again on the same data. A data folder it created itself is its own: leaving a ``with``
@@ -40,7 +40,7 @@ class CatalogProcess:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env.update(CATALOG_DATA_DIR=str(self.data_dir), DEV_API_KEY=self.key, PORT="0", **self.extra_env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.cli", "serve"],
+            [sys.executable, "-m", "devserver"],
             cwd=PROJECT_DIR,
             env=env,
             stdout=subprocess.PIPE,

@@ -6,7 +6,9 @@ routes -> http -> services -> stores / adapters, with a pure domain under all of
 - services never run SQL themselves (no psycopg2, no execute/fetch calls): they hand a unit of work
   to store functions;
 - http (the edge) never imports routes, and routes never reach stores or adapters;
-- no import cycle anywhere in chalicelib.
+- no import cycle anywhere in chalicelib;
+- chalicelib (what Lambda gets) imports nothing outside it: not the development server (devserver/), the tools
+  (devtools/, bench/) or the tests.
 """
 
 from __future__ import annotations
@@ -98,6 +100,13 @@ def test_services_run_no_sql(name: str) -> None:
     calls = {node.func.attr for node in ast.walk(tree)
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
     assert not calls & {"execute", "fetchone", "fetchall", "one", "copy_from_csv", "cursor"}, name
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_the_package_lambda_gets_imports_no_development_code(name: str) -> None:
+    outside = {module for module in imported(MODULES[name])
+               if module.split(".")[0] in {"devserver", "devtools", "bench", "tests", "watcher"}}
+    assert not outside, f"{name} imports {sorted(outside)}"
 
 
 def test_no_import_cycles() -> None:

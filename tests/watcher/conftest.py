@@ -58,11 +58,11 @@ def runner_catalog(catalog_server: HTTPServer) -> FakeCatalog:
 
 @pytest.fixture
 def catalog_api(db: Database) -> Iterator[str]:
-    """The real catalog API on a loopback port, as `python -m chalicelib.cli serve` runs it (on the test database)."""
+    """The real catalog API on a loopback port, as `python -m devserver` runs it (on the test database)."""
     from chalice.config import Config
 
     from app import app
-    from chalicelib.http.local_server import LocalServer
+    from devserver.local_server import LocalServer
 
     with LocalServer(app, Config.create(chalice_stage="local"), "127.0.0.1", 0).running() as server:
         yield server.url

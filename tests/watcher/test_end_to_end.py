@@ -207,7 +207,7 @@ def test_a_resource_deleted_while_no_watcher_ran_is_disabled_by_the_next_reconci
     emulator.wait_for(NS, "gone-e2e", settled(1))
     emulator.wait_for(NS, "kept-e2e", settled(1))
     first.stop(grace_seconds=5)
-    services().catalog.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
+    services().workflows.create_version(parse_new_version(workflow(workflow_id="rest-made")), "operator")
 
     emulator.delete(NS, "gone-e2e")  # while no watcher runs: its DELETED event is never seen
     run_watcher(resync_seconds=1)

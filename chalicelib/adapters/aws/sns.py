@@ -25,7 +25,7 @@ SUBJECT_LIMIT = 100  # SNS: ASCII, no line breaks, at most 100 characters
 
 
 class SnsChannel:
-    name = SNS
+    name: str = SNS
 
     def __init__(self, topic_arn: str, region: str | None = None) -> None:
         self._topic_arn = topic_arn

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-IMAGE_PULL_FAILED = "ImagePullFailed"
-IMAGE_TOO_LARGE = "ImageTooLarge"
-IMAGE_INVALID = "ImageInvalid"
-SCHEMA_MISSING = "SchemaMissing"
-SCHEMA_INVALID = "SchemaInvalid"
-# The registry, a redirect or a token realm points where the egress rule forbids (chalicelib/domain/egress.py).
-REGISTRY_NOT_ALLOWED = "RegistryNotAllowed"
+from chalicelib.domain.vocabularies import RegistrationReason
+
+IMAGE_PULL_FAILED = RegistrationReason.IMAGE_PULL_FAILED
+IMAGE_TOO_LARGE = RegistrationReason.IMAGE_TOO_LARGE
+IMAGE_INVALID = RegistrationReason.IMAGE_INVALID
+SCHEMA_MISSING = RegistrationReason.SCHEMA_MISSING
+SCHEMA_INVALID = RegistrationReason.SCHEMA_INVALID
+REGISTRY_NOT_ALLOWED = RegistrationReason.REGISTRY_NOT_ALLOWED
 
 
 class RegistryError(Exception):

@@ -1,9 +1,10 @@
 """MCP tools as adapters of REST routes: a tool is a route, run in-process.
 
-A tool names the route it is (method and path). Its ``inputSchema`` is that route's body contract
-with the route's path parameters added as properties (chalicelib/domain/contracts.py
-``PATH_PARAMETERS``); a call checks the route's scope, checks the path arguments, then runs the
-route's own handler with the other arguments as the body. So a tool validates with the very
+A tool names the route it is (method and path): its operation in chalicelib/http/operations.py.
+Its ``inputSchema`` is that route's body contract with the route's path parameters added as
+properties (chalicelib/domain/contracts.py ``PATH_PARAMETERS``); a call checks the route's scope,
+checks the path arguments and normalises them as REST does, then runs the route's own handler with
+the other arguments as the body. So a tool validates with the very
 contract the route validates with, calls the same service, and its result is the route's response
 body (``structuredContent``) or the route's problem document (an ``isError`` result), whatever the
 route does now or later (new rules reach the tools without touching them).
@@ -26,8 +27,8 @@ from chalicelib.domain import contracts
 from chalicelib.domain.contracts import Contract
 from chalicelib.domain.errors import CatalogError
 from chalicelib.http.auth import require_scope
-from chalicelib.http.endpoint import Call, Declared, declared, to_response
-from chalicelib.http.openapi import ANY_KEY
+from chalicelib.http.endpoint import Call, to_response
+from chalicelib.http.operations import ANY_KEY, Operation, operation
 from chalicelib.http.problems import error_response, problem_body
 from chalicelib.observability import bind, logger
 from chalicelib.services.api_keys import Principal
@@ -59,24 +60,20 @@ class Tool:
     annotations: Annotations = field(default_factory=Annotations)
 
     @property
-    def route(self) -> Declared:
-        return declared(self.method, self.path)
+    def route(self) -> Operation:
+        return operation(self.method, self.path)
 
     @property
     def scope(self) -> str | None:
-        return self.route.operation.scope
-
-    @property
-    def path_names(self) -> list[str]:
-        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+        return self.route.scope
 
     @functools.cached_property
     def arguments(self) -> Contract:
         """The route's body contract with its path parameters as required properties: the ``inputSchema``."""
-        body = self.route.operation.body
+        body = self.route.body
         schema: dict[str, Any] = dict(body.schema) if body else {"type": "object", "additionalProperties": False}
-        names = self.path_names
-        schema["properties"] = {**{name: contracts.PATH_PARAMETERS[name] for name in names},
+        names = self.route.path_names
+        schema["properties"] = {**{name: contracts.PATH_PARAMETERS[name].schema for name in names},
                                 **schema.get("properties", {})}
         required = [*names, *schema.get("required", [])]
         if required:
@@ -87,11 +84,12 @@ class Tool:
     def path_arguments(self) -> Contract:
         """What a call checks before the route runs: the path arguments (and, for a route without a body,
         that there is nothing else); the route's own contract checks its body."""
-        names = self.path_names
-        schema: dict[str, Any] = {"type": "object", "properties": {n: contracts.PATH_PARAMETERS[n] for n in names}}
+        names = self.route.path_names
+        schema: dict[str, Any] = {"type": "object", "properties": {
+            n: contracts.PATH_PARAMETERS[n].schema for n in names}}
         if names:
             schema["required"] = names
-        if self.route.operation.body is None:
+        if self.route.body is None:
             schema["additionalProperties"] = False
         return Contract(f"{self.name}_path", schema, detail=ARGUMENTS_DETAIL)
 
@@ -133,11 +131,12 @@ def call(tool: Tool, request: Request, principal: Principal, arguments: Mapping[
         if tool.scope not in (None, ANY_KEY):
             require_scope(principal, str(tool.scope))
         tool.path_arguments.check(arguments)
-        path_values = {name: str(arguments[name]) for name in tool.path_names}
+        path_values = {name: str(arguments[name]) for name in route.path_names}
         bind(**path_values)  # ids (workflow_id, version, execution_id) go on the request's log line, as in REST
         instance = tool.path.format(**path_values)
         body = {key: value for key, value in arguments.items() if key not in path_values}
-        handled = route.handler(ToolCall(request, principal, {}, route.operation.body, body), **path_values)
+        assert route.handler is not None  # every registered operation has its handler
+        handled = route.handler(ToolCall(request, principal, {}, route.body, body), **route.path_values(path_values))
         answer = json.loads(to_response(handled).body)
         return Outcome(answer, False, tool.summarize(answer))
     except CatalogError as error:

@@ -1,4 +1,4 @@
-"""Catalog use cases: create versions, read them, change lifecycle and enabled state, roll back.
+"""Workflow use cases: create versions, read them, change lifecycle and enabled state, roll back.
 
 Every rule lives in chalicelib/domain; every statement in chalicelib/stores/workflow_store. This
 module decides, and wraps each multi-step write in one transaction.
@@ -27,8 +27,10 @@ from chalicelib.domain.guards import (
 )
 from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.domain.ownership import Owner, check_owner
+from chalicelib.domain.paging import Page, keyset_page, read_cursor
+from chalicelib.domain.rows import Row
 from chalicelib.domain.search import IndexEntry
-from chalicelib.domain.versions import normalize_version
+from chalicelib.domain.vocabularies import HistoryField
 from chalicelib.domain.workflows import (
     ACTIVE,
     DEPRECATED,
@@ -45,7 +47,6 @@ from chalicelib.services.api_keys import Principal
 from chalicelib.stores import guard_store
 from chalicelib.stores import workflow_store as store
 from chalicelib.stores.db import Database, UnitOfWork
-from chalicelib.stores.rows import Row
 
 
 class SearchIndexer(Protocol):
@@ -66,13 +67,7 @@ class CreateResult:
     created: bool
 
 
-@dataclass(frozen=True)
-class Page:
-    items: Sequence[Row]
-    next_after: Any | None
-
-
-class CatalogService:
+class WorkflowService:
     def __init__(self, db: Database, indexer: SearchIndexer | None = None,
                  guard_defaults: GuardSettings = DEFAULTS) -> None:
         self._db = db
@@ -146,7 +141,7 @@ class CatalogService:
         assert row is not None
         if self._indexer is not None and entry is not None:
             self._indexer.index_version(tx, row["id"], entry)
-        store.record_change(tx, new.workflow_id, new.version, "status", None, new.status, "created", actor)
+        store.record_change(tx, new.workflow_id, new.version, HistoryField.STATUS, None, new.status, "created", actor)
         return CreateResult(row, created=True)
 
     def check_origin(self, workflow_id: str, origin: Owner) -> None:
@@ -160,14 +155,13 @@ class CatalogService:
     def change_status(self, workflow_id: str, version: str, change: StatusChange, actor: str,
                       principal: Principal | None = None) -> Row:
         target, reason = change.status, change.reason
-        version = _version_in_path(version)
         with self._db.transaction() as tx:
             _require_reach(principal, self._require_workflow(tx, workflow_id, lock=True))
             row = self._require_version(tx, workflow_id, version)
             check_transition(row["status"], target)
             if row["status"] != target:
                 store.set_version_status(tx, row["id"], target)
-                store.record_change(tx, workflow_id, version, "status", row["status"], target, reason, actor)
+                store.record_change(tx, workflow_id, version, HistoryField.STATUS, row["status"], target, reason, actor)
             updated = self._require_version(tx, workflow_id, version)
         logger.info("version status changed", extra={"workflow_id": workflow_id, "version": version, "status": target})
         return updated
@@ -186,15 +180,15 @@ class CatalogService:
             _require_reach(principal, current)
             if change.owner is not None and Owner.of_row(current) != change.owner:
                 store.set_owner(tx, workflow_id, change.owner)
-                store.record_change(tx, workflow_id, None, "owner", Owner.of_row(current).token, change.owner.token,
-                                    change.reason, actor)
+                store.record_change(tx, workflow_id, None, HistoryField.OWNER, Owner.of_row(current).token,
+                                    change.owner.token, change.reason, actor)
             if change.enabled is not None:
                 self.set_enabled_in(tx, workflow_id, change.enabled, change.reason, actor)
             if change.approval_required is not None:
                 current = self._require_workflow(tx, workflow_id, lock=True)
                 if current["approval_required"] != change.approval_required:
                     store.set_approval_required(tx, workflow_id, change.approval_required)
-                    store.record_change(tx, workflow_id, None, "approval_required",
+                    store.record_change(tx, workflow_id, None, HistoryField.APPROVAL_REQUIRED,
                                         str(current["approval_required"]).lower(),
                                         str(change.approval_required).lower(), change.reason, actor)
             if change.guards is not None:
@@ -256,7 +250,8 @@ class CatalogService:
         if current["enabled"] != enabled:
             store.set_enabled(tx, workflow_id, enabled)
             store.record_change(
-                tx, workflow_id, None, "enabled", str(current["enabled"]).lower(), str(enabled).lower(), reason, actor
+                tx, workflow_id, None, HistoryField.ENABLED, str(current["enabled"]).lower(), str(enabled).lower(),
+                reason, actor,
             )
 
     def rollback(self, workflow_id: str, request: Rollback, actor: str, principal: Principal | None = None) -> Row:
@@ -277,7 +272,7 @@ class CatalogService:
                     tx,
                     workflow_id,
                     row["version"],
-                    "status",
+                    HistoryField.STATUS,
                     ACTIVE,
                     DEPRECATED,
                     f"rollback to {to_version}: {reason}",
@@ -301,21 +296,17 @@ class CatalogService:
                 "guards": self._guards.resolve(workflow), "circuit": circuit}
 
     def get_version(self, workflow_id: str, version: str) -> Row:
-        version = _version_in_path(version)
         with self._db.reading() as tx:
             return self._require_version(tx, workflow_id, version)
 
-    def history(
-        self, workflow_id: str, limit: int, after: list[Any] | None
-    ) -> tuple[Sequence[Row], Sequence[Row], Any]:
+    def history(self, workflow_id: str, limit: int, cursor: str | None) -> tuple[Page, Sequence[Row]]:
+        """A page of the workflow's versions (newest SemVer first) and every change in its history."""
+        after = read_cursor(cursor, store.VERSIONS)
         with self._db.reading() as tx:
             self._require_workflow(tx, workflow_id)
             rows = store.list_versions(tx, workflow_id, limit + 1, after)
             changes = store.changes(tx, workflow_id)
-        if len(rows) > limit:
-            rows = rows[:limit]
-            return rows, changes, version_position(rows[-1])
-        return rows, changes, None
+        return keyset_page(rows, limit, store.VERSIONS), changes
 
     def list_latest(
         self,
@@ -324,13 +315,12 @@ class CatalogService:
         signal_type: str | None,
         labels: Mapping[str, str],
         limit: int,
-        after: str | None,
+        cursor: str | None,
     ) -> Page:
+        after = read_cursor(cursor, store.WORKFLOWS)
         with self._db.reading() as tx:
             rows = store.list_latest(tx, status, enabled, signal_type, labels, limit + 1, after)
-        if len(rows) > limit:
-            return Page(rows[:limit], rows[limit - 1]["workflow_id"])
-        return Page(rows, None)
+        return keyset_page(rows, limit, store.WORKFLOWS)
 
     # --- helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -362,14 +352,3 @@ def _require_reach(principal: Principal | None, workflow: Row) -> None:
         raise Forbidden(f"This API key is limited ({principal.limits()}); workflow '{workflow['workflow_id']}' is "
                         f"owned by {owner}, beyond those limits.")
 
-
-def version_position(row: Row) -> list[Any]:
-    """Where a version stands in history order (SemVer precedence, then id): a keyset cursor."""
-    return [row["major"], row["minor"], row["patch"], row["prerelease_key"], row["build"], row["id"]]
-
-
-def _version_in_path(raw: str) -> str:
-    try:
-        return normalize_version(raw)
-    except ValueError:
-        raise NotFound(f"'{raw}' is not a semantic version, so no such version exists.") from None

@@ -3,7 +3,7 @@
 In AWS, infra/ configures Gateway Responses that turn API Gateway's own errors (no Authorization
 header, unknown route, body too large) into RFC 7807 problems. Chalice's local emulation and test
 client raise LocalGatewayException with API Gateway's default bodies instead; ``gateway_problem``
-applies the same mapping, for the local server (chalicelib/http/local_server.py) and the test
+applies the same mapping, for the local server (devserver/local_server.py) and the test
 client below (development only, never deployed).
 """
 

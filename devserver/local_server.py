@@ -40,10 +40,10 @@ from chalice import Chalice
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayException
 
-from chalicelib.http.gateway import GATEWAY_MAX_BODY, gateway_problem
 from chalicelib.http.middleware import log_request
 from chalicelib.http.problems import problem_headers, problem_text, status_problem
 from chalicelib.observability import CORRELATION_HEADER, bind, clear_bound, correlation_id_from
+from devserver.gateway import GATEWAY_MAX_BODY, gateway_problem
 
 LISTEN_BACKLOG = 1024
 MAX_CONNECTIONS = 512

@@ -1,8 +1,6 @@
-"""Routes of the workflow catalog (README, "The API"): parse -> CatalogService -> respond."""
+"""Routes of the workflow catalog (README, "The API"): parse -> WorkflowService -> respond."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from chalice import Blueprint
 
@@ -11,77 +9,61 @@ from chalicelib.domain import contracts
 from chalicelib.domain.guards import parse_clear
 from chalicelib.domain.workflows import Rollback, StatusChange, WorkflowChange, parse_new_version
 from chalicelib.http.endpoint import Call, endpoint, json_response
-from chalicelib.http.paging import decode_cursor, encode_cursor, fitting, page
+from chalicelib.http.paging import page_body
 from chalicelib.http.views import failure_streak_clear_view, history_view, version_view, workflow_view
-from chalicelib.services.catalog import version_position
 
-playbooks = Blueprint(__name__)
+workflows = Blueprint(__name__)
 BASE = "/api/v1/playbooks"
 HISTORY = {200: ("Version history, newest SemVer first, with status changes.", "VersionHistory")}
 
 
-@endpoint(playbooks, BASE, methods=("POST",), scope="catalog:write", body=contracts.NEW_VERSION,
+@endpoint(workflows, BASE, methods=("POST",), scope="catalog:write", body=contracts.NEW_VERSION,
           summary="Create a workflow version (idempotent on identical content)",
           description="409 content-conflict when the version exists with other content; 409 workflow-owned-elsewhere "
                       "when the workflow is owned by RemediationWorkflow resources (publish through them). A new "
                       "workflow is owned by the API. Keys with namespace or cluster limits: 403.",
           responses={201: ("Created", "Version"), 200: ("Identical content already stored", "Version")}, errors=(409,))
 def create_version(call: Call) -> object:
-    result = services().catalog.create_version(parse_new_version(call.json()), call.actor, call.principal)
+    result = services().workflows.create_version(parse_new_version(call.json()), call.actor, call.principal)
     return json_response(version_view(result.version), status=201 if result.created else 200)
 
 
-@endpoint(playbooks, BASE, query=contracts.LIST_WORKFLOWS_QUERY,
+@endpoint(workflows, BASE, query=contracts.LIST_WORKFLOWS_QUERY,
           summary="Latest version of each workflow (with the given status, default active)",
           responses={200: ("A page of versions", "VersionPage")})
 def list_workflows(call: Call) -> object:
     q = call.query
     labels = {name.removeprefix("label."): value for name, value in q.items() if name.startswith("label.")}
-    result = services().catalog.list_latest(q["status"], q.get("enabled"), q.get("signal_type"), labels, q["limit"],
-                                            decode_cursor(q.get("cursor"), lambda p: isinstance(p, str)))
-    items, next_cursor = page(result.items, version_view, lambda row: row["workflow_id"], result.next_after)
-    return {"items": items, "next_cursor": next_cursor}
+    result = services().workflows.list_latest(q["status"], q.get("enabled"), q.get("signal_type"), labels, q["limit"],
+                                              q.get("cursor"))
+    return page_body(result, version_view)
 
 
-@endpoint(playbooks, BASE + "/versions", query=contracts.VERSIONS_QUERY,
+@endpoint(workflows, BASE + "/versions", query=contracts.VERSIONS_QUERY,
           summary="Version history of a workflow", responses=HISTORY, errors=(404,))
 def versions_by_query(call: Call) -> object:
     return _history(call, call.query["workflow_id"])
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}/versions", query=contracts.PAGE_QUERY,
+@endpoint(workflows, BASE + "/{workflow_id}/versions", query=contracts.PAGE_QUERY,
           summary="Version history of a workflow", responses=HISTORY, errors=(404,))
 def versions(call: Call, workflow_id: str) -> object:
     return _history(call, workflow_id)
 
 
 def _history(call: Call, workflow_id: str) -> object:
-    after = decode_cursor(call.query.get("cursor"), _is_version_position)
-    rows, changes, next_after = services().catalog.history(workflow_id, call.query["limit"], after)
-    fit = fitting([version_view(row) for row in rows])
-    if fit < len(rows):
-        rows, next_after = rows[:fit], version_position(rows[fit - 1])
-    return history_view(workflow_id, rows, changes, encode_cursor(next_after) if next_after else None)
+    versions, changes = services().workflows.history(workflow_id, call.query["limit"], call.query.get("cursor"))
+    return history_view(workflow_id, page_body(versions, version_view), changes)
 
 
-def _is_version_position(p: Any) -> bool:
-    return (
-        isinstance(p, list)
-        and len(p) == 6
-        and all(isinstance(x, int) for x in (p[0], p[1], p[2], p[5]))
-        and isinstance(p[3], str)
-        and isinstance(p[4], str)
-    )
-
-
-@endpoint(playbooks, BASE + "/{workflow_id}",
+@endpoint(workflows, BASE + "/{workflow_id}",
           summary="The latest active version, the enabled flag and a summary of all versions",
           responses={200: ("The workflow", "Workflow")}, errors=(404,))
 def get_workflow(call: Call, workflow_id: str) -> object:
-    return workflow_view(services().catalog.get_workflow(workflow_id))
+    return workflow_view(services().workflows.get_workflow(workflow_id))
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}", methods=("PATCH",), scope="catalog:write",
+@endpoint(workflows, BASE + "/{workflow_id}", methods=("PATCH",), scope="catalog:write",
           body=contracts.WORKFLOW_CHANGE,
           summary="Enable or disable a workflow, require approval of its executions, move its owner, set its guards "
                   "or close its circuit breaker (reason required)",
@@ -94,10 +76,10 @@ def get_workflow(call: Call, workflow_id: str) -> object:
           responses={200: ("The workflow", "Workflow")}, errors=(404, 409))
 def patch_workflow(call: Call, workflow_id: str) -> object:
     change = WorkflowChange.from_body(call.json())
-    return workflow_view(services().catalog.change_workflow(workflow_id, change, call.actor, call.principal))
+    return workflow_view(services().workflows.change_workflow(workflow_id, change, call.actor, call.principal))
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}/guards/clear", methods=("POST",), scope="catalog:write",
+@endpoint(workflows, BASE + "/{workflow_id}/guards/clear", methods=("POST",), scope="catalog:write",
           body=contracts.FAILURE_STREAK_CLEAR,
           summary="Clear the workflow's failure streak on a target (the consecutive-failures guard; reason required)",
           description="Kept in the workflow's history. No streak (the newest finished execution there did not fail): "
@@ -106,28 +88,28 @@ def patch_workflow(call: Call, workflow_id: str) -> object:
           responses={200: ("The streak cleared (or none to clear)", "FailureStreakCleared")}, errors=(404,))
 def clear_failure_streak(call: Call, workflow_id: str) -> object:
     target, reason = parse_clear(call.json())
-    return failure_streak_clear_view(services().catalog.clear_failure_streak(workflow_id, target, reason, call.actor,
+    return failure_streak_clear_view(services().workflows.clear_failure_streak(workflow_id, target, reason, call.actor,
                                                                              call.principal))
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}/versions/{version}",
+@endpoint(workflows, BASE + "/{workflow_id}/versions/{version}",
           summary="One version, any status", responses={200: ("The version", "Version")}, errors=(404,))
 def get_version(call: Call, workflow_id: str, version: str) -> object:
-    return version_view(services().catalog.get_version(workflow_id, version))
+    return version_view(services().workflows.get_version(workflow_id, version))
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}/versions/{version}", methods=("PATCH",), scope="catalog:write",
+@endpoint(workflows, BASE + "/{workflow_id}/versions/{version}", methods=("PATCH",), scope="catalog:write",
           body=contracts.STATUS_CHANGE, summary="Lifecycle transition: draft -> active -> deprecated (terminal)",
           description="Content fields are 409 immutable-field; leaving deprecated or going back to draft is 409 "
                       "invalid-transition.",
           responses={200: ("The version", "Version")}, errors=(404, 409))
 def patch_version(call: Call, workflow_id: str, version: str) -> object:
     change = StatusChange.from_body(call.json())
-    return version_view(services().catalog.change_status(workflow_id, version, change, call.actor, call.principal))
+    return version_view(services().workflows.change_status(workflow_id, version, change, call.actor, call.principal))
 
 
-@endpoint(playbooks, BASE + "/{workflow_id}/rollback", methods=("POST",), scope="catalog:write",
+@endpoint(workflows, BASE + "/{workflow_id}/rollback", methods=("POST",), scope="catalog:write",
           body=contracts.ROLLBACK, summary="Deprecate every active version above to_version, in one transaction",
           responses={200: ("The rollback result", "RollbackResult")}, errors=(404, 409))
 def rollback(call: Call, workflow_id: str) -> object:
-    return services().catalog.rollback(workflow_id, Rollback.from_body(call.json()), call.actor, call.principal)
+    return services().workflows.rollback(workflow_id, Rollback.from_body(call.json()), call.actor, call.principal)

@@ -1,4 +1,4 @@
-"""The shape of a result row, shared by the stores and the services that read them.
+"""The shape of a result row, shared by the stores, the services and the views at the edge (the one ``Row``).
 
 Rows are psycopg2 ``RealDictRow``s: a dict of column name to value. Stores hand them out as read-only
 ``Mapping`` and lists of rows as ``Sequence`` (psycopg2 types them as ``RealDictRow`` /
