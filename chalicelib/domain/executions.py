@@ -35,6 +35,9 @@ from chalicelib.domain.vocabularies import ExecutionReason, ExecutionStatus
 
 AWAITING_APPROVAL, APPROVED, PENDING, RUNNING, SUCCEEDED, FAILED, REJECTED, EXPIRED = ExecutionStatus
 EXECUTION_STATUSES = tuple(ExecutionStatus)
+# The states the statistics count one by one besides the outcomes (succeeded and failed are counted with what the
+# executions came to: domain/effectiveness.py TrackRecord).
+COUNTED_STATES = tuple(status for status in ExecutionStatus if status not in (SUCCEEDED, FAILED))
 # awaiting_approval -> approved -> pending (start); either waiting state may be rejected or expire;
 # pending -> running -> succeeded | failed; pending -> succeeded | failed (a run that finished between two looks of
 # its runner, or never started); terminal states are final.

@@ -9,11 +9,10 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import Json
 
-from chalicelib.domain.executions import ACTIVE, Target
+from chalicelib.domain.executions import ACTIVE, COUNTED_STATES, Target
 from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.paging import Keyset, ints
 from chalicelib.domain.rows import Row
-from chalicelib.domain.vocabularies import ExecutionStatus
 from chalicelib.stores.db import UnitOfWork
 from chalicelib.stores.where import Where
 
@@ -312,10 +311,9 @@ _OUTCOME_COLUMNS = f"""
         FILTER (WHERE e.finished_at IS NOT NULL AND e.started_at IS NOT NULL) AS median_duration_seconds"""
 
 
-# The count in each other state of the vocabulary (its values are identifiers: a column each).
+# The count in each other state (its values are identifiers: a column each).
 _STATE_COLUMNS = ",\n".join(f"count(e.id) FILTER (WHERE e.status = '{status}') AS {status}"
-                             for status in ExecutionStatus
-                             if status not in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED))
+                             for status in COUNTED_STATES)
 
 
 def version_stats(tx: UnitOfWork, workflow_id: str) -> Sequence[Row]:
