@@ -1,7 +1,7 @@
 """Every closed vocabulary of the catalog, each one enum, defined here once.
 
 Statuses, reasons, kinds and types that are stored, validated or documented are listed here; the
-request contracts (domain/contracts.py), the response shapes (http/views.py), the OpenAPI
+request contracts (domain/contracts.py), the response schemas (http/schemas.py), the OpenAPI
 descriptions and the stores take their values from these enums, and the SQL ``CHECK`` constraints
 of the migrations list the same values: tests/integration/test_vocabularies.py reads every CHECK
 from the migrated database's catalog and holds it to its enum here. A new status or reason is a

@@ -4,7 +4,7 @@ Every route is registered with the ``endpoint`` decorator (chalicelib/http/endpo
 records an ``Operation`` in chalicelib/http/operations.py: summary, scope, the request contracts of
 its body and query string (domain/contracts.py), its responses. The document is built from those
 records, the path parameters' declarations (domain/contracts.py ``PATH_PARAMETERS``), the shared
-definitions of the contracts and the response schemas of http/views.py, so what is documented is
+definitions of the contracts and the response schemas of http/schemas.py, so what is documented is
 what the edge enforces. This module imports no route module: routes register themselves when the
 app imports them. tests/integration/test_openapi.py keeps it true (every served route documented,
 nothing else).
@@ -20,7 +20,7 @@ from chalicelib.domain.contracts import Contract
 from chalicelib.domain.limits import API_SCOPES, MAX_LABELS
 from chalicelib.http.operations import ANY_KEY, Operation, operations, path_parameter
 from chalicelib.http.problems import STATUS_PROBLEMS
-from chalicelib.http.views import RESPONSE_SCHEMAS
+from chalicelib.http.schemas import RESPONSE_SCHEMAS
 
 API_VERSION = "1.1.0"  # the version of this API's contract (info.version; the MCP server reports it too)
 SCOPES = API_SCOPES
