@@ -221,9 +221,10 @@ class ExecutionService:
             values = _parameter_values(request, row)
             version = row["version"]
             plan = _plan_run(tx, execution_id, request, row, values)  # a composite's steps resolve again at a start
-            # A waiting execution past its deadline must not keep the target, or a place under a limit, it no
-            # longer holds.
-            expired = _expire_overdue(tx)
+            # A waiting execution past its deadline must not keep the target it no longer holds (the guards count
+            # none past its deadline). Only this target's: a start expiring others could take the row of a target
+            # another start is inserting on, while that start took this one's, each then waiting on the other.
+            expired = _expire_overdue(tx, target=request.target)
             guards.enforce(tx, workflow, request.target, request.signal_type, self._guards)
             requirement = approval_requirement(bool(workflow["approval_required"]), plan.gated_steps)
             gated = requirement is not None
@@ -592,10 +593,10 @@ class ExecutionService:
             logger.info("execution expired", extra=log_ids(row, from_status=row["from_status"], status=EXPIRED))
 
 
-def _expire_overdue(tx: UnitOfWork, execution_id: str | None = None) -> Sequence[Row]:
-    """Expires the waiting executions past their deadline (or only ``execution_id``) and records the
-    notification of each, all in the caller's transaction."""
-    expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id)
+def _expire_overdue(tx: UnitOfWork, execution_id: str | None = None, target: Target | None = None) -> Sequence[Row]:
+    """Expires the waiting executions past their deadline (or only ``execution_id``, or the one on ``target``) and
+    records the notification of each, all in the caller's transaction."""
+    expired = store.expire_overdue(tx, EXPIRY_MESSAGES, SYSTEM, execution_id, target)
     notifications.record(tx, *(
         execution_event(EXECUTION_EXPIRED, row, actor=SYSTEM, reason=EXPIRY_MESSAGES[row["from_status"]],
                         previous_status=row["from_status"])

@@ -155,13 +155,16 @@ def active_on_target(tx: UnitOfWork, target: Target) -> str | None:
 
 
 def expire_overdue(
-    tx: UnitOfWork, messages: dict[str, str], actor: str, execution_id: str | None = None
+    tx: UnitOfWork, messages: dict[str, str], actor: str, execution_id: str | None = None,
+    target: Target | None = None,
 ) -> Sequence[Row]:
-    """Moves every waiting execution past its deadline (or only ``execution_id``) to expired, with its
-    event (``messages`` by the state it left) and without its held secrets, in one statement; returns
-    what a notification of each names. Rows another transaction holds are skipped: that transaction acts
+    """Moves every waiting execution past its deadline (or only ``execution_id``, or only the one holding ``target``)
+    to expired, with its event (``messages`` by the state it left) and without its held secrets, in one statement;
+    returns what a notification of each names. Rows another transaction holds are skipped: that transaction acts
     on them itself."""
     only = "AND e.execution_id = %(execution_id)s" if execution_id is not None else ""
+    if target is not None:
+        only += f" AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL}"
     tx.execute(
         f"""WITH due AS (
                 SELECT e.execution_id, e.status FROM executions e
@@ -182,7 +185,7 @@ def expire_overdue(
             SELECT execution_id::text AS execution_id, from_status, workflow_id, version, incident_id,
                    target_kind, target_namespace, target_name, target_cluster FROM expired""",
         {"execution_id": execution_id, "awaiting": messages["awaiting_approval"], "approved": messages["approved"],
-         "actor": actor},
+         "actor": actor, **(target_params(target) if target is not None else {})},
     )
     return tx.fetchall()
 
