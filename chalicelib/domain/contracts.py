@@ -436,7 +436,7 @@ NEW_API_KEY = Contract("NewApiKey", _object({
                 "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
 }, ("name", "scopes")), detail="The API key request is not valid; see errors.")
 
-REPORTED_TIME = {"type": "string", "format": "date-time", "maxLength": 64,
+REPORTED_TIME = {"type": "string", "format": "date-time", "maxLength": limits.MAX_TIMESTAMP,
                  "x-message": "must be an RFC 3339 date-time with a zone, e.g. 2026-03-01T10:00:00Z"}
 EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
     "status": {"type": "string", "enum": [ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED],
@@ -524,8 +524,7 @@ RECOMMENDATION_DECISION = Contract("RecommendationDecision", _object({
     "occurrences", "signal_type", "component", "created_at", "created_by",
 }), immutable_detail="on a recommendation")
 
-# Each label's value a string of at most MAX_ALERT_LABEL_VALUE characters, stated here so that the published
-# contract says what the intake refuses (it costs about 5 ms per 100 alerts in the generic validator).
+# Each label's value a string of at most MAX_ALERT_LABEL_VALUE characters.
 ALERT_LABELS = {
     "type": "object", "maxProperties": limits.MAX_ALERT_LABELS,
     "additionalProperties": {"type": "string", "maxLength": limits.MAX_ALERT_LABEL_VALUE},
@@ -534,13 +533,29 @@ ALERT_LABELS = {
 }
 TEXT_MAP = {"type": "object", "additionalProperties": {"type": "string"},
             "x-type-message": "must be an object of name -> string"}
-TIMESTAMP = {"type": "string", "format": "date-time", "maxLength": 64}
+TIMESTAMP = {"type": "string", "format": "date-time", "maxLength": limits.MAX_TIMESTAMP}
 # Alertmanager's webhook body, version "4", as it sends it (docs/operations.md). Unknown fields are accepted
 # and ignored, at the top and in each alert: Alertmanager has added fields within version 4 (truncatedAlerts,
 # groupKey), and a 4xx makes it drop the notification, so a newer Alertmanager must not lose alerts here.
-# Strict where the catalog's record depends on it: the version, each alert's status, times and labels,
-# and its fingerprint (checked against the labels by chalicelib/domain/alerts.py, with the RFC 3339 times).
+# Strict where the catalog's record depends on it: the version, each alert's status, times (RFC 3339, checked by
+# chalicelib/domain/alerts.py), labels and fingerprint.
 ALERT_STATUSES = [AlertStatus.FIRING, AlertStatus.RESOLVED]  # what Alertmanager reports
+ALERT = {
+    "type": "object", "required": ["status", "labels", "startsAt", "fingerprint"],
+    "description": "An alert. Its annotations, generatorURL and any other field are accepted and not recorded (so not "
+                   "checked either).",
+    "properties": {
+        "status": {"type": "string", "enum": ALERT_STATUSES},
+        "labels": ALERT_LABELS,
+        "startsAt": TIMESTAMP,
+        "endsAt": {**TIMESTAMP, "description": "When it resolved; a firing alert's is the zero time "
+                                               "0001-01-01T00:00:00Z (ignored)."},
+        "fingerprint": {"type": "string", "pattern": limits.ALERT_FINGERPRINT_PATTERN,
+                        "x-message": "must be an Alertmanager fingerprint: 16 lowercase hexadecimal digits"},
+    },
+    "if": {"properties": {"status": {"const": AlertStatus.RESOLVED}}, "required": ["status"]},
+    "then": {"required": ["endsAt"], "x-required-message": "is required: when the alert resolved"},
+}
 ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
     "type": "object", "required": ["version", "alerts"],
     "description": "Alertmanager's webhook notification (webhook_configs, version 4). Fields not listed are "
@@ -560,23 +575,7 @@ ALERTMANAGER_NOTIFICATION = Contract("AlertmanagerNotification", {
             "type": "array", "minItems": 1, "maxItems": limits.MAX_ALERTS_PER_NOTIFICATION,
             "description": f"At most {limits.MAX_ALERTS_PER_NOTIFICATION} alerts, each fingerprint once "
                            "(set max_alerts in the webhook configuration).",
-            "items": {
-                "type": "object", "required": ["status", "labels", "startsAt", "fingerprint"],
-                "description": "An alert. Its annotations, generatorURL and any other field are accepted and not "
-                               "recorded (so not checked either).",
-                "properties": {
-                    "status": {"type": "string", "enum": ALERT_STATUSES},
-                    "labels": ALERT_LABELS,
-                    "startsAt": TIMESTAMP,
-                    "endsAt": {**TIMESTAMP, "description": "When it resolved; a firing alert's is the zero time "
-                                                           "0001-01-01T00:00:00Z (ignored)."},
-                    "fingerprint": {"type": "string", "pattern": limits.ALERT_FINGERPRINT_PATTERN,
-                                    "x-message": "must be an Alertmanager fingerprint: 16 lowercase hexadecimal "
-                                                 "digits"},
-                },
-                "if": {"properties": {"status": {"const": AlertStatus.RESOLVED}}, "required": ["status"]},
-                "then": {"required": ["endsAt"], "x-required-message": "is required: when the alert resolved"},
-            },
+            "items": ALERT,
         },
     },
 }, detail="The Alertmanager notification is not valid; see errors. Nothing was recorded.")

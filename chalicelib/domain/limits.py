@@ -182,6 +182,7 @@ MAX_ALERTS_PER_NOTIFICATION = 1000  # Alertmanager's webhook_configs max_alerts 
 MAX_ALERT_NOTIFICATION_BYTES = 4 * 1024 * 1024
 MAX_ALERT_LABELS = 100
 MAX_ALERT_LABEL_VALUE = 4096
+MAX_TIMESTAMP = 64  # an RFC 3339 time as Go writes it (nanoseconds and an offset) is at most 35 characters
 
 # Effectiveness (README, "Effectiveness"; chalicelib/domain/effectiveness.py)
 # The window after a success in which its alerts must resolve and stay resolved (EFFECTIVENESS_WINDOW_SECONDS): at

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from chalicelib.domain import contracts
 from chalicelib.domain.alerts import (
     ALERT_STATUSES,
     EPISODE_STATUSES,
@@ -17,11 +20,14 @@ from chalicelib.domain.alerts import (
     Known,
     ReportedAlert,
     parse_notification,
+    plainly_valid,
     plan,
     plan_all,
 )
 from chalicelib.domain.contracts import ALERTMANAGER_NOTIFICATION
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.limits import MAX_ALERT_LABEL_VALUE
+from chalicelib.domain.validation import schema_errors
 from tests.support.alerts import alertmanager_fingerprint
 
 
@@ -153,3 +159,39 @@ def test_a_plan_counts_the_alerts_it_changes_and_orders_its_writes() -> None:
                                                                                              FIRING, None), None)})
     assert result.changed == 1
     assert result.writes == [episode(SUPERSEDED, T0, T2), episode(FIRING, T2)]
+
+
+# --- the contract's fast look at an alert (chalicelib/domain/alerts.py plainly_valid) -----------------------------
+TIMES = st.one_of(st.sampled_from(["2026-12-01T10:00:00.123456789Z", "0001-01-01T00:00:00Z",
+                                   "2026-12-01t09:00:00-01:00", "2026-12-01T10:00:00", "", "yesterday"]),
+                  st.text(max_size=70), st.integers(), st.none())
+LABEL_VALUES = st.one_of(st.text(max_size=8), st.sampled_from(["x" * MAX_ALERT_LABEL_VALUE,
+                                                                "x" * (MAX_ALERT_LABEL_VALUE + 1)]),
+                         st.integers(), st.booleans(), st.none(), st.lists(st.text(max_size=2), max_size=2))
+ALERTS = st.fixed_dictionaries({}, optional={
+    "status": st.one_of(st.sampled_from(["firing", "resolved", "Firing", "pending"]), st.integers(), st.none()),
+    "labels": st.one_of(st.dictionaries(st.text(max_size=6), LABEL_VALUES, max_size=4),
+                        st.lists(st.text(max_size=2), max_size=2), st.text(max_size=4), st.none()),
+    "startsAt": TIMES, "endsAt": TIMES,
+    "fingerprint": st.one_of(st.sampled_from(["690c51912b461cec", "690C51912B461CEC", "690c51912b461cec\n",
+                                              "690c51912b461ce"]), st.text(max_size=17), st.integers()),
+    "annotations": st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
+})
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ALERTS)
+def test_the_fast_look_accepts_only_alerts_the_contract_accepts(alert: dict) -> None:
+    """contract_errors hands an alert to the validator unless plainly_valid says yes: a yes must be the validator's."""
+    if plainly_valid(alert):
+        assert schema_errors(contracts.ALERT, alert) == []
+
+
+def test_alertmanagers_own_alerts_take_the_fast_look() -> None:
+    """What Alertmanager sends never costs the validator's time per alert."""
+    labels = {"alertname": "KubePodCrashLooping", "namespace": "payments", "pod": "api-1", "severity": "critical"}
+    firing = {"status": "firing", "labels": labels, "annotations": {"summary": "s"}, "generatorURL": "http://p/g",
+              "startsAt": "2026-12-01T10:00:00.123456789Z", "endsAt": "0001-01-01T00:00:00Z",
+              "fingerprint": alertmanager_fingerprint(labels)}
+    assert plainly_valid(firing) and plainly_valid({**firing, "status": "resolved", "endsAt": "2026-12-01T10:05:00Z"})
+    assert not plainly_valid({**firing, "status": "resolved", "endsAt": None})
