@@ -72,7 +72,8 @@ def test_the_same_notification_twice_changes_nothing(alertmanager_for: Callable[
         manager = alertmanager_for("alerts:write", url=relay.url)
         crash = labels("api-1")
         manager.post({"labels": crash})
-        wait_until(lambda: alert_tables(db)["alert_episodes"], "the firing alert is recorded")
+        # The relay notes a delivery once the catalog has answered, a moment after the episode is committed.
+        wait_until(lambda: relay.deliveries and alert_tables(db)["alert_episodes"], "the firing alert is recorded")
         [firing] = relay.deliveries
         assert firing.status == 200 and firing.authorization.startswith("Bearer rwc_")
         again = replay(catalog_server, firing.body, firing.authorization)
