@@ -18,8 +18,8 @@ import requests
 from chalicelib.container import services
 from tests.support.alertmanager import LocalAlertmanager, Relay, wait_until
 from tests.support.alerts import PATH, alert_tables, episodes
+from tests.support.database import table_rows
 from tests.support.executions import STUCK, stuck_parameters
-from tests.support.guards import every_table
 from tests.support.server import CatalogProcess
 
 WINDOW_SECONDS = 15  # long enough for Alertmanager's notifications (about 2 s each) to arrive within it
@@ -121,13 +121,13 @@ def run_acceptance(manager: LocalAlertmanager, relay: Relay, server: CatalogProc
     assert verdict["firing"]["evidence"]["alerts"] == {"alertname": SIGNAL, "namespace": "firing"}
 
     # The same notifications again (a firing one, a resolution): nothing changes, verdicts included.
-    before = every_table(db)
+    before = table_rows(db)
     sent = {json.loads(delivery.body)["status"]: delivery for delivery in reversed(relay.deliveries)}
     for delivery in (sent["firing"], sent["resolved"]):
         again = requests.post(server.url + PATH, data=delivery.body, timeout=10, headers={
             "Content-Type": "application/json", "Authorization": delivery.authorization})
         assert again.status_code == 200 and again.json()["recorded"] == 0, again.text
-    assert every_table(db) == before
+    assert table_rows(db) == before
 
     # The stats and the search track record agree with the verdicts.
     stats = operator.call("GET", f"/api/v1/playbooks/{WORKFLOW}/stats").json()
@@ -143,7 +143,7 @@ def run_acceptance(manager: LocalAlertmanager, relay: Relay, server: CatalogProc
     assert record == {"signal_type": SIGNAL, **outcome}
 
     # Twice ineffective on one target: the next start there is refused, nothing written.
-    refused_before = every_table(db)
+    refused_before = table_rows(db)
     refused = agent.call("POST", "/api/v1/executions", {"workflow_id": WORKFLOW, "target": target("firing"),
                                                          "incident": {"id": "INC-3", "signal_type": SIGNAL},
                                                          "parameters": stuck_parameters()})
@@ -152,7 +152,7 @@ def run_acceptance(manager: LocalAlertmanager, relay: Relay, server: CatalogProc
     assert problem["type"].endswith("/ineffective-chain") and 0 < problem["retry_after"] <= 24 * 3600
     assert refused.headers["Retry-After"] == str(problem["retry_after"])
     assert all(execution_id in problem["detail"] for execution_id in chain)
-    assert every_table(db) == refused_before
+    assert table_rows(db) == refused_before
     judged_lines = [json.loads(line) for line in server.lines_with('"execution judged"', count=6)]
     assert {line["execution_id"] for line in judged_lines} == {*ids.values(), *chain}
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import ApiClient
+from tests.support.database import table_rows
 from tests.support.effectiveness import effectiveness, firing, ineffective_run, now, resolve, succeed
 from tests.support.executions import (
     WRITE,
@@ -22,7 +23,7 @@ from tests.support.executions import (
     started,
     stuck_parameters,
 )
-from tests.support.guards import WORKFLOW, every_table, target
+from tests.support.guards import WORKFLOW, target
 from tests.support.mcp import execution, legacy, modern, tool_result
 
 CHECKOUT = target("checkout")
@@ -33,10 +34,10 @@ ANY_SIGNAL = {"signal_type": "*", "severity": "*", "environment": "*", "componen
 def refused_unchanged(client: ApiClient, db: Any, **body: Any) -> Any:
     """A start on CHECKOUT refused by the chain, with every table the same before and after."""
     client.token(*WRITE)  # its key exists before the rows are compared
-    before = every_table(db)
+    before = table_rows(db)
     response = start(client, target=CHECKOUT, **body)
     assert response.status == 409 and problem_type(response) == "ineffective-chain", response
-    assert every_table(db) == before
+    assert table_rows(db) == before
     return response
 
 

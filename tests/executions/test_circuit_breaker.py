@@ -12,6 +12,7 @@ import pytest
 from chalicelib.domain.notifications import GUARD_CIRCUIT_OPENED
 from chalicelib.stores.db import Database
 from tests.support.api import ApiClient
+from tests.support.database import table_rows
 from tests.support.executions import (
     PLAYBOOKS,
     READ,
@@ -25,7 +26,7 @@ from tests.support.executions import (
     start,
     started,
 )
-from tests.support.guards import WORKFLOW, every_table, finish, history, run, target, workflow_read
+from tests.support.guards import WORKFLOW, finish, history, run, target, workflow_read
 from tests.support.keys import key_id_of
 from tests.support.notifications import outbox
 
@@ -91,9 +92,9 @@ def test_it_opens_refuses_notifies_and_closes_only_by_an_operator(client: ApiCli
     assert [(r["from"], r["to"], r["changed_by"]) for r in history(client) if r["field"] == "circuit"] == [
         ("closed", "open", "system"), ("open", "closed", who)]
     # Closing a closed circuit changes nothing.
-    before = every_table(db)
+    before = table_rows(db)
     assert close(client).status == 200
-    assert every_table(db) == before
+    assert table_rows(db) == before
 
     # Only executions finished since the close count: four more failures do not open it again, a fifth does.
     fail_on_new_targets(client, 4, first=10)

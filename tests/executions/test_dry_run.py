@@ -13,6 +13,7 @@ from chalicelib.domain.guards import GUARD_NAMES
 from chalicelib.stores.db import Database
 from tests.support.api import ApiClient, Result
 from tests.support.composites import LABELS
+from tests.support.database import table_rows
 from tests.support.effectiveness import effectiveness, ineffective_run
 from tests.support.executions import (
     COMPOSITE_VALUES,
@@ -27,7 +28,7 @@ from tests.support.executions import (
     started,
     stuck_parameters,
 )
-from tests.support.guards import WORKFLOW, every_table, run, target
+from tests.support.guards import WORKFLOW, run, target
 
 CHECKOUT = target("checkout")
 
@@ -41,9 +42,9 @@ def dry_run(client: ApiClient, on: dict[str, str] = CHECKOUT, **body: Any) -> Re
 def unchanged(client: ApiClient, db: Database, **body: Any) -> Result:
     """A dry run, with every table the same before and after."""
     client.token(*WRITE)  # its key exists before the rows are compared
-    before = every_table(db)
+    before = table_rows(db)
     response = dry_run(client, **body)
-    assert every_table(db) == before
+    assert table_rows(db) == before
     return response
 
 
@@ -143,11 +144,11 @@ def test_it_takes_no_lock(client: ApiClient, db: Database, database_url: str) ->
 
 def test_a_composite_dry_run_shows_its_one_pipeline_run(composed: ApiClient, db: Database) -> None:
     composed.token(*WRITE)
-    before = every_table(db)
+    before = table_rows(db)
     response = composed.post(EXECUTIONS, {
         "workflow_id": "scale-and-verify", "incident": incident(signal_type=LABELS["signal_type"]), "target": CHECKOUT,
         "parameters": COMPOSITE_VALUES, "dry_run": True}, scopes=WRITE)
-    assert every_table(db) == before
+    assert table_rows(db) == before
     assert response.status == 200 and response.json["outcome"] == "would-run", response
     tasks = [task["name"] for task in response.json["pipeline_run"]["spec"]["pipelineSpec"]["tasks"]]
     assert "scale-out" in tasks

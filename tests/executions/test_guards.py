@@ -20,6 +20,7 @@ from chalicelib.domain.limits import GUARD_SETTING_BOUNDS
 from chalicelib.stores.db import Database
 from tests.support.api import ApiClient, Result, services_started_with
 from tests.support.catalog import catalog_snapshot
+from tests.support.database import table_rows
 from tests.support.executions import (
     PLAYBOOKS,
     create_workflow,
@@ -30,7 +31,7 @@ from tests.support.executions import (
     start,
     started,
 )
-from tests.support.guards import WORKFLOW, backdate, every_table, finish, history, run, target, workflow_read
+from tests.support.guards import WORKFLOW, backdate, finish, history, run, target, workflow_read
 from tests.support.keys import bearer, key_id_of
 
 WRITE_CATALOG = ("catalog:write",)
@@ -108,10 +109,10 @@ def test_the_nth_failure_in_a_row_refuses_until_an_operator_clears_it(client: Ap
     again = started(client, target=CHECKOUT)["execution_id"]
 
     # Nothing left to clear: 200, cleared false, and nothing written.
-    before = every_table(db)
+    before = table_rows(db)
     nothing = clear(client, CHECKOUT)
     assert nothing.status == 200 and nothing.json["cleared"] is False and nothing.json["failures"] == 0
-    assert every_table(db) == before
+    assert table_rows(db) == before
     # The cleared failures count no more: one new failure is a streak of one.
     finish(client, again, "failed")
     assert start(client, target=CHECKOUT).status == 201
@@ -232,7 +233,7 @@ def test_a_key_beyond_the_workflows_limits_cannot_set_clear_or_close(client: Api
         run(client, on, "failed")
     assert workflow_read(client)["circuit"]["state"] == "open"
     limited = bearer("catalog:write", "catalog:read", namespaces=["shop"])
-    before = every_table(db)
+    before = table_rows(db)
     for method, path, body in (
         ("PATCH", f"{PLAYBOOKS}/{WORKFLOW}", {"guards": {"max_concurrent": 1000}, "reason": "mine now"}),
         ("PATCH", f"{PLAYBOOKS}/{WORKFLOW}", {"circuit": "closed", "reason": "looks fine to me"}),
@@ -241,19 +242,19 @@ def test_a_key_beyond_the_workflows_limits_cannot_set_clear_or_close(client: Api
         response = client.request(method, path, body, scopes=None, headers=limited)
         assert response.status == 403 and problem_type(response) == "forbidden", response
         assert "owned by the REST API" in response.json["detail"]
-    assert every_table(db) == before
+    assert table_rows(db) == before
 
     # Once the workflow is owned within the key's limits, it may; but never on a target beyond its namespaces.
     owner = {"owner": {"kind": "resource", "cluster": "default", "namespace": "shop"}, "reason": "moved to shop"}
     assert client.patch(f"{PLAYBOOKS}/{WORKFLOW}", owner, scopes=("admin",)).status == 200
     assert client.request("PATCH", f"{PLAYBOOKS}/{WORKFLOW}", {"guards": {"max_concurrent": 5}, "reason": "shop's"},
                           scopes=None, headers=limited).status == 200
-    before = every_table(db)
+    before = table_rows(db)
     elsewhere = client.request("POST", f"{PLAYBOOKS}/{WORKFLOW}/guards/clear",
                                {"target": target("checkout", "payments"), "reason": "not mine"},
                                scopes=None, headers=limited)
     assert elsewhere.status == 403 and "namespace 'payments'" in elsewhere.json["detail"], elsewhere
-    assert every_table(db) == before
+    assert table_rows(db) == before
     assert client.request("POST", f"{PLAYBOOKS}/{WORKFLOW}/guards/clear", {"target": CHECKOUT, "reason": "fixed"},
                           scopes=None, headers=limited).json["cleared"] is True
 
@@ -261,14 +262,14 @@ def test_a_key_beyond_the_workflows_limits_cannot_set_clear_or_close(client: Api
 def test_clearing_needs_catalog_write_and_a_known_workflow(client: ApiClient, db: Database) -> None:
     create_workflow(client)
     client.token("executions:write")  # its key exists before the rows are compared
-    before = every_table(db)
+    before = table_rows(db)
     assert clear(client, CHECKOUT, scopes=("executions:write",)).status == 403
     assert clear(client, CHECKOUT, reason=" ").status == 400
     assert client.post(f"{PLAYBOOKS}/no-such-workflow/guards/clear", {"target": CHECKOUT, "reason": "x"},
                        scopes=WRITE_CATALOG).status == 404
     bad_target = clear(client, {"kind": "Deployment"})
     assert bad_target.status == 400 and "$.target.name" in [e["path"] for e in bad_target.json["errors"]]
-    assert every_table(db) == before
+    assert table_rows(db) == before
 
 
 # --- configuration, vocabulary, logs -----------------------------------------------------------------------------

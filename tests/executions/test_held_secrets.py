@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from tests.support.api import ApiClient, Result
+from tests.support.database import stored_text
 from tests.support.executions import (
     EXECUTIONS,
     PLAYBOOKS,
@@ -25,18 +26,6 @@ from tests.support.executions import (
 from tests.support.tekton import step_environment
 
 WITH_SECRET = stuck_parameters(NOTIFY_CHANNEL="#ops", NOTIFY_WEBHOOK_TOKEN=SECRET)
-
-
-def every_row(db: Any) -> str:
-    """Every row of every table as text (bytea as hex), so a secret stored anywhere, in any form, shows."""
-    with db.reading() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        tables = [row["tablename"] for row in cur.fetchall()]
-        text = []
-        for table in tables:
-            cur.execute(f"SELECT to_jsonb(t)::text AS row FROM {table} t")
-            text += [row["row"] for row in cur.fetchall()]
-    return "\n".join(text)
 
 
 def leaked(text: str) -> bool:
@@ -63,14 +52,14 @@ def test_the_held_secret_reaches_only_the_claims_secret_and_is_deleted_once_runn
     execution_id = requested.json["execution_id"]
     assert requested.json["parameters"]["NOTIFY_WEBHOOK_TOKEN"] == "***"
     [sealed] = held(db)  # held, sealed: the database never sees it in clear
-    assert SECRET.encode() not in sealed and not leaked(every_row(db))
+    assert SECRET.encode() not in sealed and not leaked(stored_text(db))
 
     answers = [requested,
                client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ),
                client.get(EXECUTIONS, scopes=READ),
                decide(client, execution_id, "approve"),
                client.get(f"{PLAYBOOKS}/stuck-rollout-restart/stats", scopes=READ)]
-    assert not leaked(every_row(db))
+    assert not leaked(stored_text(db))
 
     started = release(client, execution_id)
     assert started.status == 200, started
@@ -86,7 +75,7 @@ def test_the_held_secret_reaches_only_the_claims_secret_and_is_deleted_once_runn
     assert item["pipeline_run"] == run and step_environment(run, item["secret"])["NOTIFY_WEBHOOK_TOKEN"] == SECRET
     assert move(client, execution_id, "running").status == 200
     assert held(db) == []  # delivered: deleted with the running report, in the same transaction
-    assert not leaked(every_row(db))
+    assert not leaked(stored_text(db))
 
     answers += [release(client, execution_id),  # a second start hands over nothing
                 client.get(f"{EXECUTIONS}/{execution_id}", scopes=READ),

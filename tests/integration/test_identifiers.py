@@ -12,22 +12,12 @@ import pytest
 
 from tests.support.api import ApiClient, Result
 from tests.support.catalog import workflow
+from tests.support.database import table_rows
 from tests.support.executions import create_workflow, incident, stuck_parameters
 
 PATCHES = itertools.count()
 CONTROL = ["\n", "\r\n", "\t", "\x1e", "\x7f", "\x85", "\u2028"]
 PLAYBOOKS, EXECUTIONS, KEYS = "/api/v1/playbooks", "/api/v1/executions", "/api/v1/api-keys"
-
-
-def every_row(db: Any) -> dict[str, list[Any]]:
-    with db.reading() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        tables = [row["tablename"] for row in cur.fetchall()]
-        rows = {}
-        for table in tables:
-            cur.execute(f"SELECT * FROM {table} ORDER BY 1")
-            rows[table] = cur.fetchall()
-        return rows
 
 
 def new_version(change: Callable[[dict[str, Any]], None]) -> Callable[[ApiClient], Result]:
@@ -90,11 +80,11 @@ def test_a_control_character_in_an_identifier_is_refused_and_writes_nothing(
     create_workflow(client)
     client.post(PLAYBOOKS, workflow("1.0.0"))
     client.token("executions:write")  # the test's own keys exist before the snapshot
-    before = every_row(db)
+    before = table_rows(db)
     response = FIELDS[field](control)(client)
     assert response.status == 400, (field, response)
     assert response.json["type"].endswith("/validation-error")
-    assert every_row(db) == before
+    assert table_rows(db) == before
 
 
 def test_the_same_requests_without_the_control_character_are_accepted(client: ApiClient) -> None:
@@ -111,13 +101,13 @@ def test_a_namespace_with_a_newline_no_longer_passes_the_one_active_execution_ru
     create_workflow(client)
     first = execution(lambda b: b["target"].update(namespace="payments"))(client)
     assert first.status == 201, first
-    before = every_row(db)
+    before = table_rows(db)
     for variant in ("payments\n", "payments\r\n", " payments", "Payments"):
         again = execution(lambda b, v=variant: b["target"].update(namespace=v))(client)
         assert again.status == 400, (variant, again)
     busy = execution(lambda b: b["target"].update(namespace="payments"))(client)
     assert (busy.status, busy.json["type"].rsplit("/", 1)[-1]) == (409, "target-busy")
-    assert every_row(db) == before
+    assert table_rows(db) == before
 
 
 def test_a_pattern_checked_parameter_value_with_a_trailing_newline_is_not_valid(client: ApiClient) -> None:

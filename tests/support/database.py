@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 import psycopg2
@@ -49,3 +50,21 @@ def empty_catalog(db: Database) -> None:
         tables = [row["tablename"] for row in cur.fetchall() if row["tablename"] not in KEEP_TABLES]
         if tables:
             cur.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def table_rows(db: Database, skip: Collection[str] = ()) -> dict[str, list[str]]:
+    """Every row of every table but ``skip``, as JSON text (bytea as hex), in a stable order: two of them compared
+    show that nothing changed, and their text shows a value stored anywhere, in any form."""
+    with db.reading() as tx:
+        tx.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        tables = [row["tablename"] for row in tx.fetchall() if row["tablename"] not in skip]
+        rows = {}
+        for table in tables:
+            tx.execute(f"SELECT to_jsonb(t)::text AS row FROM {table} t ORDER BY 1")
+            rows[table] = [row["row"] for row in tx.fetchall()]
+    return rows
+
+
+def stored_text(db: Database) -> str:
+    """Everything stored, as one text to search (table_rows)."""
+    return "\n".join(row for rows in table_rows(db).values() for row in rows)

@@ -38,18 +38,6 @@ def backdate(db: Database, execution_id: str, column: str, seconds: float) -> No
                     (seconds, execution_id))
 
 
-def every_table(db: Database) -> dict[str, list[Any]]:
-    """Every row of every table of the catalog, in a stable order."""
-    with db.reading() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-        tables = [row["tablename"] for row in cur.fetchall()]
-        rows = {}
-        for table in tables:
-            cur.execute(f"SELECT * FROM {table} ORDER BY 1")
-            rows[table] = [dict(row) for row in cur.fetchall()]
-    return rows
-
-
 def workflow_read(client: ApiClient, workflow_id: str = WORKFLOW) -> dict[str, Any]:
     response = client.get(f"{PLAYBOOKS}/{workflow_id}", scopes=READ)
     assert response.status == 200, response

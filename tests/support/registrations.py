@@ -11,6 +11,7 @@ from chalicelib.config import settings
 from chalicelib.container import reset_services, services
 from chalicelib.stores.db import Database
 from tests.support.api import ApiClient
+from tests.support.database import table_rows
 from tests.support.resources import event
 
 # Registration bookkeeping and credentials are not catalog content.
@@ -20,15 +21,7 @@ NOT_CATALOG = ("registrations", "api_keys", "schema_migrations")
 def catalog_dump(db: Database, also: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Every row of every catalog table (and of the tables named in ``also``, e.g. api_keys), as text, in a stable
     order."""
-    with db.reading() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-        tables = [row["tablename"] for row in cur.fetchall()
-                  if row["tablename"] not in NOT_CATALOG or row["tablename"] in also]
-        dump = {}
-        for table in tables:
-            cur.execute(f"SELECT to_jsonb(t)::text AS row FROM {table} t ORDER BY 1")
-            dump[table] = [row["row"] for row in cur.fetchall()]
-    return dump
+    return table_rows(db, skip=set(NOT_CATALOG) - set(also))
 
 
 def wait_for_jobs() -> None:

@@ -21,6 +21,7 @@ import requests
 from chalicelib.container import services
 from chalicelib.stores.db import Database
 from tests.support.api import ApiClient
+from tests.support.database import stored_text
 from tests.support.executions import (
     REQUESTER,
     SECRET,
@@ -132,16 +133,6 @@ def run_of(emulator: KubeEmulator, execution: dict[str, Any], timeout: float = 3
                              timeout=timeout, plural=PIPELINE_RUNS)
 
 
-def every_row(db: Database) -> str:
-    with db.reading() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        text = []
-        for table in [row["tablename"] for row in cur.fetchall()]:
-            cur.execute(f"SELECT to_jsonb(t)::text AS row FROM {table} t")
-            text += [row["row"] for row in cur.fetchall()]
-    return "\n".join(text)
-
-
 def held(db: Database) -> int:
     with db.reading() as cur:
         cur.execute("SELECT count(*) AS n FROM execution_secrets")
@@ -192,7 +183,7 @@ def test_an_execution_with_a_secret_runs_in_its_cluster_and_its_outcome_comes_ba
     assert stats["versions"][0]["succeeded"] == 1
 
     # The value was in the Secret only: not in the catalog's rows, in no answer but the claim, in no log line.
-    assert SECRET not in every_row(db)
+    assert SECRET not in stored_text(db)
     assert not any(SECRET in answer for answer in catalog.answers)
     lines = logs.lines()
     assert not any(SECRET in json.dumps(line) for line in lines)
