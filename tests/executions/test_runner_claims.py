@@ -36,6 +36,8 @@ from tests.support.executions import (
     problem_type,
     release,
     require_approval,
+    set_guards,
+    start,
     started,
     stuck_parameters,
 )
@@ -161,6 +163,24 @@ def test_executions_awaiting_approval_or_approved_are_never_claimable(client: Ap
     assert catalog_dump(db) == before
     assert release(client, approved).status == 200  # started: now it is the runner's
     assert ids(claim(client, max=10)) == [approved]
+
+
+def test_an_execution_recorded_before_the_runner_is_never_claimed_and_a_runner_key_closes_it(
+        client: ApiClient, db: Database) -> None:
+    """Migration 016 leaves executions pending from before it without a PipelineRun (their caller was handed
+    it): no runner may create it a second time; a runner key of their cluster ends them (docs/operations.md)."""
+    create_workflow(client)
+    assert set_guards(client, cooldown_seconds=0).status == 200  # the target lock alone decides below
+    target = new_target()
+    earlier = started(client, target=target)["execution_id"]
+    with db.transaction() as cur:  # as migration 016 leaves it
+        cur.execute("UPDATE executions SET pipeline_run = NULL WHERE execution_id = %s", (earlier,))
+    assert ids(claim(client, max=10)) == []
+    busy = start(client, target=target)
+    assert busy.status == 409 and problem_type(busy) == "target-busy", busy
+    assert move(client, earlier, "failed", "closed after the upgrade to the runner").status == 200
+    assert client.get(f"{EXECUTIONS}/{earlier}", scopes=READ).json["status"] == "failed"
+    assert start(client, target=target).status == 201  # the target is free again
 
 
 @pytest.mark.parametrize("body", [
