@@ -143,19 +143,22 @@ class Runner:
             if key in self._done:  # its final report was delivered or refused: handing it back changes nothing
                 return False
             execution = self._active.get(key)
+            # A running one's PipelineRun was created by the runner that reported it: only followed from here.
+            to_create = None if claim.running else claim
             if execution is not None:
-                if execution.reported is None:  # not yet reported, so perhaps not yet created: create (again)
-                    execution.claim = claim
+                if execution.reported is None and to_create is not None:  # perhaps not yet created: create (again)
+                    execution.claim = to_create
                 execution.lease_seconds, execution.renewed_at = claim.lease_seconds, time.monotonic()
             else:
-                self._active[key] = Execution(claim.execution_id, claim, claim.lease_seconds, time.monotonic())
+                self._active[key] = Execution(claim.execution_id, to_create, claim.lease_seconds, time.monotonic())
         self.lease_seconds = claim.lease_seconds
         if execution is not None:
             if execution.reported is None:
                 self.queue.add(key, SYNC)
             return False
         log(INFO, "execution claimed", execution_id=claim.execution_id, pipeline_run=claim.name,
-            namespace=self.namespace, lease_seconds=round(claim.lease_seconds, 1), secret=claim.secret is not None)
+            namespace=self.namespace, lease_seconds=round(claim.lease_seconds, 1), secret=claim.secret is not None,
+            running=claim.running)
         self.queue.add(key, SYNC)
         return True
 

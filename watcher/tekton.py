@@ -26,6 +26,9 @@ class Claim:
     pipeline_run: dict[str, Any]  # namespaced: ready to create
     secret: dict[str, Any] | None  # namespaced, Opaque, its values in stringData; None when nothing is secret
     lease_seconds: float
+    # Claimed again after another runner's lease lapsed once it had reported the run started: its PipelineRun was
+    # created then, so it is followed, never created again (a deleted one would run the remediation twice).
+    running: bool = False
 
     @property
     def name(self) -> str:
@@ -48,8 +51,11 @@ def parse_claim(item: Any, namespace: str, answered: datetime, default_lease: fl
     pipeline_run = {**run, "metadata": {**meta, "namespace": namespace,
                                         "labels": {**labels, EXECUTION_LABEL: labels.get(EXECUTION_LABEL)
                                                    or item["execution_id"]}}}
+    status = item.get("status", "pending")  # a catalog from before claims said it hands out only pending ones
+    if status not in ("pending", RUNNING):
+        raise InvalidClaim(f"status {status!r} is neither pending nor running")
     return Claim(item["execution_id"], pipeline_run, _secret(item.get("secret"), namespace),
-                 _lease_seconds(item.get("lease_expires_at"), answered, default_lease))
+                 _lease_seconds(item.get("lease_expires_at"), answered, default_lease), running=status == RUNNING)
 
 
 def _secret(secret: Any, namespace: str) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.effectiveness import VERDICTS
-from chalicelib.domain.executions import COUNTED_STATES, EXECUTION_STATUSES, REDACTED
+from chalicelib.domain.executions import COUNTED_STATES, EXECUTION_STATUSES, PENDING, REDACTED, RUNNING
 from chalicelib.domain.guards import CIRCUIT_STATES, DRY_RUN_OUTCOMES, GUARD_NAMES
 from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS, INCIDENT_LABELS
 from chalicelib.domain.vocabularies import (
@@ -346,8 +346,13 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                                         "awaits approval: approve it with another key, then POST "
                                         "/api/v1/executions/{execution_id}/start."}}}]},
     "ExecutionClaims": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
-        "type": "object", "required": ["execution_id", "pipeline_run", "secret", "lease_expires_at"], "properties": {
+        "type": "object", "required": ["execution_id", "status", "pipeline_run", "secret", "lease_expires_at"],
+        "properties": {
             "execution_id": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": [PENDING, RUNNING],
+                       "description": "pending: create its objects. running: another runner's lease on it lapsed after "
+                                      "it reported the run started; follow its PipelineRun, never create it again "
+                                      "(report it failed when the PipelineRun is gone)."},
             "pipeline_run": {**ref("PipelineRun"), "description": "Create it in the runner's namespace (it names "
                                                                   "none); its name derives from the execution id."},
             "secret": {"type": ["object", "null"], "description": "A v1 Secret (Opaque, stringData: each writeOnly "

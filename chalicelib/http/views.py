@@ -232,10 +232,11 @@ def _lease(row: Row) -> dict[str, Any] | None:
 
 
 def claim_view(claimed: Sequence[ClaimedExecution]) -> dict[str, Any]:
-    """A claim's answer: per execution the PipelineRun to create, the Secret (writeOnly values; null when none are
-    held) and the end of the lease."""
-    return {"items": [{"execution_id": item.execution_id, "pipeline_run": item.pipeline_run, "secret": item.secret,
-                       "lease_expires_at": rfc3339(item.lease_expires_at)} for item in claimed]}
+    """A claim's answer: per execution its status, the PipelineRun to create (or follow, when running), the Secret
+    (writeOnly values; null when none are held) and the end of the lease."""
+    return {"items": [{"execution_id": item.execution_id, "status": item.status, "pipeline_run": item.pipeline_run,
+                       "secret": item.secret, "lease_expires_at": rfc3339(item.lease_expires_at)}
+                      for item in claimed]}
 
 
 def _target(row: Row) -> dict[str, str] | None:

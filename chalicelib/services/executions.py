@@ -139,6 +139,7 @@ class DryRun:
 @dataclass(frozen=True)
 class ClaimedExecution:
     execution_id: str
+    status: str  # pending, or running when another runner's lease on it lapsed (its PipelineRun exists, or did)
     pipeline_run: dict[str, Any]
     secret: dict[str, Any] | None  # the writeOnly values, until the runner reports it running
     lease_expires_at: datetime
@@ -448,13 +449,14 @@ class ExecutionService:
                 if row["sealed"] is not None and row["status"] == PENDING:
                     values = self._unseal(bytes(row["sealed"]), row["execution_id"], "nothing was claimed")
                     secret = build_secret(row["execution_id"], row["schema"], values)
-                claimed.append(ClaimedExecution(row["execution_id"], row["pipeline_run"], secret,
+                claimed.append(ClaimedExecution(row["execution_id"], row["status"], row["pipeline_run"], secret,
                                                 row["lease_expires_at"], row["held"]))
         self._record_lapses(lapsed)
         for item in claimed:
             logger.info("execution handed back" if item.held else "execution claimed", extra={
-                "execution_id": item.execution_id, "runner_id": request.runner_id, "cluster": cluster,
-                "lease_expires_at": item.lease_expires_at.isoformat(), "secret": item.secret is not None})
+                "execution_id": item.execution_id, "status": item.status, "runner_id": request.runner_id,
+                "cluster": cluster, "lease_expires_at": item.lease_expires_at.isoformat(),
+                "secret": item.secret is not None})
         return claimed
 
     def lapse_leases(self) -> int:

@@ -289,6 +289,21 @@ def test_three_lapsed_leases_fail_the_execution_as_runner_lost(client: ApiClient
     assert started(client, workflow_id="restart-checkout", target=record["target"])["status"] == "pending"
 
 
+def test_a_running_execution_whose_lease_lapsed_is_claimed_again_as_running_to_follow(
+        client: ApiClient, db: Database) -> None:
+    create_workflow(client)
+    execution_id = started(client, parameters=WITH_SECRET)["execution_id"]
+    (first,) = claim(client, "runner-a").json["items"]
+    assert first["status"] == "pending" and first["secret"] is not None
+    assert move(client, execution_id, "running").status == 200
+    lapse(db, execution_id)
+    (again,) = claim(client, "runner-b").json["items"]
+    # Its PipelineRun was created by runner-a: runner-b follows it (watcher/runner.py), the values delivered once.
+    assert (again["execution_id"], again["status"], again["secret"]) == (execution_id, "running", None)
+    assert again["pipeline_run"] == first["pipeline_run"]
+    assert row(db, execution_id)["claimed_by"] == "runner-b"
+
+
 def test_a_claim_counts_a_lapse_it_finds_and_the_third_is_left_to_fail(client: ApiClient, db: Database) -> None:
     create_workflow(client)
     execution_id = started(client)["execution_id"]

@@ -213,7 +213,7 @@ class FakeExecutions:
             held = sum(1 for e in self.items.values() if e.holder == runner_id and e.status not in FINAL)
             self.most_held[runner_id] = max(self.most_held.get(runner_id, 0), held)
             expires = (datetime.now(UTC) + timedelta(seconds=self.lease_seconds)).isoformat(timespec="milliseconds")
-            items = [{"execution_id": e.execution_id, "pipeline_run": e.pipeline_run,
+            items = [{"execution_id": e.execution_id, "status": e.status, "pipeline_run": e.pipeline_run,
                       "secret": self._secret(e), "lease_expires_at": expires.replace("+00:00", "Z")} for e in chosen]
             self._lock.notify_all()
         return json_response(200, {"items": items})

@@ -99,14 +99,16 @@ def test_a_claim_is_placed_in_the_run_namespace_and_its_lease_measured_on_the_ca
                        "metadata": {"name": "s-e1", "namespace": "kube-system", "annotations": {"x": "y"}},
                        "stringData": {"TOKEN": "t0p"}}}
     claim = tekton.parse_claim(item, RUN_NS, answered, 60.0)
-    assert claim.lease_seconds == 45.0
+    assert claim.lease_seconds == 45.0 and not claim.running  # no status: a catalog that claims pending ones only
+    assert tekton.parse_claim({**item, "status": "running"}, RUN_NS, answered, 60.0).running
     assert claim.pipeline_run["metadata"]["namespace"] == RUN_NS
     assert claim.pipeline_run["metadata"]["labels"] == {tekton.EXECUTION_LABEL: "e1"}  # how the runner finds it
     # Rebuilt from name, labels and values: no other type, namespace or metadata can come through a claim.
     assert claim.secret == {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "stringData": {"TOKEN": "t0p"},
                             "metadata": {"name": "s-e1", "namespace": RUN_NS, "labels": {}}}
     for broken in ({**item, "pipeline_run": {**item["pipeline_run"], "kind": "TaskRun"}},
-                   {**item, "secret": {"metadata": {"name": "s"}, "stringData": {"A": 1}}}, {"pipeline_run": {}}):
+                   {**item, "secret": {"metadata": {"name": "s"}, "stringData": {"A": 1}}}, {"pipeline_run": {}},
+                   {**item, "status": "succeeded"}):
         with pytest.raises(tekton.InvalidClaim):
             tekton.parse_claim(broken, RUN_NS, answered, 60.0)
     assert tekton.parse_claim({**item, "lease_expires_at": "soon"}, RUN_NS, answered, 60.0).lease_seconds == 60.0

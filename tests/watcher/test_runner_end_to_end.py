@@ -100,14 +100,16 @@ def watchers(catalog: Catalog, tmp_path: Path) -> Iterator[Callable[..., Watcher
     """Starts ``python -m watcher`` for a cluster (its API server and its key); stops them all at the end."""
     started: list[WatcherProcess] = []
 
-    def start(kube_url: str, cluster: str, runner_id: str = "runner-a", key: str | None = None) -> WatcherProcess:
+    def start(kube_url: str, cluster: str, runner_id: str = "runner-a", key: str | None = None,
+              **settings: str) -> WatcherProcess:
         key_file = tmp_path / f"key-{cluster}"
         if key is not None or not key_file.exists():
             key_file.write_text(key or catalog.key(*WATCHER_SCOPES, cluster=cluster))
         env = {"CATALOG_URL": catalog.url, "CATALOG_API_KEY_FILE": str(key_file), "RUNNER_ID": runner_id,
                "KUBECONFIG": str(kubeconfig(tmp_path / f"kubeconfig-{cluster}", kube_url)),
                "RUN_NAMESPACE": RUN_NS, "RUNNER_CONCURRENCY": "4", "WATCH_NAMESPACE": "team-a",
-               "CLAIM_WAIT_SECONDS": "20", "CLAIM_INTERVAL_SECONDS": "0"}  # a long poll: the catalog is a server
+               "CLAIM_WAIT_SECONDS": "20", "CLAIM_INTERVAL_SECONDS": "0",  # a long poll: the catalog is a server
+               **settings}
         process = WatcherProcess(env)
         started.append(process)
         return process
@@ -254,6 +256,39 @@ def test_a_run_that_finished_while_no_watcher_ran_is_reported_after_the_restart(
     record = catalog.wait_status(execution["execution_id"], "failed")
     assert (record["reason"], record["message"]) == ("Cancelled", "cancelled by an operator")
     assert len(emulator.objects(PIPELINE_RUNS)) == 1
+
+
+def test_a_running_execution_whose_runner_died_is_followed_by_another_never_created_again(
+    catalog: Catalog, clusters: Callable[[], tuple[KubeEmulator, str]], watchers: Callable[..., WatcherProcess],
+    db: Database,
+) -> None:
+    """Another runner id takes over once the dead one's leases lapse: a PipelineRun that still exists is followed
+    to its end (its informer lists it); one deleted meanwhile fails its execution when claimed, and nothing runs
+    the remediation a second time."""
+    emulator, url = clusters()
+    # No long poll for the runner that dies: a claim it left waiting at the catalog would lease the takeover's work.
+    first = watchers(url, "prod-east", CLAIM_WAIT_SECONDS="0", CLAIM_INTERVAL_SECONDS="1")
+    key = catalog.key("executions:write")
+    kept, deleted = (execute(catalog, key, "prod-east", secret=True, name=name) for name in ("cart", "search"))
+    runs = {execution["execution_id"]: run_of(emulator, execution) for execution in (kept, deleted)}
+    for execution in (kept, deleted):
+        catalog.wait_status(execution["execution_id"], "running")
+    first.kill()
+    emulator.delete(RUN_NS, runs[deleted["execution_id"]]["metadata"]["name"], plural=PIPELINE_RUNS)
+    with db.transaction() as cur:  # CLAIM_LEASE_SECONDS pass with no report
+        cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' "
+                    "WHERE execution_id = ANY(%s::uuid[])", ([kept["execution_id"], deleted["execution_id"]],))
+    creates = sum(method == "POST" and path.endswith("/pipelineruns") for method, path in emulator.requests)
+
+    watchers(url, "prod-east", runner_id="runner-b")
+    gone = catalog.wait_status(deleted["execution_id"], "failed")
+    assert gone["reason"] == "PipelineRunDeleted" and gone["lease"]["lapses"] == 1
+    emulator.mark_succeeded(RUN_NS, runs[kept["execution_id"]]["metadata"]["name"])
+    catalog.wait_status(kept["execution_id"], "succeeded")
+    assert sum(method == "POST" and path.endswith("/pipelineruns") for method, path in emulator.requests) == creates
+    assert [run["metadata"]["name"] for run in emulator.objects(PIPELINE_RUNS)] == \
+        [runs[kept["execution_id"]]["metadata"]["name"]]
+    assert held(db) == 0
 
 
 def test_each_clusters_runner_claims_only_its_clusters_executions_and_reports_only_on_them(
