@@ -61,6 +61,16 @@ def describe_problem(problem: dict[str, Any]) -> str:
     return "; ".join(part for part in parts if part)
 
 
+def answered_at(date: str | None) -> datetime:
+    """The time of an answer from its ``Date`` header, else now."""
+    try:
+        answered = parsedate_to_datetime(date or "")
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+    # "-0000" (RFC 5322: UTC, the source's zone unknown) parses without a zone.
+    return answered if answered.tzinfo is not None else answered.replace(tzinfo=UTC)
+
+
 class CatalogClient:
     attempts, backoff, timeout = 5, 0.5, 10.0  # per call; first retry delay and request timeout in seconds
 
@@ -101,11 +111,7 @@ class CatalogClient:
                               {"runner_id": runner_id, "max": max_items, "wait_seconds": wait_seconds},
                               timeout=wait_seconds + self.timeout)
         items = response.json().get("items")
-        try:
-            answered = parsedate_to_datetime(response.headers["Date"])
-        except (KeyError, TypeError, ValueError):
-            answered = datetime.now(UTC)
-        return (items if isinstance(items, list) else []), answered
+        return (items if isinstance(items, list) else []), answered_at(response.headers.get("Date"))
 
     def report(self, execution_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Reports an execution's status. Raises CatalogRejected for 403, 404 and 409 too (retrying the same

@@ -127,6 +127,8 @@ def setup_logging(level: str) -> None:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # The Kubernetes client logs every response body at DEBUG, the runner's Secrets (writeOnly values) included.
+    logging.getLogger("kubernetes.client.rest").setLevel(logging.INFO)
 
 
 def log(level: int, message: str, exc_info: bool = False, **ids: object) -> None:

@@ -86,8 +86,7 @@ class Runner:
     def changed(self, obj: dict[str, Any]) -> None:
         self.queue.add(key_of(obj), SYNC)
 
-    def deleted(self, obj: dict[str, Any]) -> None:
-        self.queue.add(key_of(obj), SYNC)
+    deleted = changed
 
     def listed(self, gone: list[dict[str, Any]]) -> None:
         for obj in [*self.cache.values(), *gone]:

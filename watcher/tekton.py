@@ -5,13 +5,13 @@ picked up yet, with no condition) is ``running``, ``True`` is ``succeeded``, ``F
 with Tekton's reason and message; ``status.startTime`` and ``status.completionTime`` are the times.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 GROUP, VERSION, PLURAL, KIND = "tekton.dev", "v1", "pipelineruns", "PipelineRun"
 EXECUTION_LABEL = "kubernaut.ai/execution-id"
-RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"  # the catalog's statuses
 FINAL = (SUCCEEDED, FAILED)
 MAX_MESSAGE, MAX_REASON = 4000, 1000  # the catalog's limits on a report's message and reason
 
@@ -24,7 +24,8 @@ class InvalidClaim(ValueError):
 class Claim:
     execution_id: str
     pipeline_run: dict[str, Any]  # namespaced: ready to create
-    secret: dict[str, Any] | None  # namespaced, Opaque, its values in stringData; None when nothing is secret
+    # Namespaced, Opaque, its values in stringData; None when nothing is secret. Out of the repr: never printed.
+    secret: dict[str, Any] | None = field(repr=False)
     lease_seconds: float
     # Claimed again after another runner's lease lapsed once it had reported the run started: its PipelineRun was
     # created then, so it is followed, never created again (a deleted one would run the remediation twice).
@@ -51,8 +52,8 @@ def parse_claim(item: Any, namespace: str, answered: datetime, default_lease: fl
     pipeline_run = {**run, "metadata": {**meta, "namespace": namespace,
                                         "labels": {**labels, EXECUTION_LABEL: labels.get(EXECUTION_LABEL)
                                                    or item["execution_id"]}}}
-    status = item.get("status", "pending")  # a catalog from before claims said it hands out only pending ones
-    if status not in ("pending", RUNNING):
+    status = item.get("status", PENDING)  # a catalog from before claims said it hands out only pending ones
+    if status not in (PENDING, RUNNING):
         raise InvalidClaim(f"status {status!r} is neither pending nor running")
     return Claim(item["execution_id"], pipeline_run, _secret(item.get("secret"), namespace),
                  _lease_seconds(item.get("lease_expires_at"), answered, default_lease), running=status == RUNNING)

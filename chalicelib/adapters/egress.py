@@ -60,7 +60,8 @@ class EgressRefused(Exception):
 
 
 class EgressGuard:
-    """Resolves, checks and connects: the only way a RegistryTransport session opens a socket."""
+    """Resolves, checks and connects: the only way a RegistryTransport session or a notification webhook opens a
+    socket."""
 
     def __init__(self, rules: EgressRules, resolve: Resolver = resolve_with_system, dial: Dialer | None = None) -> None:
         self._rules = rules

@@ -101,6 +101,7 @@ def test_a_claim_is_placed_in_the_run_namespace_and_its_lease_measured_on_the_ca
     claim = tekton.parse_claim(item, RUN_NS, answered, 60.0)
     assert claim.lease_seconds == 45.0 and not claim.running  # no status: a catalog that claims pending ones only
     assert tekton.parse_claim({**item, "status": "running"}, RUN_NS, answered, 60.0).running
+    assert "t0p" not in repr(claim)  # the values are never printed with the claim
     assert claim.pipeline_run["metadata"]["namespace"] == RUN_NS
     assert claim.pipeline_run["metadata"]["labels"] == {tekton.EXECUTION_LABEL: "e1"}  # how the runner finds it
     # Rebuilt from name, labels and values: no other type, namespace or metadata can come through a claim.

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from watcher import reconciler as st
-from watcher.catalog import Auth, CatalogUnavailable
-from watcher.config import ConfigError, load_config
+from watcher.catalog import Auth, CatalogUnavailable, answered_at
+from watcher.config import ConfigError, load_config, setup_logging
 from watcher.informer import Cache, Informer, WorkQueue
 from watcher.resources import ResourceEvents, needs_work
 
@@ -257,3 +259,24 @@ def test_readiness_follows_the_informers_and_liveness_names_a_dead_or_stuck_loop
         resource_loop.join()
         claim_loop.join()
         health.stop()
+
+
+def test_an_answers_date_is_read_in_utc_also_when_dated_minus_0000() -> None:
+    """RFC 5322's "-0000" (UTC, source unknown) parses to a naive time, which a lease cannot be measured against."""
+    for header in ("Mon, 07 Dec 2026 02:00:00 -0000", "Mon, 07 Dec 2026 02:00:00 GMT", "Mon, 07 Dec 2026 03:00:00 +0100"):
+        assert answered_at(header) == datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    for missing in (None, "", "yesterday"):
+        assert abs(answered_at(missing) - datetime.now(UTC)).total_seconds() < 5
+
+
+def test_debug_logging_leaves_out_the_kubernetes_clients_response_bodies() -> None:
+    """They hold the runner's Secrets (writeOnly values) when it creates or patches one."""
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    try:
+        setup_logging("DEBUG")
+        assert root.isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("kubernetes.client.rest").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
