@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from chalicelib.domain.egress import HTTP_PORT, HTTPS_PORT, EgressRules, parse_destination
 from chalicelib.domain.executions import APPROVED, AWAITING_APPROVAL, EXPIRED, FAILED, REJECTED
 from chalicelib.domain.timestamps import rfc3339
-from chalicelib.domain.vocabularies import DeliveryStatus, NotificationChannel, NotificationType
+from chalicelib.domain.vocabularies import CircuitState, DeliveryStatus, NotificationChannel, NotificationType
 
 (EXECUTION_AWAITING_APPROVAL, EXECUTION_APPROVED, EXECUTION_REJECTED, EXECUTION_EXPIRED, EXECUTION_FAILED,
  GUARD_CIRCUIT_OPENED) = NotificationType
@@ -54,7 +54,6 @@ EXECUTION_EVENT_STATUS: dict[str, str] = {
 WEBHOOK, SNS = NotificationChannel
 CHANNELS = tuple(NotificationChannel)
 PENDING, DELIVERED, ABANDONED = DeliveryStatus
-DELIVERY_STATUSES = tuple(DeliveryStatus)
 
 SOURCE = "workflow-catalog"
 SIGNATURE_HEADER = "X-Catalog-Signature"
@@ -146,13 +145,14 @@ def circuit_opened(*, workflow_id: str, reason: str, failed: int, finished: int,
     path = f"/api/v1/playbooks/{workflow_id}"
     return Notification(GUARD_CIRCUIT_OPENED, {
         "workflow_id": workflow_id,
-        "status": "open",
+        "status": CircuitState.OPEN,
         "actor": actor,
         "reason": reason,
         "failed": failed,
         "finished": finished,
         "links": {"workflow": path},
-        "actions": [_action("close", "PATCH", path, "catalog:write", {"circuit": "closed", "reason": "<why>"})],
+        "actions": [_action("close", "PATCH", path, "catalog:write",
+                            {"circuit": CircuitState.CLOSED, "reason": "<why>"})],
     })
 
 

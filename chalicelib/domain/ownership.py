@@ -17,7 +17,6 @@ from chalicelib.domain.errors import WorkflowOwnedElsewhere
 from chalicelib.domain.vocabularies import OwnerKind
 
 RESOURCE, API = OwnerKind
-OWNER_KINDS = tuple(OwnerKind)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.effectiveness import VERDICTS
-from chalicelib.domain.executions import COUNTED_STATES, EXECUTION_STATUSES, PENDING, REDACTED, RUNNING
+from chalicelib.domain.executions import COUNTED_STATES, EXECUTION_STATUSES, REDACTED, RUNNABLE
 from chalicelib.domain.guards import CIRCUIT_STATES, DRY_RUN_OUTCOMES, GUARD_NAMES
 from chalicelib.domain.limits import DEFAULT_CLUSTER, GUARD_SETTING_BOUNDS, INCIDENT_LABELS
 from chalicelib.domain.vocabularies import (
@@ -349,7 +349,7 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["execution_id", "status", "pipeline_run", "secret", "lease_expires_at"],
         "properties": {
             "execution_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": [PENDING, RUNNING],
+            "status": {"type": "string", "enum": list(RUNNABLE),
                        "description": "pending: create its objects. running: another runner's lease on it lapsed after "
                                       "it reported the run started; follow its PipelineRun, never create it again "
                                       "(report it failed when the PipelineRun is gone)."},

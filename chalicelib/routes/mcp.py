@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.domain import contracts
-from chalicelib.domain.guards import BLOCKED, WOULD_AWAIT_APPROVAL, WOULD_RUN
+from chalicelib.domain.guards import BLOCKED, OPEN, WOULD_AWAIT_APPROVAL, WOULD_RUN
 from chalicelib.http.endpoint import Call, endpoint
 from chalicelib.http.mcp.tools import Annotations, Tool, problem_text
 from chalicelib.http.operations import ANY_KEY
@@ -45,7 +45,7 @@ def _search_text(body: Mapping[str, Any]) -> str:
     if not body.get("confident"):
         text += (" Not confident that any result fits this incident: do not execute; call recommend_workflow and "
                  "escalate to a human.")
-    tripped = [str(result.get("workflow_id")) for result in results if result.get("circuit") == "open"]
+    tripped = [str(result.get("workflow_id")) for result in results if result.get("circuit") == OPEN]
     if tripped:
         text += (f" Circuit breaker open (start_execution refuses it until an operator closes it): "
                  f"{', '.join(tripped)}.")
@@ -88,7 +88,7 @@ def _workflow_text(body: Mapping[str, Any]) -> str:
              for name in sorted(properties, key=lambda name: (name not in required, name))]
     text = (f"{body.get('workflow_id')}: latest active version {body.get('latest_version')}, enabled: "
             f"{str(body.get('enabled')).lower()}. Parameters: {', '.join(names) or 'none'}.")
-    if (body.get("circuit") or {}).get("state") == "open":
+    if (body.get("circuit") or {}).get("state") == OPEN:
         text += " Its circuit breaker is open: start_execution refuses it until an operator closes it."
     return text
 

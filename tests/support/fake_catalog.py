@@ -25,7 +25,8 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from chalicelib.domain.executions import Target
+from chalicelib.domain.executions import FAILED, FINAL, PENDING, RUNNER_LOST, RUNNING, SUCCEEDED, Target
+from chalicelib.domain.limits import MAX_LEASE_LAPSES
 from chalicelib.domain.pipeline_run import build_pipeline_run
 
 DIGEST = "sha256:" + "ab" * 32
@@ -100,9 +101,6 @@ def json_response(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
-FINAL = (SUCCEEDED, FAILED)
-LAPSES_BEFORE_LOST = 3
 IMAGE = "ghcr.io/acme/restart@sha256:" + "cd" * 32
 
 
@@ -265,8 +263,8 @@ class FakeExecutions:
                 execution.holder = None
                 execution.lapses += 1
                 self.lapsed.append(execution.execution_id)
-                if execution.lapses >= LAPSES_BEFORE_LOST:
-                    execution.status, execution.result["reason"] = FAILED, "runner-lost"
+                if execution.lapses >= MAX_LEASE_LAPSES:
+                    execution.status, execution.result["reason"] = FAILED, RUNNER_LOST
 
     def _refused(self, request: Request) -> Response | None:
         if self.unavailable:
