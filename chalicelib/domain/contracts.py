@@ -54,6 +54,11 @@ LABEL_VALUE = {
 }
 # Names given by people or alerts: no control characters, not only blanks.
 IDENTIFIER_TEXT = limits.IDENTIFIER_TEXT
+# Kubernetes names that are DNS-1123 labels: namespaces, clusters.
+DNS_LABEL_MESSAGE = "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"
+DNS_LABEL = {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL}
+CLUSTER_NAME = {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": limits.MAX_DNS_LABEL,
+                "x-message": DNS_LABEL_MESSAGE}
 LABEL_KEYS = {"type": "string", "pattern": limits.LABEL_KEY_PATTERN,
               "x-message": "label keys are lower_snake_case, at most 63 characters"}
 
@@ -109,7 +114,7 @@ def _step(extra: dict[str, Any]) -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "pattern": limits.STEP_NAME_PATTERN,
                      "description": "Unique among steps and finally steps; the Tekton task's name.",
-                     "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+                     "x-message": DNS_LABEL_MESSAGE},
             "workflow_id": ref("WorkflowId"),
             "version": {"type": "string", "minLength": 1, "maxLength": limits.MAX_VERSION_RANGE,
                         "description": "An npm-style SemVer range (1.2.3, ^1.2.0, ~1.2, 1.x, >=1.2.0 <2.0.0, "
@@ -176,14 +181,11 @@ DEFS: dict[str, dict[str, Any]] = {
                      "description": "A DNS-1123 subdomain, as Kubernetes names resources.",
                      "x-message": "must be a Kubernetes name (DNS-1123 subdomain): lowercase letters, digits and '-' "
                                   "in dot-separated parts that start and end with a letter or digit (at most 253)"},
-            "namespace": {"type": "string", "maxLength": limits.MAX_DNS_LABEL,
-                          "pattern": limits.TARGET_NAMESPACE_PATTERN,
+            "namespace": {**DNS_LABEL, "pattern": limits.TARGET_NAMESPACE_PATTERN,
                           "description": "A DNS-1123 label; omitted for a cluster-scoped resource.",
-                          "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
-            "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
-                        "description": "The cluster the resource is in; its runner runs the execution. Omitted: "
-                                       f"{limits.DEFAULT_CLUSTER!r}.",
-                        "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+                          "x-message": DNS_LABEL_MESSAGE},
+            "cluster": {**CLUSTER_NAME, "description": "The cluster the resource is in; its runner runs the "
+                                                       f"execution. Omitted: {limits.DEFAULT_CLUSTER!r}."},
         },
     },
     "Step": _step({
@@ -208,10 +210,8 @@ DEFS: dict[str, dict[str, Any]] = {
         "x-type-message": 'must be {"kind": "resource", "cluster", "namespace"} or {"kind": "api"}',
         "properties": {
             "kind": {"type": "string", "enum": list(OwnerKind)},
-            "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
-                        "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
-            "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_NAMESPACE,
-                          "x-message": "must be a Kubernetes namespace name"},
+            "cluster": CLUSTER_NAME,
+            "namespace": {**DNS_LABEL, "x-message": "must be a Kubernetes namespace name"},
         },
         "if": {"properties": {"kind": {"const": OwnerKind.RESOURCE}}, "required": ["kind"]},
         "then": {"required": ["cluster", "namespace"], "x-required-message": "is required for a resource owner"},
@@ -290,13 +290,15 @@ def label_errors(labels: object, path: str, required: bool) -> list[FieldError]:
     return schema_errors(schema, labels, root=path)
 
 
-def published(node: Any) -> Any:
-    """A contract schema as clients see it (MCP tools, OpenAPI): the internal ``x-`` wording dropped."""
+def published(node: Any, definitions: str = "#/$defs/") -> Any:
+    """A contract schema as clients see it (MCP tools, OpenAPI): the internal ``x-`` wording dropped, references
+    pointing at ``definitions`` (OpenAPI keeps them under ``#/components/schemas/``)."""
     if isinstance(node, list):
-        return [published(item) for item in node]
+        return [published(item, definitions) for item in node]
     if not isinstance(node, Mapping):
         return node
-    return {key: published(value) for key, value in node.items() if not key.startswith("x-")}
+    return {key: value.replace("#/$defs/", definitions, 1) if key == "$ref" and isinstance(value, str)
+            else published(value, definitions) for key, value in node.items() if not key.startswith("x-")}
 
 
 def definitions_used(schema: Mapping[str, Any]) -> set[str]:
@@ -423,17 +425,15 @@ NEW_API_KEY = Contract("NewApiKey", _object({
                "items": {"type": "string", "enum": list(limits.API_SCOPES)},
                "description": "admin implies every scope."},
     "namespaces": {"type": "array", "minItems": 1, "maxItems": 64, "uniqueItems": True,
-                   "items": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL,
-                             "x-message": "must be a Kubernetes namespace (DNS-1123 label)"},
+                   "items": {**DNS_LABEL, "x-message": "must be a Kubernetes namespace (DNS-1123 label)"},
                    "description": "Limit the key to these Kubernetes namespaces: it may register and reconcile "
                                   "RemediationWorkflow resources of these only (a namespaced watcher's key), and act "
                                   "only on executions whose target is in one of them. Absent: every namespace. A "
                                   "key limited to namespaces creates keys limited to some of its own only."},
-    "cluster": {"type": "string", "pattern": limits.CLUSTER_NAME_PATTERN, "maxLength": 63,
+    "cluster": {**CLUSTER_NAME,
                 "description": "Bind the key to this cluster (a DNS-1123 label): its registrations and "
                                "reconciliations are that cluster's. Absent: not bound, the key acts as cluster "
-                               f"{limits.DEFAULT_CLUSTER!r}. A key bound to a cluster creates keys bound to it only.",
-                "x-message": "must be a DNS-1123 label: lowercase letters, digits and '-', 1-63 characters"},
+                               f"{limits.DEFAULT_CLUSTER!r}. A key bound to a cluster creates keys bound to it only."},
 }, ("name", "scopes")), detail="The API key request is not valid; see errors.")
 
 REPORTED_TIME = {"type": "string", "format": "date-time", "maxLength": limits.MAX_TIMESTAMP,
@@ -447,7 +447,7 @@ EXECUTION_UPDATE = Contract("ExecutionStatusUpdate", _object({
                "description": "Why it ended so: the PipelineRun's reason (Tekton's Succeeded condition, e.g. "
                               "PipelineRunTimeout)."},
     "pipeline_run": _object({
-        "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_NAMESPACE},
+        "namespace": DNS_LABEL,
         "name": {"type": "string", "pattern": limits.DNS_SUBDOMAIN_PATTERN, "maxLength": limits.MAX_DNS_SUBDOMAIN},
         "uid": {"type": ["string", "null"], "maxLength": limits.MAX_REPORTED_UID,
                 "pattern": limits.IDENTIFIER_TEXT},
@@ -477,14 +477,14 @@ LIVE_RESOURCE = {
     "type": "object", "additionalProperties": False, "required": ["uid", "namespace", "name", "generation"],
     "properties": {
         "uid": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": IDENTIFIER_TEXT},
-        "namespace": {"type": "string", "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL},
+        "namespace": DNS_LABEL,
         "name": {"type": "string", "pattern": limits.DNS_SUBDOMAIN_PATTERN, "maxLength": limits.MAX_DNS_SUBDOMAIN},
         "generation": {"type": "integer", "minimum": 1, "maximum": limits.MAX_GENERATION},
     },
 }
 RECONCILE_REQUEST = Contract("ReconcileRequest", _object({
     "scope": _object({"namespace": {
-        "type": ["string", "null"], "pattern": limits.DNS_LABEL_PATTERN, "maxLength": limits.MAX_DNS_LABEL,
+        **DNS_LABEL, "type": ["string", "null"],
         "description": "The namespace the watcher watches; null: every namespace."}}, ("namespace",)),
     "live": {"type": "array", "maxItems": limits.MAX_LIVE_RESOURCES, "items": LIVE_RESOURCE,
              "description": "Every RemediationWorkflow the watcher sees in its scope after a full list."},
@@ -655,9 +655,15 @@ LIMIT = {"type": "integer", "minimum": 1, "maximum": limits.MAX_PAGE_SIZE, "defa
 CURSOR = {"type": "string", "maxLength": limits.MAX_CURSOR, "description": "next_cursor of the previous page."}
 # The label.<key>=<value> filters: one family of parameters (OpenAPI documents it as a deepObject, label[key]).
 LABEL_FAMILY = "label"
+LABEL_PREFIX = f"{LABEL_FAMILY}."
 LABEL_PARAMETER = f"^{LABEL_FAMILY}\\.{limits.LABEL_KEY_PATTERN.removeprefix('^')}"
 LABEL_FILTER = {**LABEL_STRING, "description": "Hard label filter: label.<key>=<value> (case-insensitive, * matches)."}
 
+
+
+def label_filters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The label filters of a query string, by key (``label.<key>`` without its prefix)."""
+    return {name.removeprefix(LABEL_PREFIX): value for name, value in values.items() if name.startswith(LABEL_PREFIX)}
 
 def _query(name: str, properties: dict[str, Any], required: tuple[str, ...] = (), labels: bool = False) -> Contract:
     extra = {"patternProperties": {LABEL_PARAMETER: LABEL_FILTER}} if labels else {}

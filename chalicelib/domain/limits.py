@@ -137,7 +137,6 @@ GUARD_SETTING_BOUNDS = {
 # Clusters (README, "Ownership, clusters and key limits")
 CLUSTER_NAME_PATTERN = WORKFLOW_ID_PATTERN  # a DNS-1123 label
 DEFAULT_CLUSTER = "default"  # the cluster of a key bound to none
-MAX_NAMESPACE = 63
 
 # The in-cluster runner (README, "The in-cluster runner")
 MAX_RUNNER_ID = 253  # a pod's hostname fits

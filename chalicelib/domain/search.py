@@ -13,12 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.contracts import SEARCH_REQUEST
+from chalicelib.domain.contracts import SEARCH_REQUEST, label_filters
 from chalicelib.domain.effectiveness import TrackRecord
 from chalicelib.domain.labels import WILDCARD, canonical
 from chalicelib.domain.limits import DEFAULT_TOP_K, REQUIRED_LABELS
 
-LABEL_PREFIX = "label."
 W_SEMANTIC, W_TEXT, W_LABELS = 0.3, 0.6, 0.1
 # A label the workflow declares with exactly the requested value counts fully; one it declares as
 # "*" (it claims to handle anything) counts half: specific workflows outrank generic ones.
@@ -79,9 +78,7 @@ def parse_query_params(values: Mapping[str, Any]) -> SearchRequest:
     """GET form, from a query string its contract already checked (SEARCH_QUERY): ``query``, the required labels
     and ``priority`` by name, ``label.<key>``, ``top_k``, ``min_score``."""
     labels: dict[str, str] = {key: values[key] for key in (*REQUIRED_LABELS, "priority") if key in values}
-    for name, value in values.items():
-        if name.startswith(LABEL_PREFIX):
-            labels[name[len(LABEL_PREFIX):]] = value
+    labels.update(label_filters(values))
     return _request(values.get("query"), labels, values["top_k"], values["min_score"])
 
 

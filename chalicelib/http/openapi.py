@@ -146,15 +146,4 @@ def _resolve(prop: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]
 
 def public_schema(node: Any) -> Any:
     """A contract schema as published: references point at components, internal ``x-`` wording is dropped."""
-    if isinstance(node, list):
-        return [public_schema(item) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    result = {}
-    for key, value in node.items():
-        if key.startswith("x-"):
-            continue
-        if key == "$ref" and isinstance(value, str):
-            value = value.replace("#/$defs/", "#/components/schemas/")
-        result[key] = public_schema(value)
-    return result
+    return contracts.published(node, "#/components/schemas/")

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice.app import Request
 
-from chalicelib.domain.contracts import LABEL_FAMILY, Contract
+from chalicelib.domain.contracts import LABEL_FAMILY, Contract, label_filters
 from chalicelib.domain.decimals import ASCII_INTEGER, ASCII_NUMBER
 from chalicelib.domain.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.domain.limits import MAX_LABELS
@@ -120,7 +120,7 @@ def query_values(contract: Contract, raw: Mapping[str, str]) -> dict[str, Any]:
             errors.append(FieldError(f"$.{name}", f"must be {TYPE_WORDS.get(str(kind), kind)}"))
     checked = {name: value for name, value in values.items() if f"$.{name}" not in {e.path for e in errors}}
     errors += contract.errors(checked, unknown="unknown query parameter")
-    if sum(name.startswith("label.") for name in raw) > MAX_LABELS:
+    if len(label_filters(raw)) > MAX_LABELS:
         errors.append(FieldError("$.label", f"at most {MAX_LABELS} label filters"))
     if errors:
         names = sorted({e.path[2:] for e in errors if e.message == "unknown query parameter"})

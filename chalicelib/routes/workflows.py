@@ -33,7 +33,7 @@ def create_version(call: Call) -> object:
           responses={200: ("A page of versions", "VersionPage")})
 def list_workflows(call: Call) -> object:
     q = call.query
-    labels = {name.removeprefix("label."): value for name, value in q.items() if name.startswith("label.")}
+    labels = contracts.label_filters(q)
     result = services().workflows.list_latest(q["status"], q.get("enabled"), q.get("signal_type"), labels, q["limit"],
                                               q.get("cursor"))
     return page_body(result, version_view)
