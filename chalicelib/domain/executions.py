@@ -30,6 +30,7 @@ from chalicelib.domain.errors import FieldError, InvalidTransition, ValidationFa
 from chalicelib.domain.labels import values_of
 from chalicelib.domain.limits import DEFAULT_CLUSTER, INCIDENT_LABELS, MAX_REPORT_CLOCK_SKEW_SECONDS
 from chalicelib.domain.storable import incident_error
+from chalicelib.domain.timestamps import parse_rfc3339
 from chalicelib.domain.versions import normalize_version
 from chalicelib.domain.vocabularies import ExecutionReason, ExecutionStatus
 
@@ -202,21 +203,6 @@ def parse_status_update(body: Mapping[str, Any], now: datetime) -> StatusUpdate:
     run = body.get("pipeline_run")
     return StatusUpdate(body["status"], body.get("message"), reason, dict(run) if run is not None else None,
                         started, finished)
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """An RFC 3339 date-time (RFC 3339 section 5.6: seconds and a zone, ``Z`` or an offset); ValueError otherwise.
-    Fractions beyond microseconds are cut (Kubernetes writes whole seconds, Go may write nanoseconds)."""
-    match = _RFC3339.fullmatch(text)
-    if match is None:
-        raise ValueError("not an RFC 3339 date-time")
-    zone = "+00:00" if match["zone"] in "Zz" else match["zone"]
-    fraction = (match["fraction"] or "")[:7]
-    return datetime.fromisoformat(f"{match['date']}T{match['time']}{fraction}{zone}")
-
-
-_RFC3339 = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d{1,12})?"
-                      r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def check_report_times(update: StatusUpdate, stored_started_at: datetime | None) -> None:

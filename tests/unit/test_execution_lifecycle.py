@@ -79,7 +79,7 @@ def test_the_catalogs_reasons_and_the_target_index_of_migration_016_are_the_doma
     ("2026-03-01T10:00:00+0200", False), ("yesterday", False), ("", False), ("２０２６-03-01T10:00:00Z", False),
 ])
 def test_reported_times_are_rfc3339_with_seconds_and_a_zone(text: str, valid: bool) -> None:
-    from chalicelib.domain.executions import parse_rfc3339
+    from chalicelib.domain.timestamps import parse_rfc3339
 
     if valid:
         assert parse_rfc3339(text).utcoffset() is not None
