@@ -37,23 +37,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import timed_together
+from load import percentile, timed_together
 from search_quality import PROJECT_DIR, start_database
 
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.support.alerts import alertmanager_fingerprint
+from tests.support.alerts import PATH, alertmanager_fingerprint, go_time
 from tests.support.server import CatalogProcess
 
-PATH = "/api/v1/alerts/alertmanager"
 TIMEOUT_SECONDS = 60.0
 ALERTNAME, WARM_UP = "KubePodCrashLooping", "BenchWarmUp"
 STARTS = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 ENDS = STARTS + timedelta(minutes=7)
-
-
-def go_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
 def storm_labels(index: int, alertname: str = ALERTNAME) -> dict[str, str]:
@@ -101,8 +96,7 @@ class Phase:
     errors: list[str] = field(default_factory=list)
 
     def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+        return percentile(self.latencies_ms, share)
 
     @property
     def rate(self) -> float:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import Client
+from load import Client, percentile
 from search_quality import PROJECT_DIR, start_database
 
 sys.path.insert(0, str(PROJECT_DIR))
@@ -135,11 +135,6 @@ def without_guards() -> Iterator[None]:
         yield
     finally:
         guards.enforce, guards.trip_breaker = enforce, trip
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
 def figures(values: list[float]) -> str:

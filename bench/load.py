@@ -57,6 +57,14 @@ EXAMPLE_IDS = [
 ]
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` (0.5, 0.99) of ``values`` lie (0.0 for none); every benchmark's p50 and p99."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 @dataclass
 class LoadResult:
     clients: int
@@ -71,10 +79,7 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds > 0 else 0.0
 
     def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        if not ordered:
-            return 0.0
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        return percentile(self.latencies_ms, share)
 
     def summary(self) -> str:
         return (

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import Client
+from load import Client, percentile
 from search_quality import PROJECT_DIR, start_database
 
 sys.path.insert(0, str(PROJECT_DIR))
@@ -88,11 +88,6 @@ class Tekton(KubeEmulator):
             self.mark_running(RUN_NS, name)
             self.finished[name] = time.time()
             self.mark_succeeded(RUN_NS, name)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 def start_executions(url: str, key: str, count: int, rate: float) -> list[str]:
@@ -153,25 +148,37 @@ def idle_rate(database_url: str, seconds: float) -> float:
     return (transactions(database_url) - before - 1) / seconds
 
 
-def idle_runners(url: str, key: str, count: int, stop: threading.Event) -> None:
+def idle_runners(url: str, key: str, count: int, stop: threading.Event) -> list[str]:
     """``count`` runners long-polling a cluster with no work (each claim waits 20 s), until ``stop`` (the last
-    claims end with the server)."""
+    claims end with the server). Returns the list their problems are added to (a wrong answer, or a failed
+    request before ``stop``; the runner stops there): a thread cannot exit the benchmark, ``main`` does."""
+    problems: list[str] = []
+    lock = threading.Lock()
+
     def run(index: int) -> None:
         client = Client(url, key)
-        while not stop.is_set():
-            try:
-                status, body = client.request("POST", "/api/v1/executions/claim",
-                                              {"runner_id": f"idle-{index}", "max": 1, "wait_seconds": 20})
-            except OSError:
-                if stop.is_set():  # the server stopped under the last claim
-                    return
-                raise
-            if status != 200 or body["items"]:
-                sys.exit(f"an idle claim answered {status}: {body}")
-        client.close()
+        try:
+            while not stop.is_set():
+                try:
+                    status, body = client.request("POST", "/api/v1/executions/claim",
+                                                  {"runner_id": f"idle-{index}", "max": 1, "wait_seconds": 20})
+                except Exception as error:  # a reset, a timeout, an unreadable answer
+                    if stop.is_set():  # the server stopped under the last claim
+                        return
+                    problem = f"idle runner {index}: {type(error).__name__}: {error}"
+                else:
+                    if status == 200 and isinstance(body, dict) and body.get("items") == []:
+                        continue
+                    problem = f"idle runner {index}: a claim answered {status}: {str(body)[:200]}"
+                with lock:
+                    problems.append(problem)
+                return
+        finally:
+            client.close()
 
     for index in range(count):
         threading.Thread(target=run, args=(index,), daemon=True).start()
+    return problems
 
 
 def main() -> None:
@@ -222,7 +229,7 @@ def main() -> None:
 
             # Nothing to run now: the watcher waits in its long poll, and so do the other idle runners.
             stop = threading.Event()
-            idle_runners(server.url, server.key, args.idle_runners, stop)
+            problems = idle_runners(server.url, server.key, args.idle_runners, stop)
             waiting = idle_rate(database_url, args.idle_seconds)
             stop.set()
         finally:
@@ -241,6 +248,9 @@ def main() -> None:
           f"{len(tekton.created)} PipelineRuns created")
     print(f"idle: {idle:.2f} transactions/s with no runner, {waiting:.2f} with {runners} waiting runners (over "
           f"{args.idle_seconds:g} s each): {per_runner:.2f} queries/s per waiting runner")
+    wrong = list(problems)  # the idle runners' wrong answers and failed requests
+    for problem in wrong:
+        print(f"  error: {problem}")
     if not created or not final:
         sys.exit("nothing was measured")
     met = (statistics.median(created) <= 1 and statistics.median(final) <= 2 and percentile(created, 0.99) <= 3
@@ -250,7 +260,8 @@ def main() -> None:
     print(f"created p50 {statistics.median(created):.3f} s p99 {percentile(created, 0.99):.3f} s "
           f"final p50 {statistics.median(final):.3f} s p99 {percentile(final, 0.99):.3f} s "
           f"idle {per_runner:.2f} queries/s per runner lost {len(lost)}")
-    if lost or len(tekton.created) != args.executions:  # each execution succeeded, with exactly one PipelineRun
+    # Each execution succeeded, with exactly one PipelineRun, and every idle claim was answered right.
+    if lost or len(tekton.created) != args.executions or wrong:
         sys.exit(1)
 
 

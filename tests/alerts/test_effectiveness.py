@@ -32,7 +32,17 @@ from tests.support.effectiveness import (
     resolve,
     succeed,
 )
-from tests.support.executions import EXECUTIONS, PLAYBOOKS, READ, create_workflow, incident, move, started
+from tests.support.executions import (
+    EXECUTIONS,
+    PLAYBOOKS,
+    READ,
+    create_workflow,
+    incident,
+    lapse,
+    move,
+    overdue,
+    started,
+)
 from tests.support.mcp import legacy, modern, tool_result
 
 WORKFLOW = "stuck-rollout-restart"
@@ -326,9 +336,7 @@ def test_the_counters_follow_every_way_an_execution_ends(client: ApiClient, db: 
     rejected = str(started(client, workflow_id="gated", target=on("shop", "r"))["execution_id"])
     assert client.post(f"{EXECUTIONS}/{rejected}/reject", {"reason": "no"}, scopes=("executions:approve",)).status == 200
     expired = str(started(client, workflow_id="gated", target=on("shop", "x"))["execution_id"])
-    with db.transaction() as cur:
-        cur.execute("UPDATE executions SET approval_expires_at = now() - interval '1 second' WHERE execution_id = %s",
-                    (expired,))
+    overdue(db, expired)
     assert services().executions.expire_overdue() == 1
     lost = str(started(client, target=on("shop", "lost"))["execution_id"])
     for lapses in range(3):
@@ -336,9 +344,7 @@ def test_the_counters_follow_every_way_an_execution_ends(client: ApiClient, db: 
         assert [item["execution_id"] for item in claimed.json["items"]] == [lost]
         if lapses == 0:
             assert move(client, lost, "running").status == 200  # running, then its runner is lost
-        with db.transaction() as cur:
-            cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' WHERE execution_id = %s",
-                        (lost,))
+        lapse(db, lost)
         services().executions.lapse_leases()
     firing(client)
     judged = succeeded_at(client, on("shop", "judged"))

@@ -23,7 +23,7 @@ from tests.support.executions import (
     started,
     stuck_parameters,
 )
-from tests.support.guards import WORKFLOW, target
+from tests.support.guards import WORKFLOW, backdate, target
 from tests.support.mcp import execution, legacy, modern, tool_result
 
 CHECKOUT = target("checkout")
@@ -39,12 +39,6 @@ def refused_unchanged(client: ApiClient, db: Any, **body: Any) -> Any:
     assert response.status == 409 and problem_type(response) == "ineffective-chain", response
     assert table_rows(db) == before
     return response
-
-
-def backdate_finish(db: Any, execution_id: str, seconds: float) -> None:
-    with db.transaction() as cur:
-        cur.execute("UPDATE executions SET finished_at = now() - make_interval(secs => %s) WHERE execution_id = %s",
-                    (seconds, execution_id))
 
 
 def test_twice_ineffective_on_a_target_refuses_the_next_start_there_until_the_older_is_a_day_old(
@@ -68,9 +62,9 @@ def test_twice_ineffective_on_a_target_refuses_the_next_start_there_until_the_ol
     other = started(client, workflow_id="restart-anything", target=CHECKOUT)["execution_id"]
     assert move(client, other, "failed").status == 200  # ends, freeing the target
 
-    backdate_finish(db, older, DAY - 3600)  # the older one finished 23 hours ago: an hour to wait
+    backdate(db, older, "finished_at", DAY - 3600)  # the older one finished 23 hours ago: an hour to wait
     assert 3590 <= refused_unchanged(client, db).json["retry_after"] <= 3600
-    backdate_finish(db, older, DAY + 60)  # a day old: no longer counted
+    backdate(db, older, "finished_at", DAY + 60)  # a day old: no longer counted
     assert start(client, target=CHECKOUT).status == 201
 
 

@@ -11,14 +11,10 @@ from typing import Any
 from chalicelib.domain.effectiveness import AlertBinding
 from chalicelib.stores import alert_store
 from chalicelib.stores.alert_store import Lookup
-from tests.support.alerts import PATH, T0, WRITE, alert, labels, notification, resolved
+from tests.support.alerts import T0, alert, labels, resolved
 from tests.support.api import ApiClient
+from tests.support.effectiveness import post_alerts
 from tests.support.executions import EXECUTIONS, count_executions, create_workflow, start, started
-
-
-def record(client: ApiClient, *alerts: dict[str, Any]) -> None:
-    response = client.post(PATH, notification(*alerts), scopes=WRITE)
-    assert response.status == 200, response
 
 
 def lookup(since: datetime, until: datetime, fingerprint: str | None = None, alertname: str | None = None,
@@ -39,10 +35,10 @@ def crash(pod: str, **extra: Any) -> dict[str, str]:
 def test_by_fingerprint_an_alert_that_resolved_and_fired_again_shows_both_episodes(client: ApiClient,
                                                                                    db: Any) -> None:
     fingerprint = alert(crash("api-1"))["fingerprint"]
-    record(client, alert(crash("api-1")))
-    record(client, resolved(crash("api-1"), ends=T0 + timedelta(minutes=3)))
-    record(client, alert(crash("api-1"), starts=T0 + timedelta(minutes=8)))
-    record(client, alert(crash("api-2")))  # same name and namespace, another alert: not this execution's
+    post_alerts(client, alert(crash("api-1")))
+    post_alerts(client, resolved(crash("api-1"), ends=T0 + timedelta(minutes=3)))
+    post_alerts(client, alert(crash("api-1"), starts=T0 + timedelta(minutes=8)))
+    post_alerts(client, alert(crash("api-2")))  # same name and namespace, another alert: not this execution's
     window = (T0 + timedelta(minutes=1), T0 + timedelta(minutes=11))
     assert rows(db, *window, fingerprint=fingerprint) == [
         (fingerprint, "resolved", T0, T0 + timedelta(minutes=3)),
@@ -51,26 +47,26 @@ def test_by_fingerprint_an_alert_that_resolved_and_fired_again_shows_both_episod
 
 
 def test_by_name_and_namespace_every_matching_alert_case_insensitively(client: ApiClient, db: Any) -> None:
-    record(client, alert(crash("api-1")), alert(crash("api-2")))
-    record(client, alert(labels("api-3", alertname="KubePodCrashLooping", namespace="shop")))  # other namespace
-    record(client, alert(labels("api-4", alertname="KubePodNotReady", namespace="payments")))  # other alert
+    post_alerts(client, alert(crash("api-1")), alert(crash("api-2")))
+    post_alerts(client, alert(labels("api-3", alertname="KubePodCrashLooping", namespace="shop")))  # other namespace
+    post_alerts(client, alert(labels("api-4", alertname="KubePodNotReady", namespace="payments")))  # other alert
     found = rows(db, T0, T0 + timedelta(minutes=10), alertname="kubepodcrashlooping", namespace="payments")
     assert sorted(f for f, *_ in found) == sorted(alert(crash(p))["fingerprint"] for p in ("api-1", "api-2"))
 
 
 def test_a_cluster_scoped_target_counts_the_alerts_without_a_namespace(client: ApiClient, db: Any) -> None:
     node = {"alertname": "NodeDiskPressure", "node": "worker-3"}
-    record(client, alert(node), alert(labels("api-1", alertname="NodeDiskPressure", namespace="payments")))
+    post_alerts(client, alert(node), alert(labels("api-1", alertname="NodeDiskPressure", namespace="payments")))
     found = rows(db, T0, T0 + timedelta(minutes=10), alertname="NodeDiskPressure", namespace=None)
     assert [f for f, *_ in found] == [alert(node)["fingerprint"]]
 
 
 def test_only_episodes_that_overlap_the_window(client: ApiClient, db: Any) -> None:
     fingerprint = alert(crash("api-1"))["fingerprint"]
-    record(client, resolved(crash("api-1"), ends=T0 + timedelta(minutes=2)))  # over before the window
-    record(client, alert(crash("api-1"), starts=T0 + timedelta(minutes=5)))
-    record(client, resolved(crash("api-1"), starts=T0 + timedelta(minutes=5), ends=T0 + timedelta(minutes=6)))
-    record(client, alert(crash("api-1"), starts=T0 + timedelta(hours=2)))  # after the window
+    post_alerts(client, resolved(crash("api-1"), ends=T0 + timedelta(minutes=2)))  # over before the window
+    post_alerts(client, alert(crash("api-1"), starts=T0 + timedelta(minutes=5)))
+    post_alerts(client, resolved(crash("api-1"), starts=T0 + timedelta(minutes=5), ends=T0 + timedelta(minutes=6)))
+    post_alerts(client, alert(crash("api-1"), starts=T0 + timedelta(hours=2)))  # after the window
     found = rows(db, T0 + timedelta(minutes=3), T0 + timedelta(hours=1), fingerprint=fingerprint)
     assert found == [(fingerprint, "resolved", T0 + timedelta(minutes=5), T0 + timedelta(minutes=6))]
     # An episode still firing overlaps any window after it started.
@@ -79,8 +75,8 @@ def test_only_episodes_that_overlap_the_window(client: ApiClient, db: Any) -> No
 
 
 def test_executions_judged_together_each_get_their_own_episodes(client: ApiClient, db: Any) -> None:
-    record(client, alert(crash("api-1")), alert(crash("api-2")))
-    record(client, alert(labels("web-1", alertname="KubePodCrashLooping", namespace="shop")))
+    post_alerts(client, alert(crash("api-1")), alert(crash("api-2")))
+    post_alerts(client, alert(labels("web-1", alertname="KubePodCrashLooping", namespace="shop")))
     window = (T0, T0 + timedelta(minutes=10))
     fingerprint = alert(crash("api-2"))["fingerprint"]
     with db.reading() as tx:
@@ -94,7 +90,7 @@ def test_executions_judged_together_each_get_their_own_episodes(client: ApiClien
 
 
 def test_every_form_of_the_query_uses_the_indexes(client: ApiClient, db: Any) -> None:
-    record(client, *[alert(crash(f"api-{index}")) for index in range(50)])
+    post_alerts(client, *[alert(crash(f"api-{index}")) for index in range(50)])
     plans = []
     with db.transaction() as tx:
         tx.execute("SET LOCAL enable_seqscan = off")  # a 50-row table would be scanned; show what the index allows

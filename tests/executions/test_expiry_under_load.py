@@ -16,6 +16,7 @@ from tests.support.executions import (
     WRITE,
     create_workflow,
     http_request,
+    overdue,
     require_approval,
     start,
 )
@@ -38,9 +39,7 @@ def overdue_on_every_target(client: ApiClient, db: Any) -> list[str]:
         response = start(client, target=target(index), scopes=REQUESTER)
         assert response.status == 201 and response.json["status"] == "awaiting_approval", response
         waiting.append(response.json["execution_id"])
-    with db.transaction() as tx:
-        tx.execute("UPDATE executions SET approval_expires_at = now() - interval '1 second' "
-                   "WHERE status = 'awaiting_approval'")
+    overdue(db, *waiting)
     return waiting
 
 

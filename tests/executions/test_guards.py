@@ -47,10 +47,6 @@ def clear(client: ApiClient, on: dict[str, str], reason: str = "the node was rep
     return client.post(f"{PLAYBOOKS}/{WORKFLOW}/guards/clear", {"target": on, "reason": reason}, **kwargs)
 
 
-def actor(client: ApiClient, scopes: tuple[str, ...] = WRITE_CATALOG) -> str:
-    return key_id_of({"Authorization": f"Bearer {client.token(*scopes)}"})
-
-
 # --- recently-remediated --------------------------------------------------------------------------------------
 def test_the_cooldown_refuses_until_its_last_second_is_over(client: ApiClient, db: Database) -> None:
     create_workflow(client)
@@ -105,7 +101,7 @@ def test_the_nth_failure_in_a_row_refuses_until_an_operator_clears_it(client: Ap
     record = history(client)[-1]
     assert (record["field"], record["from"], record["to"], record["reason"], record["changed_by"]) == (
         "failure_streak", "3 failed in a row on Deployment shop/checkout", "cleared", "the node was replaced",
-        actor(client))
+        key_id_of(client.auth(*WRITE_CATALOG)))
     again = started(client, target=CHECKOUT)["execution_id"]
 
     # Nothing left to clear: 200, cleared false, and nothing written.
@@ -190,7 +186,7 @@ def test_settings_default_to_configuration_and_change_with_a_reason_in_the_histo
     assert changed.status == 200, changed
     assert changed.json["guards"] == {**DEFAULTS.to_dict(), "cooldown_seconds": 900, "max_concurrent": 2}
     assert changed.json["guards_from_configuration"] == ["max_consecutive_failures", "max_executions_per_hour"]
-    who = actor(client)
+    who = key_id_of(client.auth(*WRITE_CATALOG))
     assert [(r["field"], r["from"], r["to"], r["reason"], r["changed_by"]) for r in history(client)] == [
         ("cooldown_seconds", "300 (default)", "900", "rollouts take 15 minutes", who),
         ("max_concurrent", "10 (default)", "2", "rollouts take 15 minutes", who)]

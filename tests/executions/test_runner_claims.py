@@ -31,6 +31,7 @@ from tests.support.executions import (
     decide,
     events,
     incident,
+    lapse,
     move,
     new_target,
     problem_type,
@@ -45,13 +46,6 @@ from tests.support.keys import bearer
 from tests.support.registrations import catalog_dump
 
 WITH_SECRET = stuck_parameters(NOTIFY_CHANNEL="#ops", NOTIFY_WEBHOOK_TOKEN=SECRET)
-
-
-def lapse(db: Database, *execution_ids: str) -> None:
-    """The leases end now (as if CLAIM_LEASE_SECONDS had passed with no report)."""
-    with db.transaction() as cur:
-        cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' "
-                    "WHERE execution_id = ANY(%s::uuid[])", (list(execution_ids),))
 
 
 def ids(response: Any) -> list[str]:

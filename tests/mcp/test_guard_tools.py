@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.api import ApiClient
 from tests.support.catalog import create
+from tests.support.guards import finish
 from tests.support.mcp import execution, legacy, modern, tool_result
 
 WORKFLOW = "oomkill-increase-memory"
@@ -20,11 +21,6 @@ ERAS = [pytest.param(legacy, id="handshake"), pytest.param(modern, id="2026-07-2
 
 def call(client: ApiClient, send: Any, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return tool_result(send(client, "tools/call", {"name": name, "arguments": arguments}))
-
-
-def finish(client: ApiClient, execution_id: str, status: str) -> None:
-    for step in ("running", status):
-        assert client.patch(f"/api/v1/executions/{execution_id}", {"status": step}).status == 200
 
 
 @pytest.mark.parametrize("send", ERAS)

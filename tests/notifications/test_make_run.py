@@ -4,26 +4,15 @@ though the receiver was down when they happened."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
-
-import pytest
 
 from chalicelib.stores.db import Database
+from tests.support.alertmanager import wait_until
 from tests.support.listeners import free_port_on, listening
 from tests.support.notifications import SECRET, Receiver, due_now, outbox
 from tests.support.server import CatalogProcess, client_for
 
 TARGETS = [{"kind": "Deployment", "namespace": "shop", "name": name} for name in ("cart", "checkout", "search")]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
 
 
 def test_make_run_delivers_every_notification_to_a_receiver_that_comes_back(database_url: str, db: Database) -> None:
@@ -53,15 +42,15 @@ def test_make_run_delivers_every_notification_to_a_receiver_that_comes_back(data
         assert approver.request("POST", f"/api/v1/executions/{rejected}/reject", {"reason": "freeze"})[0] == 200
         with db.transaction() as cur:  # its window has passed: the server's loop expires it
             cur.execute("UPDATE executions SET approval_expires_at = now() WHERE execution_id = %s", (expired,))
-        wait_for(lambda: len(outbox(db)) == 7, 15, "seven events recorded (the expiry by the loop)")
+        wait_until(lambda: len(outbox(db)) == 7, "seven events recorded (the expiry by the loop)", 15)
         # The receiver is down: the loop's attempts fail and are scheduled again.
-        wait_for(lambda: any(e["deliveries"]["webhook"]["attempts"] for e in outbox(db)), 15, "a failed attempt")
+        wait_until(lambda: any(e["deliveries"]["webhook"]["attempts"] for e in outbox(db)), "a failed attempt", 15)
 
         receiver = Receiver()
         with listening(app=receiver, port=port):
             due_now(db)  # the retry delays have passed
-            wait_for(lambda: {e["deliveries"]["webhook"]["status"] for e in outbox(db)} == {"delivered"}, 30,
-                     "every event delivered")
+            wait_until(lambda: {e["deliveries"]["webhook"]["status"] for e in outbox(db)} == {"delivered"},
+                       "every event delivered", 30)
         delivered = server.lines_with("notification delivered", count=7)
     events = outbox(db)
     assert Counter(receiver.keys()) == Counter(e["event_id"] for e in events)  # each once

@@ -24,21 +24,17 @@ from tests.support.executions import (
     create_workflow,
     decide,
     move,
+    overdue,
     release,
     require_approval,
     start,
     started,
 )
+from tests.support.keys import key_id_of
 from tests.support.notifications import outbox
 
 KITCHEN = "kitchen-sink"
 WITH_SECRET = {"NAME": "abc", "CHANNEL": "ops", "TOKEN": SECRET}  # TOKEN is writeOnly
-
-
-def key_id(client: ApiClient, scopes: tuple[str, ...]) -> str:
-    principal = services().api_keys.authenticate(client.token(*scopes))
-    assert principal is not None
-    return principal.key_id
 
 
 def requested(client: ApiClient, name: str) -> str:
@@ -46,12 +42,6 @@ def requested(client: ApiClient, name: str) -> str:
                      target={"kind": "Deployment", "namespace": "shop", "name": name})
     assert response.status == 201 and response.json["status"] == "awaiting_approval", response
     return str(response.json["execution_id"])
-
-
-def overdue(db: Database, execution_id: str) -> None:
-    with db.transaction() as cur:
-        cur.execute("UPDATE executions SET approval_expires_at = now() - interval '1 second' WHERE execution_id = %s",
-                    (execution_id,))
 
 
 def changed_at(db: Database, execution_id: str, status: str) -> Any:
@@ -81,7 +71,7 @@ def test_each_execution_event_is_recorded_once_with_the_change_and_without_param
         ("execution.approved", approved), ("execution.rejected", rejected), ("execution.expired", expired),
         ("execution.failed", approved)]
     by_type = {e["event_type"]: e for e in events[4:]}
-    requester, approver = key_id(client, REQUESTER), key_id(client, APPROVER)
+    requester, approver = key_id_of(client.auth(*REQUESTER)), key_id_of(client.auth(*APPROVER))
     assert (events[0]["data"]["actor"], events[0]["data"]["reason"]) == (requester, "approval required")
     assert by_type["execution.approved"]["data"]["actor"] == approver
     assert by_type["execution.rejected"]["data"]["reason"] == "not during the freeze"
@@ -114,8 +104,7 @@ def test_the_expiry_sweep_records_each_expiry_in_its_own_transaction(client: Api
     require_approval(client, KITCHEN)
     waiting = [requested(client, f"sweep-{i}") for i in range(3)]
     assert decide(client, waiting[0], "approve").status == 200  # approved, never started: expires too
-    for execution_id in waiting:
-        overdue(db, execution_id)
+    overdue(db, *waiting)
     assert services().executions.expire_overdue() == 3
     expiries = [e for e in outbox(db) if e["event_type"] == "execution.expired"]
     assert sorted(e["data"]["execution_id"] for e in expiries) == sorted(waiting)

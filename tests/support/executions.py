@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from chalicelib.stores.db import Database
 from tests.support.api import ApiClient, Result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,20 @@ def claim(client: ApiClient, runner_id: str = "runner-a", scopes: tuple[str, ...
 def problem_type(response: Result) -> str:
     assert response.content_type.startswith(PROBLEM), response
     return response.json["type"].rsplit("/", 1)[-1]
+
+
+def lapse(db: Database, *execution_ids: str) -> None:
+    """The leases end now (as if CLAIM_LEASE_SECONDS had passed with no report)."""
+    with db.transaction() as cur:
+        cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' "
+                    "WHERE execution_id = ANY(%s::uuid[])", (list(execution_ids),))
+
+
+def overdue(db: Database, *execution_ids: str) -> None:
+    """The approval windows end now (as if APPROVAL_TTL_SECONDS had passed with no decision or start)."""
+    with db.transaction() as cur:
+        cur.execute("UPDATE executions SET approval_expires_at = now() - interval '1 second' "
+                    "WHERE execution_id = ANY(%s::uuid[])", (list(execution_ids),))
 
 
 def count_executions(db: Any) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.adapters.egress import EgressGuard
 from chalicelib.adapters.webhook import WebhookChannel, configured_key
-from chalicelib.domain.notifications import parse_webhook_url, webhook_egress_rules
+from chalicelib.domain.notifications import PENDING, parse_webhook_url, webhook_egress_rules
 from chalicelib.services.notifications import Channel, NotificationDelivery
 from chalicelib.stores.db import Database
 from tests.support.listeners import Network, Reply, Request
@@ -96,7 +96,7 @@ def outbox(db: Database) -> list[dict[str, Any]]:
 def due_now(db: Database) -> None:
     """Every pending delivery due at once: time passing, without waiting for it."""
     with db.transaction() as cur:
-        cur.execute("UPDATE notification_deliveries SET next_attempt_at = now() WHERE status = 'pending'")
+        cur.execute("UPDATE notification_deliveries SET next_attempt_at = now() WHERE status = %s", (PENDING,))
 
 
 def webhook(url: str, secret: str = SECRET, private: Sequence[str] = (), net: Network | None = None,

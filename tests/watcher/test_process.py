@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from devtools.registry import free_port
 from tests.support.fake_api import Script, Store, serve, wait_until
 from tests.support.fake_catalog import FakeCatalog
 from tests.support.paths import ROOT
-from tests.support.watcher_process import free_port, kubeconfig, probe
+from tests.support.watcher_process import kubeconfig, probe
 
 
 def test_bad_configuration_stops_start_up_naming_the_variable() -> None:

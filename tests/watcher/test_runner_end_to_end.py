@@ -28,6 +28,7 @@ from tests.support.executions import (
     create_workflow,
     decide,
     incident,
+    lapse,
     release,
     require_approval,
     stuck_parameters,
@@ -275,9 +276,7 @@ def test_a_running_execution_whose_runner_died_is_followed_by_another_never_crea
         catalog.wait_status(execution["execution_id"], "running")
     first.kill()
     emulator.delete(RUN_NS, runs[deleted["execution_id"]]["metadata"]["name"], plural=PIPELINE_RUNS)
-    with db.transaction() as cur:  # CLAIM_LEASE_SECONDS pass with no report
-        cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' "
-                    "WHERE execution_id = ANY(%s::uuid[])", ([kept["execution_id"], deleted["execution_id"]],))
+    lapse(db, kept["execution_id"], deleted["execution_id"])  # CLAIM_LEASE_SECONDS pass with no report
     creates = sum(method == "POST" and path.endswith("/pipelineruns") for method, path in emulator.requests)
 
     watchers(url, "prod-east", runner_id="runner-b")
@@ -370,9 +369,7 @@ def test_an_execution_whose_runner_keeps_losing_it_fails_as_runner_lost(catalog:
     for attempt in range(3):
         claimed = catalog.call("POST", f"{EXECUTIONS}/claim", runner, {"runner_id": f"doomed-{attempt}"}).json()
         assert [item["execution_id"] for item in claimed["items"]] == [execution_id]
-        with db.transaction() as cur:  # its lease ends with no report (CLAIM_LEASE_SECONDS, passed)
-            cur.execute("UPDATE executions SET lease_expires_at = now() - interval '1 second' "
-                        "WHERE execution_id = %s", (execution_id,))
+        lapse(db, execution_id)  # its lease ends with no report (CLAIM_LEASE_SECONDS, passed)
         services().maintenance.run()  # the maintenance round counts the lapse
     record = catalog.execution(execution_id)
     assert (record["status"], record["reason"], record["lease"]["lapses"]) == ("failed", "runner-lost", 3)
