@@ -59,7 +59,7 @@ CIRCUIT_STATES = tuple(CircuitState)
 CIRCUIT, FAILURE_STREAK = HistoryField.CIRCUIT, HistoryField.FAILURE_STREAK
 HISTORY_FIELDS = (*SETTING_NAMES, CIRCUIT, FAILURE_STREAK)
 CLEARED = "cleared"
-SYSTEM = "system"  # who opens a circuit: the catalog itself
+SYSTEM = "system"  # the catalog itself as the actor: opens a circuit, expires an execution, acts without a key
 
 BREAKER_WINDOW = 10  # the last finished executions the breaker looks at
 BREAKER_MIN_FINISHED = 5  # fewer than this say too little to open it

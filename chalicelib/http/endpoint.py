@@ -24,6 +24,7 @@ from chalice.app import Request
 from chalicelib.config import settings
 from chalicelib.domain.contracts import NO_QUERY, Contract
 from chalicelib.domain.errors import CatalogError
+from chalicelib.domain.guards import SYSTEM
 from chalicelib.http import request as parse
 from chalicelib.http.auth import api_key_authorizer, principal_from, require_scope
 from chalicelib.http.operations import ANY_KEY, Operation, register
@@ -61,7 +62,7 @@ class Call:
 
     @property
     def actor(self) -> str:
-        return self.principal.key_id if self.principal else "system"
+        return self.principal.key_id if self.principal else SYSTEM
 
     def json(self, max_bytes: int = 0) -> dict[str, Any]:
         """The body as a JSON object (415/413/400 when it is not one); its contract is checked by the

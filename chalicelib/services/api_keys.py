@@ -39,6 +39,11 @@ class Principal:
         return self.cluster or DEFAULT_CLUSTER
 
     @property
+    def namespace_list(self) -> list[str] | None:
+        """Its namespaces, sorted, as the stores filter by them (None: every namespace)."""
+        return None if self.namespaces is None else sorted(self.namespaces)
+
+    @property
     def unlimited(self) -> bool:
         """Neither limited to namespaces nor bound to a cluster (only such an admin key moves a workflow's owner)."""
         return self.namespaces is None and self.cluster is None
@@ -169,8 +174,7 @@ class ApiKeyService:
 def _reach(viewer: Principal) -> store.Reach:
     """The keys ``viewer`` may list, as the store filters them: the same rule as ``Principal.excess``."""
     scopes = None if viewer.allows("admin") else sorted(viewer.scopes)
-    namespaces = None if viewer.namespaces is None else sorted(viewer.namespaces)
-    return store.Reach(scopes, namespaces, viewer.cluster)
+    return store.Reach(scopes, viewer.namespace_list, viewer.cluster)
 
 
 def _check_scopes(scopes: list[str]) -> None:

@@ -64,6 +64,7 @@ from chalicelib.domain.guards import (
     BLOCKED,
     DEFAULTS,
     GUARD_NAMES,
+    SYSTEM,
     WOULD_AWAIT_APPROVAL,
     WOULD_RUN,
     GuardSettings,
@@ -92,7 +93,6 @@ from chalicelib.stores import execution_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.execution_store import NewExecution
 
-SYSTEM = "system"  # who expires an execution: the catalog itself
 EXPIRY_MESSAGES: dict[str, str] = {
     AWAITING_APPROVAL: "not approved within the approval window (APPROVAL_TTL_SECONDS)",
     APPROVED: "approved but not started within the approval window (APPROVAL_TTL_SECONDS)",
@@ -317,7 +317,7 @@ class ExecutionService:
 
     def _decide(self, execution_id: str, decision: str, reason: str, actor: str, principal: Principal | None
                 ) -> Row:
-        with self._acting_on(execution_id, principal) as (tx, current):
+        with self._acting_on(execution_id, principal) as (tx, current, _):
             check_execution_transition(execution_id, current["status"], decision)
             if decision == APPROVED and current["created_by"] == actor:
                 raise Forbidden(f"Execution {execution_id} was requested with this API key; another principal "
@@ -338,13 +338,12 @@ class ExecutionService:
         transaction. Only the requester starts it (Forbidden otherwise). The workflow must still be enabled and the
         version active, and a composite's steps may not resolve to a workflow requiring approval that the approval
         did not cover."""
-        with self._acting_on(execution_id, principal, starting=True) as (tx, current):
+        with self._acting_on(execution_id, principal, starting=True) as (tx, current, workflow):
             if current["created_by"] != actor:
                 raise Forbidden(f"Execution {execution_id} was requested with another API key; only the key that "
                                 "requested it may start it after approval.")
             check_execution_transition(execution_id, current["status"], PENDING)
             request = _stored_request(current)
-            workflow = store.workflow_for_start(tx, current["workflow_id"])  # locked already, by _acting_on
             assert workflow is not None  # executions reference their version, and workflows are never deleted
             row = _executable(request, workflow, store.version_for_execution(tx, request.workflow_id, request.version))
             # The guards again, as for any start: the execution stays approved when one refuses.
@@ -384,7 +383,7 @@ class ExecutionService:
         succeeded | failed at once; the current running status again is the heartbeat. Each report renews the lease;
         running (or the end) deletes the held writeOnly values; started_at and finished_at come from the report.
         A final execution answers 409: its runner stops reporting it."""
-        with self._acting_on(execution_id, principal, runner=True) as (tx, current):
+        with self._acting_on(execution_id, principal, runner=True) as (tx, current, _):
             heartbeat = current["status"] == update.status == RUNNING
             if not heartbeat:
                 check_execution_transition(execution_id, current["status"], update.status)
@@ -411,7 +410,7 @@ class ExecutionService:
         claimable) without holding a database connection in between. A key limited to namespaces claims only
         executions whose target is in them."""
         cluster = principal.acting_cluster if principal else DEFAULT_CLUSTER
-        namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
+        namespaces = principal.namespace_list if principal else None
         deadline = time.monotonic() + request.wait_seconds
         seen = began = self.work.state()
         claimed = self._claim_once(request, cluster, namespaces, actor)
@@ -509,7 +508,7 @@ class ExecutionService:
         """Newest first; a ``principal`` limited to namespaces sees only the executions whose target is in them. The
         page's successes whose window has ended are judged on the way (services/effectiveness.py)."""
         after = read_cursor(cursor, store.EXECUTIONS)
-        namespaces = None if principal is None or principal.namespaces is None else sorted(principal.namespaces)
+        namespaces = principal.namespace_list if principal else None
         with self._db.transaction() as tx:
             expired = _expire_overdue(tx)
             rows = store.list_executions(tx, workflow_id, version, status, limit + 1, after[0] if after else None,
@@ -548,15 +547,14 @@ class ExecutionService:
 
     @contextmanager
     def _acting_on(self, execution_id: str, principal: Principal | None, starting: bool = False,
-                   runner: bool = False) -> Iterator[tuple[UnitOfWork, Row]]:
+                   runner: bool = False) -> Iterator[tuple[UnitOfWork, Row, Row | None]]:
         """A transaction holding the execution's row lock. An execution found past its approval deadline
         is expired (committed, with its event) and the action refused with 409. A ``principal`` limited to
         namespaces acts only on executions whose target is in them, and a ``runner`` only on those of its cluster
         (Forbidden, before anything else). ``starting``: the workflow's start lock is taken first, in the order every
-        start takes its locks."""
+        start takes its locks, and yielded third (``workflow_for_start``'s row; None when not ``starting``)."""
         with self._db.transaction() as tx:
-            if starting:
-                store.lock_workflow_of(tx, execution_id)
+            workflow = store.lock_workflow_of(tx, execution_id) if starting else None
             current = store.lock_execution(tx, execution_id)
             if current is None:
                 raise NotFound(f"No execution '{execution_id}'.")
@@ -566,7 +564,7 @@ class ExecutionService:
             if current["overdue"]:  # our own row lock: the sweep cannot skip it
                 expired = _expire_overdue(tx, execution_id)
             else:
-                yield tx, current
+                yield tx, current, workflow
         if current["overdue"]:
             self._record_expiries(expired)
             raise InvalidTransition(f"Execution {execution_id} already {EXPIRED}: "

@@ -34,7 +34,7 @@ from chalicelib.domain.notifications import (
     OutboxEvent,
     next_attempt_in,
 )
-from chalicelib.observability import logger
+from chalicelib.observability import log_ids, logger
 from chalicelib.stores import notification_store as store
 from chalicelib.stores.db import Database, UnitOfWork
 from chalicelib.stores.notification_store import Claim
@@ -116,8 +116,8 @@ class NotificationDelivery:
     def _attempt(self, channel: Channel, claim: Claim, report: DeliveryReport) -> bool:
         """Sends one claimed delivery and records the outcome; True when it was delivered."""
         event = claim.event
-        ids = {"event_id": event.event_id, "event_type": event.event_type, "channel": channel.name,
-               "attempt": claim.attempt, **_subject_ids(event)}
+        ids = log_ids(event.data, event_id=event.event_id, event_type=event.event_type, channel=channel.name,
+                      attempt=claim.attempt)
         started = self._clock()
         try:
             channel.send(event)
@@ -149,8 +149,3 @@ class NotificationDelivery:
             logger.warning("notification not delivered; retrying later",
                            extra={**ids, "error": error, "retry_in_seconds": round(delay, 1)})
         return False
-
-
-def _subject_ids(event: OutboxEvent) -> dict[str, object]:
-    """The ids people search the logs by (execution_id, workflow_id), when the event carries them."""
-    return {key: event.data[key] for key in ("execution_id", "workflow_id") if key in event.data}

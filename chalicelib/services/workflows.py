@@ -182,15 +182,15 @@ class WorkflowService:
                 store.set_owner(tx, workflow_id, change.owner)
                 store.record_change(tx, workflow_id, None, HistoryField.OWNER, Owner.of_row(current).token,
                                     change.owner.token, change.reason, actor)
+            # ``current`` stays the row locked above: no step below reads a column an earlier step writes
+            # (owner, enabled, approval_required and the guard settings are each read only by their own step).
             if change.enabled is not None:
-                self.set_enabled_in(tx, workflow_id, change.enabled, change.reason, actor)
-            if change.approval_required is not None:
-                current = self._require_workflow(tx, workflow_id, lock=True)
-                if current["approval_required"] != change.approval_required:
-                    store.set_approval_required(tx, workflow_id, change.approval_required)
-                    store.record_change(tx, workflow_id, None, HistoryField.APPROVAL_REQUIRED,
-                                        str(current["approval_required"]).lower(),
-                                        str(change.approval_required).lower(), change.reason, actor)
+                self.set_enabled_in(tx, workflow_id, change.enabled, change.reason, actor, current=current)
+            if change.approval_required is not None and current["approval_required"] != change.approval_required:
+                store.set_approval_required(tx, workflow_id, change.approval_required)
+                store.record_change(tx, workflow_id, None, HistoryField.APPROVAL_REQUIRED,
+                                    str(current["approval_required"]).lower(),
+                                    str(change.approval_required).lower(), change.reason, actor)
             if change.guards is not None:
                 self._set_guards(tx, current, change.guards, change.reason, actor)
             if change.circuit == CLOSED and Circuit.of_row(guard_store.circuit(tx, workflow_id)).is_open:
@@ -242,9 +242,11 @@ class WorkflowService:
                 "execution_id": marked}
 
     def set_enabled_in(self, tx: UnitOfWork, workflow_id: str, enabled: bool, reason: str, actor: str,
-                       origin: Owner | None = None) -> None:
-        """Enables or disables, audited; with ``origin`` (a registration's), only a workflow that origin owns."""
-        current = self._require_workflow(tx, workflow_id, lock=True)
+                       origin: Owner | None = None, current: Row | None = None) -> None:
+        """Enables or disables, audited; with ``origin`` (a registration's), only a workflow that origin owns.
+        ``current``: the workflow's row, already locked in ``tx`` by the caller (otherwise locked and read here)."""
+        if current is None:
+            current = self._require_workflow(tx, workflow_id, lock=True)
         if origin is not None:
             check_owner(workflow_id, Owner.of_row(current), origin)
         if current["enabled"] != enabled:

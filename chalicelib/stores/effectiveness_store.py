@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
+from chalicelib.stores.where import Where
 
 # What the judgement reads of an execution.
 _DUE_COLUMNS = """e.id, e.execution_id::text AS execution_id, e.workflow_id, e.version, e.incident, e.target_namespace,
@@ -24,18 +25,13 @@ def due(tx: UnitOfWork, limit: int, *, execution_ids: Sequence[str] | None = Non
     ``workflow_id``, or any), at most ``limit``, in id order, locked until commit. ``skip_locked`` (the maintenance
     round): rows another transaction holds are left to it; else (a read) waited for, in id order as every such
     read locks them, and then left out if that transaction gave them their verdict."""
-    conditions = ["e.status = 'succeeded'", "e.effectiveness IS NULL", "e.effectiveness_window_ends_at <= now()"]
-    params: list[object] = []
-    if execution_ids is not None:
-        conditions.append("e.execution_id = ANY(%s::uuid[])")
-        params.append(list(execution_ids))
-    if workflow_id is not None:
-        conditions.append("e.workflow_id = %s")
-        params.append(workflow_id)
+    where = (Where("e.status = 'succeeded'", "e.effectiveness IS NULL", "e.effectiveness_window_ends_at <= now()")
+             .add("e.execution_id = ANY(%s::uuid[])", list(execution_ids or ()), when=execution_ids is not None)
+             .add("e.workflow_id = %s", workflow_id, when=workflow_id is not None))
     tx.execute(
-        f"""SELECT {_DUE_COLUMNS} FROM executions e WHERE {" AND ".join(conditions)}
+        f"""SELECT {_DUE_COLUMNS} FROM executions e WHERE {where.sql}
             ORDER BY e.id LIMIT %s FOR UPDATE OF e{" SKIP LOCKED" if skip_locked else ""}""",
-        [*params, limit],
+        [*where.params, limit],
     )
     return tx.fetchall()
 

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import Json
 
-from chalicelib.domain.executions import ACTIVE, COUNTED_STATES, Target
+from chalicelib.domain.executions import ACTIVE, COUNTED_STATES, FINAL, WAITING, Target
 from chalicelib.domain.guards import SETTING_NAMES
 from chalicelib.domain.paging import Keyset, ints
 from chalicelib.domain.rows import Row
@@ -33,6 +33,12 @@ EXECUTION_COLUMNS = """
 # The states that hold a target: the predicate of the unique index executions_one_active_per_target
 # (migrations 008, 016), which ON CONFLICT must repeat to use it (constants, never input).
 ACTIVE_SQL = "(" + ", ".join(f"'{status}'" for status in ACTIVE) + ")"
+# Executions that ran to an end (rejected and expired ones never ran): what a runner's report may end one with.
+FINAL_SQL = "(" + ", ".join(f"'{status}'" for status in FINAL) + ")"
+# A waiting execution past its approval deadline: it holds nothing, and any write expires it first
+# (services/executions). Unqualified columns: for a statement reading executions alone (aliased or not).
+WAITING_SQL = "(" + ", ".join(f"'{status}'" for status in WAITING) + ")"
+OVERDUE_SQL = f"(status IN {WAITING_SQL} AND approval_expires_at <= now())"
 TARGET_KEY_SQL = "(target_cluster, lower(target_kind), coalesce(target_namespace, ''), target_name)"
 # A target's key from the named parameters of ``target_params``, to compare with TARGET_KEY_SQL.
 TARGET_PARAMS_SQL = "(%(target_cluster)s, lower(%(target_kind)s), coalesce(%(target_namespace)s, ''), %(target_name)s)"
@@ -168,7 +174,7 @@ def expire_overdue(
     tx.execute(
         f"""WITH due AS (
                 SELECT e.execution_id, e.status FROM executions e
-                WHERE e.status IN ('awaiting_approval', 'approved') AND e.approval_expires_at <= now() {only}
+                WHERE {OVERDUE_SQL} {only}
                 FOR UPDATE SKIP LOCKED),
             expired AS (
                 UPDATE executions e SET status = 'expired', finished_at = now(), updated_at = now()
@@ -236,7 +242,7 @@ def lock_execution(tx: UnitOfWork, execution_id: str) -> Row | None:
     """The execution, locked until commit, with ``overdue``: waiting past its approval deadline."""
     tx.execute(
         f"""SELECT {EXECUTION_COLUMNS},
-                   (e.status IN ('awaiting_approval', 'approved') AND e.approval_expires_at <= now()) AS overdue
+                   {OVERDUE_SQL} AS overdue
             FROM executions e WHERE e.execution_id = %s FOR UPDATE""",
         (execution_id,),
     )
@@ -467,12 +473,12 @@ def record_report(tx: UnitOfWork, execution_id: str, status: str, message: str |
                 pipeline_run_ref = coalesce(%(run)s, e.pipeline_run_ref),
                 started_at = coalesce(%(started)s, e.started_at,
                                       CASE WHEN %(status)s = 'running' THEN now() END),
-                finished_at = CASE WHEN %(status)s IN ('succeeded', 'failed') THEN coalesce(%(finished)s, now())
+                finished_at = CASE WHEN %(status)s IN {FINAL_SQL} THEN coalesce(%(finished)s, now())
                                    ELSE e.finished_at END,
                 effectiveness_window_ends_at = CASE WHEN %(status)s = 'succeeded'
                     THEN coalesce(%(finished)s, now()) + make_interval(secs => %(window)s) END,
-                claimed_by = CASE WHEN %(status)s IN ('succeeded', 'failed') THEN NULL ELSE e.claimed_by END,
-                lease_expires_at = CASE WHEN %(status)s IN ('succeeded', 'failed') OR e.claimed_by IS NULL
+                claimed_by = CASE WHEN %(status)s IN {FINAL_SQL} THEN NULL ELSE e.claimed_by END,
+                lease_expires_at = CASE WHEN %(status)s IN {FINAL_SQL} OR e.claimed_by IS NULL
                                         THEN e.lease_expires_at
                                         ELSE now() + make_interval(secs => %(lease)s) END,
                 updated_at = now()

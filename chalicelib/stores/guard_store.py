@@ -10,11 +10,14 @@ from chalicelib.domain.executions import Target
 from chalicelib.domain.guards import BREAKER_WINDOW, CIRCUIT, GuardSettings
 from chalicelib.domain.rows import Row
 from chalicelib.stores.db import UnitOfWork
-from chalicelib.stores.execution_store import ACTIVE_SQL, TARGET_KEY_SQL, TARGET_PARAMS_SQL, target_params
-
-FINISHED_SQL = "('succeeded', 'failed')"  # executions that ran to an end (rejected and expired ones never ran)
-# A waiting execution past its approval deadline holds nothing: any write expires it first (services/executions).
-OVERDUE_SQL = "(status IN ('awaiting_approval', 'approved') AND approval_expires_at <= now())"
+from chalicelib.stores.execution_store import (
+    ACTIVE_SQL,
+    FINAL_SQL,
+    OVERDUE_SQL,
+    TARGET_KEY_SQL,
+    TARGET_PARAMS_SQL,
+    target_params,
+)
 
 
 def circuit_join(workflow_id: str) -> str:
@@ -41,7 +44,7 @@ _RECENT_ON_TARGET = f"""
     SELECT id, execution_id::text AS execution_id, status, finished_at,
            status = 'failed' AND failure_streak_cleared_at IS NULL AS streak_failure
     FROM executions
-    WHERE workflow_id = %(workflow_id)s AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {FINISHED_SQL}
+    WHERE workflow_id = %(workflow_id)s AND {TARGET_KEY_SQL} = {TARGET_PARAMS_SQL} AND status IN {FINAL_SQL}
     ORDER BY finished_at DESC, id DESC LIMIT %(scan)s"""
 _NEWEST_FIRST = "ORDER BY r.finished_at DESC, r.id DESC"
 # Its executions on the target for the signal judged ineffective that finished within the chain's window, newest first
@@ -127,7 +130,7 @@ def breaker_facts(tx: UnitOfWork, workflow_id: str) -> Row:
             CROSS JOIN LATERAL (
                 SELECT count(*) AS finished, count(*) FILTER (WHERE last.status = 'failed') AS failed
                 FROM (SELECT e.status FROM executions e
-                      WHERE e.workflow_id = w.workflow_id AND e.status IN {FINISHED_SQL}
+                      WHERE e.workflow_id = w.workflow_id AND e.status IN {FINAL_SQL}
                         AND (circuit.circuit IS NULL OR e.finished_at > circuit.circuit_changed_at)
                       ORDER BY e.finished_at DESC, e.id DESC LIMIT %(window)s) last) counted""",
         {"workflow_id": workflow_id, "window": BREAKER_WINDOW},
