@@ -322,9 +322,10 @@ def test_a_backlog_is_claimed_without_the_interval_between_claims(
     executions.wait_for(lambda ex: all(ex.get(i).status == "succeeded" for i in backlog), timeout=10)
 
 
+@pytest.mark.parametrize("outage", ["connections refused", "503 answers"])
 def test_catalog_down_for_a_while_is_retried_and_loses_nothing(
     kube: tuple[KubeEmulator, str], catalog: FakeCatalog, catalog_server: HTTPServer,
-    run_watcher: Callable[..., Watcher],
+    run_watcher: Callable[..., Watcher], outage: str,
 ) -> None:
     emulator, _ = kube
     executions = catalog.executions
@@ -334,12 +335,19 @@ def test_catalog_down_for_a_while_is_retried_and_loses_nothing(
     created(emulator, name)
     executions.wait_for(lambda ex: ex.reported(first) == ["running"])
 
-    catalog_server.stop()  # connections refused
+    if outage == "connections refused":
+        catalog_server.stop()
+    else:  # the catalog's gateway or database down: every runner request answered 503
+        executions.unavailable = True
     emulator.mark_succeeded(RUN_NS, name)
     second = executions.add()  # waits in the catalog meanwhile
     time.sleep(2.5)
     assert watcher.health.live() == (True, "alive: resource watch loop, runner watch loop, runner claim loop")
-    catalog_server.start()
+    if outage == "connections refused":
+        catalog_server.start()
+    else:
+        assert executions.get(first).status == "running"  # the report was refused, not lost
+        executions.unavailable = False
 
     executions.wait_for(lambda ex: ex.get(first).status == "succeeded", timeout=20)
     created(emulator, pipeline_run_name(executions, second), timeout=20)
