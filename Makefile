@@ -56,7 +56,7 @@ bench: setup-test coldstart
 	@$(PY) bench/load.py --spawn --clients 32 --requests 2000
 	@$(PY) bench/alerts.py --alerts 10000 --per-notification 100 --senders 16
 	@$(PY) bench/guards.py --executions 100000 --requests 2000
-	@$(PY) bench/runner.py --executions 200 --rate 10 --idle-runners 10 --idle-seconds 20
+	@$(PY) bench/runner.py --executions 200 --rate 10 --idle-runners 10 --idle-seconds 60
 
 bench-search-latency: setup
 	@$(PY) bench/search_latency.py --versions 100000
